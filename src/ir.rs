@@ -1,0 +1,462 @@
+//! The one model of a network. Every front end (`load::onnx`, `load::keras`) lowers into it and every
+//! rule reads it. Ops use ONNX operator vocabulary and semantics (a Keras `Dense(1, softmax)` becomes
+//! `MatMul`, `Add`, `Softmax{axis=-1}`), so one evaluator and one set of rules serve every format.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// Index of a value (tensor) in [`Graph::values`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueId(pub u32);
+
+/// Index of an op in [`Graph::ops`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpId(pub u32);
+
+/// Which kind of file a model came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Onnx,
+    KerasJson,
+    KerasYaml,
+    KerasArchive,
+}
+
+/// Element types, numbered as ONNX's `TensorProto.DataType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    U8,
+    I8,
+    U16,
+    I16,
+    I32,
+    I64,
+    String,
+    Bool,
+    F16,
+    F64,
+    U32,
+    U64,
+    Complex64,
+    Complex128,
+    BF16,
+    /// A type nnlint has no arithmetic for (float8, int4, ...), kept by its ONNX number.
+    Other(i32),
+}
+
+impl DType {
+    pub fn from_onnx(code: i32) -> Option<DType> {
+        Some(match code {
+            0 => return None,
+            1 => DType::F32,
+            2 => DType::U8,
+            3 => DType::I8,
+            4 => DType::U16,
+            5 => DType::I16,
+            6 => DType::I32,
+            7 => DType::I64,
+            8 => DType::String,
+            9 => DType::Bool,
+            10 => DType::F16,
+            11 => DType::F64,
+            12 => DType::U32,
+            13 => DType::U64,
+            14 => DType::Complex64,
+            15 => DType::Complex128,
+            16 => DType::BF16,
+            other => DType::Other(other),
+        })
+    }
+
+    /// Bytes per element in packed little-endian storage, when that is a whole number.
+    pub fn byte_size(self) -> Option<usize> {
+        Some(match self {
+            DType::U8 | DType::I8 | DType::Bool => 1,
+            DType::U16 | DType::I16 | DType::F16 | DType::BF16 => 2,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+            DType::F64 | DType::I64 | DType::U64 | DType::Complex64 => 8,
+            DType::Complex128 => 16,
+            DType::String | DType::Other(_) => return None,
+        })
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            DType::F32 => "float32".into(),
+            DType::U8 => "uint8".into(),
+            DType::I8 => "int8".into(),
+            DType::U16 => "uint16".into(),
+            DType::I16 => "int16".into(),
+            DType::I32 => "int32".into(),
+            DType::I64 => "int64".into(),
+            DType::String => "string".into(),
+            DType::Bool => "bool".into(),
+            DType::F16 => "float16".into(),
+            DType::F64 => "float64".into(),
+            DType::U32 => "uint32".into(),
+            DType::U64 => "uint64".into(),
+            DType::Complex64 => "complex64".into(),
+            DType::Complex128 => "complex128".into(),
+            DType::BF16 => "bfloat16".into(),
+            DType::Other(n) => format!("dtype#{n}"),
+        }
+    }
+}
+
+/// One dimension of a shape: known, named by the file (`batch`, `N`), or unknown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dim {
+    Fixed(u64),
+    Named(String),
+    Unknown,
+}
+
+impl Dim {
+    pub fn fixed(&self) -> Option<u64> {
+        match self {
+            Dim::Fixed(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Named(s) => write!(f, "{s}"),
+            Dim::Unknown => write!(f, "?"),
+        }
+    }
+}
+
+/// A shape whose rank is known; `None` where even the rank is unknown.
+pub type Shape = Vec<Dim>;
+
+pub fn shape_to_string(shape: Option<&Shape>) -> String {
+    match shape {
+        None => "?".into(),
+        Some(dims) => {
+            let parts: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+            format!("[{}]", parts.join(", "))
+        }
+    }
+}
+
+/// Where a constant tensor's bytes live. Nothing here is decoded until a numerical check asks.
+#[derive(Clone, Debug)]
+pub enum TensorData {
+    /// Packed little-endian bytes; for ONNX files a zero-copy slice of the memory map.
+    Raw(Bytes),
+    /// Values from ONNX's typed repeated fields (`float_data`, `int64_data`, ...), widened as ONNX stores them.
+    Floats(Arc<[f32]>),
+    Doubles(Arc<[f64]>),
+    /// `int32_data` (also carries int8/16, uint8/16, bool, float16 bit patterns per the ONNX schema).
+    Int32s(Arc<[i32]>),
+    Int64s(Arc<[i64]>),
+    /// `uint64_data` (also uint32).
+    Uint64s(Arc<[u64]>),
+    Strings(Arc<[Bytes]>),
+    /// Stored in another file next to the model (`data_location = EXTERNAL`), as the file claims it.
+    External {
+        location: String,
+        offset: Option<String>,
+        length: Option<String>,
+    },
+    /// No data in the file (a weight-stripped model, or seeded weights chosen by a front end).
+    Absent,
+}
+
+/// A constant tensor: an ONNX initializer or `Constant` value, or a Keras weight.
+#[derive(Clone, Debug)]
+pub struct TensorRef {
+    pub name: String,
+    pub dtype: DType,
+    /// Dims exactly as the file declares them (may be negative or huge in a malicious file).
+    pub dims: Vec<i64>,
+    pub data: TensorData,
+}
+
+impl TensorRef {
+    /// Number of elements the dims claim, or `None` when a dim is negative or the product overflows.
+    pub fn element_count(&self) -> Option<u64> {
+        self.dims.iter().try_fold(1u64, |acc, &d| {
+            u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+        })
+    }
+}
+
+/// A tensor flowing through the graph.
+#[derive(Clone, Debug)]
+pub struct Value {
+    pub name: String,
+    pub dtype: Option<DType>,
+    pub shape: Option<Shape>,
+    pub producer: Option<OpId>,
+    /// Set for initializers and for outputs of `Constant` ops.
+    pub constant: Option<TensorRef>,
+}
+
+/// An attribute value, typed as ONNX's `AttributeProto`.
+#[derive(Clone, Debug)]
+pub enum Attr {
+    Float(f32),
+    Int(i64),
+    String(Bytes),
+    Tensor(TensorRef),
+    Graph(Arc<Graph>),
+    Floats(Vec<f32>),
+    Ints(Vec<i64>),
+    Strings(Vec<Bytes>),
+    Tensors(Vec<TensorRef>),
+    Graphs(Vec<Arc<Graph>>),
+    /// Sparse tensors and type protos: kept only as "present".
+    Other(&'static str),
+}
+
+/// A byte range in the model's source text (text formats only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span {
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// Where an op came from, so a finding can point at it.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// ONNX: index of the node in its graph's node list; Keras: index of the layer.
+    pub index: usize,
+    /// A path users can read: `graph/node_name` for ONNX, `model/layer_name` for Keras.
+    pub path: String,
+    /// Keras: the layer name (`dense_1`).
+    pub layer: Option<String>,
+    /// Text formats: the span of the thing to label (e.g. `"activation": "softmax"`), by key.
+    pub spans: BTreeMap<String, Span>,
+}
+
+/// One operation, in ONNX vocabulary.
+#[derive(Clone, Debug)]
+pub struct Op {
+    pub op_type: String,
+    /// ONNX domain; empty for the default `ai.onnx` domain.
+    pub domain: String,
+    pub name: String,
+    /// `None` marks an omitted optional input (an empty name in ONNX).
+    pub inputs: Vec<Option<ValueId>>,
+    pub outputs: Vec<ValueId>,
+    pub attrs: BTreeMap<String, Attr>,
+    pub origin: Origin,
+}
+
+impl Op {
+    pub fn attr_int(&self, name: &str) -> Option<i64> {
+        match self.attrs.get(name) {
+            Some(Attr::Int(v)) => Some(*v),
+            _ => None,
+        }
+    }
+    pub fn attr_float(&self, name: &str) -> Option<f32> {
+        match self.attrs.get(name) {
+            Some(Attr::Float(v)) => Some(*v),
+            _ => None,
+        }
+    }
+    pub fn attr_ints(&self, name: &str) -> Option<&[i64]> {
+        match self.attrs.get(name) {
+            Some(Attr::Ints(v)) => Some(v),
+            _ => None,
+        }
+    }
+    pub fn attr_str(&self, name: &str) -> Option<&str> {
+        match self.attrs.get(name) {
+            Some(Attr::String(v)) => std::str::from_utf8(v).ok(),
+            _ => None,
+        }
+    }
+    pub fn input(&self, i: usize) -> Option<ValueId> {
+        self.inputs.get(i).copied().flatten()
+    }
+    pub fn is_default_domain(&self) -> bool {
+        self.domain.is_empty() || self.domain == "ai.onnx"
+    }
+}
+
+/// What an output is meant to be, as far as nnlint can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Intent {
+    Unknown,
+    /// Values in [0, 1] (independent probabilities).
+    Probability,
+    /// A class distribution: non-negative, sums to 1 along the class axis.
+    Distribution,
+    Logits,
+    Mask,
+}
+
+/// Who said what an output is, strongest first.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntentSource {
+    None,
+    Declared,
+    TrainingSpec,
+    Consumer,
+    Name(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct GraphOutput {
+    pub value: ValueId,
+    pub intent: Intent,
+    pub intent_source: IntentSource,
+}
+
+/// A graph: values, ops in topological order, inputs (non-constant) and outputs.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    pub name: String,
+    pub values: Vec<Value>,
+    pub ops: Vec<Op>,
+    pub inputs: Vec<ValueId>,
+    pub outputs: Vec<GraphOutput>,
+}
+
+impl Graph {
+    pub fn value(&self, id: ValueId) -> &Value {
+        &self.values[id.0 as usize]
+    }
+    pub fn value_mut(&mut self, id: ValueId) -> &mut Value {
+        &mut self.values[id.0 as usize]
+    }
+    pub fn op(&self, id: OpId) -> &Op {
+        &self.ops[id.0 as usize]
+    }
+    pub fn op_ids(&self) -> impl Iterator<Item = OpId> + use<> {
+        (0..self.ops.len() as u32).map(OpId)
+    }
+    pub fn producer(&self, id: ValueId) -> Option<&Op> {
+        self.value(id).producer.map(|p| self.op(p))
+    }
+    pub fn value_by_name(&self, name: &str) -> Option<ValueId> {
+        self.values
+            .iter()
+            .position(|v| v.name == name)
+            .map(|i| ValueId(i as u32))
+    }
+    /// Ops that read `id`, in graph order.
+    pub fn consumers(&self, id: ValueId) -> Vec<OpId> {
+        self.op_ids()
+            .filter(|&o| self.op(o).inputs.contains(&Some(id)))
+            .collect()
+    }
+    pub fn is_output(&self, id: ValueId) -> bool {
+        self.outputs.iter().any(|o| o.value == id)
+    }
+    /// Static dims of a value, when every dim is known.
+    pub fn static_shape(&self, id: ValueId) -> Option<Vec<u64>> {
+        self.value(id)
+            .shape
+            .as_ref()?
+            .iter()
+            .map(Dim::fixed)
+            .collect()
+    }
+    pub fn add_value(&mut self, name: impl Into<String>) -> ValueId {
+        self.values.push(Value {
+            name: name.into(),
+            dtype: None,
+            shape: None,
+            producer: None,
+            constant: None,
+        });
+        ValueId(self.values.len() as u32 - 1)
+    }
+}
+
+/// Canonical losses nnlint understands; anything else is kept by name.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    /// `sigmoid_cross_entropy_with_logits`, `BCEWithLogitsLoss`: always on logits.
+    SigmoidCrossEntropyWithLogits,
+    MeanSquaredError,
+    MeanAbsoluteError,
+    Other(String),
+}
+
+/// The loss attached to one output, with where it was written.
+#[derive(Clone, Debug)]
+pub struct LossSpec {
+    /// Index into [`Graph::outputs`]; `None` when one loss applies to every output.
+    pub output: Option<usize>,
+    pub kind: LossKind,
+    /// As written (`"binary_crossentropy"`, `BinaryCrossentropy`).
+    pub written: String,
+    pub from_logits: bool,
+    pub weight: Option<f64>,
+    pub span: Option<Span>,
+    pub from_logits_span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MetricSpec {
+    pub output: Option<usize>,
+    pub name: String,
+    /// Threshold the metric applies to predictions (Keras "accuracy" on one unit: 0.5).
+    pub threshold: Option<f64>,
+    pub span: Option<Span>,
+}
+
+/// What the model is trained with (Keras compile config). ONNX files carry none.
+#[derive(Clone, Debug, Default)]
+pub struct TrainingSpec {
+    pub losses: Vec<LossSpec>,
+    pub metrics: Vec<MetricSpec>,
+    /// `jax`, `tensorflow`, `torch` when the file says.
+    pub backend: Option<String>,
+}
+
+/// Whether constant tensors hold the model's real weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Weights {
+    Real,
+    /// The file has the architecture only; numerical checks draw seeded weights of the real shapes.
+    Absent,
+}
+
+/// A loaded model.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub path: PathBuf,
+    pub format: Format,
+    /// What miette and SARIF show: the config text for text formats, a graph listing for ONNX.
+    pub source_name: String,
+    pub source_text: Option<Arc<str>>,
+    /// Opset of the default ONNX domain (Keras lowering uses the current semantics, 13+).
+    pub opset: i64,
+    pub producer: String,
+    pub graph: Graph,
+    pub training: Option<TrainingSpec>,
+    pub metadata: BTreeMap<String, String>,
+    pub weights: Weights,
+}
+
+impl Model {
+    /// Folder external data must stay inside.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}

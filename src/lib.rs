@@ -1,0 +1,11 @@
+//! nnlint: a linter for neural-network model definitions. See docs/design.md for the map.
+
+pub mod engine;
+pub mod eval;
+pub mod finding;
+pub mod ir;
+pub mod load;
+pub mod registry;
+pub mod report;
+pub mod rules;
+pub mod shape;

@@ -1,0 +1,1 @@
+//! Safe reading of ONNX external data: refuses anything that could leave the model's folder.

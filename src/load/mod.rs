@@ -1,0 +1,36 @@
+//! Front ends: each turns one file format into the IR.
+
+pub mod external;
+pub mod onnx;
+
+use std::path::Path;
+
+use crate::ir::Model;
+
+/// A file that could not be turned into a model. The message names what is wrong; the caller adds the path.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct LoadError {
+    pub message: String,
+}
+
+impl LoadError {
+    pub fn new(message: impl Into<String>) -> Self {
+        LoadError {
+            message: message.into(),
+        }
+    }
+}
+
+/// Loads any supported file, choosing the front end by extension.
+pub fn load(path: &Path) -> Result<Model, LoadError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.eq_ignore_ascii_case("onnx") => onnx::load_onnx(path),
+        _ => Err(LoadError::new("not a supported model file (expected .onnx)")),
+    }
+}
+
+/// Whether a directory walk should pick this file up.
+pub fn is_model_path(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some(ext) if ext.eq_ignore_ascii_case("onnx"))
+}
