@@ -1,1 +1,699 @@
-//! Static shape inference over the IR: fills unknown value shapes where the op semantics determine them.
+//! Static shape inference over the IR: fills in value shapes where the op semantics determine them.
+//! Unknown stays unknown: a dim is only `Fixed` when the inputs prove it, and a rank is only known when
+//! the op's rule gives it. Shapes the file declares are kept and only sharpened (an unknown dim becomes
+//! fixed when inference proves its size).
+
+use crate::ir::{Attr, DType, Dim, Graph, Op, Shape, TensorData, ValueId};
+
+/// Infers shapes for every op, in graph order (ops are topologically sorted).
+pub fn infer(graph: &mut Graph, opset: i64) {
+    for value in &mut graph.values {
+        if let Some(c) = &value.constant {
+            if value.shape.is_none() {
+                value.shape = Some(
+                    c.dims
+                        .iter()
+                        .map(|&d| u64::try_from(d).map_or(Dim::Unknown, Dim::Fixed))
+                        .collect(),
+                );
+            }
+            if value.dtype.is_none() {
+                value.dtype = Some(c.dtype);
+            }
+        }
+    }
+    for i in 0..graph.ops.len() {
+        let op = &graph.ops[i];
+        let inferred = infer_op(graph, op, opset);
+        let dtype = infer_dtype(graph, op);
+        let outputs = op.outputs.clone();
+        for (k, out) in outputs.into_iter().enumerate() {
+            let value = graph.value_mut(out);
+            if let Some(Some(shape)) = inferred.get(k) {
+                value.shape = Some(match value.shape.take() {
+                    None => shape.clone(),
+                    Some(declared) => merge(declared, shape),
+                });
+            }
+            if k == 0 && value.dtype.is_none() {
+                value.dtype = dtype;
+            }
+        }
+    }
+}
+
+fn merge(declared: Shape, inferred: &Shape) -> Shape {
+    if declared.len() != inferred.len() {
+        return declared;
+    }
+    declared
+        .into_iter()
+        .zip(inferred)
+        .map(|(d, i)| match (&d, i) {
+            (Dim::Fixed(_), _) => d,
+            (_, Dim::Fixed(_)) => i.clone(),
+            (Dim::Named(_), _) => d,
+            _ => i.clone(),
+        })
+        .collect()
+}
+
+fn infer_dtype(graph: &Graph, op: &Op) -> Option<DType> {
+    match op.op_type.as_str() {
+        "Shape" | "ArgMax" | "ArgMin" | "NonZero" => Some(DType::I64),
+        "Equal" | "Greater" | "Less" | "GreaterOrEqual" | "LessOrEqual" | "Not" | "And" | "Or" => {
+            Some(DType::Bool)
+        }
+        "Cast" => op.attr_int("to").and_then(|c| DType::from_onnx(c as i32)),
+        "Constant" => None,
+        "Where" => op.input(1).and_then(|v| graph.value(v).dtype),
+        _ => op.input(0).and_then(|v| graph.value(v).dtype),
+    }
+}
+
+/// Output shapes of one op (index = output index); `None` where unknown.
+fn infer_op(graph: &Graph, op: &Op, opset: i64) -> Vec<Option<Shape>> {
+    if !op.is_default_domain() {
+        return vec![];
+    }
+    let shape =
+        |i: usize| -> Option<Shape> { op.input(i).and_then(|v| graph.value(v).shape.clone()) };
+    let ints = |i: usize| -> Option<Vec<i64>> { op.input(i).and_then(|v| const_ints(graph, v)) };
+    let one = |s: Option<Shape>| vec![s];
+    match op.op_type.as_str() {
+        "Relu"
+        | "Sigmoid"
+        | "Tanh"
+        | "Softmax"
+        | "LogSoftmax"
+        | "Log"
+        | "Exp"
+        | "Identity"
+        | "Dropout"
+        | "BatchNormalization"
+        | "Clip"
+        | "LeakyRelu"
+        | "Elu"
+        | "Selu"
+        | "HardSigmoid"
+        | "HardSwish"
+        | "Softplus"
+        | "Softsign"
+        | "Abs"
+        | "Neg"
+        | "Sqrt"
+        | "Reciprocal"
+        | "Cast"
+        | "Erf"
+        | "Gelu"
+        | "PRelu"
+        | "LRN"
+        | "LayerNormalization"
+        | "InstanceNormalization"
+        | "Floor"
+        | "Ceil"
+        | "Round"
+        | "Sign"
+        | "Not"
+        | "Hardmax"
+        | "Celu"
+        | "ThresholdedRelu"
+        | "Mish"
+        | "Sin"
+        | "Cos" => one(shape(0)),
+        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Equal" | "Greater" | "Less" | "GreaterOrEqual"
+        | "LessOrEqual" | "And" | "Or" | "Sum" | "Max" | "Min" | "Mean" | "Where" | "Mod" => {
+            let mut acc: Option<Shape> = Some(vec![]);
+            for i in 0..op.inputs.len() {
+                acc = match (acc, shape(i)) {
+                    (Some(a), Some(b)) => broadcast(&a, &b),
+                    _ => None,
+                };
+            }
+            one(acc)
+        }
+        "MatMul" => one(matmul(shape(0), shape(1))),
+        "Gemm" => {
+            let (Some(a), Some(b)) = (shape(0), shape(1)) else {
+                return vec![];
+            };
+            if a.len() != 2 || b.len() != 2 {
+                return vec![];
+            }
+            let m = if op.attr_int("transA").unwrap_or(0) != 0 {
+                &a[1]
+            } else {
+                &a[0]
+            };
+            let n = if op.attr_int("transB").unwrap_or(0) != 0 {
+                &b[0]
+            } else {
+                &b[1]
+            };
+            one(Some(vec![m.clone(), n.clone()]))
+        }
+        "Conv" | "ConvInteger" => one(conv(op, shape(0), shape(1))),
+        "MaxPool" | "AveragePool" | "LpPool" => one(pool(op, shape(0))),
+        "GlobalAveragePool" | "GlobalMaxPool" | "GlobalLpPool" => one(shape(0).and_then(|s| {
+            (s.len() >= 2).then(|| {
+                let mut out = s[..2].to_vec();
+                out.extend(std::iter::repeat_n(Dim::Fixed(1), s.len() - 2));
+                out
+            })
+        })),
+        "Flatten" => one(shape(0).and_then(|s| {
+            let axis = norm_axis(op.attr_int("axis").unwrap_or(1), s.len() + 1)?;
+            Some(vec![product(&s[..axis]), product(&s[axis..])])
+        })),
+        "Reshape" => one(reshape(op, shape(0), ints(1))),
+        "Transpose" => one(shape(0).and_then(|s| {
+            let perm: Vec<i64> = match op.attr_ints("perm") {
+                Some(p) => p.to_vec(),
+                None => (0..s.len() as i64).rev().collect(),
+            };
+            if perm.len() != s.len() {
+                return None;
+            }
+            perm.iter()
+                .map(|&p| usize::try_from(p).ok().and_then(|p| s.get(p).cloned()))
+                .collect()
+        })),
+        "Concat" => {
+            let shapes: Option<Vec<Shape>> = (0..op.inputs.len()).map(shape).collect();
+            one(shapes.and_then(|shapes| concat(op, &shapes)))
+        }
+        "Squeeze" => {
+            let axes = if opset >= 13 {
+                ints(1)
+            } else {
+                op.attr_ints("axes").map(<[i64]>::to_vec)
+            };
+            one(shape(0).and_then(|s| squeeze(&s, axes)))
+        }
+        "Unsqueeze" => {
+            let axes = if opset >= 13 {
+                ints(1)
+            } else {
+                op.attr_ints("axes").map(<[i64]>::to_vec)
+            };
+            one(shape(0).and_then(|s| unsqueeze(&s, axes?)))
+        }
+        "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceL2"
+        | "ReduceL1" | "ReduceLogSumExp" | "ReduceSumSquare" | "ArgMax" | "ArgMin" => {
+            let keep = op.attr_int("keepdims").unwrap_or(1) != 0;
+            let axes = if op.op_type.starts_with("Arg") {
+                Some(vec![op.attr_int("axis").unwrap_or(0)])
+            } else if op.op_type == "ReduceSum" && opset >= 13 || opset >= 18 {
+                ints(1).or_else(|| op.attr_ints("axes").map(<[i64]>::to_vec))
+            } else {
+                op.attr_ints("axes").map(<[i64]>::to_vec)
+            };
+            one(shape(0).and_then(|s| reduce(&s, axes, keep)))
+        }
+        "Gather" => one(match (shape(0), shape(1)) {
+            (Some(d), Some(i)) => norm_axis(op.attr_int("axis").unwrap_or(0), d.len()).map(|a| {
+                let mut out = d[..a].to_vec();
+                out.extend(i);
+                out.extend_from_slice(&d[a + 1..]);
+                out
+            }),
+            _ => None,
+        }),
+        "Shape" => one(shape(0).map(|s| vec![Dim::Fixed(s.len() as u64)])),
+        "Resize" | "Upsample" => {
+            let scales_at = if op.op_type == "Upsample" || opset < 11 {
+                1
+            } else {
+                2
+            };
+            let scales = op.input(scales_at).and_then(|v| const_floats(graph, v));
+            let sizes = op
+                .input(3)
+                .and_then(|v| const_ints(graph, v))
+                .filter(|s| !s.is_empty());
+            one(shape(0).and_then(|s| resize(&s, scales, sizes)))
+        }
+        "Constant" => one(match op.attrs.get("value") {
+            Some(Attr::Tensor(t)) => Some(
+                t.dims
+                    .iter()
+                    .map(|&d| u64::try_from(d).map_or(Dim::Unknown, Dim::Fixed))
+                    .collect(),
+            ),
+            _ => None,
+        }),
+        _ => vec![],
+    }
+}
+
+/// Reads a small int64/int32 constant (shape operands such as Reshape's target or Squeeze's axes).
+pub fn const_ints(graph: &Graph, id: ValueId) -> Option<Vec<i64>> {
+    let t = graph.value(id).constant.as_ref()?;
+    if t.element_count()? > 64 {
+        return None;
+    }
+    match (&t.data, t.dtype) {
+        (TensorData::Int64s(v), _) => Some(v.to_vec()),
+        (TensorData::Int32s(v), _) => Some(v.iter().map(|&x| x as i64).collect()),
+        (TensorData::Raw(b), DType::I64) => Some(
+            b.chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                .collect(),
+        ),
+        (TensorData::Raw(b), DType::I32) => Some(
+            b.chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as i64)
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Reads a small float constant (Resize scales).
+fn const_floats(graph: &Graph, id: ValueId) -> Option<Vec<f32>> {
+    let t = graph.value(id).constant.as_ref()?;
+    if t.element_count()? > 64 {
+        return None;
+    }
+    match (&t.data, t.dtype) {
+        (TensorData::Floats(v), _) => Some(v.to_vec()),
+        (TensorData::Raw(b), DType::F32) => Some(
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn resize(s: &Shape, scales: Option<Vec<f32>>, sizes: Option<Vec<i64>>) -> Option<Shape> {
+    if let Some(sizes) = sizes {
+        return (sizes.len() == s.len()).then(|| {
+            sizes
+                .iter()
+                .map(|&n| u64::try_from(n).map_or(Dim::Unknown, Dim::Fixed))
+                .collect()
+        });
+    }
+    let scales = scales.filter(|sc| sc.len() == s.len())?;
+    Some(
+        s.iter()
+            .zip(scales)
+            .map(|(d, sc)| match d {
+                _ if sc == 1.0 => d.clone(),
+                Dim::Fixed(n) if sc.is_finite() && sc > 0.0 => {
+                    Dim::Fixed((*n as f64 * sc as f64).floor() as u64)
+                }
+                _ => Dim::Unknown,
+            })
+            .collect(),
+    )
+}
+
+/// Normalises a possibly negative axis against `rank`.
+pub fn norm_axis(axis: i64, rank: usize) -> Option<usize> {
+    let r = rank as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    (0..r).contains(&a).then_some(a as usize)
+}
+
+fn product(dims: &[Dim]) -> Dim {
+    let mut acc = 1u64;
+    for d in dims {
+        match d {
+            Dim::Fixed(n) => acc = acc.saturating_mul(*n),
+            _ if dims.len() == 1 => return d.clone(),
+            _ => return Dim::Unknown,
+        }
+    }
+    Dim::Fixed(acc)
+}
+
+fn broadcast(a: &Shape, b: &Shape) -> Option<Shape> {
+    let rank = a.len().max(b.len());
+    let at = |s: &Shape, i: usize| -> Dim {
+        let pad = rank - s.len();
+        if i < pad {
+            Dim::Fixed(1)
+        } else {
+            s[i - pad].clone()
+        }
+    };
+    Some(
+        (0..rank)
+            .map(|i| match (at(a, i), at(b, i)) {
+                (x, y) if x == y => x,
+                (Dim::Fixed(1), y) => y,
+                (x, Dim::Fixed(1)) => x,
+                (Dim::Fixed(x), Dim::Fixed(y)) if x != y => Dim::Unknown,
+                (Dim::Fixed(x), _) | (_, Dim::Fixed(x)) => Dim::Fixed(x),
+                _ => Dim::Unknown,
+            })
+            .collect(),
+    )
+}
+
+fn matmul(a: Option<Shape>, b: Option<Shape>) -> Option<Shape> {
+    let (mut a, mut b) = (a?, b?);
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let (a1, b1) = (a.len() == 1, b.len() == 1);
+    if a1 {
+        a.insert(0, Dim::Fixed(1));
+    }
+    if b1 {
+        b.push(Dim::Fixed(1));
+    }
+    let batch = broadcast(&a[..a.len() - 2].to_vec(), &b[..b.len() - 2].to_vec())?;
+    let mut out = batch;
+    if !a1 {
+        out.push(a[a.len() - 2].clone());
+    }
+    if !b1 {
+        out.push(b[b.len() - 1].clone());
+    }
+    Some(out)
+}
+
+/// Per spatial axis: kernel size (if known), stride, dilation, pad at the start, pad at the end.
+type SpatialAxis = (Option<u64>, u64, u64, u64, u64);
+
+fn spatial_attrs(op: &Op, n: usize, kernel: &[Option<u64>]) -> Option<Vec<SpatialAxis>> {
+    let get = |name: &str, default: i64| -> Option<Vec<i64>> {
+        match op.attr_ints(name) {
+            Some(v) => Some(v.to_vec()),
+            None => Some(vec![default; n]),
+        }
+    };
+    let strides = get("strides", 1)?;
+    let dil = get("dilations", 1)?;
+    let pads = op.attr_ints("pads").map_or(vec![0; 2 * n], <[i64]>::to_vec);
+    if strides.len() != n || dil.len() != n || pads.len() != 2 * n || kernel.len() != n {
+        return None;
+    }
+    let mut out = vec![];
+    for i in 0..n {
+        let s = u64::try_from(strides[i]).ok().filter(|&s| s > 0)?;
+        let d = u64::try_from(dil[i]).ok().filter(|&d| d > 0)?;
+        let pb = u64::try_from(pads[i]).ok()?;
+        let pe = u64::try_from(pads[i + n]).ok()?;
+        out.push((kernel[i], s, d, pb, pe));
+    }
+    Some(out)
+}
+
+fn spatial_out(op: &Op, input: &Shape, kernel: &[Option<u64>], ceil: bool) -> Option<Vec<Dim>> {
+    let n = input.len().checked_sub(2)?;
+    let attrs = spatial_attrs(op, n, kernel)?;
+    let auto_pad = op.attr_str("auto_pad").unwrap_or("NOTSET");
+    let mut out = vec![];
+    for (i, (k, s, d, pb, pe)) in attrs.into_iter().enumerate() {
+        let Dim::Fixed(x) = input[i + 2] else {
+            out.push(Dim::Unknown);
+            continue;
+        };
+        let dim = match auto_pad {
+            "SAME_UPPER" | "SAME_LOWER" => x.div_ceil(s),
+            "VALID" => {
+                let eff = d * (k?.checked_sub(1)?) + 1;
+                x.checked_sub(eff)? / s + 1
+            }
+            _ => {
+                let eff = d * (k?.checked_sub(1)?) + 1;
+                let span = (x + pb + pe).checked_sub(eff)?;
+                if ceil {
+                    span.div_ceil(s) + 1
+                } else {
+                    span / s + 1
+                }
+            }
+        };
+        out.push(Dim::Fixed(dim));
+    }
+    Some(out)
+}
+
+fn conv(op: &Op, x: Option<Shape>, w: Option<Shape>) -> Option<Shape> {
+    let w = w?;
+    // Without the input's shape the rank and the channel count still follow from the weights.
+    let x = x.unwrap_or_else(|| vec![Dim::Unknown; w.len()]);
+    if x.len() < 3 || w.len() != x.len() {
+        return None;
+    }
+    let kernel: Vec<Option<u64>> = match op.attr_ints("kernel_shape") {
+        Some(k) => k.iter().map(|&k| u64::try_from(k).ok()).collect(),
+        None => w[2..].iter().map(Dim::fixed).collect(),
+    };
+    let mut out = vec![x[0].clone(), w[0].clone()];
+    out.extend(spatial_out(op, &x, &kernel, false)?);
+    Some(out)
+}
+
+fn pool(op: &Op, x: Option<Shape>) -> Option<Shape> {
+    let x = x?;
+    let kernel: Vec<Option<u64>> = op
+        .attr_ints("kernel_shape")?
+        .iter()
+        .map(|&k| u64::try_from(k).ok())
+        .collect();
+    let ceil = op.attr_int("ceil_mode").unwrap_or(0) != 0;
+    let mut out = x.get(..2)?.to_vec();
+    out.extend(spatial_out(op, &x, &kernel, ceil)?);
+    Some(out)
+}
+
+fn reshape(op: &Op, input: Option<Shape>, target: Option<Vec<i64>>) -> Option<Shape> {
+    let target = target?;
+    let allow_zero = op.attr_int("allowzero").unwrap_or(0) != 0;
+    let mut out: Vec<Dim> = vec![];
+    let mut infer_at = None;
+    for (i, &t) in target.iter().enumerate() {
+        out.push(match t {
+            -1 if infer_at.is_none() => {
+                infer_at = Some(i);
+                Dim::Unknown
+            }
+            0 if !allow_zero => input.as_ref()?.get(i)?.clone(),
+            t if t >= 0 => Dim::Fixed(t as u64),
+            _ => return None,
+        });
+    }
+    if let Some(at) = infer_at {
+        let total = input
+            .as_ref()
+            .and_then(|s| s.iter().map(Dim::fixed).product::<Option<u64>>());
+        let known: Option<u64> = out
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != at)
+            .map(|(_, d)| d.fixed())
+            .product();
+        if let (Some(total), Some(known)) = (total, known)
+            && known > 0
+            && total % known == 0
+        {
+            out[at] = Dim::Fixed(total / known);
+        } else if let Some(input) = &input {
+            // [batch, ...] → [-1, fixed...] keeps the symbolic batch when the rest matches.
+            let rest_in: Option<u64> = input.iter().skip(1).map(Dim::fixed).product();
+            if at == 0 && known == rest_in && matches!(input.first(), Some(Dim::Named(_))) {
+                out[0] = input[0].clone();
+            }
+        }
+    }
+    Some(out)
+}
+
+fn concat(op: &Op, shapes: &[Shape]) -> Option<Shape> {
+    let first = shapes.first()?;
+    let axis = norm_axis(op.attr_int("axis")?, first.len())?;
+    let mut out = first.clone();
+    let mut total = Some(0u64);
+    for s in shapes {
+        if s.len() != first.len() {
+            return None;
+        }
+        total = total.zip(s[axis].fixed()).map(|(a, b)| a + b);
+    }
+    out[axis] = total.map_or(Dim::Unknown, Dim::Fixed);
+    Some(out)
+}
+
+fn squeeze(s: &Shape, axes: Option<Vec<i64>>) -> Option<Shape> {
+    match axes {
+        Some(axes) => {
+            let axes: Option<Vec<usize>> = axes.iter().map(|&a| norm_axis(a, s.len())).collect();
+            let axes = axes?;
+            Some(
+                s.iter()
+                    .enumerate()
+                    .filter(|(i, _)| !axes.contains(i))
+                    .map(|(_, d)| d.clone())
+                    .collect(),
+            )
+        }
+        None => {
+            if s.iter().any(|d| d.fixed().is_none()) {
+                return None;
+            }
+            Some(s.iter().filter(|d| **d != Dim::Fixed(1)).cloned().collect())
+        }
+    }
+}
+
+fn unsqueeze(s: &Shape, axes: Vec<i64>) -> Option<Shape> {
+    let rank = s.len() + axes.len();
+    let mut axes: Vec<usize> = axes
+        .iter()
+        .map(|&a| norm_axis(a, rank))
+        .collect::<Option<_>>()?;
+    axes.sort_unstable();
+    let mut out = s.clone();
+    for a in axes {
+        if a > out.len() {
+            return None;
+        }
+        out.insert(a, Dim::Fixed(1));
+    }
+    Some(out)
+}
+
+fn reduce(s: &Shape, axes: Option<Vec<i64>>, keep: bool) -> Option<Shape> {
+    let axes: Vec<usize> = match axes {
+        Some(a) if !a.is_empty() => a
+            .iter()
+            .map(|&a| norm_axis(a, s.len()))
+            .collect::<Option<_>>()?,
+        _ => (0..s.len()).collect(),
+    };
+    Some(
+        s.iter()
+            .enumerate()
+            .filter_map(|(i, d)| match (axes.contains(&i), keep) {
+                (true, true) => Some(Dim::Fixed(1)),
+                (true, false) => None,
+                (false, _) => Some(d.clone()),
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Op, Origin};
+    use std::collections::BTreeMap;
+
+    fn op(graph: &mut Graph, ty: &str, inputs: &[ValueId], attrs: Vec<(&str, Attr)>) -> ValueId {
+        let out = graph.add_value(format!("{ty}_out{}", graph.ops.len()));
+        graph.ops.push(Op {
+            op_type: ty.into(),
+            domain: String::new(),
+            name: ty.into(),
+            inputs: inputs.iter().map(|&i| Some(i)).collect(),
+            outputs: vec![out],
+            attrs: attrs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect::<BTreeMap<_, _>>(),
+            origin: Origin::default(),
+        });
+        out
+    }
+
+    fn input(graph: &mut Graph, name: &str, dims: Vec<Dim>) -> ValueId {
+        let v = graph.add_value(name);
+        graph.value_mut(v).shape = Some(dims);
+        v
+    }
+
+    #[test]
+    fn classifier_head_shapes_flow_through_conv_pool_flatten_gemm_softmax() {
+        let mut g = Graph::default();
+        let x = input(
+            &mut g,
+            "x",
+            vec![
+                Dim::Named("batch".into()),
+                Dim::Fixed(3),
+                Dim::Fixed(8),
+                Dim::Fixed(8),
+            ],
+        );
+        let w = input(
+            &mut g,
+            "w",
+            vec![Dim::Fixed(4), Dim::Fixed(3), Dim::Fixed(3), Dim::Fixed(3)],
+        );
+        let c = op(
+            &mut g,
+            "Conv",
+            &[x, w],
+            vec![("pads", Attr::Ints(vec![1, 1, 1, 1]))],
+        );
+        let p = op(
+            &mut g,
+            "MaxPool",
+            &[c],
+            vec![
+                ("kernel_shape", Attr::Ints(vec![2, 2])),
+                ("strides", Attr::Ints(vec![2, 2])),
+            ],
+        );
+        let f = op(&mut g, "Flatten", &[p], vec![]);
+        let b = input(&mut g, "b", vec![Dim::Fixed(1), Dim::Fixed(64)]);
+        let y = op(&mut g, "Gemm", &[f, b], vec![("transB", Attr::Int(1))]);
+        let s = op(&mut g, "Softmax", &[y], vec![]);
+        infer(&mut g, 17);
+        assert_eq!(
+            g.value(c).shape,
+            Some(vec![
+                Dim::Named("batch".into()),
+                Dim::Fixed(4),
+                Dim::Fixed(8),
+                Dim::Fixed(8)
+            ])
+        );
+        assert_eq!(
+            g.value(p).shape.as_ref().map(|s| s[2].clone()),
+            Some(Dim::Fixed(4))
+        );
+        assert_eq!(
+            g.value(f).shape,
+            Some(vec![Dim::Named("batch".into()), Dim::Fixed(64)])
+        );
+        assert_eq!(
+            g.value(s).shape,
+            Some(vec![Dim::Named("batch".into()), Dim::Fixed(1)])
+        );
+    }
+
+    #[test]
+    fn unknown_inputs_stay_unknown() {
+        let mut g = Graph::default();
+        let x = g.add_value("x");
+        let y = op(&mut g, "Relu", &[x], vec![]);
+        let z = op(&mut g, "MyCustomOp", &[y], vec![]);
+        infer(&mut g, 17);
+        assert_eq!(g.value(y).shape, None);
+        assert_eq!(g.value(z).shape, None);
+    }
+
+    #[test]
+    fn broadcast_mismatch_is_unknown_not_guessed() {
+        let a = vec![Dim::Fixed(3), Dim::Fixed(4)];
+        let b = vec![Dim::Fixed(5), Dim::Fixed(4)];
+        assert_eq!(broadcast(&a, &b), Some(vec![Dim::Unknown, Dim::Fixed(4)]));
+    }
+
+    #[test]
+    fn declared_shapes_are_sharpened_not_replaced() {
+        let declared = vec![Dim::Named("N".into()), Dim::Unknown];
+        let inferred = vec![Dim::Unknown, Dim::Fixed(1)];
+        assert_eq!(
+            merge(declared, &inferred),
+            vec![Dim::Named("N".into()), Dim::Fixed(1)]
+        );
+    }
+}

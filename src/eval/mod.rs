@@ -1,1 +1,127 @@
 //! The reference evaluator: ONNX semantics in ndarray, one small function per op family.
+//!
+//! [`head`] cuts out the part of a graph a numerical check needs, [`probes`] draws seeded inputs for it
+//! and [`run`] evaluates it. Every op checks ranks, dims and dtypes before computing and returns an
+//! [`EvalError`] instead of panicking; every allocation whose size an input decides is checked against
+//! [`Limits`] first.
+
+#[macro_use]
+mod macros;
+mod constant;
+mod graph;
+mod ops;
+mod tensor;
+
+pub use constant::constant;
+pub use graph::{Head, head, probes, probes_with_limits, run};
+pub use ops::eval_op;
+pub use tensor::Tensor;
+
+/// Caps on what the evaluator may allocate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Elements in any one tensor.
+    pub max_elements: u64,
+    /// Elements in all tensors one [`run`] keeps alive.
+    pub max_total_elements: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_elements: 1 << 28,
+            max_total_elements: 1 << 30,
+        }
+    }
+}
+
+impl Limits {
+    /// Element count of `shape`, refused when it overflows or exceeds `max_elements`.
+    pub fn check(&self, shape: &[usize], what: &str) -> Result<usize, EvalError> {
+        let count = shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .filter(|&n| n as u64 <= self.max_elements);
+        count.ok_or_else(|| {
+            EvalError::Limit(format!(
+                "{what} would have shape {} (more than the limit of {} elements)",
+                show_shape(shape),
+                self.max_elements
+            ))
+        })
+    }
+
+    /// Element count of dims as a file declares them (possibly negative or huge), checked before allocating.
+    pub fn check_dims(&self, dims: &[i64], what: &str) -> Result<usize, EvalError> {
+        let count = dims.iter().try_fold(1u64, |acc, &d| {
+            u64::try_from(d).ok().and_then(|d| acc.checked_mul(d))
+        });
+        match count {
+            None => Err(EvalError::Limit(format!(
+                "{what} declares dims {dims:?}, which do not describe a valid element count"
+            ))),
+            Some(n) if n > self.max_elements => Err(EvalError::Limit(format!(
+                "{what} declares dims {dims:?} ({n} elements, more than the limit of {})",
+                self.max_elements
+            ))),
+            Some(n) => usize::try_from(n).map_err(|_| {
+                EvalError::Limit(format!(
+                    "{what} has more elements than this machine can address"
+                ))
+            }),
+        }
+    }
+}
+
+/// Why a value could not be computed. Each message is one sentence naming the op or tensor.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    #[error("operator {op} is not supported by the evaluator")]
+    Unsupported { op: String },
+    /// Ranks or dims that do not fit the op.
+    #[error("{0}")]
+    Shape(String),
+    /// An element type the op does not accept.
+    #[error("{0}")]
+    DType(String),
+    /// A missing or invalid attribute, or a missing required input.
+    #[error("{0}")]
+    Attr(String),
+    /// A tensor bigger than [`Limits`] allows.
+    #[error("{0}")]
+    Limit(String),
+    /// Tensor contents that cannot be decoded or used (short raw data, an index out of range).
+    #[error("{0}")]
+    Data(String),
+}
+
+impl EvalError {
+    pub(crate) fn dtype(what: &str, t: &Tensor, expected: &str) -> EvalError {
+        EvalError::DType(format!(
+            "{what} has type {}, expected {expected}",
+            t.dtype_name()
+        ))
+    }
+
+    /// Prefixes the message with the op that failed (`Gemm node 'fc': ...`).
+    pub(crate) fn in_op(self, op: &crate::ir::Op) -> EvalError {
+        let at = if op.name.is_empty() {
+            format!("{} node", op.op_type)
+        } else {
+            format!("{} node '{}'", op.op_type, op.name)
+        };
+        match self {
+            EvalError::Unsupported { op } => EvalError::Unsupported { op },
+            EvalError::Shape(m) => EvalError::Shape(format!("{at}: {m}")),
+            EvalError::DType(m) => EvalError::DType(format!("{at}: {m}")),
+            EvalError::Attr(m) => EvalError::Attr(format!("{at}: {m}")),
+            EvalError::Limit(m) => EvalError::Limit(format!("{at}: {m}")),
+            EvalError::Data(m) => EvalError::Data(format!("{at}: {m}")),
+        }
+    }
+}
+
+pub(crate) fn show_shape(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}

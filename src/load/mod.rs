@@ -12,12 +12,23 @@ use crate::ir::Model;
 #[error("{message}")]
 pub struct LoadError {
     pub message: String,
+    /// The file is readable but is not a model (e.g. a `.json` that is no Keras config): a directory
+    /// scan skips it silently, a file named on the command line is an error.
+    pub not_a_model: bool,
 }
 
 impl LoadError {
     pub fn new(message: impl Into<String>) -> Self {
         LoadError {
             message: message.into(),
+            not_a_model: false,
+        }
+    }
+
+    pub fn not_a_model(message: impl Into<String>) -> Self {
+        LoadError {
+            message: message.into(),
+            not_a_model: true,
         }
     }
 }
@@ -26,7 +37,9 @@ impl LoadError {
 pub fn load(path: &Path) -> Result<Model, LoadError> {
     match path.extension().and_then(|e| e.to_str()) {
         Some(ext) if ext.eq_ignore_ascii_case("onnx") => onnx::load_onnx(path),
-        _ => Err(LoadError::new("not a supported model file (expected .onnx)")),
+        _ => Err(LoadError::new(
+            "not a supported model file (expected .onnx)",
+        )),
     }
 }
 

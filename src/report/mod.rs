@@ -1,1 +1,173 @@
+//! Output formats. The only place that knows miette, JSON or SARIF.
 
+mod human;
+mod json;
+pub mod listing;
+mod sarif;
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::FileResult;
+use crate::finding::{At, Finding};
+use crate::ir::Model;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Diagnostics with the offending config line or graph node labelled (miette).
+    Human,
+    /// One line per finding: `path:line:col: CODE message`.
+    Concise,
+    /// Versioned JSON (docs/json-schema.md).
+    Json,
+    /// SARIF 2.1.0 for GitHub code scanning.
+    Sarif,
+}
+
+pub struct RenderOptions {
+    pub color: bool,
+    /// Paths in JSON and SARIF are written relative to this folder.
+    pub root: PathBuf,
+}
+
+pub fn render(format: OutputFormat, results: &[FileResult], opts: &RenderOptions) -> String {
+    match format {
+        OutputFormat::Human => human::render(results, opts),
+        OutputFormat::Concise => concise(results, opts),
+        OutputFormat::Json => json::render(results, opts),
+        OutputFormat::Sarif => sarif::render(results, opts),
+    }
+}
+
+/// What a finding points at, resolved against the text it is shown with.
+pub(crate) struct Resolved {
+    pub source_name: String,
+    pub source_text: String,
+    /// (byte offset, length, label text)
+    pub labels: Vec<(usize, usize, String)>,
+    /// 1-based line and column of the primary label in the real file; `None` for binary files.
+    pub region: Option<Region>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Region {
+    pub start_line: usize,
+    pub start_column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+}
+
+pub(crate) fn resolve(model: &Model, finding: &Finding) -> Resolved {
+    match &model.source_text {
+        Some(text) => {
+            let labels: Vec<(usize, usize, String)> = finding
+                .labels
+                .iter()
+                .filter_map(|l| match l.at {
+                    At::Span(s) => Some((s.offset, s.len, l.text.clone())),
+                    At::Op(_) => None,
+                })
+                .collect();
+            let region = labels
+                .first()
+                .map(|&(offset, len, _)| region_of(text, offset, len));
+            Resolved {
+                source_name: model.source_name.clone(),
+                source_text: text.to_string(),
+                labels,
+                region,
+            }
+        }
+        None => {
+            let ops: Vec<_> = finding
+                .labels
+                .iter()
+                .filter_map(|l| match l.at {
+                    At::Op(op) => Some(op),
+                    At::Span(_) => None,
+                })
+                .collect();
+            let listing = listing::around(&model.graph, &ops);
+            let labels = finding
+                .labels
+                .iter()
+                .filter_map(|l| match l.at {
+                    At::Op(op) => listing
+                        .span_of(op)
+                        .map(|(start, len)| (start, len, l.text.clone())),
+                    At::Span(_) => None,
+                })
+                .collect();
+            Resolved {
+                source_name: format!("{} (graph listing)", model.source_name),
+                source_text: listing.text,
+                labels,
+                region: None,
+            }
+        }
+    }
+}
+
+/// 1-based line/column (columns count characters) of a byte range.
+pub(crate) fn region_of(text: &str, offset: usize, len: usize) -> Region {
+    let pos = |at: usize| {
+        let at = at.min(text.len());
+        let before = text.get(..at).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    };
+    let (start_line, start_column) = pos(offset);
+    let (end_line, end_column) = pos(offset + len);
+    Region {
+        start_line,
+        start_column,
+        end_line,
+        end_column,
+    }
+}
+
+/// `path` relative to `root` with forward slashes, or as given when it is elsewhere.
+pub(crate) fn display_path(path: &Path, root: &Path) -> String {
+    let abs = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(p))
+                .unwrap_or_else(|_| p.to_path_buf())
+        }
+    };
+    let (path_abs, root_abs) = (abs(path), abs(root));
+    let rel = path_abs
+        .strip_prefix(&root_abs)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf());
+    rel.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn concise(results: &[FileResult], opts: &RenderOptions) -> String {
+    let mut out = String::new();
+    for r in results {
+        let path = display_path(&r.path, &opts.root);
+        match &r.outcome {
+            Err(e) => out.push_str(&format!("{path}:1:1: error: {e}\n")),
+            Ok(linted) => {
+                for f in &linted.findings {
+                    let region = resolve(&linted.model, f).region;
+                    let (line, col) = region.map_or((1, 1), |r| (r.start_line, r.start_column));
+                    out.push_str(&format!(
+                        "{path}:{line}:{col}: {} [{}] {}\n",
+                        f.code,
+                        f.severity.as_str(),
+                        f.message
+                    ));
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,223 @@
+//! Softmax over a single unit always outputs 1.0, so the head cannot learn or tell classes apart
+//!
+//! ## What it finds
+//! A softmax (or log-softmax) whose normalised axis has exactly one element: an ONNX `Softmax` node
+//! over an axis of size 1 (from opset 13 the one `axis`, default −1; before opset 13 the input is
+//! coerced to 2-D at `axis`, default 1, and all trailing dims count), or a Keras `Dense(1,
+//! activation="softmax")`, `Softmax` layer or `Activation("softmax")` on a one-unit tensor.
+//!
+//! ## Why it matters
+//! Softmax divides each exponential by the sum over the axis. With one element the sum is that element,
+//! so the output is exactly 1.0 for every input (log-softmax: exactly 0.0). Its derivative with
+//! respect to the logit is s·(1−s) = 0, so no gradient reaches the layers below: the model trains to
+//! nothing, and at inference every example gets the same answer.
+//!
+//! ## Symptom
+//! Trained with binary cross-entropy, every prediction is 1.0: accuracy equals the share of positive
+//! labels (≈0.50 on balanced data) in every epoch, and the loss sits at the clipped floor times the
+//! share of negative labels — Keras clips predictions to [1e−7, 1−1e−7], so each negative example costs
+//! ≈15.9 in float32 (−log 1e−7 ≈ 16.12 in exact arithmetic); the report that started nnlint saw 7.6.
+//! Keras 3 on TensorFlow computes binary cross-entropy from the cached pre-softmax logit, so there the
+//! loss moves while every prediction stays 1.0 and accuracy stays at the positive share.
+//!
+//! ## Example
+//! ```python
+//! model = keras.Sequential([
+//!     keras.Input((64,)),
+//!     keras.layers.Dense(1, activation="softmax"),  # always 1.0
+//! ])
+//! model.compile(loss="binary_crossentropy", metrics=["accuracy"])
+//! ```
+//!
+//! ## Fix
+//! For a binary problem use one unit with a sigmoid and binary cross-entropy:
+//! ```python
+//! keras.layers.Dense(1, activation="sigmoid")  # loss="binary_crossentropy"
+//! ```
+//! or two units with a softmax and (sparse) categorical cross-entropy:
+//! ```python
+//! keras.layers.Dense(2, activation="softmax")  # loss="sparse_categorical_crossentropy"
+//! ```
+//! In PyTorch, drop the `Softmax(dim=1)` after a one-output `Linear` and train with
+//! `BCEWithLogitsLoss`, applying `torch.sigmoid` at inference.
+//!
+//! ## Formats
+//! ONNX graphs (any opset; both softmax semantics) and Keras configs (JSON, YAML, `.keras`). ONNX
+//! carries no loss, so there the symptom is stated for the common case of binary cross-entropy; Keras
+//! configs with a compile config label the loss too.
+//!
+//! ## References
+//! - ONNX operator docs, `Softmax` (axis semantics before and after opset 13)
+//! - Keras `binary_crossentropy` (ε = 1e−7 clipping)
+
+use crate::analysis::{self, keras_bce, num};
+use crate::engine::RuleContext;
+use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::ir::{LossKind, OpId};
+
+pub const SEVERITY: Severity = Severity::Error;
+
+pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+    let graph = &ctx.model.graph;
+    graph
+        .op_ids()
+        .filter_map(|id| {
+            let op = graph.op(id);
+            let log = match op.op_type.as_str() {
+                "Softmax" => false,
+                "LogSoftmax" => true,
+                _ => return None,
+            };
+            if !op.is_default_domain() {
+                return None;
+            }
+            let axis = analysis::softmax_axis(graph, op, ctx.model.opset)?;
+            (axis.group_size == Some(1)).then(|| finding(ctx, id, log, &axis))
+        })
+        .collect()
+}
+
+fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis) -> Finding {
+    let model = ctx.model;
+    let graph = &model.graph;
+    let op = graph.op(id);
+    let out = op.outputs[0];
+    let (kind, constant) = if log { ("log-softmax", "0.0") } else { ("softmax", "1.0") };
+    let out_name = &graph.value(out).name;
+    let what = match &op.origin.layer {
+        Some(layer) => format!("layer `{layer}`"),
+        None => format!("node `{}`", display_name(op.name.as_str(), op.origin.index)),
+    };
+    let axis_text = if axis.coerced_2d {
+        format!(
+            "axis {} (opset {} coerces the input to 2-D there, and the trailing dims hold one element)",
+            axis.axis, model.opset
+        )
+    } else {
+        format!("axis {}, which has size 1", axis.axis)
+    };
+
+    let mut labels = vec![Label {
+        at: At::op_key(graph, id, "activation"),
+        text: format!("{kind} over {axis_text}"),
+    }];
+    if let Some(units) = op.origin.spans.get("units") {
+        labels.push(Label {
+            at: At::Span(*units),
+            text: "one unit".into(),
+        });
+    }
+    let bce = ctx.model.training.as_ref().and_then(|t| {
+        t.losses
+            .iter()
+            .find(|l| l.kind == LossKind::BinaryCrossentropy)
+    });
+    if let Some(span) = bce.and_then(|l| l.span) {
+        labels.push(Label {
+            at: At::Span(span),
+            text: "binary cross-entropy on a constant 1.0 prediction".into(),
+        });
+    }
+
+    let negative_cost = keras_bce(0.0, 1.0) as f64;
+    let check = numerical_check(ctx, out, log, negative_cost);
+    let symptom = match (bce, log) {
+        (_, true) => "every output is 0.0 (log 1): a negative log-likelihood loss is 0 for every \
+             example and no gradient reaches the layers below, so nothing learns"
+            .to_string(),
+        (Some(_), false) => format!(
+            "every prediction is 1.0: accuracy equals the share of positive labels (≈0.50 on balanced \
+             data) in every epoch, and binary cross-entropy sits at ≈{:.2} × the share of negative labels \
+             (≈{:.2} at 50 %) on JAX/torch; Keras on TensorFlow computes the loss from the pre-softmax \
+             logit, so there the loss moves while accuracy stays at the positive share",
+            negative_cost,
+            negative_cost / 2.0
+        ),
+        (None, false) => format!(
+            "every prediction is 1.0 whatever the input, and no gradient flows back through the \
+             softmax; trained with binary cross-entropy, accuracy equals the share of positive labels \
+             (≈0.50 on balanced data) and the loss sits at ≈{:.2} × the share of negative labels (Keras, \
+             float32; −log 1e−7 ≈ 16.12 in exact arithmetic)",
+            negative_cost
+        ),
+    };
+    Finding {
+        code: "NNL001",
+        name: "single-unit-softmax",
+        severity: SEVERITY,
+        message: format!("{kind} over a single unit always outputs {constant}: {what} produces `{out_name}`"),
+        help: if log {
+            "use one unit with a sigmoid and binary cross-entropy (or a log-sigmoid), or give the \
+             log-softmax at least two classes"
+                .into()
+        } else {
+            "use `Dense(1, activation=\"sigmoid\")` with binary cross-entropy, or `Dense(2, \
+             activation=\"softmax\")` with (sparse) categorical cross-entropy; in PyTorch drop the \
+             softmax and train with BCEWithLogitsLoss"
+                .into()
+        },
+        symptom,
+        labels,
+        node_path: op.origin.path.clone(),
+        check,
+    }
+}
+
+fn display_name(name: &str, index: usize) -> String {
+    if name.is_empty() { format!("#{index}") } else { name.to_string() }
+}
+
+fn numerical_check(
+    ctx: &RuleContext,
+    out: crate::ir::ValueId,
+    log: bool,
+    negative_cost: f64,
+) -> Check {
+    let probed = match analysis::probe(ctx, out) {
+        Ok(p) => p,
+        Err(reason) => return Check::Unconfirmed { reason },
+    };
+    let expected: f64 = if log { 0.0 } else { 1.0 };
+    let total = probed.values.len();
+    let exact = probed.values.iter().filter(|&&v| v == expected).count();
+    if total == 0 || exact != total {
+        return Check::Unconfirmed {
+            reason: format!(
+                "only {exact} of {total} probe outputs were exactly {expected:.1}; the structural finding \
+                 stands, but the evaluation disagrees"
+            ),
+        };
+    }
+    // d softmax / d logit = s·(1−s) on a one-element group; d logsoftmax / d logit = 1 − softmax.
+    let max_grad = probed
+        .values
+        .iter()
+        .map(|&v| {
+            let s = if log { v.exp() } else { v };
+            if log { (1.0 - s).abs() } else { (s * (1.0 - s)).abs() }
+        })
+        .fold(0.0f64, f64::max);
+    let mut numbers = vec![
+        ("probe rows".to_string(), probed.rows as f64),
+        (format!("outputs exactly {expected:.1}"), exact as f64),
+        ("outputs in total".to_string(), total as f64),
+        ("max |d output / d logit|".to_string(), max_grad),
+    ];
+    if !log {
+        numbers.push(("binary cross-entropy per negative label (Keras, float32)".into(), negative_cost));
+        numbers.push(("predicted accuracy at 50 % positives".into(), 0.5));
+    }
+    Check::Confirmed {
+        summary: format!(
+            "evaluated the head on {} seeded probe rows with {}: all {} outputs are exactly {:.1}, and \
+             the largest gradient through the {} is {}",
+            probed.rows,
+            probed.weights,
+            total,
+            expected,
+            if log { "log-softmax" } else { "softmax" },
+            num(max_grad)
+        ),
+        numbers,
+    }
+}

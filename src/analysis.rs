@@ -1,0 +1,122 @@
+//! Helpers several rules share: which elements a softmax normalises over, running a head on probes,
+//! and the loss semantics of the frameworks users train with.
+
+use crate::engine::RuleContext;
+use crate::eval::{self, Tensor};
+use crate::ir::{Dim, Graph, Op, ValueId, Weights};
+use crate::shape::norm_axis;
+
+/// How many elements one softmax normalisation group has, per ONNX semantics at this opset.
+/// `Some(n)` only when every dim involved is known; never guessed.
+pub struct SoftmaxAxis {
+    /// Attribute value after defaults (`-1` from opset 13, `1` before).
+    pub axis: i64,
+    /// The normalised axis in the input's rank.
+    pub axis_index: usize,
+    pub group_size: Option<u64>,
+    /// Pre-13 semantics: the input is coerced to 2-D and the trailing dims are flattened together.
+    pub coerced_2d: bool,
+}
+
+pub fn softmax_axis(graph: &Graph, op: &Op, opset: i64) -> Option<SoftmaxAxis> {
+    let input = op.input(0)?;
+    let shape = graph.value(input).shape.as_ref()?;
+    let coerced_2d = opset < 13;
+    let axis = op
+        .attr_int("axis")
+        .unwrap_or(if coerced_2d { 1 } else { -1 });
+    let axis_index = norm_axis(axis, shape.len())?;
+    let group_size = if coerced_2d {
+        shape[axis_index..]
+            .iter()
+            .map(Dim::fixed)
+            .product::<Option<u64>>()
+    } else {
+        shape[axis_index].fixed()
+    };
+    Some(SoftmaxAxis {
+        axis,
+        axis_index,
+        group_size,
+        coerced_2d,
+    })
+}
+
+/// Values of `target` computed from seeded probes through the head that produces it.
+pub struct Probed {
+    pub values: Vec<f64>,
+    pub shape: Vec<usize>,
+    /// "the file's weights" or "seeded weights of the real shapes": said in every evidence line.
+    pub weights: &'static str,
+    /// Batch rows actually evaluated (a graph with a fixed batch dim keeps its own).
+    pub rows: usize,
+}
+
+/// Runs the head that ends in `target` on seeded probes. The error is the reason a check is unconfirmed.
+pub fn probe(ctx: &RuleContext, target: ValueId) -> Result<Probed, String> {
+    let model = ctx.model;
+    let head = eval::head(&model.graph, target);
+    let feeds = eval::probes(&model.graph, &head, ctx.probe.count, ctx.probe.seed)
+        .map_err(|e| e.to_string())?;
+    let values = eval::run(model, &head, feeds, &ctx.probe.limits).map_err(|e| e.to_string())?;
+    let tensor: &Tensor = values.get(&target).ok_or_else(|| {
+        format!(
+            "the head did not produce `{}`",
+            model.graph.value(target).name
+        )
+    })?;
+    Ok(Probed {
+        values: tensor.to_f64_vec(),
+        shape: tensor.shape().to_vec(),
+        weights: match model.weights {
+            Weights::Real => "the file's weights",
+            Weights::Absent => {
+                "seeded Glorot-uniform weights of the real shapes (the file has none)"
+            }
+        },
+        rows: tensor.shape().first().copied().unwrap_or(1),
+    })
+}
+
+/// Keras's fuzz factor: predictions are clipped to [ε, 1−ε] before the log.
+pub const KERAS_EPSILON: f32 = 1e-7;
+
+/// Keras 3 (JAX/NumPy/torch backends) binary cross-entropy of one prediction, in float32.
+pub fn keras_bce(label: f32, pred: f32) -> f32 {
+    let p = pred.clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON);
+    -(label * p.ln() + (1.0 - label) * (1.0 - p).ln())
+}
+
+/// Formats a number for messages: integers without decimals, others with 4 significant digits.
+pub fn num(x: f64) -> String {
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else if x.is_finite() && (x.abs() >= 1e-3 || x == 0.0) {
+        let s = format!("{x:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keras_bce_of_a_certain_one_on_a_negative_label_is_the_clipped_floor() {
+        // float32: 1 - (1 - 1e-7) = 1.19e-7, so the floor is 15.94 rather than -ln(1e-7) = 16.12.
+        let loss = keras_bce(0.0, 1.0);
+        assert!((loss - 15.942).abs() < 1e-3, "{loss}");
+        assert!(keras_bce(1.0, 1.0) < 1e-6);
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(num(256.0), "256");
+        assert_eq!(num(0.5), "0.5");
+        assert_eq!(num(15.94213), "15.9421");
+        assert_eq!(num(1.5e-9), "1.500e-9");
+    }
+}

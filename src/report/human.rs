@@ -1,0 +1,135 @@
+//! Terminal output: one miette diagnostic per finding, then its evidence and predicted symptom.
+
+use std::fmt;
+
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
+};
+
+use super::{RenderOptions, display_path, resolve};
+use crate::engine::FileResult;
+use crate::finding::{Check, Finding, Severity};
+use crate::ir::Model;
+
+struct Diag {
+    message: String,
+    code: String,
+    severity: miette::Severity,
+    help: String,
+    source: NamedSource<String>,
+    labels: Vec<LabeledSpan>,
+}
+
+impl fmt::Debug for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for Diag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diag {}
+
+impl Diagnostic for Diag {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(&self.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(&self.help))
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
+    let theme = if opts.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_context_lines(3)
+        .with_links(false);
+    let mut out = String::new();
+    let (mut findings, mut errors) = (0, 0);
+    for r in results {
+        let path = display_path(&r.path, &opts.root);
+        match &r.outcome {
+            Err(e) => {
+                errors += 1;
+                out.push_str(&format!("error: {path}: {e}\n"));
+            }
+            Ok(linted) => {
+                for f in &linted.findings {
+                    findings += 1;
+                    render_one(&handler, &path, &linted.model, f, &mut out);
+                }
+            }
+        }
+    }
+    let files = results.len();
+    out.push_str(&format!(
+        "{} in {} {}{}\n",
+        plural(findings, "finding"),
+        files,
+        if files == 1 { "file" } else { "files" },
+        if errors > 0 {
+            format!(", {} could not be read", errors)
+        } else {
+            String::new()
+        }
+    ));
+    out
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+fn render_one(
+    handler: &GraphicalReportHandler,
+    path: &str,
+    model: &Model,
+    f: &Finding,
+    out: &mut String,
+) {
+    let resolved = resolve(model, f);
+    let diag = Diag {
+        message: format!("{path}: {}", f.message),
+        code: format!("{} {}", f.code, f.name),
+        severity: match f.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Info => miette::Severity::Advice,
+        },
+        help: f.help.clone(),
+        source: NamedSource::new(resolved.source_name, resolved.source_text),
+        labels: resolved
+            .labels
+            .into_iter()
+            .map(|(offset, len, text)| LabeledSpan::new(Some(text), offset, len))
+            .collect(),
+    };
+    let mut text = String::new();
+    if handler.render_report(&mut text, &diag).is_err() {
+        text = format!("{}: {}\n", f.code, f.message);
+    }
+    out.push_str(&text);
+    match &f.check {
+        Check::Confirmed { summary, .. } => out.push_str(&format!("  confirmed: {summary}\n")),
+        Check::Unconfirmed { reason } => out.push_str(&format!("  unconfirmed: {reason}\n")),
+    }
+    out.push_str(&format!("  symptom: {}\n\n", f.symptom));
+}

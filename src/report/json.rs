@@ -1,0 +1,69 @@
+//! `--format json`: the schema is documented in docs/json-schema.md; bump `SCHEMA_VERSION` on any
+//! change that could break a reader.
+
+use serde_json::{Value, json};
+
+use super::{RenderOptions, display_path, resolve};
+use crate::engine::FileResult;
+use crate::finding::{Check, Finding};
+use crate::ir::Model;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
+    let files: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let path = display_path(&r.path, &opts.root);
+            match &r.outcome {
+                Err(e) => {
+                    json!({ "path": path, "status": "error", "error": e.message, "findings": [] })
+                }
+                Ok(l) => json!({
+                    "path": path,
+                    "status": "ok",
+                    "format": l.model.format,
+                    "weights": l.model.weights,
+                    "findings": l.findings.iter().map(|f| finding(&l.model, f)).collect::<Vec<_>>(),
+                }),
+            }
+        })
+        .collect();
+    let count = results.iter().map(|r| r.findings().len()).sum::<usize>();
+    let errors = results.iter().filter(|r| r.outcome.is_err()).count();
+    let doc = json!({
+        "schema_version": SCHEMA_VERSION,
+        "tool": { "name": "nnlint", "version": env!("CARGO_PKG_VERSION") },
+        "files": files,
+        "summary": { "files": results.len(), "findings": count, "unreadable": errors },
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn finding(model: &Model, f: &Finding) -> Value {
+    let resolved = resolve(model, f);
+    let region = resolved.region.map(|r| {
+        json!({ "line": r.start_line, "column": r.start_column, "end_line": r.end_line, "end_column": r.end_column })
+    });
+    let evidence = match &f.check {
+        Check::Confirmed { summary, numbers } => json!({
+            "status": "confirmed",
+            "summary": summary,
+            "numbers": numbers.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
+        }),
+        Check::Unconfirmed { reason } => json!({ "status": "unconfirmed", "reason": reason }),
+    };
+    json!({
+        "code": f.code,
+        "name": f.name,
+        "severity": f.severity,
+        "message": f.message,
+        "node": f.node_path,
+        "region": region,
+        "help": f.help,
+        "symptom": f.symptom,
+        "evidence": evidence,
+    })
+}

@@ -1,0 +1,135 @@
+//! `--format sarif`: SARIF 2.1.0 as GitHub code scanning reads it. Binary models get a line-1 region,
+//! the node path as a logical location and the node named in the message (GitHub ignores logical
+//! locations); config files get their real line and column.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{RenderOptions, display_path, resolve};
+use crate::engine::FileResult;
+use crate::finding::{Check, Finding, Severity};
+use crate::registry;
+
+const FULL_DESCRIPTION_LIMIT: usize = 1024;
+
+pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
+    let rules: Vec<Value> = registry::all().iter().map(rule_descriptor).collect();
+    let mut sarif_results = vec![];
+    let mut notifications = vec![];
+    for r in results {
+        let uri = display_path(&r.path, &opts.root);
+        match &r.outcome {
+            Err(e) => notifications.push(json!({
+                "level": "error",
+                "message": { "text": format!("{uri}: {e}") },
+                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri } } }],
+            })),
+            Ok(l) => {
+                for f in &l.findings {
+                    sarif_results.push(result(&uri, &l.model, f));
+                }
+            }
+        }
+    }
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "nnlint",
+                "version": env!("CARGO_PKG_VERSION"),
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "invocations": [{
+                "executionSuccessful": notifications.is_empty(),
+                "toolExecutionNotifications": notifications,
+            }],
+            "results": sarif_results,
+        }],
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+fn rule_descriptor(rule: &registry::Rule) -> Value {
+    let page = registry::doc_page(rule);
+    json!({
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": { "text": rule.summary },
+        "fullDescription": { "text": truncate(&section(rule.docs, "## What it finds"), FULL_DESCRIPTION_LIMIT) },
+        "help": { "text": page.clone(), "markdown": page },
+        "defaultConfiguration": { "level": level(rule.severity) },
+        "properties": { "tags": ["correctness", "machine-learning"], "precision": "very-high" },
+    })
+}
+
+/// The text under one `## ` heading of a rule's docs.
+fn section(docs: &str, heading: &str) -> String {
+    let Some(start) = docs.find(heading) else {
+        return String::new();
+    };
+    let body = &docs[start + heading.len()..];
+    let end = body.find("\n## ").unwrap_or(body.len());
+    body[..end].trim().replace('\n', " ")
+}
+
+fn truncate(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut end = limit - 3;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
+    let resolved = resolve(model, f);
+    let region = match resolved.region {
+        Some(r) => json!({
+            "startLine": r.start_line, "startColumn": r.start_column,
+            "endLine": r.end_line, "endColumn": r.end_column,
+        }),
+        None => json!({ "startLine": 1 }),
+    };
+    let evidence = match &f.check {
+        Check::Confirmed { summary, .. } => format!("confirmed: {summary}"),
+        Check::Unconfirmed { reason } => format!("unconfirmed: {reason}"),
+    };
+    let index = registry::all()
+        .iter()
+        .position(|r| r.code == f.code)
+        .unwrap_or(0);
+    let mut hasher = Sha256::new();
+    for part in [f.code, uri, &f.node_path, &f.message] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let hash: String = hasher.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    json!({
+        "ruleId": f.code,
+        "ruleIndex": index,
+        "level": level(f.severity),
+        "message": { "text": format!("{} (at {}). {}. Symptom: {}", f.message, f.node_path, evidence, f.symptom) },
+        "locations": [{
+            "physicalLocation": { "artifactLocation": { "uri": uri }, "region": region },
+            "logicalLocations": [{ "fullyQualifiedName": f.node_path, "kind": "member" }],
+        }],
+        "partialFingerprints": { "primaryLocationLineHash": format!("{hash}:1") },
+    })
+}

@@ -1,0 +1,172 @@
+//! The `nnlint` binary end to end: exit codes, bad input, subcommands; verdicts are asserted first,
+//! then the rendered output is snapshotted (review with `cargo insta review`).
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const BAD: &str = "fixtures/NNL001/bad_torch_mlp_opset17.onnx";
+const GOOD: &str = "fixtures/NNL001/good_torch_mlp_sigmoid_opset17.onnx";
+const GARBAGE: &str = "tests/data/garbage.onnx";
+
+fn nnlint(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("nnlint")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn bad_model_exits_1_with_the_node_evidence_and_symptom() {
+    let (code, out, _) = nnlint(&[BAD]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NNL001"), "{out}");
+    assert!(
+        out.contains("softmax over a single unit always outputs 1.0"),
+        "{out}"
+    );
+    assert!(out.contains("confirmed: evaluated the head"), "{out}");
+    assert!(out.contains("symptom: every prediction is 1.0"), "{out}");
+    insta::assert_snapshot!("human_bad", out);
+}
+
+#[test]
+fn good_model_exits_0() {
+    let (code, out, _) = nnlint(&[GOOD]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 findings in 1 file"), "{out}");
+}
+
+#[test]
+fn garbage_file_is_one_error_line_exit_2_and_the_other_file_is_still_linted() {
+    let (code, out, _) = nnlint(&[GARBAGE, BAD]);
+    assert_eq!(code, 2, "{out}");
+    let error_lines: Vec<&str> = out.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(error_lines.len(), 1, "{out}");
+    assert!(error_lines[0].contains("tests/data/garbage.onnx"), "{out}");
+    assert!(
+        out.contains("NNL001"),
+        "the good file was not linted: {out}"
+    );
+}
+
+#[test]
+fn truncated_model_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/",
+        "fixtures/NNL001/bad_torch_mlp_opset17.onnx"
+    ))
+    .unwrap();
+    let cut = dir.path().join("cut.onnx");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let (code, out, err) = nnlint(&[cut.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("cut.onnx"), "{out}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn json_output_is_versioned_and_carries_the_evidence() {
+    let (code, out, _) = nnlint(&["--format", "json", BAD]);
+    assert_eq!(code, 1);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    let finding = &doc["files"][0]["findings"][0];
+    assert_eq!(finding["code"], "NNL001");
+    assert_eq!(finding["evidence"]["status"], "confirmed");
+    let numbers = finding["evidence"]["numbers"].as_array().unwrap();
+    let get = |name: &str| {
+        numbers
+            .iter()
+            .find(|n| n["name"] == name)
+            .and_then(|n| n["value"].as_f64())
+            .unwrap()
+    };
+    assert_eq!(get("outputs exactly 1.0"), get("outputs in total"));
+    assert_eq!(get("max |d output / d logit|"), 0.0);
+    insta::assert_snapshot!("json_bad", out);
+}
+
+#[test]
+fn sarif_has_what_code_scanning_requires() {
+    let (code, out, _) = nnlint(&["--format", "sarif", BAD, GARBAGE]);
+    assert_eq!(code, 2);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["version"], "2.1.0");
+    assert!(doc["$schema"].as_str().unwrap().contains("sarif"));
+    let run = &doc["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "nnlint");
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules.iter().all(|r| {
+        r["id"].is_string()
+            && r["shortDescription"]["text"].is_string()
+            && r["fullDescription"]["text"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty() && t.len() <= 1024)
+            && r["help"]["text"].is_string()
+    }));
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "NNL001");
+    let loc = &result["locations"][0];
+    assert_eq!(loc["physicalLocation"]["artifactLocation"]["uri"], BAD);
+    assert_eq!(loc["physicalLocation"]["region"]["startLine"], 1);
+    let node = loc["logicalLocations"][0]["fullyQualifiedName"]
+        .as_str()
+        .unwrap();
+    assert!(result["message"]["text"].as_str().unwrap().contains(node));
+    assert!(result["partialFingerprints"]["primaryLocationLineHash"].is_string());
+    let notes = run["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert_eq!(notes.len(), 1);
+    assert!(
+        notes[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("garbage.onnx")
+    );
+    insta::assert_snapshot!("sarif_bad", out);
+}
+
+#[test]
+fn output_is_byte_for_byte_deterministic() {
+    let a = nnlint(&["--format", "json", "fixtures"]);
+    let b = nnlint(&["--format", "json", "fixtures"]);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn ignore_and_select_change_the_verdict() {
+    assert_eq!(nnlint(&["--ignore", "NNL001", BAD]).0, 0);
+    assert_eq!(nnlint(&["--select", "single-unit-softmax", BAD]).0, 1);
+    let (code, _, err) = nnlint(&["--select", "NNL999", BAD]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown rule `NNL999`"));
+}
+
+#[test]
+fn rules_and_explain() {
+    let (code, out, _) = nnlint(&["rules"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("NNL001  single-unit-softmax"), "{out}");
+    let (code, out, _) = nnlint(&["explain", "NNL001"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("# NNL001 single-unit-softmax"));
+    assert!(out.contains("## Why it matters"));
+    assert_eq!(nnlint(&["explain", "single-unit-softmax"]).1, out);
+    assert_eq!(nnlint(&["explain", "NNL999"]).0, 2);
+}
+
+#[test]
+fn check_subcommand_is_the_explicit_form() {
+    assert_eq!(nnlint(&["check", BAD]), nnlint(&[BAD]));
+}

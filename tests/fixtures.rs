@@ -1,0 +1,147 @@
+//! Every `fixtures/<CODE>/bad_*` fires that code with a confirmed numerical check; every `good_*` and
+//! every real model of the ONNX light zoo fires nothing. Verdicts are asserted; output is snapshotted in
+//! tests/cli.rs.
+
+use std::path::{Path, PathBuf};
+
+use nnlint::engine::{self, Settings};
+use nnlint::finding::Check;
+use nnlint::load;
+
+fn fixture_files() -> Vec<(String, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut out = vec![];
+    for dir in std::fs::read_dir(&root).unwrap().flatten() {
+        let code = dir.file_name().to_string_lossy().into_owned();
+        if !(code.starts_with("NNL") && dir.path().is_dir()) {
+            continue;
+        }
+        for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            let path = file.path();
+            if path.is_file() && load::is_model_path(&path) {
+                out.push((code.clone(), path));
+            }
+        }
+    }
+    out.sort();
+    assert!(
+        !out.is_empty(),
+        "no fixtures found under {}",
+        root.display()
+    );
+    out
+}
+
+#[test]
+fn bad_fixtures_fire_their_code_and_the_check_confirms_it() {
+    let settings = Settings::default();
+    let mut seen = 0;
+    for (code, path) in fixture_files() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("bad_") {
+            continue;
+        }
+        seen += 1;
+        let result = engine::lint_path(&path, &settings);
+        let linted = result
+            .outcome
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{name}: failed to load: {e}"));
+        let hits: Vec<_> = linted.findings.iter().filter(|f| f.code == code).collect();
+        assert!(
+            !hits.is_empty(),
+            "{name}: expected {code}, got {:?}",
+            codes(&linted.findings)
+        );
+        for f in hits {
+            assert!(
+                f.check.is_confirmed(),
+                "{name}: {code} not confirmed: {:?}",
+                f.check
+            );
+        }
+    }
+    assert!(seen > 0);
+}
+
+#[test]
+fn good_fixtures_are_silent() {
+    let settings = Settings::default();
+    for (_, path) in fixture_files() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("good_") {
+            continue;
+        }
+        let result = engine::lint_path(&path, &settings);
+        let linted = result
+            .outcome
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{name}: failed to load: {e}"));
+        assert!(
+            linted.findings.is_empty(),
+            "{name}: unexpected {:?}",
+            codes(&linted.findings)
+        );
+    }
+}
+
+/// The nine ONNX "light" zoo models (AlexNet … ZFNet-512) from the onnx wheel; `.ci/run` fetches them
+/// with `fixtures/fetch_zoo.sh` and sets NNLINT_ZOO_DIR.
+#[test]
+fn light_zoo_models_are_silent() {
+    let Some(dir) = std::env::var_os("NNLINT_ZOO_DIR") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set NNLINT_ZOO_DIR (see .ci/run)"
+        );
+        eprintln!("NNLINT_ZOO_DIR not set: skipping the light zoo (run fixtures/fetch_zoo.sh DIR)");
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files.len(),
+        9,
+        "expected the nine light zoo models in {dir:?}"
+    );
+    for path in files {
+        let result = engine::lint_path(&path, &Settings::default());
+        let linted = result
+            .outcome
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{}: failed to load: {e}", path.display()));
+        assert!(
+            linted.findings.is_empty(),
+            "{}: unexpected {:?}",
+            path.display(),
+            codes(&linted.findings)
+        );
+    }
+}
+
+#[test]
+fn probes_are_deterministic_and_seeded() {
+    let (_, path) = fixture_files()
+        .into_iter()
+        .find(|(_, p)| p.file_name().unwrap().to_string_lossy().starts_with("bad_"))
+        .unwrap();
+    let summary = |seed: u64| {
+        let mut settings = Settings::default();
+        settings.probe.seed = seed;
+        let r = engine::lint_path(&path, &settings);
+        match &r.findings()[0].check {
+            Check::Confirmed { summary, numbers } => format!("{summary} {numbers:?}"),
+            Check::Unconfirmed { reason } => panic!("unconfirmed: {reason}"),
+        }
+    };
+    assert_eq!(summary(7), summary(7));
+}
+
+fn codes(findings: &[nnlint::finding::Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.code).collect()
+}
