@@ -237,6 +237,9 @@ pub struct Origin {
     pub layer: Option<String>,
     /// Text formats: the span of the thing to label (e.g. `"activation": "softmax"`), by key.
     pub spans: BTreeMap<String, Span>,
+    /// Rule codes or names suppressed on this op by the file itself (`nnlint: ignore[...]` in an
+    /// ONNX node's doc_string or a YAML comment on the layer).
+    pub suppress: Vec<String>,
 }
 
 /// One operation, in ONNX vocabulary.

@@ -1,6 +1,7 @@
 //! nnlint: a linter for neural-network model definitions. See docs/design.md for the map.
 
 pub mod analysis;
+pub mod config;
 pub mod engine;
 pub mod eval;
 pub mod finding;
@@ -10,3 +11,4 @@ pub mod registry;
 pub mod report;
 pub mod rules;
 pub mod shape;
+pub mod suppress;

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use nnlint::engine::{self, Settings};
+use nnlint::config::{self, SeverityName};
+use nnlint::engine::{self, Overrides};
 use nnlint::finding::Severity;
+use nnlint::ir::Intent;
 use nnlint::registry;
 use nnlint::report::{self, OutputFormat, RenderOptions};
 
@@ -27,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Lint model files or directories (the default command).
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// List every rule.
     Rules,
     /// Print a rule's documentation.
@@ -46,34 +48,63 @@ struct CheckArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Only run these rules (codes or names, comma separated).
+    /// Only run these rules (codes or names, comma separated); replaces the config's `select`.
     #[arg(long, value_delimiter = ',')]
-    select: Vec<String>,
+    select: Option<Vec<String>>,
+    /// Also run these rules.
+    #[arg(long, value_delimiter = ',')]
+    extend_select: Vec<String>,
     /// Skip these rules (codes or names, comma separated).
     #[arg(long, value_delimiter = ',')]
     ignore: Vec<String>,
-    /// Folder that paths in JSON and SARIF are relative to.
-    #[arg(long, default_value = ".")]
-    root: PathBuf,
-    /// Lowest severity that makes the exit code 1.
-    #[arg(long, value_enum, default_value = "warning")]
-    fail_on: FailOn,
+    /// Lowest severity that makes the exit code 1 [default: warning].
+    #[arg(long, value_enum)]
+    fail_on: Option<SeverityName>,
+    /// Declare what an output is: NAME=probability|distribution|logits|mask (repeatable).
+    #[arg(long = "output-intent", value_name = "NAME=KIND", value_parser = parse_intent)]
+    intents: Vec<(String, Intent)>,
     /// Seed of the numerical checks' probes.
     #[arg(long)]
     seed: Option<u64>,
+    /// Rows per probe batch in numerical checks.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    probe_count: Option<u64>,
+    /// Use this config file (nnlint.toml or pyproject.toml) instead of discovering one per file.
+    #[arg(long, conflicts_with = "isolated")]
+    config: Option<PathBuf>,
+    /// Ignore every config file.
+    #[arg(long)]
+    isolated: bool,
+    /// Also report findings silenced by suppressions in the model files.
+    #[arg(long)]
+    show_suppressed: bool,
+    /// Folder that paths in reports are relative to.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum FailOn {
-    Error,
-    Warning,
-    Info,
+fn parse_intent(s: &str) -> Result<(String, Intent), String> {
+    let (name, kind) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=KIND, got `{s}`"))?;
+    let intent = match kind {
+        "probability" => Intent::Probability,
+        "distribution" => Intent::Distribution,
+        "logits" => Intent::Logits,
+        "mask" => Intent::Mask,
+        other => {
+            return Err(format!(
+                "unknown intent `{other}` (expected probability, distribution, logits or mask)"
+            ));
+        }
+    };
+    Ok((name.to_string(), intent))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(Command::Check(args)) => check(args),
+        Some(Command::Check(args)) => check(*args),
         None => check(cli.check),
         Some(Command::Rules) => {
             for r in registry::all() {
@@ -106,22 +137,37 @@ fn check(args: CheckArgs) -> i32 {
         eprintln!("error: no paths given (try `nnlint model.onnx` or `nnlint models/`)");
         return 2;
     }
-    for key in args.select.iter().chain(&args.ignore) {
-        if !key.eq_ignore_ascii_case("ALL") && registry::find(key).is_none() {
-            eprintln!("error: unknown rule `{key}` (see `nnlint rules`)");
+    for key in args
+        .select
+        .iter()
+        .flatten()
+        .chain(&args.extend_select)
+        .chain(&args.ignore)
+    {
+        if let Err(e) = config::check_rule_key(key) {
+            eprintln!("error: {e}");
             return 2;
         }
     }
-    let mut settings = Settings {
+    let overrides = Overrides {
         select: args.select.clone(),
+        extend_select: args.extend_select.clone(),
         ignore: args.ignore.clone(),
-        ..Settings::default()
+        fail_on: args.fail_on.map(Severity::from),
+        seed: args.seed,
+        count: args.probe_count.map(|c| c as usize),
+        intents: args.intents.clone(),
+        config: args.config.clone(),
+        isolated: args.isolated,
     };
-    if let Some(seed) = args.seed {
-        settings.probe.seed = seed;
-    }
     let targets = engine::collect_paths(&args.paths);
-    let results = engine::lint_targets(&targets, &settings);
+    let results = match engine::lint_targets(&targets, &overrides) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let color = args.output.is_none()
         && std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none();
@@ -131,6 +177,7 @@ fn check(args: CheckArgs) -> i32 {
         &RenderOptions {
             color,
             root: args.root.clone(),
+            show_suppressed: args.show_suppressed,
         },
     );
     let written = match &args.output {
@@ -141,10 +188,5 @@ fn check(args: CheckArgs) -> i32 {
         eprintln!("error: cannot write the report: {e}");
         return 2;
     }
-    let fail_on = match args.fail_on {
-        FailOn::Error => Severity::Error,
-        FailOn::Warning => Severity::Warning,
-        FailOn::Info => Severity::Info,
-    };
-    engine::exit_code(&results, fail_on)
+    engine::exit_code(&results)
 }

@@ -72,9 +72,11 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                 out.push_str(&format!("error: {path}: {e}\n"));
             }
             Ok(linted) => {
-                for f in &linted.findings {
-                    findings += 1;
-                    render_one(&handler, &path, &linted.model, f, &mut out);
+                for (f, suppressed) in super::shown(linted, opts) {
+                    if suppressed.is_none() {
+                        findings += 1;
+                    }
+                    render_one(&handler, &path, &linted.model, f, suppressed, &mut out);
                 }
             }
         }
@@ -103,13 +105,18 @@ fn render_one(
     path: &str,
     model: &Model,
     f: &Finding,
+    suppressed: Option<&str>,
     out: &mut String,
 ) {
     let resolved = resolve(model, f);
     let diag = Diag {
-        message: format!("{path}: {}", f.message),
+        message: match suppressed {
+            None => format!("{path}: {}", f.message),
+            Some(why) => format!("{path}: {} (suppressed by {why})", f.message),
+        },
         code: format!("{} {}", f.code, f.name),
         severity: match f.severity {
+            _ if suppressed.is_some() => miette::Severity::Advice,
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
             Severity::Info => miette::Severity::Advice,

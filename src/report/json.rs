@@ -25,6 +25,11 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                     "format": l.model.format,
                     "weights": l.model.weights,
                     "findings": l.findings.iter().map(|f| finding(&l.model, f)).collect::<Vec<_>>(),
+                    "suppressed": l.suppressed.iter().map(|(f, why)| {
+                        let mut v = finding(&l.model, f);
+                        v["suppressed_by"] = json!(why);
+                        v
+                    }).collect::<Vec<_>>(),
                 }),
             }
         })

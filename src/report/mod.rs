@@ -7,7 +7,7 @@ mod sarif;
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::FileResult;
+use crate::engine::{FileResult, Linted};
 use crate::finding::{At, Finding};
 use crate::ir::Model;
 
@@ -21,12 +21,16 @@ pub enum OutputFormat {
     Json,
     /// SARIF 2.1.0 for GitHub code scanning.
     Sarif,
+    /// GitHub Actions workflow commands (annotations on the pull request).
+    Github,
 }
 
 pub struct RenderOptions {
     pub color: bool,
     /// Paths in JSON and SARIF are written relative to this folder.
     pub root: PathBuf,
+    /// Also show findings silenced by suppressions in the model files.
+    pub show_suppressed: bool,
 }
 
 pub fn render(format: OutputFormat, results: &[FileResult], opts: &RenderOptions) -> String {
@@ -35,7 +39,27 @@ pub fn render(format: OutputFormat, results: &[FileResult], opts: &RenderOptions
         OutputFormat::Concise => concise(results, opts),
         OutputFormat::Json => json::render(results, opts),
         OutputFormat::Sarif => sarif::render(results, opts),
+        OutputFormat::Github => github(results, opts),
     }
+}
+
+/// The findings a text format shows for one file: the active ones, then (with `--show-suppressed`)
+/// the suppressed ones with what silenced them.
+pub(crate) fn shown<'a>(
+    linted: &'a Linted,
+    opts: &RenderOptions,
+) -> Vec<(&'a Finding, Option<&'a str>)> {
+    let mut out: Vec<(&Finding, Option<&str>)> =
+        linted.findings.iter().map(|f| (f, None)).collect();
+    if opts.show_suppressed {
+        out.extend(
+            linted
+                .suppressed
+                .iter()
+                .map(|(f, why)| (f, Some(why.as_str()))),
+        );
+    }
+    out
 }
 
 /// What a finding points at, resolved against the text it is shown with.
@@ -156,14 +180,63 @@ fn concise(results: &[FileResult], opts: &RenderOptions) -> String {
         match &r.outcome {
             Err(e) => out.push_str(&format!("{path}:1:1: error: {e}\n")),
             Ok(linted) => {
-                for f in &linted.findings {
+                for (f, suppressed) in shown(linted, opts) {
                     let region = resolve(&linted.model, f).region;
                     let (line, col) = region.map_or((1, 1), |r| (r.start_line, r.start_column));
+                    let note =
+                        suppressed.map_or(String::new(), |why| format!(" (suppressed by {why})"));
                     out.push_str(&format!(
-                        "{path}:{line}:{col}: {} [{}] {}\n",
+                        "{path}:{line}:{col}: {} [{}] {}{note}\n",
                         f.code,
                         f.severity.as_str(),
                         f.message
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// GitHub Actions workflow commands: `::error file=…,line=…::message`.
+fn github(results: &[FileResult], opts: &RenderOptions) -> String {
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let prop = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for r in results {
+        let path = display_path(&r.path, &opts.root);
+        match &r.outcome {
+            Err(e) => out.push_str(&format!(
+                "::error file={},line=1,title={}::{}\n",
+                prop(&path),
+                prop("nnlint: unreadable file"),
+                data(&e.message)
+            )),
+            Ok(linted) => {
+                for f in &linted.findings {
+                    let region = resolve(&linted.model, f).region;
+                    let level = match f.severity {
+                        crate::finding::Severity::Error => "error",
+                        crate::finding::Severity::Warning => "warning",
+                        crate::finding::Severity::Info => "notice",
+                    };
+                    let position = match region {
+                        Some(r) => format!(
+                            "line={},col={},endLine={},endColumn={}",
+                            r.start_line, r.start_column, r.end_line, r.end_column
+                        ),
+                        None => "line=1".to_string(),
+                    };
+                    out.push_str(&format!(
+                        "::{level} file={},{position},title={}::{} (at {})\n",
+                        prop(&path),
+                        prop(&format!("{} {}", f.code, f.name)),
+                        data(&f.message),
+                        data(&f.node_path)
                     ));
                 }
             }

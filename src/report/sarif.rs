@@ -28,6 +28,11 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                 for f in &l.findings {
                     sarif_results.push(result(&uri, &l.model, f));
                 }
+                for (f, why) in &l.suppressed {
+                    let mut r = result(&uri, &l.model, f);
+                    r["suppressions"] = json!([{ "kind": "inSource", "justification": format!("suppressed by {why}") }]);
+                    sarif_results.push(r);
+                }
             }
         }
     }

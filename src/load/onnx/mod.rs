@@ -77,7 +77,7 @@ fn describe_decode_error(error: &prost::DecodeError) -> String {
                 !m.is_empty()
                     && !f.is_empty()
                     && p.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                        .all(|c| c.is_ascii_alphanumeric() || "_.#".contains(c))
             })
         })
         .count()
@@ -88,10 +88,10 @@ fn describe_decode_error(error: &prost::DecodeError) -> String {
     } else {
         description
     };
-    if parts.is_empty() {
+    if stack_len == 0 {
         return description;
     }
-    parts.reverse();
+    let parts: Vec<String> = parts.iter().rev().map(|p| p.replace("r#", "")).collect();
     let path = if parts.len() > 6 {
         format!(
             "{} > … ({} more) > {}",
@@ -465,6 +465,7 @@ impl Lowering {
                             node.name.clone()
                         }
                     ),
+                    suppress: crate::suppress::parse_markers(&node.doc_string),
                     ..Origin::default()
                 },
             }));
