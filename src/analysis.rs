@@ -3,7 +3,7 @@
 
 use crate::engine::RuleContext;
 use crate::eval::{self, Tensor};
-use crate::ir::{Dim, Graph, Op, ValueId, Weights};
+use crate::ir::{Dim, Graph, Op, OpId, ValueId, Weights};
 use crate::shape::norm_axis;
 
 /// How many elements one softmax normalisation group has, per ONNX semantics at this opset.
@@ -40,6 +40,102 @@ pub fn softmax_axis(graph: &Graph, op: &Op, opset: i64) -> Option<SoftmaxAxis> {
         group_size,
         coerced_2d,
     })
+}
+
+/// The last activation before a graph output, and the logits tensor it reads.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OutputHead {
+    pub output: String,
+    /// `Softmax`, `Sigmoid`, `Relu`, ... or `None` when the output is linear (or unknown).
+    pub activation: Option<String>,
+    #[serde(skip)]
+    pub activation_op: Option<OpId>,
+    /// The tensor entering the final activation: what to take for "the output before the softmax".
+    pub logits: Option<String>,
+    /// Normalised axis of a softmax-like activation (after opset defaults), in the input's rank.
+    pub axis: Option<i64>,
+    /// Size of the class axis (softmax) or of the last axis (others), when known.
+    pub units: Option<u64>,
+    /// Ops between the activation and the output that only move data (Transpose, Reshape, ...).
+    pub passthrough: Vec<String>,
+}
+
+/// Activations a head can end in.
+pub const ACTIVATIONS: &[&str] = &[
+    "Softmax",
+    "LogSoftmax",
+    "Sigmoid",
+    "HardSigmoid",
+    "Relu",
+    "LeakyRelu",
+    "Elu",
+    "Selu",
+    "Softplus",
+    "Tanh",
+    "Hardmax",
+];
+
+/// Ops that move or reshape values without changing them.
+pub const PASSTHROUGH: &[&str] = &[
+    "Identity",
+    "Dropout",
+    "Transpose",
+    "Reshape",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Cast",
+];
+
+/// Walks back from an output through data-moving ops to the final activation.
+pub fn output_head(graph: &Graph, output: ValueId, opset: i64) -> OutputHead {
+    let mut value = output;
+    let mut passthrough = vec![];
+    let mut head = OutputHead {
+        output: graph.value(output).name.clone(),
+        activation: None,
+        activation_op: None,
+        logits: None,
+        axis: None,
+        units: None,
+        passthrough: vec![],
+    };
+    for _ in 0..32 {
+        let Some(op_id) = graph.value(value).producer else {
+            break;
+        };
+        let op = graph.op(op_id);
+        if !op.is_default_domain() {
+            break;
+        }
+        if ACTIVATIONS.contains(&op.op_type.as_str()) {
+            head.activation = Some(op.op_type.clone());
+            head.activation_op = Some(op_id);
+            head.logits = op.input(0).map(|v| graph.value(v).name.clone());
+            if matches!(op.op_type.as_str(), "Softmax" | "LogSoftmax" | "Hardmax") {
+                if let Some(ax) = softmax_axis(graph, op, opset) {
+                    head.axis = Some(ax.axis_index as i64);
+                    head.units = ax.group_size;
+                }
+            } else if let Some(shape) = op.input(0).and_then(|v| graph.value(v).shape.as_ref()) {
+                head.units = shape.last().and_then(Dim::fixed);
+            }
+            break;
+        }
+        if !PASSTHROUGH.contains(&op.op_type.as_str()) {
+            if let Some(shape) = graph.value(value).shape.as_ref() {
+                head.units = shape.last().and_then(Dim::fixed);
+            }
+            break;
+        }
+        passthrough.push(op.op_type.clone());
+        match op.input(0) {
+            Some(v) => value = v,
+            None => break,
+        }
+    }
+    head.passthrough = passthrough;
+    head
 }
 
 /// Values of `target` computed from seeded probes through the head that produces it.

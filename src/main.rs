@@ -32,6 +32,12 @@ enum Command {
     Check(Box<CheckArgs>),
     /// List every rule.
     Rules,
+    /// Show the model as nnlint sees it: inputs, outputs, each head's final activation and logits tensor.
+    Inspect {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: InspectFormat,
+    },
     /// Print a rule's documentation.
     Explain {
         /// A rule code (NNL001) or name (single-unit-softmax).
@@ -75,12 +81,43 @@ struct CheckArgs {
     /// Ignore every config file.
     #[arg(long)]
     isolated: bool,
+    /// Skip files that are not models even when named explicitly (for hooks that pass every
+    /// `.json`/`.yaml` file).
+    #[arg(long)]
+    ignore_non_models: bool,
     /// Also report findings silenced by suppressions in the model files.
     #[arg(long)]
     show_suppressed: bool,
     /// Folder that paths in reports are relative to.
     #[arg(long, default_value = ".")]
     root: PathBuf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum InspectFormat {
+    Human,
+    Json,
+}
+
+fn inspect(file: &std::path::Path, format: InspectFormat) -> i32 {
+    let path = file.display().to_string();
+    match nnlint::load::load(file) {
+        Err(e) => {
+            eprintln!("error: {path}: {e}");
+            2
+        }
+        Ok(model) => {
+            match format {
+                InspectFormat::Human => print!("{}", report::inspect::text(&path, &model)),
+                InspectFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report::inspect::json(&path, &model))
+                        .unwrap_or_default()
+                ),
+            }
+            0
+        }
+    }
 }
 
 fn parse_intent(s: &str) -> Result<(String, Intent), String> {
@@ -118,6 +155,7 @@ fn main() -> ExitCode {
             }
             0
         }
+        Some(Command::Inspect { file, format }) => inspect(&file, format),
         Some(Command::Explain { rule }) => match registry::find(&rule) {
             Some(r) => {
                 print!("{}", registry::doc_page(r));
@@ -160,7 +198,10 @@ fn check(args: CheckArgs) -> i32 {
         config: args.config.clone(),
         isolated: args.isolated,
     };
-    let targets = engine::collect_paths(&args.paths);
+    let mut targets = engine::collect_paths(&args.paths);
+    if args.ignore_non_models {
+        targets.iter_mut().for_each(|t| t.explicit = false);
+    }
     let results = match engine::lint_targets(&targets, &overrides) {
         Ok(r) => r,
         Err(e) => {

@@ -220,6 +220,11 @@ fn infer_op(graph: &Graph, op: &Op, opset: i64) -> Vec<Option<Shape>> {
             _ => None,
         }),
         "Shape" => one(shape(0).map(|s| vec![Dim::Fixed(s.len() as u64)])),
+        "ConstantOfShape" => one(ints(0).map(|dims| {
+            dims.iter()
+                .map(|&d| u64::try_from(d).map_or(Dim::Unknown, Dim::Fixed))
+                .collect()
+        })),
         "Resize" | "Upsample" => {
             let scales_at = if op.op_type == "Upsample" || opset < 11 {
                 1

@@ -1,6 +1,7 @@
 //! Output formats. The only place that knows miette, JSON or SARIF.
 
 mod human;
+pub mod inspect;
 mod json;
 pub mod listing;
 mod sarif;

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Proves the pre-commit hook end to end with the real `pre-commit try-repo`: a throwaway git repo with
+# a bad model must fail the hook, one with a good model (and an unrelated JSON file) must pass.
+# Usage: tests/precommit.sh [path/to/pre-commit]   (.ci/run passes the one from its venv)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+precommit=${1:-pre-commit}
+case "$precommit" in */*) precommit="$(cd "$(dirname "$precommit")" && pwd)/$(basename "$precommit")" ;; esac
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Build the hook once and reuse it for both repos.
+export PRE_COMMIT_HOME="$repo/target/pre-commit-home"
+export CARGO_TARGET_DIR="$repo/target/pre-commit-build"
+
+make_repo() { # name model...
+  local dir="$work/$1"; shift
+  mkdir -p "$dir"
+  git -C "$dir" init -q
+  for m in "$@"; do cp "$repo/$m" "$dir/"; done
+  echo '{"name": "not a model"}' > "$dir/package.json"
+  git -C "$dir" add -A
+  git -C "$dir" -c user.name=ci -c user.email=ci@example.invalid commit -qm init
+}
+
+make_repo bad fixtures/NNL001/bad_torch_mlp_opset17.onnx
+make_repo good fixtures/NNL001/good_torch_mlp_sigmoid_opset17.onnx fixtures/NNL001/good_torch_mlp_softmax2_opset17.onnx
+
+set +e
+(cd "$work/good" && "$precommit" try-repo "$repo" nnlint --all-files) > "$work/good.log" 2>&1
+good=$?
+(cd "$work/bad" && "$precommit" try-repo "$repo" nnlint --all-files) > "$work/bad.log" 2>&1
+bad=$?
+set -e
+
+ok=1
+if [ "$good" -ne 0 ] || ! grep -q "nnlint.*Passed" "$work/good.log"; then
+  echo "FAIL: the good repo did not pass (exit $good)"; cat "$work/good.log"; ok=0
+fi
+if [ "$bad" -ne 1 ] || ! grep -q "nnlint.*Failed" "$work/bad.log" || ! grep -q "NNL001" "$work/bad.log"; then
+  echo "FAIL: the bad repo did not fail with NNL001 (exit $bad)"; cat "$work/bad.log"; ok=0
+fi
+if [ "$ok" -eq 1 ]; then
+  echo "pre-commit: 2 passed, 0 failed"
+else
+  exit 1
+fi
