@@ -293,6 +293,7 @@ pub fn collect_paths(paths: &[PathBuf]) -> Vec<Target> {
 pub fn lint_targets(
     targets: &[Target],
     overrides: &Overrides,
+    progress: &dyn Fn(&Path),
 ) -> Result<Vec<FileResult>, config::ConfigError> {
     let fixed = match &overrides.config {
         Some(path) => Some(config::read(path)?.ok_or_else(|| config::ConfigError {
@@ -319,6 +320,7 @@ pub fn lint_targets(
                 }
             }
         };
+        progress(&t.path);
         let settings = Settings::resolve(loaded.as_ref(), overrides, &t.path);
         let r = lint_path(&t.path, &settings);
         if t.explicit || !matches!(&r.outcome, Err(e) if e.not_a_model) {

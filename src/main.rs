@@ -202,7 +202,27 @@ fn check(args: CheckArgs) -> i32 {
     if args.ignore_non_models {
         targets.iter_mut().for_each(|t| t.explicit = false);
     }
-    let results = match engine::lint_targets(&targets, &overrides) {
+    // Progress only where a person watches: a terminal on stderr and a human format.
+    let human = matches!(args.format, OutputFormat::Human | OutputFormat::Concise);
+    let bar = (human && targets.len() > 1 && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(targets.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let progress = |path: &std::path::Path| {
+        if let Some(bar) = &bar {
+            bar.set_message(path.display().to_string());
+            bar.inc(1);
+        }
+    };
+    let results = engine::lint_targets(&targets, &overrides, &progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let results = match results {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

@@ -170,3 +170,31 @@ fn rules_and_explain() {
 fn check_subcommand_is_the_explicit_form() {
     assert_eq!(nnlint(&["check", BAD]), nnlint(&[BAD]));
 }
+
+#[test]
+fn inspect_names_the_logits_tensor_before_every_final_activation() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/NNL001");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "onnx") {
+            continue;
+        }
+        let (code, out, err) = nnlint(&["inspect", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("final activation: "), "{out}");
+        if out.contains("final activation: Softmax") || out.contains("final activation: Sigmoid") {
+            assert!(out.contains("logits (the output before the "), "{out}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} fixtures had a final activation"
+    );
+    let (_, out, _) = nnlint(&["inspect", "--format", "json", BAD]);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["outputs"][0]["head"]["activation"], "Softmax");
+    assert_eq!(doc["outputs"][0]["head"]["logits"], "linear_2");
+    assert_eq!(doc["outputs"][0]["head"]["units"], 1);
+}
