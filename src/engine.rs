@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::config;
 use crate::eval::Limits;
 use crate::finding::{At, Finding, Severity};
@@ -288,12 +290,13 @@ pub fn collect_paths(paths: &[PathBuf]) -> Vec<Target> {
     out
 }
 
-/// Lints every target in order with the settings of its closest config file; discovered files that
-/// turn out not to be models are dropped. A broken config file stops the run.
+/// Lints every target with the settings of its closest config file, in parallel, and returns the
+/// results in target order; discovered files that turn out not to be models are dropped. A broken
+/// config file stops the run before anything is linted.
 pub fn lint_targets(
     targets: &[Target],
     overrides: &Overrides,
-    progress: &dyn Fn(&Path),
+    progress: &(dyn Fn(&Path) + Sync),
 ) -> Result<Vec<FileResult>, config::ConfigError> {
     let fixed = match &overrides.config {
         Some(path) => Some(config::read(path)?.ok_or_else(|| config::ConfigError {
@@ -303,7 +306,7 @@ pub fn lint_targets(
         None => None,
     };
     let mut by_dir: HashMap<PathBuf, Option<config::Loaded>> = HashMap::new();
-    let mut out = vec![];
+    let mut settings = Vec::with_capacity(targets.len());
     for t in targets {
         let loaded = if overrides.isolated {
             None
@@ -320,14 +323,23 @@ pub fn lint_targets(
                 }
             }
         };
-        progress(&t.path);
-        let settings = Settings::resolve(loaded.as_ref(), overrides, &t.path);
-        let r = lint_path(&t.path, &settings);
-        if t.explicit || !matches!(&r.outcome, Err(e) if e.not_a_model) {
-            out.push(r);
-        }
+        settings.push(Settings::resolve(loaded.as_ref(), overrides, &t.path));
     }
-    Ok(out)
+    let results: Vec<FileResult> = targets
+        .par_iter()
+        .zip(settings.par_iter())
+        .map(|(t, s)| {
+            let r = lint_path(&t.path, s);
+            progress(&t.path);
+            r
+        })
+        .collect();
+    Ok(targets
+        .iter()
+        .zip(results)
+        .filter(|(t, r)| t.explicit || !matches!(&r.outcome, Err(e) if e.not_a_model))
+        .map(|(_, r)| r)
+        .collect())
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
