@@ -209,6 +209,13 @@ enum Def {
     Unresolved,
 }
 
+/// A lowered node before ordering, with the values its subgraphs read from this graph (dependencies
+/// its input list does not show).
+struct Pending {
+    op: Op,
+    implicit_reads: Vec<ValueId>,
+}
+
 /// The values of one graph while it is being lowered.
 struct Values<'g> {
     label: String,
@@ -268,6 +275,18 @@ impl<'g> Values<'g> {
         }
     }
 
+    /// The value an initializer named `name` defines: a new one, or the graph input of that name.
+    fn declare_initializer(&mut self, name: &str, what: &str) -> Result<ValueId, LoadError> {
+        match self.names.get(name) {
+            Some(&id) if self.def(id) == Def::Input => {
+                self.defs[id.0 as usize] = Def::Initializer;
+                Ok(id)
+            }
+            Some(&id) => Err(self.duplicate(name, id, what)),
+            None => Ok(self.add(name, Def::Initializer)),
+        }
+    }
+
     fn duplicate(&self, name: &str, existing: ValueId, new: &str) -> LoadError {
         let first = match self.def(existing) {
             Def::Input => "a graph input".to_string(),
@@ -301,7 +320,6 @@ impl Lowering {
                 "subgraphs are nested more than {MAX_SUBGRAPH_DEPTH} levels deep ({label})"
             )));
         }
-        let path_name = if g.name.is_empty() { "graph" } else { &g.name };
         let mut v = Values {
             label,
             values: Vec::new(),
@@ -310,24 +328,51 @@ impl Lowering {
             captures: Vec::new(),
             parent,
         };
-
-        let mut inputs = Vec::with_capacity(g.input.len());
-        for info in &g.input {
-            if info.name.is_empty() {
-                return Err(LoadError::new(format!(
-                    "{} has an input without a name",
-                    v.label
-                )));
+        let inputs = declare_inputs(g, &mut v)?;
+        self.declare_initializers(g, &mut v)?;
+        let node_outputs = declare_node_outputs(g, &mut v)?;
+        for info in g.output.iter().chain(&g.value_info) {
+            if let Some(&id) = v.names.get(&info.name) {
+                fill_type(v.value_mut(id), info.r#type.as_ref());
             }
-            if let Some(&existing) = v.names.get(&info.name) {
-                return Err(v.duplicate(&info.name, existing, "a graph input"));
-            }
-            let id = v.add(&info.name, Def::Input);
-            fill_type(v.value_mut(id), info.r#type.as_ref());
-            inputs.push(id);
         }
+        set_constant_outputs(g, &mut v, &node_outputs)?;
+        let pending = self.lower_nodes(g, &mut v, node_outputs, depth)?;
+        let outputs = graph_outputs(g, &mut v)?;
 
-        let mut initialized = vec![false; v.values.len()];
+        let order = topological_order(g, &v, &pending)?;
+        let mut slots: Vec<Option<Op>> = pending.into_iter().map(|p| Some(p.op)).collect();
+        let mut ops = Vec::with_capacity(order.len());
+        for (position, &index) in order.iter().enumerate() {
+            let Some(op) = slots[index].take() else {
+                continue;
+            };
+            for &out in &op.outputs {
+                v.value_mut(out).producer = Some(OpId(position as u32));
+            }
+            ops.push(op);
+        }
+        let inputs = inputs
+            .into_iter()
+            .filter(|&id| v.def(id) == Def::Input)
+            .collect();
+        let graph = Graph {
+            name: g.name.clone(),
+            values: v.values,
+            ops,
+            inputs,
+            outputs,
+        };
+        Ok((graph, v.captures))
+    }
+
+    /// Initializers (dense and sparse) become constant values; one that repeats a graph input's name
+    /// is that input's value and stops being an input.
+    fn declare_initializers(
+        &mut self,
+        g: &GraphProto,
+        v: &mut Values<'_>,
+    ) -> Result<(), LoadError> {
         for tensor in &g.initializer {
             if tensor.name.is_empty() {
                 return Err(LoadError::new(format!(
@@ -340,74 +385,35 @@ impl Lowering {
             if matches!(constant.data, TensorData::Absent) {
                 self.initializers_without_data += 1;
             }
-            let id = match v.names.get(&tensor.name) {
-                Some(&id) if v.def(id) == Def::Input && !initialized[id.0 as usize] => id,
-                Some(&id) => return Err(v.duplicate(&tensor.name, id, "an initializer")),
-                None => v.add(&tensor.name, Def::Initializer),
-            };
-            initialized.resize(v.values.len(), false);
-            initialized[id.0 as usize] = true;
+            let id = v.declare_initializer(&tensor.name, "an initializer")?;
             set_constant(v.value_mut(id), constant);
         }
-
         for sparse in &g.sparse_initializer {
-            let Some(values) = sparse.values.as_ref().filter(|t| !t.name.is_empty()) else {
+            let Some(values) = sparse.values.as_deref().filter(|t| !t.name.is_empty()) else {
                 return Err(LoadError::new(format!(
                     "{} has a sparse initializer without a name",
                     v.label
                 )));
             };
-            let id = match v.names.get(&values.name) {
-                Some(&id) if v.def(id) == Def::Input && !initialized[id.0 as usize] => id,
-                Some(&id) => return Err(v.duplicate(&values.name, id, "a sparse initializer")),
-                None => v.add(&values.name, Def::Initializer),
-            };
-            initialized.resize(v.values.len(), false);
-            initialized[id.0 as usize] = true;
+            let id = v.declare_initializer(&values.name, "a sparse initializer")?;
             let value = v.value_mut(id);
             value.dtype = DType::from_onnx(values.data_type);
             value.shape = Some(dims_shape(&sparse.dims));
         }
+        Ok(())
+    }
 
-        let mut node_outputs = Vec::with_capacity(g.node.len());
-        for (index, node) in g.node.iter().enumerate() {
-            let mut outs = Vec::with_capacity(node.output.len());
-            for name in &node.output {
-                if let Some(&existing) = v.names.get(name) {
-                    let by = format!("the output of {}", node_label(node, index));
-                    return Err(v.duplicate(name, existing, &by));
-                }
-                outs.push(v.add(name, Def::Node(index)));
-            }
-            node_outputs.push(outs);
-        }
-
-        for info in g.output.iter().chain(&g.value_info) {
-            if let Some(&id) = v.names.get(&info.name) {
-                fill_type(v.value_mut(id), info.r#type.as_ref());
-            }
-        }
-
-        for (index, node) in g.node.iter().enumerate() {
-            if node.op_type != "Constant" || !is_default_domain(&node.domain) {
-                continue;
-            }
-            let (Some(name), Some(&out)) = (node.output.first(), node_outputs[index].first())
-            else {
-                continue;
-            };
-            if name.is_empty() {
-                continue;
-            }
-            let at = || format!("{} in {}", node_label(node, index), v.label);
-            if let Some(constant) = constant_value(node, name, &at)? {
-                set_constant(v.value_mut(out), constant);
-            }
-        }
-
+    /// Lowers every node, in file order.
+    fn lower_nodes(
+        &mut self,
+        g: &GraphProto,
+        v: &mut Values<'_>,
+        node_outputs: Vec<Vec<ValueId>>,
+        depth: usize,
+    ) -> Result<Vec<Pending>, LoadError> {
+        let path_name = if g.name.is_empty() { "graph" } else { &g.name };
         let mut pending = Vec::with_capacity(g.node.len());
-        let mut implicit = Vec::with_capacity(g.node.len());
-        for (index, node) in g.node.iter().enumerate() {
+        for ((index, node), outputs) in g.node.iter().enumerate().zip(node_outputs) {
             let at = format!("{} in {}", node_label(node, index), v.label);
             let mut inputs = Vec::with_capacity(node.input.len());
             for name in &node.input {
@@ -442,82 +448,33 @@ impl Lowering {
                     }
                 }
             }
-            let mut reads = Vec::with_capacity(sub_captures.len());
+            let mut implicit_reads = Vec::with_capacity(sub_captures.len());
             for name in &sub_captures {
-                reads.extend(v.resolve(name));
+                implicit_reads.extend(v.resolve(name));
             }
-            implicit.push(reads);
 
-            pending.push(Some(Op {
+            let node_name = if node.name.is_empty() {
+                format!("#{index}")
+            } else {
+                node.name.clone()
+            };
+            let op = Op {
                 op_type: node.op_type.clone(),
                 domain: node.domain.clone(),
                 name: node.name.clone(),
                 inputs,
-                outputs: node_outputs[index].clone(),
+                outputs,
                 attrs,
                 origin: Origin {
                     index,
-                    path: format!(
-                        "{path_name}/{}",
-                        if node.name.is_empty() {
-                            format!("#{index}")
-                        } else {
-                            node.name.clone()
-                        }
-                    ),
+                    path: format!("{path_name}/{node_name}"),
                     suppress: crate::suppress::parse_markers(&node.doc_string),
                     ..Origin::default()
                 },
-            }));
-        }
-
-        let mut outputs = Vec::with_capacity(g.output.len());
-        for info in &g.output {
-            if info.name.is_empty() {
-                return Err(LoadError::new(format!(
-                    "{} has an output without a name",
-                    v.label
-                )));
-            }
-            let id = v.resolve(&info.name).ok_or_else(|| {
-                LoadError::new(format!(
-                    "output {} of {} is not produced by any node, graph input or initializer",
-                    quote(&info.name),
-                    v.label
-                ))
-            })?;
-            outputs.push(GraphOutput {
-                value: id,
-                intent: Intent::Unknown,
-                intent_source: IntentSource::None,
-            });
-        }
-
-        let order = topological_order(g, &v, &pending, &implicit)?;
-        let mut ops = Vec::with_capacity(order.len());
-        for (position, &index) in order.iter().enumerate() {
-            let Some(op) = pending[index].take() else {
-                continue;
             };
-            for &out in &op.outputs {
-                v.value_mut(out).producer = Some(OpId(position as u32));
-            }
-            ops.push(op);
+            pending.push(Pending { op, implicit_reads });
         }
-
-        initialized.resize(v.values.len(), false);
-        let graph_inputs = inputs
-            .into_iter()
-            .filter(|id| !initialized[id.0 as usize])
-            .collect();
-        let graph = Graph {
-            name: g.name.clone(),
-            values: v.values,
-            ops,
-            inputs: graph_inputs,
-            outputs,
-        };
-        Ok((graph, v.captures))
+        Ok(pending)
     }
 
     /// Lowers one attribute; names a subgraph reads from enclosing graphs are added to `captures`.
@@ -551,6 +508,95 @@ impl Lowering {
             _ => plain_attribute(a, &what),
         }
     }
+}
+
+fn declare_inputs(g: &GraphProto, v: &mut Values<'_>) -> Result<Vec<ValueId>, LoadError> {
+    let mut inputs = Vec::with_capacity(g.input.len());
+    for info in &g.input {
+        if info.name.is_empty() {
+            return Err(LoadError::new(format!(
+                "{} has an input without a name",
+                v.label
+            )));
+        }
+        if let Some(&existing) = v.names.get(&info.name) {
+            return Err(v.duplicate(&info.name, existing, "a graph input"));
+        }
+        let id = v.add(&info.name, Def::Input);
+        fill_type(v.value_mut(id), info.r#type.as_ref());
+        inputs.push(id);
+    }
+    Ok(inputs)
+}
+
+/// One value per output slot of every node; an empty name (an omitted optional output) still gets
+/// an unnamed value so positions stay meaningful.
+fn declare_node_outputs(
+    g: &GraphProto,
+    v: &mut Values<'_>,
+) -> Result<Vec<Vec<ValueId>>, LoadError> {
+    let mut node_outputs = Vec::with_capacity(g.node.len());
+    for (index, node) in g.node.iter().enumerate() {
+        let mut outs = Vec::with_capacity(node.output.len());
+        for name in &node.output {
+            if let Some(&existing) = v.names.get(name) {
+                let by = format!("the output of {}", node_label(node, index));
+                return Err(v.duplicate(name, existing, &by));
+            }
+            outs.push(v.add(name, Def::Node(index)));
+        }
+        node_outputs.push(outs);
+    }
+    Ok(node_outputs)
+}
+
+/// The output of a default-domain `Constant` node carries the node's value as its constant.
+fn set_constant_outputs(
+    g: &GraphProto,
+    v: &mut Values<'_>,
+    node_outputs: &[Vec<ValueId>],
+) -> Result<(), LoadError> {
+    for ((index, node), outs) in g.node.iter().enumerate().zip(node_outputs) {
+        if node.op_type != "Constant" || !is_default_domain(&node.domain) {
+            continue;
+        }
+        let (Some(name), Some(&out)) = (node.output.first(), outs.first()) else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        let at = || format!("{} in {}", node_label(node, index), v.label);
+        if let Some(constant) = constant_value(node, name, &at)? {
+            set_constant(v.value_mut(out), constant);
+        }
+    }
+    Ok(())
+}
+
+fn graph_outputs(g: &GraphProto, v: &mut Values<'_>) -> Result<Vec<GraphOutput>, LoadError> {
+    let mut outputs = Vec::with_capacity(g.output.len());
+    for info in &g.output {
+        if info.name.is_empty() {
+            return Err(LoadError::new(format!(
+                "{} has an output without a name",
+                v.label
+            )));
+        }
+        let id = v.resolve(&info.name).ok_or_else(|| {
+            LoadError::new(format!(
+                "output {} of {} is not produced by any node, graph input or initializer",
+                quote(&info.name),
+                v.label
+            ))
+        })?;
+        outputs.push(GraphOutput {
+            value: id,
+            intent: Intent::Unknown,
+            intent_source: IntentSource::None,
+        });
+    }
+    Ok(outputs)
 }
 
 /// The declared type, or for IR-version-1 files (no `type`) the one implied by the field in use.
@@ -809,16 +855,14 @@ fn tensor_data(t: &TensorProto) -> Result<TensorData, String> {
 fn topological_order(
     g: &GraphProto,
     v: &Values<'_>,
-    pending: &[Option<Op>],
-    implicit: &[Vec<ValueId>],
+    pending: &[Pending],
 ) -> Result<Vec<usize>, LoadError> {
     let n = pending.len();
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut waiting = vec![0usize; n];
-    for (index, op) in pending.iter().enumerate() {
-        let Some(op) = op else { continue };
-        let reads = op.inputs.iter().flatten().chain(&implicit[index]);
+    for (index, p) in pending.iter().enumerate() {
+        let reads = p.op.inputs.iter().flatten().chain(&p.implicit_reads);
         for &value in reads {
             if let Def::Node(producer) = v.def(value) {
                 preds[index].push(producer);

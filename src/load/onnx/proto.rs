@@ -4,6 +4,8 @@
 //! `Bytes` over a memory map leaves `raw_data` pointing into the map. Fields whose presence matters to
 //! the lowering (attribute scalars, `raw_data`) are `Option`; everything else uses proto3 defaults, which
 //! decode proto2 writers' output the same way. Repeated scalars decode both packed and unpacked.
+//! Large optional sub-messages are boxed: a two-byte empty entry in the file then costs a small
+//! struct in memory, not the kilobytes of every inline alternative.
 
 use bytes::Bytes;
 
@@ -44,14 +46,14 @@ pub struct AttributeProto {
     pub i: Option<i64>,
     #[prost(bytes = "bytes", optional, tag = "4")]
     pub s: Option<Bytes>,
-    #[prost(message, optional, tag = "5")]
-    pub t: Option<TensorProto>,
-    #[prost(message, optional, tag = "6")]
-    pub g: Option<GraphProto>,
-    #[prost(message, optional, tag = "22")]
-    pub sparse_tensor: Option<SparseTensorProto>,
-    #[prost(message, optional, tag = "14")]
-    pub tp: Option<TypeProto>,
+    #[prost(message, optional, boxed, tag = "5")]
+    pub t: Option<Box<TensorProto>>,
+    #[prost(message, optional, boxed, tag = "6")]
+    pub g: Option<Box<GraphProto>>,
+    #[prost(message, optional, boxed, tag = "22")]
+    pub sparse_tensor: Option<Box<SparseTensorProto>>,
+    #[prost(message, optional, boxed, tag = "14")]
+    pub tp: Option<Box<TypeProto>>,
     #[prost(float, repeated, tag = "7")]
     pub floats: Vec<f32>,
     #[prost(int64, repeated, tag = "8")]
@@ -360,10 +362,10 @@ pub mod tensor_proto {
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SparseTensorProto {
-    #[prost(message, optional, tag = "1")]
-    pub values: Option<TensorProto>,
-    #[prost(message, optional, tag = "2")]
-    pub indices: Option<TensorProto>,
+    #[prost(message, optional, boxed, tag = "1")]
+    pub values: Option<Box<TensorProto>>,
+    #[prost(message, optional, boxed, tag = "2")]
+    pub indices: Option<Box<TensorProto>>,
     #[prost(int64, repeated, tag = "3")]
     pub dims: Vec<i64>,
 }
