@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use crate::config;
 use crate::eval::Limits;
 use crate::finding::{At, Finding, Severity};
+use crate::intent;
 use crate::ir::{Intent, IntentSource, Model};
 use crate::load::{self, LoadError};
 use crate::registry;
@@ -248,6 +249,7 @@ fn sort_key(model: &Model, f: &Finding) -> (usize, usize) {
 pub fn lint_path(path: &Path, settings: &Settings) -> FileResult {
     let outcome = load::load(path).map(|mut model| {
         apply_intents(&mut model, &settings.intents);
+        intent::infer(&mut model);
         let (findings, suppressed) = lint_model(&model, settings);
         Linted {
             model,

@@ -5,6 +5,7 @@ pub mod config;
 pub mod engine;
 pub mod eval;
 pub mod finding;
+pub mod intent;
 pub mod ir;
 pub mod load;
 pub mod registry;

@@ -106,7 +106,8 @@ fn inspect(file: &std::path::Path, format: InspectFormat) -> i32 {
             eprintln!("error: {path}: {e}");
             2
         }
-        Ok(model) => {
+        Ok(mut model) => {
+            nnlint::intent::infer(&mut model);
             match format {
                 InspectFormat::Human => print!("{}", report::inspect::text(&path, &model)),
                 InspectFormat::Json => println!(
