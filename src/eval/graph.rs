@@ -263,9 +263,12 @@ pub fn run(
                 eval_op(op, &inputs, model.opset, limits)?
             }
         };
+        // A fed output (a probe) keeps its fed value.
         for (&id, t) in op.outputs.iter().zip(outputs) {
-            total += t.len() as u64;
-            values.insert(id, t);
+            if let std::collections::hash_map::Entry::Vacant(slot) = values.entry(id) {
+                total += t.len() as u64;
+                slot.insert(t);
+            }
         }
         if let Some(e) = over(total, &format!("{} node '{}'", op.op_type, op.name)) {
             return Err(e);

@@ -51,6 +51,18 @@ impl Limits {
         })
     }
 
+    /// Refuses an op whose multiply-adds (or window visits) exceed 256 per allowed element, so a
+    /// crafted kernel or product size cannot stall the linter.
+    pub(crate) fn check_work(&self, work: f64, what: &str) -> Result<(), EvalError> {
+        let budget = self.max_elements as f64 * 256.0;
+        if work > budget {
+            return Err(EvalError::Limit(format!(
+                "{what} needs about {work:.3e} operations, more than the budget of {budget:.3e}"
+            )));
+        }
+        Ok(())
+    }
+
     /// Element count of dims as a file declares them (possibly negative or huge), checked before allocating.
     pub fn check_dims(&self, dims: &[i64], what: &str) -> Result<usize, EvalError> {
         let count = dims.iter().try_fold(1u64, |acc, &d| {
@@ -125,3 +137,6 @@ pub(crate) fn show_shape(shape: &[usize]) -> String {
     let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("[{}]", parts.join(", "))
 }
+
+#[cfg(test)]
+mod golden_tests;

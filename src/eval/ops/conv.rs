@@ -14,8 +14,9 @@ pub(super) struct Window {
     pub kernel: Vec<usize>,
     pub strides: Vec<usize>,
     pub dilations: Vec<usize>,
-    pub pad_begin: Vec<usize>,
-    pub pad_end: Vec<usize>,
+    /// Signed: a transposed convolution with an explicit output shape may pad negatively.
+    pub pad_begin: Vec<i64>,
+    pub pad_end: Vec<i64>,
     pub out: Vec<usize>,
 }
 
@@ -137,12 +138,13 @@ pub(super) fn window(
             }
         }
     }
+    let signed = |v: Vec<usize>| v.into_iter().map(|p| p as i64).collect();
     Ok(Window {
         kernel,
         strides,
         dilations,
-        pad_begin,
-        pad_end,
+        pad_begin: signed(pad_begin),
+        pad_end: signed(pad_end),
         out,
     })
 }
@@ -163,8 +165,8 @@ pub(super) fn taps(w: &Window, input: &[usize]) -> Vec<Option<usize>> {
             let mut offset = 0usize;
             let mut inside = true;
             for d in 0..n {
-                let pos = (o_idx[d] * w.strides[d] + k_idx[d] * w.dilations[d]) as i64
-                    - w.pad_begin[d] as i64;
+                let pos =
+                    (o_idx[d] * w.strides[d] + k_idx[d] * w.dilations[d]) as i64 - w.pad_begin[d];
                 if pos < 0 || pos >= input[d] as i64 {
                     inside = false;
                     break;
@@ -253,7 +255,14 @@ fn conv_t<T: Float>(cx: &Ctx, x: &ArrayD<T>) -> Result<Tensor, EvalError> {
     out_shape.extend_from_slice(&win.out);
     cx.limits.check(&out_shape, "the output")?;
     let (kprod, oprod, iprod) = (prod(&win.kernel), prod(&win.out), prod(spatial));
-    cx.limits.check(&[cg * kprod, oprod], "the im2col buffer")?;
+    cx.limits.check(
+        &[cg.saturating_mul(kprod).max(kprod), oprod],
+        "the im2col buffer",
+    )?;
+    cx.limits.check_work(
+        [n, m, cg, kprod, oprod].iter().map(|&v| v as f64).product(),
+        "the convolution",
+    )?;
     let table = taps(&win, spatial);
     let xf = flat(x);
     let wm = Array2::from_shape_vec((m, cg * kprod), flat(w).into_owned())
@@ -357,16 +366,12 @@ fn transpose_window(cx: &Ctx, input: &[usize], kernel: &[usize]) -> Result<Windo
             .ok_or(overflow())?;
         if let Some(target) = &explicit {
             let want = target[i];
-            let total = full.checked_sub(want).ok_or_else(|| {
-                EvalError::Shape(format!(
-                    "output size {want} on spatial axis {i} is larger than the {full} the kernel can produce"
-                ))
-            })?;
-            let (small, big) = (total / 2, total - total / 2);
+            let total = full as i64 - want as i64;
+            let half = total.div_euclid(2);
             (pad_begin[i], pad_end[i]) = if auto_pad == "SAME_UPPER" {
-                (small, big)
+                (half, total - half)
             } else {
-                (big, small)
+                (total - half, half)
             };
             out[i] = want;
         } else {
@@ -377,18 +382,17 @@ fn transpose_window(cx: &Ctx, input: &[usize], kernel: &[usize]) -> Result<Windo
                     ));
                 }
                 let get = |j: usize| {
-                    p.get(j)
-                        .and_then(|&v| usize::try_from(v).ok())
-                        .ok_or_else(|| {
-                            EvalError::Attr("attribute pads has a negative value".into())
-                        })
+                    p.get(j).copied().filter(|&v| v >= 0).ok_or_else(|| {
+                        EvalError::Attr("attribute pads has a negative value".into())
+                    })
                 };
                 pad_begin[i] = get(i)?;
                 pad_end[i] = get(i + n)?;
             }
-            out[i] = full
-                .checked_sub(pad_begin[i] + pad_end[i])
+            out[i] = (full as i64)
+                .checked_sub(pad_begin[i].saturating_add(pad_end[i]))
                 .filter(|&o| o > 0)
+                .map(|o| o as usize)
                 .ok_or_else(|| {
                     EvalError::Shape(format!("pads leave no output on spatial axis {i}"))
                 })?;
@@ -424,7 +428,14 @@ fn conv_transpose_t<T: Float>(cx: &Ctx, x: &ArrayD<T>) -> Result<Tensor, EvalErr
     out_shape.extend_from_slice(&win.out);
     cx.limits.check(&out_shape, "the output")?;
     let (kprod, iprod, oprod) = (prod(&win.kernel), prod(spatial), prod(&win.out));
-    cx.limits.check(&[mg * kprod, iprod], "the col2im buffer")?;
+    cx.limits.check(
+        &[mg.saturating_mul(kprod).max(kprod), iprod],
+        "the col2im buffer",
+    )?;
+    cx.limits.check_work(
+        [n, m, cg, kprod, iprod].iter().map(|&v| v as f64).product(),
+        "the transposed convolution",
+    )?;
     // Scatter table: for (kernel offset, input position), the output offset it adds to.
     let scatter = Window {
         out: spatial.to_vec(),

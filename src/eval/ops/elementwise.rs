@@ -34,23 +34,22 @@ pub(super) fn arith(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
     let kind = cx.kind();
     let l = cx.limits;
     let pow = kind == "Pow";
+    let fmod = cx.int("fmod", 0) != 0;
     let out = match (a, b) {
-        (Tensor::F32(x), Tensor::F32(y)) => Tensor::F32(float_arith(kind, x, y, l)?),
-        (Tensor::F64(x), Tensor::F64(y)) => Tensor::F64(float_arith(kind, x, y, l)?),
-        (Tensor::I64(x), Tensor::I64(y)) => {
-            Tensor::I64(int_arith(kind, cx.int("fmod", 0) != 0, x, y, l)?)
-        }
+        (Tensor::F32(x), Tensor::F32(y)) => Tensor::F32(float_arith(kind, fmod, x, y, l)?),
+        (Tensor::F64(x), Tensor::F64(y)) => Tensor::F64(float_arith(kind, fmod, x, y, l)?),
+        (Tensor::I64(x), Tensor::I64(y)) => Tensor::I64(int_arith(kind, fmod, x, y, l)?),
         (Tensor::F32(x), Tensor::I64(y)) if pow => {
-            Tensor::F32(float_arith(kind, x, &y.mapv(|v| v as f32), l)?)
+            Tensor::F32(float_arith(kind, fmod, x, &y.mapv(|v| v as f32), l)?)
         }
         (Tensor::F32(x), Tensor::F64(y)) if pow => {
-            Tensor::F32(float_arith(kind, x, &y.mapv(|v| v as f32), l)?)
+            Tensor::F32(float_arith(kind, fmod, x, &y.mapv(|v| v as f32), l)?)
         }
         (Tensor::F64(x), Tensor::I64(y)) if pow => {
-            Tensor::F64(float_arith(kind, x, &y.mapv(|v| v as f64), l)?)
+            Tensor::F64(float_arith(kind, fmod, x, &y.mapv(|v| v as f64), l)?)
         }
         (Tensor::F64(x), Tensor::F32(y)) if pow => {
-            Tensor::F64(float_arith(kind, x, &y.mapv(f64::from), l)?)
+            Tensor::F64(float_arith(kind, fmod, x, &y.mapv(f64::from), l)?)
         }
         (Tensor::I64(x), y) if pow && y.is_float() => {
             let y = y.to_f64_array();
@@ -69,6 +68,7 @@ pub(super) fn arith(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
 
 fn float_arith<T: Float>(
     kind: &str,
+    fmod: bool,
     x: &ArrayD<T>,
     y: &ArrayD<T>,
     l: &Limits,
@@ -79,7 +79,17 @@ fn float_arith<T: Float>(
         "Mul" => zip2(x, y, l, |&a, &b| a * b),
         "Div" => zip2(x, y, l, |&a, &b| a / b),
         "Pow" => zip2(x, y, l, |&a, &b| a.powf(b)),
-        "Mod" => zip2(x, y, l, |&a, &b| T::from_f64(a.to_f64() % b.to_f64())),
+        "Mod" => zip2(x, y, l, |&a, &b| {
+            let (a, b) = (a.to_f64(), b.to_f64());
+            let r = a % b;
+            // fmod=0 takes the sign of the divisor, as numpy's mod does.
+            let r = if !fmod && r != 0.0 && (r < 0.0) != (b < 0.0) {
+                r + b
+            } else {
+                r
+            };
+            T::from_f64(r)
+        }),
         _ => Err(EvalError::Unsupported { op: kind.into() }),
     }
 }
@@ -211,6 +221,10 @@ enum Unary {
     Cos,
     Mish,
     ThresholdedRelu(f64),
+    Swish(f64),
+    Shrink(f64, f64),
+    /// Functions computed through f64 (trigonometric and hyperbolic).
+    Wide(fn(f64) -> f64),
 }
 
 impl Unary {
@@ -251,6 +265,17 @@ impl Unary {
             "Cos" => Unary::Cos,
             "Mish" => Unary::Mish,
             "ThresholdedRelu" => Unary::ThresholdedRelu(cx.float("alpha", 1.0)),
+            "Swish" => Unary::Swish(cx.float("alpha", 1.0)),
+            "Shrink" => Unary::Shrink(cx.float("lambd", 0.5), cx.float("bias", 0.0)),
+            "Tan" => Unary::Wide(f64::tan),
+            "Sinh" => Unary::Wide(f64::sinh),
+            "Cosh" => Unary::Wide(f64::cosh),
+            "Asin" => Unary::Wide(f64::asin),
+            "Acos" => Unary::Wide(f64::acos),
+            "Atan" => Unary::Wide(f64::atan),
+            "Asinh" => Unary::Wide(f64::asinh),
+            "Acosh" => Unary::Wide(f64::acosh),
+            "Atanh" => Unary::Wide(f64::atanh),
             other => return Err(EvalError::Unsupported { op: other.into() }),
         })
     }
@@ -345,6 +370,17 @@ impl Unary {
                     zero
                 }
             }
+            Unary::Swish(a) => x * Unary::Sigmoid.apply(c(a) * x),
+            Unary::Shrink(lambd, bias) => {
+                if x < -c(lambd) {
+                    x + c(bias)
+                } else if x > c(lambd) {
+                    x - c(bias)
+                } else {
+                    zero
+                }
+            }
+            Unary::Wide(f) => c(f(x.to_f64())),
         }
     }
 }
@@ -371,6 +407,25 @@ fn wrap<T: Elem>(a: ArrayD<T>) -> Tensor {
     T::wrap(a)
 }
 
+/// IsNaN and IsInf.
+pub(super) fn is_special(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
+    let x = cx.input(0, "X")?;
+    if !x.is_float() {
+        return Err(EvalError::dtype("input X", x, "float32 or float64"));
+    }
+    let f = x.to_f64_array();
+    let out = if cx.kind() == "IsNaN" {
+        f.mapv(f64::is_nan)
+    } else {
+        let (neg, pos) = (
+            cx.int("detect_negative", 1) != 0,
+            cx.int("detect_positive", 1) != 0,
+        );
+        f.mapv(|v| (v == f64::INFINITY && pos) || (v == f64::NEG_INFINITY && neg))
+    };
+    Ok(vec![Tensor::Bool(out)])
+}
+
 pub(super) fn prelu(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
     let x = cx.input(0, "X")?;
     let slope = cx.input(1, "slope")?;
@@ -394,10 +449,7 @@ fn prelu_t<T: Float>(x: &ArrayD<T>, slope: &Tensor, l: &Limits) -> Result<Tensor
 pub(super) fn clip(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
     let x = cx.input(0, "input")?;
     let out = if cx.opset < 11 {
-        let (lo, hi) = (
-            cx.float("min", f32::NEG_INFINITY),
-            cx.float("max", f32::INFINITY),
-        );
+        let (lo, hi) = (cx.float("min", f32::MIN), cx.float("max", f32::MAX));
         float_op!(x, "input", a => clip_attrs(a, lo, hi))
     } else {
         numeric_op!(x, "input", a => clip_inputs(a, cx.opt(1), cx.opt(2))?)

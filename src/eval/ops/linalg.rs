@@ -55,6 +55,7 @@ fn matmul_t<T: Float>(a: &ArrayD<T>, b: &ArrayD<T>, limits: &Limits) -> Result<T
         out_shape.push(n);
     }
     limits.check(&out_shape, "the product")?;
+    limits.check_work(prod(&out_shape) as f64 * k as f64, "the product")?;
     let a3 = as_3d(a, (prod(ab), m, k))?;
     let b3 = as_3d(b, (prod(bb), k, n))?;
 
@@ -148,6 +149,8 @@ fn gemm_t<T: Float>(cx: &Ctx, a: &ArrayD<T>) -> Result<Tensor, EvalError> {
         )));
     }
     cx.limits.check(&[m, n], "the product")?;
+    cx.limits
+        .check_work(m as f64 * n as f64 * k as f64, "the product")?;
     let alpha = T::from_f64(cx.float("alpha", 1.0));
     let beta = T::from_f64(cx.float("beta", 1.0));
     let mut y = Array2::from_elem((m, n), T::ZERO);

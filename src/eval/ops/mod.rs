@@ -2,10 +2,12 @@
 
 mod conv;
 mod elementwise;
+mod layout;
 mod linalg;
 mod norm;
 mod pool;
 mod reduce;
+mod resize;
 mod shape_ops;
 #[cfg(test)]
 mod test_util;
@@ -40,7 +42,9 @@ pub fn eval_op(
         "Relu" | "Sigmoid" | "Tanh" | "Log" | "Exp" | "Sqrt" | "Neg" | "Abs" | "LeakyRelu"
         | "Elu" | "Selu" | "Celu" | "HardSigmoid" | "HardSwish" | "Softplus" | "Softsign"
         | "Erf" | "Gelu" | "Reciprocal" | "Floor" | "Ceil" | "Round" | "Sign" | "Sin" | "Cos"
-        | "Mish" | "ThresholdedRelu" => elementwise::unary,
+        | "Mish" | "ThresholdedRelu" | "Swish" | "Shrink" | "Tan" | "Sinh" | "Cosh" | "Asin"
+        | "Acos" | "Atan" | "Asinh" | "Acosh" | "Atanh" => elementwise::unary,
+        "IsNaN" | "IsInf" => elementwise::is_special,
         "PRelu" => elementwise::prelu,
         "Clip" => elementwise::clip,
         "Where" => elementwise::where_op,
@@ -49,18 +53,22 @@ pub fn eval_op(
         "Gemm" => linalg::gemm,
         "Conv" => conv::conv,
         "ConvTranspose" => conv::conv_transpose,
-        "MaxPool" | "AveragePool" => pool::pool,
+        "MaxPool" | "AveragePool" | "LpPool" => pool::pool,
         "GlobalAveragePool" | "GlobalMaxPool" => pool::global_pool,
         "Softmax" | "LogSoftmax" | "Hardmax" => norm::softmax,
         "BatchNormalization" => norm::batch_norm,
         "InstanceNormalization" => norm::instance_norm,
         "LayerNormalization" => norm::layer_norm,
         "LRN" => norm::lrn,
+        "RMSNormalization" => norm::rms_norm,
+        "LpNormalization" => norm::lp_norm,
         "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" | "ReduceProd"
         | "ReduceSumSquare" | "ReduceL1" | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" => {
             reduce::reduce
         }
         "ArgMax" | "ArgMin" => reduce::arg_reduce,
+        "TopK" => reduce::top_k,
+        "CumSum" => reduce::cum_sum,
         "Identity" => shape_ops::identity,
         "Dropout" => shape_ops::dropout,
         "Constant" => shape_ops::constant,
@@ -77,8 +85,17 @@ pub fn eval_op(
         "Slice" => shape_ops::slice,
         "Gather" => shape_ops::gather,
         "Cast" => shape_ops::cast,
+        "CastLike" => shape_ops::cast_like,
         "Expand" => shape_ops::expand,
         "Range" => shape_ops::range,
+        "Resize" | "Upsample" => resize::resize,
+        "Pad" => layout::pad,
+        "Tile" => layout::tile,
+        "DepthToSpace" | "SpaceToDepth" => layout::depth_space,
+        "Trilu" => layout::trilu,
+        "EyeLike" => layout::eye_like,
+        "GatherElements" => layout::gather_elements,
+        "OneHot" => layout::one_hot,
         _ => {
             return Err(EvalError::Unsupported {
                 op: op.op_type.clone(),

@@ -131,9 +131,9 @@ pub(super) fn batch_norm(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
     let x = cx.input(0, "X")?;
     need_channels(x)?;
     if cx.int("training_mode", 0) != 0 {
-        return Err(EvalError::Attr(
-            "training_mode=1 is not supported; the evaluator runs inference".into(),
-        ));
+        return Err(EvalError::Unsupported {
+            op: "BatchNormalization with training_mode=1".into(),
+        });
     }
     let out = float_op!(x, "input X", a => batch_norm_t(cx, a)?);
     Ok(vec![out])
@@ -263,6 +263,65 @@ fn layer_norm_t<T: Float>(cx: &Ctx, x: &ArrayD<T>) -> Result<Vec<Tensor>, EvalEr
         out.push(stat(invs)?);
     }
     Ok(out)
+}
+
+pub(super) fn rms_norm(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
+    let x = cx.input(0, "X")?;
+    let out = float_op!(x, "input X", a => rms_norm_t(cx, a)?);
+    Ok(vec![out])
+}
+
+fn rms_norm_t<T: Float>(cx: &Ctx, x: &ArrayD<T>) -> Result<Tensor, EvalError> {
+    let s = x.shape();
+    let axis = norm_axis(cx.int("axis", -1), s.len(), "axis")?;
+    let eps = T::from_f64(cx.float("epsilon", 1e-5));
+    let group = prod(&s[axis..]);
+    let mut data = flat(x).into_owned();
+    if group > 0 {
+        let n = T::from_f64(group as f64);
+        for chunk in data.chunks_mut(group) {
+            let ms = chunk.iter().fold(T::ZERO, |a, &v| a + v * v) / n;
+            let inv = T::ONE / (ms + eps).sqrt();
+            chunk.iter_mut().for_each(|v| *v = *v * inv);
+        }
+    }
+    let normed = ArrayD::from_shape_vec(IxDyn(s), data)
+        .map_err(|_| EvalError::Shape("output cannot be shaped".into()))?;
+    let scale: &ArrayD<T> = same(cx.input(1, "scale")?, "input scale")?;
+    let y = super::elementwise::zip2(&normed, scale, cx.limits, |&v, &g| v * g)?;
+    if y.shape() != s {
+        return Err(EvalError::Shape(format!(
+            "scale does not broadcast to the input shape {}",
+            show_shape(s)
+        )));
+    }
+    Ok(T::wrap(y))
+}
+
+pub(super) fn lp_norm(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
+    let x = cx.input(0, "input")?;
+    let p = cx.int("p", 2);
+    if p != 1 && p != 2 {
+        return Err(EvalError::Attr(format!(
+            "attribute p is {p}, expected 1 or 2"
+        )));
+    }
+    let ax = norm_axis(cx.int("axis", -1), x.rank(), "axis")?;
+    let out = float_op!(x, "input", a => lp_norm_t(a, ax, p == 1));
+    Ok(vec![out])
+}
+
+fn lp_norm_t<T: Float>(a: &ArrayD<T>, ax: usize, l1: bool) -> Tensor {
+    let mut out = a.to_owned();
+    for mut lane in out.lanes_mut(Axis(ax)) {
+        let norm = if l1 {
+            lane.iter().fold(T::ZERO, |s, &v| s + v.abs())
+        } else {
+            lane.iter().fold(T::ZERO, |s, &v| s + v * v).sqrt()
+        };
+        lane.mapv_inplace(|v| if norm == T::ZERO { T::ZERO } else { v / norm });
+    }
+    T::wrap(out)
 }
 
 pub(super) fn lrn(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {

@@ -32,10 +32,20 @@ fn pool_t<T: Float>(cx: &Ctx, x: &ArrayD<T>) -> Result<Vec<Tensor>, EvalError> {
     out_shape.extend_from_slice(&win.out);
     cx.limits.check(&out_shape, "the output")?;
     let is_max = cx.kind() == "MaxPool";
+    let lp = (cx.kind() == "LpPool").then(|| T::from_f64(cx.int("p", 2) as f64));
+    let col_major = cx.int("storage_order", 0) != 0;
     let include_pad = cx.int("count_include_pad", 0) != 0;
     let n = spatial.len();
     let (kprod, oprod, iprod) = (prod(&win.kernel), prod(&win.out), prod(spatial));
     let planes = xs[0] * xs[1];
+    cx.limits.check_work(
+        [planes, oprod, kprod]
+            .iter()
+            .map(|&v| v as f64)
+            .product::<f64>()
+            * 16.0,
+        "the pooling",
+    )?;
     let xf = flat(x);
     let mut out = Vec::with_capacity(planes * oprod);
     let mut indices = Vec::new();
@@ -52,19 +62,23 @@ fn pool_t<T: Float>(cx: &Ctx, x: &ArrayD<T>) -> Result<Vec<Tensor>, EvalError> {
             for kflat in 0..kprod {
                 unravel(kflat, &win.kernel, &mut k_idx);
                 let mut offset = 0usize;
+                let (mut col_offset, mut col_stride) = (0usize, 1usize);
                 let mut in_input = true;
                 let mut in_pads = true;
                 for d in 0..n {
                     let pos = (o_idx[d] * win.strides[d] + k_idx[d] * win.dilations[d]) as i64
-                        - win.pad_begin[d] as i64;
+                        - win.pad_begin[d];
                     let size = spatial[d] as i64;
                     if pos < 0 || pos >= size {
                         in_input = false;
                     }
-                    if pos < -(win.pad_begin[d] as i64) || pos >= size + win.pad_end[d] as i64 {
+                    if pos < -win.pad_begin[d] || pos >= size + win.pad_end[d] {
                         in_pads = false;
                     }
-                    offset = offset * spatial[d] + pos.clamp(0, size.max(1) - 1) as usize;
+                    let p = pos.clamp(0, size.max(1) - 1) as usize;
+                    offset = offset * spatial[d] + p;
+                    col_offset += p * col_stride;
+                    col_stride *= spatial[d];
                 }
                 if in_pads {
                     padded += 1;
@@ -77,8 +91,10 @@ fn pool_t<T: Float>(cx: &Ctx, x: &ArrayD<T>) -> Result<Vec<Tensor>, EvalError> {
                 if is_max {
                     if v > best || v.is_nan() {
                         best = v;
-                        best_at = base + offset;
+                        best_at = base + if col_major { col_offset } else { offset };
                     }
+                } else if let Some(p) = lp {
+                    sum = sum + v.abs().powf(p);
                 } else {
                     sum = sum + v;
                 }
@@ -86,6 +102,8 @@ fn pool_t<T: Float>(cx: &Ctx, x: &ArrayD<T>) -> Result<Vec<Tensor>, EvalError> {
             if is_max {
                 out.push(best);
                 indices.push(best_at as i64);
+            } else if let Some(p) = lp {
+                out.push(sum.powf(T::ONE / p));
             } else {
                 let count = if include_pad { padded } else { inside };
                 out.push(sum / T::from_f64(count.max(1) as f64));
@@ -225,6 +243,32 @@ mod tests {
             &[0.25, 1.25, 3.5, 8.5],
             1e-7,
         );
+    }
+
+    #[test]
+    fn crafted_windows_are_refused_quickly() {
+        let x = f32t(&[1, 1, 1, 1], &[1.0]);
+        let huge = op(
+            "MaxPool",
+            1,
+            1,
+            vec![
+                ("kernel_shape", ints(&[100_000, 100_000])),
+                ("pads", ints(&[100_000; 4])),
+            ],
+        );
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            eval(&huge, &[&x], 13),
+            Err(crate::eval::EvalError::Limit(_))
+        ));
+        let w = f32t(&[1, 1, 1000, 1000], &vec![0.0; 1_000_000]);
+        let conv = op("Conv", 2, 1, vec![("pads", ints(&[1000; 4]))]);
+        assert!(matches!(
+            eval(&conv, &[&x, &w], 13),
+            Err(crate::eval::EvalError::Limit(_))
+        ));
+        assert!(start.elapsed().as_secs() < 2);
     }
 
     #[test]

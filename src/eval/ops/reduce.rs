@@ -1,9 +1,11 @@
 //! Reductions (ReduceMean/Sum/Max/Min/Prod/SumSquare/L1/L2/LogSum/LogSumExp) and ArgMax/ArgMin.
 
-use ndarray::{ArrayD, ArrayView1, Axis};
+use std::cmp::Ordering;
+
+use ndarray::{ArrayD, ArrayView1, Axis, IxDyn};
 
 use super::{Ctx, int_values, norm_axes, norm_axis};
-use crate::eval::tensor::Float;
+use crate::eval::tensor::{Elem, Float};
 use crate::eval::{EvalError, Tensor};
 
 /// Reduced axes in ascending order, or `None` for "return the input unchanged".
@@ -42,6 +44,14 @@ pub(super) fn reduce(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
                 _ => return Err(EvalError::dtype("input data", x, "float32 or float64")),
             };
             Tensor::I64(reduce_with(a, &axes, keep, f))
+        }
+        Tensor::Bool(a) => {
+            let f: fn(ArrayView1<bool>) -> bool = match cx.kind() {
+                "ReduceMax" => |l| l.iter().any(|&v| v),
+                "ReduceMin" => |l| l.iter().all(|&v| v),
+                _ => return Err(EvalError::dtype("input data", x, "a numeric type")),
+            };
+            Tensor::Bool(reduce_with(a, &axes, keep, f))
         }
         _ => float_op!(x, "input data", a => reduce_float(cx.kind(), a, &axes, keep)?),
     };
@@ -173,6 +183,109 @@ fn arg_t<T: PartialOrd + Copy>(
     r
 }
 
+pub(super) fn top_k(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
+    let x = cx.input(0, "X")?;
+    let k = if cx.opset < 10 {
+        cx.op
+            .attr_int("k")
+            .ok_or_else(|| EvalError::Attr("attribute k is missing".into()))?
+    } else {
+        match int_values(cx.input(1, "K")?, "input K")?[..] {
+            [k] => k,
+            _ => return Err(EvalError::Shape("input K must hold one value".into())),
+        }
+    };
+    let ax = norm_axis(cx.int("axis", -1), x.rank(), "axis")?;
+    let dim = x.shape().get(ax).copied().unwrap_or(0);
+    let k = usize::try_from(k)
+        .ok()
+        .filter(|&k| k <= dim)
+        .ok_or_else(|| EvalError::Shape(format!("k = {k} is outside 0..={dim}")))?;
+    let largest = cx.int("largest", 1) != 0;
+    numeric_op!(x, "input X", a => top_k_t(a, ax, k, largest))
+}
+
+fn top_k_t<T: Elem + Copy + PartialOrd>(
+    a: &ArrayD<T>,
+    ax: usize,
+    k: usize,
+    largest: bool,
+) -> Result<Vec<Tensor>, EvalError> {
+    let mut shape = a.shape().to_vec();
+    shape[ax] = k;
+    let Some(&fill) = a.iter().next() else {
+        let bad = |_| EvalError::Shape("the empty output cannot be shaped".into());
+        let v = ArrayD::<T>::from_shape_vec(IxDyn(&shape), Vec::new()).map_err(bad)?;
+        let i = ArrayD::<i64>::from_shape_vec(IxDyn(&shape), Vec::new()).map_err(bad)?;
+        return Ok(vec![T::wrap(v), Tensor::I64(i)]);
+    };
+    let mut values = ArrayD::from_elem(IxDyn(&shape), fill);
+    let mut indices = ArrayD::from_elem(IxDyn(&shape), 0i64);
+    let lanes = a
+        .lanes(Axis(ax))
+        .into_iter()
+        .zip(values.lanes_mut(Axis(ax)))
+        .zip(indices.lanes_mut(Axis(ax)));
+    for ((src, mut vals), mut idxs) in lanes {
+        let mut order: Vec<usize> = (0..src.len()).collect();
+        order.sort_by(|&i, &j| {
+            let (x, y) = (src[i], src[j]);
+            let by_value = if largest {
+                y.partial_cmp(&x)
+            } else {
+                x.partial_cmp(&y)
+            };
+            by_value.unwrap_or(Ordering::Equal).then(i.cmp(&j))
+        });
+        for ((v, ix), &o) in vals.iter_mut().zip(idxs.iter_mut()).zip(&order) {
+            *v = src[o];
+            *ix = o as i64;
+        }
+    }
+    Ok(vec![T::wrap(values), Tensor::I64(indices)])
+}
+
+pub(super) fn cum_sum(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
+    let x = cx.input(0, "x")?;
+    let axis = match int_values(cx.input(1, "axis")?, "input axis")?[..] {
+        [a] => a,
+        _ => return Err(EvalError::Shape("input axis must hold one value".into())),
+    };
+    let ax = norm_axis(axis, x.rank(), "axis")?;
+    let exclusive = cx.int("exclusive", 0) != 0;
+    let reverse = cx.int("reverse", 0) != 0;
+    let out = numeric_op!(x, "input x", a => cum_sum_t(a, ax, exclusive, reverse));
+    Ok(vec![out])
+}
+
+fn cum_sum_t<T: Elem + Copy + Default + std::ops::Add<Output = T>>(
+    a: &ArrayD<T>,
+    ax: usize,
+    exclusive: bool,
+    reverse: bool,
+) -> Tensor {
+    let mut out = a.clone();
+    for mut lane in out.lanes_mut(Axis(ax)) {
+        let mut acc = T::default();
+        let mut step = |v: &mut T| {
+            let x = *v;
+            if exclusive {
+                *v = acc;
+                acc = acc + x;
+            } else {
+                acc = acc + x;
+                *v = acc;
+            }
+        };
+        if reverse {
+            lane.iter_mut().rev().for_each(&mut step);
+        } else {
+            lane.iter_mut().for_each(&mut step);
+        }
+    }
+    T::wrap(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_util::*;
@@ -228,6 +341,40 @@ mod tests {
         assert_eq!(
             eval1(&ints_sum, &[&i64t(&[3], &[1, 2, 3])], 11),
             i64t(&[], &[6])
+        );
+    }
+
+    #[test]
+    fn top_k_and_cum_sum() {
+        let x = f32t(&[2, 3], &[1.0, 3.0, 2.0, 5.0, 5.0, 4.0]);
+        let out = eval(&op("TopK", 2, 2, vec![]), &[&x, &i64t(&[1], &[2])], 11).unwrap();
+        assert_close(&out[0], &[2, 2], &[3.0, 2.0, 5.0, 5.0], 0.0);
+        assert_eq!(out[1], i64t(&[2, 2], &[1, 2, 0, 1]));
+        let small = op(
+            "TopK",
+            2,
+            2,
+            vec![("largest", Attr::Int(0)), ("axis", Attr::Int(0))],
+        );
+        let out = eval(&small, &[&x, &i64t(&[1], &[1])], 11).unwrap();
+        assert_close(&out[0], &[1, 3], &[1.0, 3.0, 2.0], 0.0);
+        assert!(eval(&small, &[&x, &i64t(&[1], &[3])], 11).is_err());
+
+        let v = f64t(&[4], &[1.0, 2.0, 3.0, 4.0]);
+        let axis = i64t(&[], &[0]);
+        assert_eq!(
+            eval1(&op("CumSum", 2, 1, vec![]), &[&v, &axis], 14).to_f64_vec(),
+            [1.0, 3.0, 6.0, 10.0]
+        );
+        let ex_rev = op(
+            "CumSum",
+            2,
+            1,
+            vec![("exclusive", Attr::Int(1)), ("reverse", Attr::Int(1))],
+        );
+        assert_eq!(
+            eval1(&ex_rev, &[&v, &axis], 14).to_f64_vec(),
+            [9.0, 7.0, 4.0, 0.0]
         );
     }
 

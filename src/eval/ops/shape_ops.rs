@@ -530,8 +530,19 @@ pub(super) fn cast(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
         .ok()
         .and_then(DType::from_onnx)
         .ok_or_else(|| EvalError::Attr(format!("attribute to is {code}, not a data type")))?;
+    Ok(vec![cast_to(x, to)?])
+}
+
+/// Cast to the type of input 1.
+pub(super) fn cast_like(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
+    let x = cx.input(0, "input")?;
+    let to = cx.input(1, "target_type")?.dtype();
+    Ok(vec![cast_to(x, to)?])
+}
+
+fn cast_to(x: &Tensor, to: DType) -> Result<Tensor, EvalError> {
     let f = x.to_f64_array();
-    let out = match to {
+    Ok(match to {
         DType::F32 => to_f32(x, |v| v),
         DType::F16 => to_f32(x, round_to_f16),
         DType::BF16 => to_f32(x, round_to_bf16),
@@ -553,8 +564,7 @@ pub(super) fn cast(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
                 op: format!("Cast to {}", other.name()),
             });
         }
-    };
-    Ok(vec![out])
+    })
 }
 
 fn to_f32(x: &Tensor, round: fn(f32) -> f32) -> Tensor {
