@@ -43,6 +43,8 @@ enum Command {
         /// A rule code (NNL001) or name (single-unit-softmax).
         rule: String,
     },
+    /// Evaluate a model (or one output's head on seeded probes); write each output as a TensorProto.
+    Eval(nnlint::eval::cli::EvalArgs),
 }
 
 #[derive(Args, Clone)]
@@ -157,6 +159,7 @@ fn main() -> ExitCode {
             0
         }
         Some(Command::Inspect { file, format }) => inspect(&file, format),
+        Some(Command::Eval(args)) => nnlint::eval::cli::main(&args),
         Some(Command::Explain { rule }) => match registry::find(&rule) {
             Some(r) => {
                 print!("{}", registry::doc_page(r));

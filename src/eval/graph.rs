@@ -6,7 +6,7 @@ use ndarray::{ArrayD, IxDyn};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{EvalError, Limits, Tensor, constant, eval_op, show_shape};
+use super::{EvalError, Limits, Tensor, constant, eval_op, precision, show_shape};
 use crate::ir::{DType, Dim, Graph, Model, Op, OpId, ValueId};
 
 /// The part of a graph that computes one value from probes.
@@ -211,8 +211,35 @@ pub fn run(
     feeds: HashMap<ValueId, Tensor>,
     limits: &Limits,
 ) -> Result<HashMap<ValueId, Tensor>, EvalError> {
+    run_typed(model, head, feeds, limits).map(|e| e.values)
+}
+
+/// What [`run_typed`] computed: every value the run holds, and each one's ONNX element type (its
+/// carrier's type, or the narrower type the values were rounded or wrapped to).
+#[derive(Clone, Debug, Default)]
+pub struct Evaluated {
+    pub values: HashMap<ValueId, Tensor>,
+    pub dtypes: HashMap<ValueId, DType>,
+}
+
+/// [`run`], also tracking element types: feeds take their graph value's declared type, constants
+/// theirs, op results the type ONNX gives them; float16/bfloat16 results are rounded and narrow
+/// integer results wrapped to that type after every op.
+pub fn run_typed(
+    model: &Model,
+    head: &Head,
+    feeds: HashMap<ValueId, Tensor>,
+    limits: &Limits,
+) -> Result<Evaluated, EvalError> {
     let graph = &model.graph;
-    let mut values = feeds;
+    let declared = |id: ValueId| graph.values.get(id.0 as usize).and_then(|v| v.dtype);
+    let mut dtypes = HashMap::new();
+    let mut values = HashMap::with_capacity(feeds.len());
+    for (id, t) in feeds {
+        let d = precision::fit(declared(id), &t);
+        dtypes.insert(id, d);
+        values.insert(id, precision::narrow(t, d));
+    }
     let mut total: u64 = values.values().map(|t| t.len() as u64).sum();
     let over = |total: u64, what: &str| {
         (total > limits.max_total_elements).then(|| {
@@ -250,6 +277,7 @@ pub fn run(
             if let Some(e) = over(total, &format!("constant '{}'", c.name)) {
                 return Err(e);
             }
+            dtypes.insert(input, precision::fit(Some(c.dtype), &t));
             values.insert(input, t);
         }
         let outputs = match constant_output(model, op, limits) {
@@ -263,18 +291,26 @@ pub fn run(
                 eval_op(op, &inputs, model.opset, limits)?
             }
         };
+        let input_types: Vec<Option<DType>> = op
+            .inputs
+            .iter()
+            .map(|i| i.and_then(|v| dtypes.get(&v).copied()))
+            .collect();
         // A fed output (a probe) keeps its fed value.
-        for (&id, t) in op.outputs.iter().zip(outputs) {
+        for (k, (&id, t)) in op.outputs.iter().zip(outputs).enumerate() {
             if let std::collections::hash_map::Entry::Vacant(slot) = values.entry(id) {
+                let d = precision::output_dtype(op, k, &input_types).or(declared(id));
+                let d = precision::fit(d, &t);
                 total += t.len() as u64;
-                slot.insert(t);
+                dtypes.insert(id, d);
+                slot.insert(precision::narrow(t, d));
             }
         }
         if let Some(e) = over(total, &format!("{} node '{}'", op.op_type, op.name)) {
             return Err(e);
         }
     }
-    Ok(values)
+    Ok(Evaluated { values, dtypes })
 }
 
 /// A `Constant` op whose output the loader already recorded as a constant (it may live in external data).

@@ -7,15 +7,19 @@
 
 #[macro_use]
 mod macros;
+pub mod cli;
 mod constant;
 mod graph;
 mod ops;
+mod precision;
 mod tensor;
+mod tensor_file;
 
 pub use constant::constant;
-pub use graph::{Head, head, probes, probes_with_limits, run};
+pub use graph::{Evaluated, Head, head, probes, probes_with_limits, run, run_typed};
 pub use ops::eval_op;
 pub use tensor::Tensor;
+pub use tensor_file::{NamedTensor, decode_tensor_proto, encode_tensor_proto};
 
 /// Caps on what the evaluator may allocate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -356,6 +356,33 @@ pub(crate) fn round_to_bf16(x: f32) -> f32 {
     f32::from_bits(rounded & 0xffff_0000)
 }
 
+/// IEEE half-precision bits of `x`, rounded to nearest (ties to even); overflow gives ±inf.
+pub(crate) fn f32_to_f16_bits(x: f32) -> u16 {
+    let sign = ((x.to_bits() >> 16) & 0x8000) as u16;
+    if x.is_nan() {
+        return sign | 0x7e00;
+    }
+    let a = round_to_f16(x).abs();
+    if a.is_infinite() {
+        return sign | 0x7c00;
+    }
+    if a < 2f32.powi(-14) {
+        // Subnormal (or zero): an exact multiple of 2^-24 after rounding.
+        return sign | (a * 2f32.powi(24)) as u16;
+    }
+    let bits = a.to_bits();
+    let exp = ((bits >> 23) & 0xff) as u16 - 112;
+    sign | (exp << 10) | ((bits >> 13) & 0x3ff) as u16
+}
+
+/// bfloat16 bits of `x`, rounded to nearest (ties to even).
+pub(crate) fn f32_to_bf16_bits(x: f32) -> u16 {
+    if x.is_nan() {
+        return ((x.to_bits() >> 16) as u16) | 0x7fc0;
+    }
+    (round_to_bf16(x).to_bits() >> 16) as u16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,6 +427,13 @@ mod tests {
         assert_eq!(round_to_f16(1e-8), 0.0);
         assert_eq!(round_to_bf16(1.0 + 2f32.powi(-9)), 1.0);
         assert_eq!(round_to_bf16(f32::MAX), f32::INFINITY);
+        for bits in (0u16..=0xffff).filter(|b| b & 0x7c00 != 0x7c00 || b & 0x3ff == 0) {
+            assert_eq!(f32_to_f16_bits(f16_to_f32(bits)), bits, "{bits:#06x}");
+            assert_eq!(f32_to_bf16_bits(bf16_to_f32(bits)), bits, "{bits:#06x}");
+        }
+        assert_eq!(f32_to_f16_bits(1.0 + 2f32.powi(-11)), 0x3c00);
+        assert_eq!(f32_to_f16_bits(-1e6), 0xfc00);
+        assert_eq!(f32_to_f16_bits(f32::NAN) & 0x7e00, 0x7e00);
     }
 
     #[test]

@@ -9,7 +9,25 @@ use crate::eval::{EvalError, Tensor, show_shape};
 
 pub(super) fn pool(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
     let x = cx.input(0, "X")?;
-    float_op!(x, "input X", a => pool_t(cx, a))
+    match x {
+        Tensor::I64(a) if cx.kind() == "MaxPool" => max_pool_int(cx, a),
+        _ => float_op!(x, "input X", a => pool_t(cx, a)),
+    }
+}
+
+/// MaxPool over integers (int8/uint8 since opset 12) through float64, exact up to 2^53.
+fn max_pool_int(cx: &Ctx, x: &ArrayD<i64>) -> Result<Vec<Tensor>, EvalError> {
+    const EXACT: i64 = 1 << 53;
+    if x.iter().any(|v| !(-EXACT..=EXACT).contains(v)) {
+        return Err(EvalError::Unsupported {
+            op: "MaxPool on integers beyond 2^53".into(),
+        });
+    }
+    let mut out = pool_t(cx, &x.mapv(|v| v as f64))?;
+    if let Some(Tensor::F64(y)) = out.first() {
+        out[0] = Tensor::I64(y.mapv(|v| v as i64));
+    }
+    Ok(out)
 }
 
 fn pool_t<T: Float>(cx: &Ctx, x: &ArrayD<T>) -> Result<Vec<Tensor>, EvalError> {

@@ -15,8 +15,23 @@ pub(super) fn identity(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
 }
 
 /// Inference: the data passes through; the mask, when asked for, is all true.
+/// Inference Dropout (the identity, mask all true). Training mode (input 2, opset 12+) with a
+/// non-zero ratio draws a random mask, which the evaluator does not do.
 pub(super) fn dropout(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
     let x = cx.input(0, "data")?;
+    let training = match cx.opt(2) {
+        Some(t) => t.to_f64_vec().first().is_some_and(|&v| v != 0.0),
+        None => false,
+    };
+    let ratio = match cx.opt(1) {
+        Some(r) => r.to_f64_vec().first().copied().unwrap_or(0.5),
+        None => cx.float("ratio", 0.5),
+    };
+    if training && ratio != 0.0 {
+        return Err(EvalError::Unsupported {
+            op: "Dropout with training_mode=1 (random masks)".into(),
+        });
+    }
     let mut out = vec![x.clone()];
     if cx.wanted() > 1 {
         out.push(Tensor::Bool(ArrayD::from_elem(IxDyn(x.shape()), true)));
