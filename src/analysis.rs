@@ -3,7 +3,7 @@
 
 use crate::engine::RuleContext;
 use crate::eval::{self, Tensor};
-use crate::ir::{Dim, Graph, Op, OpId, ValueId, Weights};
+use crate::ir::{Dim, Graph, LossSpec, Model, Op, OpId, ValueId, Weights};
 use crate::shape::norm_axis;
 
 /// How many elements one softmax normalisation group has, per ONNX semantics at this opset.
@@ -136,6 +136,127 @@ pub fn output_head(graph: &Graph, output: ValueId, opset: i64) -> OutputHead {
     }
     head.passthrough = passthrough;
     head
+}
+
+/// Ops that keep every axis where it is (elementwise, normalisation, spatial pooling).
+const AXIS_PRESERVING: &[&str] = &[
+    "Relu",
+    "LeakyRelu",
+    "Elu",
+    "Selu",
+    "Tanh",
+    "Sigmoid",
+    "HardSigmoid",
+    "Softplus",
+    "Identity",
+    "Dropout",
+    "Cast",
+    "BatchNormalization",
+    "Clip",
+    "Abs",
+    "Neg",
+    "Exp",
+    "Mul",
+    "Div",
+    "Sub",
+    "Add",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "Resize",
+    "Upsample",
+];
+
+/// The class axis of `value`, in its own rank: the axis the last linear or conv layer produced
+/// (MatMul/Gemm: the last axis; Conv/ConvTranspose: axis 1), followed through axis-preserving ops and
+/// Transposes. `None` when a reshape or anything unknown is in the way: never guessed.
+pub fn class_axis(graph: &Graph, value: ValueId) -> Option<usize> {
+    // Axis permutations met on the way back, applied in reverse at the end.
+    let mut perms: Vec<Vec<usize>> = vec![];
+    let mut v = value;
+    let mut axis = None;
+    for _ in 0..64 {
+        let op = graph.op(graph.value(v).producer?);
+        if !op.is_default_domain() {
+            return None;
+        }
+        let rank = graph.value(v).shape.as_ref()?.len();
+        match op.op_type.as_str() {
+            "MatMul" | "Gemm" => {
+                axis = Some(rank.checked_sub(1)?);
+                break;
+            }
+            "Conv" | "ConvTranspose" => {
+                axis = Some(1);
+                break;
+            }
+            "Transpose" => {
+                let perm: Vec<usize> = match op.attr_ints("perm") {
+                    Some(p) => p
+                        .iter()
+                        .map(|&x| usize::try_from(x).ok())
+                        .collect::<Option<_>>()?,
+                    None => (0..rank).rev().collect(),
+                };
+                perms.push(perm);
+                v = op.input(0)?;
+            }
+            t if AXIS_PRESERVING.contains(&t) => {
+                // Follow the data input: for binary ops, the one that is not a constant.
+                v = op
+                    .inputs
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .find(|&i| {
+                        graph.value(i).constant.is_none() && graph.value(i).producer.is_some()
+                    })
+                    .or_else(|| op.input(0))?;
+                if graph.value(v).shape.as_ref()?.len() != rank {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    let mut axis = axis?;
+    // out[i] = in[perm[i]]: the axis moves to the position i where perm[i] == axis.
+    for perm in perms.iter().rev() {
+        axis = perm.iter().position(|&p| p == axis)?;
+    }
+    Some(axis)
+}
+
+/// Every (loss, output index) pair of the training spec: a loss without an output index applies to
+/// every output.
+pub fn losses_by_output(model: &Model) -> Vec<(&LossSpec, usize)> {
+    let Some(t) = &model.training else {
+        return vec![];
+    };
+    let n = model.graph.outputs.len();
+    t.losses
+        .iter()
+        .flat_map(|l| {
+            (0..n)
+                .filter(move |&i| l.output.is_none_or(|o| o == i))
+                .map(move |i| (l, i))
+        })
+        .collect()
+}
+
+/// Keras 3 categorical cross-entropy with `from_logits=False` for one row: ŷ is divided by its sum,
+/// clipped to [ε, 1−ε], then −Σ y·log ŷ (float32).
+pub fn keras_cce(labels: &[f32], preds: &[f32]) -> f32 {
+    let sum: f32 = preds.iter().sum();
+    labels
+        .iter()
+        .zip(preds)
+        .map(|(&y, &p)| {
+            let q = (p / sum).clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON);
+            -y * q.ln()
+        })
+        .sum()
 }
 
 /// Values of `target` computed from seeded probes through the head that produces it.

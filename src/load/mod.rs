@@ -1,6 +1,7 @@
 //! Front ends: each turns one file format into the IR.
 
 pub mod external;
+pub mod keras;
 pub mod onnx;
 
 use std::path::Path;
@@ -35,15 +36,30 @@ impl LoadError {
 
 /// Loads any supported file, choosing the front end by extension.
 pub fn load(path: &Path) -> Result<Model, LoadError> {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some(ext) if ext.eq_ignore_ascii_case("onnx") => onnx::load_onnx(path),
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("onnx") => onnx::load_onnx(path),
+        Some("json") => keras::load_json(path),
+        Some("yaml" | "yml") => keras::load_yaml(path),
+        Some("keras") => keras::load_archive(path),
+        Some("h5" | "hdf5") => keras::load_h5(path),
         _ => Err(LoadError::new(
-            "not a supported model file (expected .onnx)",
+            "not a supported model file (expected .onnx, .keras, .json, .yaml/.yml or .h5)",
         )),
     }
 }
 
 /// Whether a directory walk should pick this file up.
 pub fn is_model_path(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some(ext) if ext.eq_ignore_ascii_case("onnx"))
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    matches!(
+        ext.as_deref(),
+        Some("onnx" | "json" | "yaml" | "yml" | "keras" | "h5" | "hdf5")
+    )
 }

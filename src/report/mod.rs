@@ -163,15 +163,16 @@ pub(crate) fn display_path(path: &Path, root: &Path) -> String {
         }
     };
     let (path_abs, root_abs) = (abs(path), abs(root));
-    let rel = path_abs
-        .strip_prefix(&root_abs)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| path.to_path_buf());
-    rel.components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
+    match path_abs.strip_prefix(&root_abs) {
+        Ok(rel) => rel
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/"),
+        // Outside the root: show it as the user wrote it.
+        Err(_) => path.to_string_lossy().replace('\\', "/"),
+    }
 }
 
 fn concise(results: &[FileResult], opts: &RenderOptions) -> String {

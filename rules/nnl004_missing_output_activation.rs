@@ -1,0 +1,237 @@
+//! Logits reach something that expects probabilities: a probability loss on a linear output, or a logits-trained model shipped without its sigmoid
+//!
+//! ## What it finds
+//! - **A probability loss on logits**: `binary_crossentropy`, `categorical_crossentropy` or
+//!   `sparse_categorical_crossentropy` with `from_logits=False` (the default) on an output with no
+//!   final activation.
+//! - **The missing test-time activation**: a model trained on logits (`from_logits=True`,
+//!   `sigmoid_cross_entropy_with_logits`, `BCEWithLogitsLoss`) whose inference output has no final
+//!   activation, while the output is declared or named as a probability or mask (`probs`, `mask`,
+//!   `confidence`, …) or a metric thresholds it at 0.5 (Keras `"accuracy"` on one unit). In ONNX graphs,
+//!   which carry no loss: a linear output declared or named as a probability or mask.
+//!
+//! ## Why it matters
+//! Logits are unbounded. A loss with `from_logits=False` clips them to [1e−7, 1−1e−7] (Keras); every
+//! clipped value has zero gradient, so most of the head stops learning. When the sigmoid was only in
+//! the loss, the shipped model returns raw logits: a "mask" with values like −7.3 and 12.1, "probabilities"
+//! that are negative or above 1, and a 0.5 threshold at logit 0.5 (probability 0.62) instead of at 0.
+//!
+//! ## Symptom
+//! Training with a probability loss on logits: loss stuck near 16.1 × the share of wrongly signed
+//! outputs, accuracy that barely moves. Shipped without the sigmoid: masks and scores outside [0, 1],
+//! thresholds that select the wrong pixels, metrics that disagree with training.
+//!
+//! ## Example
+//! ```python
+//! mask_logits = keras.layers.Conv2D(1, 1, name="mask")(x)            # no activation
+//! model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True),
+//!               metrics=["accuracy"])                                 # thresholds logits at 0.5
+//! ```
+//!
+//! ## Fix
+//! Add the activation to the inference graph (`activation="sigmoid"` / `"softmax"`, or a separate
+//! output for probabilities), or keep the logits and set `from_logits=True`, applying the activation at
+//! test time. For metrics on logits use `keras.metrics.BinaryAccuracy(threshold=0.0)`.
+//!
+//! ## Formats
+//! Keras configs (with the loss) and ONNX graphs (from a declared intent or the output's name).
+//!
+//! ## References
+//! - Keras losses, `from_logits`; `tf.nn.sigmoid_cross_entropy_with_logits`
+
+use crate::analysis::{self, KERAS_EPSILON, num};
+use crate::engine::RuleContext;
+use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::ir::{Intent, IntentSource, LossKind, LossSpec, ValueId};
+
+pub const SEVERITY: Severity = Severity::Error;
+
+/// Ops that end a linear head: their output is logits when nothing follows.
+const LINEAR: &[&str] = &["MatMul", "Gemm", "Add", "Conv", "ConvTranspose", "BatchNormalization"];
+
+fn is_linear_output(ctx: &RuleContext, value: ValueId) -> bool {
+    let graph = &ctx.model.graph;
+    let head = analysis::output_head(graph, value, ctx.model.opset);
+    if head.activation.is_some() {
+        return false;
+    }
+    // Walk back through data-moving ops to the op that produced the values.
+    let mut v = value;
+    for _ in 0..32 {
+        let Some(p) = graph.value(v).producer else {
+            return false;
+        };
+        let op = graph.op(p);
+        if !op.is_default_domain() {
+            return false;
+        }
+        if LINEAR.contains(&op.op_type.as_str()) {
+            return true;
+        }
+        if !analysis::PASSTHROUGH.contains(&op.op_type.as_str()) {
+            return false;
+        }
+        match op.input(0) {
+            Some(i) => v = i,
+            None => return false,
+        }
+    }
+    false
+}
+
+pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+    let model = ctx.model;
+    let graph = &model.graph;
+    let mut out = vec![];
+    let mut flagged = vec![];
+    for (loss, index) in analysis::losses_by_output(model) {
+        let value = graph.outputs[index].value;
+        if !is_linear_output(ctx, value) || flagged.contains(&index) {
+            continue;
+        }
+        let prob_loss = matches!(
+            loss.kind,
+            LossKind::BinaryCrossentropy | LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy
+        );
+        if prob_loss && !loss.from_logits {
+            out.push(probability_loss_on_logits(ctx, loss, value));
+            flagged.push(index);
+        }
+    }
+    // The missing test-time activation.
+    let trained_on_logits = |index: usize| {
+        analysis::losses_by_output(model).into_iter().any(|(l, i)| {
+            i == index && (l.from_logits || l.kind == LossKind::SigmoidCrossEntropyWithLogits)
+        })
+    };
+    let thresholds = |index: usize| {
+        model.training.as_ref().and_then(|t| {
+            t.metrics
+                .iter()
+                .find(|m| m.threshold == Some(0.5) && m.output.is_none_or(|o| o == index))
+        })
+    };
+    for (index, o) in graph.outputs.iter().enumerate() {
+        if flagged.contains(&index) || !is_linear_output(ctx, o.value) {
+            continue;
+        }
+        let declared_prob = matches!(o.intent, Intent::Probability | Intent::Mask | Intent::Distribution)
+            && matches!(o.intent_source, IntentSource::Declared | IntentSource::Name(_));
+        let metric = if trained_on_logits(index) { thresholds(index) } else { None };
+        if declared_prob || metric.is_some() {
+            out.push(missing_activation(ctx, o.value, &o.intent_source, metric.and_then(|m| m.span), trained_on_logits(index)));
+        }
+    }
+    out
+}
+
+fn out_label(ctx: &RuleContext, value: ValueId, text: String) -> Option<Label> {
+    let p = ctx.model.graph.value(value).producer?;
+    Some(Label { at: At::op_key(&ctx.model.graph, p, "activation"), text })
+}
+
+fn node_path(ctx: &RuleContext, value: ValueId) -> String {
+    let g = &ctx.model.graph;
+    g.value(value).producer.map_or_else(|| g.value(value).name.clone(), |p| g.op(p).origin.path.clone())
+}
+
+fn probability_loss_on_logits(ctx: &RuleContext, loss: &LossSpec, value: ValueId) -> Finding {
+    let name = ctx.model.graph.value(value).name.clone();
+    let mut labels: Vec<Label> = out_label(ctx, value, "no activation: these are logits".into()).into_iter().collect();
+    if let Some(span) = loss.span {
+        labels.push(Label { at: At::Span(span), text: "expects probabilities (from_logits=False)".into() });
+    }
+    Finding {
+        code: "NNL004",
+        name: "missing-output-activation",
+        severity: SEVERITY,
+        message: format!("`{}` expects probabilities but `{name}` has no final activation", loss.written),
+        help: "set from_logits=True on the loss (and apply the sigmoid/softmax at inference), or add the activation to the output layer".into(),
+        symptom: "logits outside [1e-7, 1-1e-7] are clipped and get no gradient: the loss stalls and accuracy barely moves".into(),
+        labels,
+        node_path: node_path(ctx, value),
+        check: clip_check(ctx, value),
+    }
+}
+
+fn missing_activation(ctx: &RuleContext, value: ValueId, source: &IntentSource, metric: Option<crate::ir::Span>, logits_loss: bool) -> Finding {
+    let name = ctx.model.graph.value(value).name.clone();
+    let why = match source {
+        IntentSource::Declared => "is declared a probability".to_string(),
+        IntentSource::Name(n) => format!("is named `{n}`"),
+        _ => "is thresholded at 0.5 by a metric".to_string(),
+    };
+    let mut labels: Vec<Label> = out_label(ctx, value, "no sigmoid/softmax here".into()).into_iter().collect();
+    if let Some(span) = metric {
+        labels.push(Label { at: At::Span(span), text: "thresholds the logits at 0.5".into() });
+    }
+    Finding {
+        code: "NNL004",
+        name: "missing-output-activation",
+        severity: SEVERITY,
+        message: format!(
+            "`{name}` {why} but outputs raw logits{}",
+            if logits_loss { " (the model was trained with a logits loss, so the activation lived only in the loss)" } else { "" }
+        ),
+        help: "add the sigmoid (or softmax) to the inference output, or rename/declare the output as logits and apply the activation downstream".into(),
+        symptom: "scores and masks outside [0, 1]; a 0.5 threshold on logits selects the wrong examples or pixels".into(),
+        labels,
+        node_path: node_path(ctx, value),
+        check: range_check(ctx, value),
+    }
+}
+
+fn clip_check(ctx: &RuleContext, value: ValueId) -> Check {
+    let probed = match analysis::probe(ctx, value) {
+        Ok(p) => p,
+        Err(reason) => return Check::Unconfirmed { reason },
+    };
+    let eps = KERAS_EPSILON as f64;
+    let total = probed.values.len().max(1) as f64;
+    let clipped = probed.values.iter().filter(|&&v| v <= eps || v >= 1.0 - eps).count() as f64;
+    if clipped == 0.0 {
+        return Check::Unconfirmed { reason: "every probe output happened to lie inside (ε, 1−ε)".into() };
+    }
+    Check::Confirmed {
+        summary: format!(
+            "on {} seeded probe rows with {}, {:.1} % of the outputs fall outside (ε, 1−ε) and are clipped by the loss, so their gradient is 0",
+            probed.rows,
+            probed.weights,
+            100.0 * clipped / total
+        ),
+        numbers: vec![
+            ("probe rows".into(), probed.rows as f64),
+            ("share clipped to ε or 1−ε".into(), clipped / total),
+        ],
+    }
+}
+
+fn range_check(ctx: &RuleContext, value: ValueId) -> Check {
+    let probed = match analysis::probe(ctx, value) {
+        Ok(p) => p,
+        Err(reason) => return Check::Unconfirmed { reason },
+    };
+    let total = probed.values.len().max(1) as f64;
+    let outside = probed.values.iter().filter(|&&v| !(0.0..=1.0).contains(&v)).count() as f64;
+    let min = probed.values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = probed.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if outside == 0.0 {
+        return Check::Unconfirmed { reason: "every probe output happened to lie in [0, 1]".into() };
+    }
+    Check::Confirmed {
+        summary: format!(
+            "on {} seeded probe rows with {}, {:.1} % of the outputs lie outside [0, 1] (min {}, max {})",
+            probed.rows,
+            probed.weights,
+            100.0 * outside / total,
+            num(min),
+            num(max)
+        ),
+        numbers: vec![
+            ("probe rows".into(), probed.rows as f64),
+            ("share outside [0, 1]".into(), outside / total),
+            ("min".into(), min),
+            ("max".into(), max),
+        ],
+    }
+}

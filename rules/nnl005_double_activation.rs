@@ -1,0 +1,304 @@
+//! A softmax or sigmoid output is normalised twice: stacked activations, or probabilities fed to a from_logits loss
+//!
+//! ## What it finds
+//! - Stacked normalisations in a graph: `Softmax → Softmax`, `Sigmoid → Softmax` and `Softmax → Sigmoid`
+//!   (directly or through ops that only move data), e.g. a `Softmax` layer after
+//!   `Dense(10, activation="softmax")`, or `nn.Softmax` after a model that already ends in one.
+//! - A loss with `from_logits=True` (or a loss that always takes logits, such as
+//!   `sigmoid_cross_entropy_with_logits`) attached to an output that already ends in a softmax or
+//!   sigmoid.
+//!
+//! ## Why it matters
+//! The second activation reads probabilities as if they were logits. Probabilities lie in [0, 1], so a
+//! softmax over them can barely tell classes apart: over K classes its largest output is at most
+//! e/(e + K − 1), which is 0.232 for K = 10, however confident the model is. A from_logits loss on
+//! probabilities does the same inside the loss: it can never reach zero, and its gradient is squashed
+//! by the extra activation, so training is slow and calibration is wrong.
+//!
+//! ## Symptom
+//! Predicted probabilities are flat (all close to 1/K) even for easy examples; thresholds such as 0.5
+//! are never reached; training loss plateaus at a floor well above zero (log(1 + (K − 1)/e) ≈ 1.2 for
+//! K = 10 with categorical cross-entropy) while accuracy may still look reasonable, because the arg-max
+//! is preserved.
+//!
+//! ## Example
+//! ```python
+//! model = keras.Sequential([..., keras.layers.Dense(10, activation="softmax")])
+//! model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+//! ```
+//!
+//! ## Fix
+//! Keep exactly one activation: either drop the final activation and keep `from_logits=True`
+//! (applying softmax/sigmoid at inference), or keep the activation and set `from_logits=False`:
+//! ```python
+//! model = keras.Sequential([..., keras.layers.Dense(10)])
+//! model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+//! ```
+//!
+//! ## Formats
+//! Stacked activations: ONNX graphs and Keras configs. The from_logits case needs a loss, so it is
+//! found in Keras configs with a compile config only (ONNX carries no loss).
+//!
+//! ## References
+//! - Keras losses, `from_logits`
+//! - max softmax over K inputs in [0, 1]: e¹ / (e¹ + (K − 1)·e⁰)
+
+use crate::analysis::{self, PASSTHROUGH, num};
+use crate::engine::RuleContext;
+use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::ir::{Graph, LossKind, LossSpec, OpId};
+
+pub const SEVERITY: Severity = Severity::Error;
+
+const NORMALISERS: &[&str] = &["Softmax", "Sigmoid"];
+
+pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+    let graph = &ctx.model.graph;
+    let mut out = vec![];
+    for id in graph.op_ids() {
+        let op = graph.op(id);
+        if !op.is_default_domain() || !NORMALISERS.contains(&op.op_type.as_str()) {
+            continue;
+        }
+        if let Some(first) = normaliser_feeding(graph, id)
+            && (op.op_type == "Softmax" || graph.op(first).op_type == "Softmax")
+        {
+            out.push(stacked(ctx, first, id));
+        }
+    }
+    if let Some(training) = &ctx.model.training {
+        for loss in &training.losses {
+            let takes_logits =
+                loss.from_logits || loss.kind == LossKind::SigmoidCrossEntropyWithLogits;
+            if !takes_logits {
+                continue;
+            }
+            for (index, output) in graph.outputs.iter().enumerate() {
+                if loss.output.is_some_and(|o| o != index) {
+                    continue;
+                }
+                let head = analysis::output_head(graph, output.value, ctx.model.opset);
+                if let (Some(act), Some(op)) = (&head.activation, head.activation_op)
+                    && NORMALISERS.contains(&act.as_str())
+                {
+                    out.push(logits_loss(ctx, op, loss, head.units));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The Softmax/Sigmoid whose output reaches `op` through data-moving ops only.
+fn normaliser_feeding(graph: &Graph, op: OpId) -> Option<OpId> {
+    let mut value = graph.op(op).input(0)?;
+    for _ in 0..16 {
+        let producer = graph.value(value).producer?;
+        let p = graph.op(producer);
+        if !p.is_default_domain() {
+            return None;
+        }
+        match p.op_type.as_str() {
+            t if NORMALISERS.contains(&t) => return Some(producer),
+            t if PASSTHROUGH.contains(&t) => value = p.input(0)?,
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn describe(graph: &Graph, op: OpId) -> String {
+    let op = graph.op(op);
+    match &op.origin.layer {
+        Some(layer) => format!("layer `{layer}`"),
+        None if op.name.is_empty() => format!("node #{}", op.origin.index),
+        None => format!("node `{}`", op.name),
+    }
+}
+
+fn stacked(ctx: &RuleContext, first: OpId, second: OpId) -> Finding {
+    let graph = &ctx.model.graph;
+    let (a, b) = (&graph.op(first).op_type, &graph.op(second).op_type);
+    let classes = analysis::softmax_axis(graph, graph.op(second), ctx.model.opset)
+        .and_then(|ax| ax.group_size)
+        .filter(|_| b == "Softmax");
+    let check = numerical_check(ctx, graph.op(second).outputs[0], classes, None);
+    Finding {
+        code: "NNL005",
+        name: "double-activation",
+        severity: SEVERITY,
+        message: format!(
+            "{} applied to a {} output: {} normalises probabilities that {} already produced",
+            b.to_lowercase(),
+            a.to_lowercase(),
+            describe(graph, second),
+            describe(graph, first)
+        ),
+        help: format!("remove one of the two activations (keep the {} only once)", a.to_lowercase()),
+        symptom: flat_symptom(classes),
+        labels: vec![
+            Label {
+                at: At::op_key(graph, second, "activation"),
+                text: format!("second activation ({b})"),
+            },
+            Label {
+                at: At::op_key(graph, first, "activation"),
+                text: format!("first activation ({a})"),
+            },
+        ],
+        node_path: graph.op(second).origin.path.clone(),
+        check,
+    }
+}
+
+fn logits_loss(ctx: &RuleContext, act: OpId, loss: &LossSpec, units: Option<u64>) -> Finding {
+    let graph = &ctx.model.graph;
+    let kind = graph.op(act).op_type.to_lowercase();
+    let classes = units.filter(|_| kind == "softmax");
+    let mut labels = vec![Label {
+        at: At::op_key(graph, act, "activation"),
+        text: format!("the output is already a {kind}"),
+    }];
+    if let Some(span) = loss.from_logits_span.or(loss.span) {
+        labels.push(Label {
+            at: At::Span(span),
+            text: "this loss applies its own activation to the output".into(),
+        });
+    }
+    Finding {
+        code: "NNL005",
+        name: "double-activation",
+        severity: SEVERITY,
+        message: format!(
+            "loss `{}` takes logits, but {} already applies a {kind}",
+            loss.written,
+            describe(graph, act)
+        ),
+        help: format!(
+            "drop the final {kind} and keep from_logits=True (apply the {kind} at inference), or keep \
+             the {kind} and set from_logits=False"
+        ),
+        symptom: flat_symptom(classes),
+        labels,
+        node_path: graph.op(act).origin.path.clone(),
+        check: numerical_check(ctx, graph.op(act).outputs[0], classes, Some(&kind)),
+    }
+}
+
+fn flat_symptom(classes: Option<u64>) -> String {
+    match classes {
+        Some(k) if k >= 2 => format!(
+            "predicted probabilities are flat: no class can exceed {} over {k} classes, so a 0.5 \
+             threshold is never reached and the loss plateaus at {} or more",
+            num(max_double_softmax(k)),
+            num((1.0 + (k as f64 - 1.0) / std::f64::consts::E).ln())
+        ),
+        _ => "the loss can never reach zero and its gradient is squashed by the extra activation: \
+              training is slow and the predicted probabilities are badly calibrated"
+            .into(),
+    }
+}
+
+/// Largest output of a softmax over `k` inputs that lie in [0, 1].
+fn max_double_softmax(k: u64) -> f64 {
+    let e = std::f64::consts::E;
+    e / (e + k as f64 - 1.0)
+}
+
+/// Probes the (second) activation's output; for a softmax over K classes compares its largest value
+/// with the bound e/(e+K−1). For a from_logits loss computes the loss floor on probabilities.
+fn numerical_check(
+    ctx: &RuleContext,
+    value: crate::ir::ValueId,
+    classes: Option<u64>,
+    loss_on: Option<&str>,
+) -> Check {
+    let probed = match analysis::probe(ctx, value) {
+        Ok(p) => p,
+        Err(reason) => return Check::Unconfirmed { reason },
+    };
+    let max = probed.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = probed.values.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut numbers = vec![
+        ("probe rows".to_string(), probed.rows as f64),
+        ("largest probe output".to_string(), max),
+        ("smallest probe output".to_string(), min),
+    ];
+    match (loss_on, classes) {
+        (None, Some(k)) => {
+            let bound = max_double_softmax(k);
+            if max > bound + 1e-6 {
+                return Check::Unconfirmed {
+                    reason: format!("a probe output reached {} above the bound {}", num(max), num(bound)),
+                };
+            }
+            numbers.push(("classes".into(), k as f64));
+            numbers.push(("largest reachable probability".into(), bound));
+            Check::Confirmed {
+                summary: format!(
+                    "on {} seeded probe rows with {}, the largest output is {} (bound e/(e+K−1) = {} for K = {k})",
+                    probed.rows,
+                    probed.weights,
+                    num(max),
+                    num(bound)
+                ),
+                numbers,
+            }
+        }
+        (Some(kind), _) => {
+            if min < 0.0 || max > 1.0 {
+                return Check::Unconfirmed {
+                    reason: format!("probe outputs span [{}, {}], not [0, 1]", num(min), num(max)),
+                };
+            }
+            // The loss reads values in [0, 1] as logits: its floor for a correct one-hot / positive label.
+            let floor = match (kind, classes) {
+                ("softmax", Some(k)) => (1.0 + (k as f64 - 1.0) / std::f64::consts::E).ln(),
+                // Sigmoid CE with logits: label 1 needs logit → ∞, but it is at most 1.
+                _ => (1.0 + (-1.0f64).exp()).ln(),
+            };
+            numbers.push(("loss floor with a perfect prediction".into(), floor));
+            Check::Confirmed {
+                summary: format!(
+                    "the output is a {kind}, so every value the loss sees as a logit lies in [{}, {}]; even a \
+                     perfect prediction leaves a loss of {}",
+                    num(min),
+                    num(max),
+                    num(floor)
+                ),
+                numbers,
+            }
+        }
+        (None, None) => {
+            // A sigmoid over probabilities: every output lies in [sigmoid(0), sigmoid(1)].
+            let (lo, hi) = (0.5, 1.0 / (1.0 + (-1.0f64).exp()));
+            if min < lo - 1e-6 || max > hi + 1e-6 {
+                return Check::Unconfirmed {
+                    reason: format!("probe outputs span [{}, {}], outside [0.5, 0.731]", num(min), num(max)),
+                };
+            }
+            Check::Confirmed {
+                summary: format!(
+                    "on {} seeded probe rows with {}, every output lies in [{}, {}] ⊂ [0.5, 0.731]: a 0.5 \
+                     threshold calls every example positive",
+                    probed.rows,
+                    probed.weights,
+                    num(min),
+                    num(max)
+                ),
+                numbers,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_double_softmax_bound_matches_the_docs() {
+        assert!((max_double_softmax(10) - 0.232).abs() < 1e-3);
+        assert!((max_double_softmax(2) - 0.731).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,223 @@
+//! Log applied to a softmax or sigmoid underflows to −inf in float32; use the fused log-softmax
+//!
+//! ## What it finds
+//! An ONNX `Log` node whose input is a `Softmax` or `Sigmoid` output (directly, or through ops that only
+//! move data: Identity, Dropout, Cast, Reshape, Transpose, Squeeze, Unsqueeze, Flatten). This is what
+//! `torch.log(torch.softmax(x, 1))`, `tf.math.log(tf.nn.softmax(x))` or `keras.ops.log(sigmoid(x))`
+//! export to.
+//!
+//! ## Why it matters
+//! Softmax computes exp(xᵢ − max x) / Σ exp(xⱼ − max x). When a logit is more than about 104 below the
+//! largest one, its exponential underflows to 0 in float32, and log(0) is −inf. A fused log-softmax
+//! computes (xᵢ − max x) − log Σ exp(xⱼ − max x) instead, which stays finite. The same holds for
+//! log(sigmoid(x)) against log-sigmoid, for x below about −104. Once a −inf appears, a negative
+//! log-likelihood loss becomes inf and the gradients become NaN.
+//!
+//! ## Symptom
+//! Training runs normally until the model becomes confident, then the loss jumps to `inf` or `nan` and
+//! the weights are destroyed, often many epochs in and seemingly at random. At inference, log-probabilities
+//! of unlikely classes come out as `-inf`, which breaks beam search, calibration and any sum of
+//! log-probabilities.
+//!
+//! ## Example
+//! ```python
+//! log_probs = torch.log(torch.softmax(logits, dim=1))  # -inf once logits spread by ~104
+//! loss = F.nll_loss(log_probs, target)
+//! ```
+//!
+//! ## Fix
+//! ```python
+//! log_probs = torch.log_softmax(logits, dim=1)   # or F.cross_entropy(logits, target)
+//! log_p = F.logsigmoid(x)                        # instead of torch.log(torch.sigmoid(x))
+//! ```
+//! In Keras use `activation="log_softmax"` or a loss with `from_logits=True`.
+//!
+//! ## Formats
+//! ONNX graphs. Keras configs only show this construct inside Lambda layers (which nnlint cannot
+//! see into; NNL009 reports those) or as separate operation layers, which lower to the same `Log`
+//! op and are checked the same way.
+//!
+//! ## References
+//! - ONNX operator docs, `LogSoftmax` and `Softmax`
+//! - IEEE 754 binary32: the smallest positive subnormal is 2⁻¹⁴⁹ ≈ 1.4e−45, so exp(x) is 0 for x < −103.97
+
+use crate::analysis::{self, PASSTHROUGH, num};
+use crate::engine::RuleContext;
+use crate::eval::{self, Tensor};
+use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::ir::{Graph, Model, Op, OpId};
+
+pub const SEVERITY: Severity = Severity::Warning;
+
+pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+    let graph = &ctx.model.graph;
+    graph
+        .op_ids()
+        .filter_map(|id| {
+            let op = graph.op(id);
+            if op.op_type != "Log" || !op.is_default_domain() {
+                return None;
+            }
+            let act = activation_feeding(graph, op)?;
+            Some(finding(ctx, id, act))
+        })
+        .collect()
+}
+
+/// The Softmax or Sigmoid whose output reaches this Log through data-moving ops only.
+fn activation_feeding(graph: &Graph, log: &Op) -> Option<OpId> {
+    let mut value = log.input(0)?;
+    for _ in 0..16 {
+        let producer = graph.value(value).producer?;
+        let op = graph.op(producer);
+        if !op.is_default_domain() {
+            return None;
+        }
+        match op.op_type.as_str() {
+            "Softmax" | "Sigmoid" => return Some(producer),
+            t if PASSTHROUGH.contains(&t) => value = op.input(0)?,
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn finding(ctx: &RuleContext, log_id: OpId, act_id: OpId) -> Finding {
+    let model = ctx.model;
+    let graph = &model.graph;
+    let act = graph.op(act_id);
+    let softmax = act.op_type == "Softmax";
+    let (what, fused) = if softmax {
+        ("softmax", "LogSoftmax")
+    } else {
+        ("sigmoid", "log-sigmoid")
+    };
+    let log = graph.op(log_id);
+    let name = |op: &Op| {
+        if op.name.is_empty() {
+            format!("#{}", op.origin.index)
+        } else {
+            op.name.clone()
+        }
+    };
+    Finding {
+        code: "NNL008",
+        name: "log-of-softmax",
+        severity: SEVERITY,
+        message: format!(
+            "log of a {what}: node `{}` takes the log of `{}`, which underflows to -inf in float32",
+            name(log),
+            name(act)
+        ),
+        help: if softmax {
+            "replace Log(Softmax(x)) with LogSoftmax(x) (torch.log_softmax, tf.nn.log_softmax), or \
+             pass the logits to a cross-entropy loss that takes logits"
+                .into()
+        } else {
+            "replace Log(Sigmoid(x)) with log-sigmoid (F.logsigmoid, tf.math.log_sigmoid), or pass the \
+             logits to a loss with from_logits=True"
+                .into()
+        },
+        symptom: "once the model grows confident the loss jumps to inf or nan and training diverges; \
+                  log-probabilities of unlikely classes come out as -inf"
+            .into(),
+        labels: vec![
+            Label {
+                at: At::Op(log_id),
+                text: format!("log of the {what} output: use {fused}"),
+            },
+            Label {
+                at: At::Op(act_id),
+                text: format!("{what} computed here"),
+            },
+        ],
+        node_path: log.origin.path.clone(),
+        check: numerical_check(ctx, model, act, log, softmax),
+    }
+}
+
+/// Finds, with the evaluator's own Softmax/Sigmoid and Log on float32, the smallest logit spread at
+/// which log(activation) becomes -inf, and shows the fused form is finite there.
+fn numerical_check(ctx: &RuleContext, model: &Model, act: &Op, log: &Op, softmax: bool) -> Check {
+    let limits = &ctx.probe.limits;
+    let (rank, axis, classes) = if softmax {
+        let Some(ax) = analysis::softmax_axis(&model.graph, act, model.opset) else {
+            return Check::Unconfirmed {
+                reason: "the softmax input's rank is unknown, so nnlint cannot build a probe of the right shape".into(),
+            };
+        };
+        let rank = act
+            .input(0)
+            .and_then(|v| model.graph.value(v).shape.as_ref())
+            .map_or(2, Vec::len);
+        (rank, ax.axis_index, ax.group_size.unwrap_or(2).clamp(2, 4096) as usize)
+    } else {
+        (1, 0, 1)
+    };
+    // One probe row: the first logit at 0, the others at -spread.
+    let eval_at = |spread: f32| -> Result<(f32, f32), String> {
+        let mut shape = vec![1usize; rank.max(1)];
+        shape[axis] = classes;
+        let mut values = vec![-spread; classes];
+        values[0] = if softmax { 0.0 } else { -spread };
+        let input = Tensor::from_f32(&shape, values.clone()).map_err(|e| e.to_string())?;
+        let activated = eval::eval_op(act, &[Some(&input)], model.opset, limits).map_err(|e| e.to_string())?;
+        let logged = eval::eval_op(log, &[activated.first()], model.opset, limits).map_err(|e| e.to_string())?;
+        let got = logged.first().map(Tensor::to_f64_vec).unwrap_or_default();
+        let min = got.iter().copied().fold(f64::INFINITY, f64::min) as f32;
+        // The fused form, in float64 from the same logits (exact enough to show it is finite).
+        let fused = if softmax {
+            let m = 0.0f64;
+            let lse = values.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+            (-(spread as f64) - m - lse) as f32
+        } else {
+            let x = -(spread as f64);
+            (-(1.0 + (-x).exp()).ln()) as f32
+        };
+        Ok((min, fused))
+    };
+    let broken = |s: f32| eval_at(s).map(|(v, _)| v == f32::NEG_INFINITY);
+    match broken(200.0) {
+        Err(reason) => return Check::Unconfirmed { reason },
+        Ok(false) => {
+            return Check::Unconfirmed {
+                reason: "the evaluator's float32 log(softmax) stayed finite at a logit spread of 200".into(),
+            };
+        }
+        Ok(true) => {}
+    }
+    let (mut lo, mut hi) = (0.0f32, 200.0f32);
+    for _ in 0..40 {
+        let mid = (lo + hi) / 2.0;
+        match broken(mid) {
+            Ok(true) => hi = mid,
+            Ok(false) => lo = mid,
+            Err(reason) => return Check::Unconfirmed { reason },
+        }
+    }
+    let (at_break, fused) = match eval_at(hi) {
+        Ok(v) => v,
+        Err(reason) => return Check::Unconfirmed { reason },
+    };
+    let mut numbers = vec![];
+    if softmax {
+        numbers.push(("classes".to_string(), classes as f64));
+    }
+    numbers.push(("smallest logit spread giving -inf".to_string(), hi as f64));
+    numbers.push((format!("log({}) there", if softmax { "softmax" } else { "sigmoid" }), at_break as f64));
+    numbers.push(("fused log-softmax there".to_string(), fused as f64));
+    Check::Confirmed {
+        summary: format!(
+            "evaluated the node's own {} and Log in float32: once {} the log is -inf, while the fused \
+             form gives {}",
+            act.op_type,
+            if softmax {
+                format!("one logit is {} below the largest", num(hi as f64))
+            } else {
+                format!("the input is below -{}", num(hi as f64))
+            },
+            num(fused as f64)
+        ),
+        numbers,
+    }
+}

@@ -1,0 +1,133 @@
+//! `.keras` archives: a zip holding `config.json`, `metadata.json` and `model.weights.h5`. Entries are
+//! read into memory with their declared sizes checked first; nothing is extracted to disk.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use zip::{CompressionMethod, ZipArchive};
+
+use crate::load::LoadError;
+
+/// Largest `config.json` accepted (the keras.applications configs we tried are 21 KB to 0.76 MB).
+pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
+const MAX_METADATA_BYTES: u64 = 1 << 20;
+/// Deflate cannot compress better than about 1032:1; a higher declared ratio is a lie.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+const MAX_ENTRIES: usize = 100_000;
+
+pub struct Contents {
+    pub config: String,
+    pub metadata: Option<String>,
+    /// Name and declared size of the weights file, when present (never read).
+    pub weights: Option<(String, u64)>,
+}
+
+fn refuse(what: impl std::fmt::Display) -> LoadError {
+    LoadError::new(format!("not a readable Keras archive: {what}"))
+}
+
+pub fn read(path: &Path) -> Result<Contents, LoadError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
+    if !meta.is_file() {
+        return Err(LoadError::new("not a regular file"));
+    }
+    let file =
+        File::open(path).map_err(|e| LoadError::new(format!("cannot open the file ({e})")))?;
+    let mut zip = ZipArchive::new(BufReader::new(file))
+        .map_err(|e| refuse(format_args!("not a zip file ({e})")))?;
+    if zip.len() > MAX_ENTRIES {
+        return Err(refuse(format_args!(
+            "{} entries (limit {MAX_ENTRIES})",
+            zip.len()
+        )));
+    }
+    let Some(index) = zip.index_for_name("config.json") else {
+        let names: Vec<String> = zip
+            .file_names()
+            .take(5)
+            .map(|n| format!("`{}`", n.unwrap_or_default()))
+            .collect();
+        let listed = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        };
+        return Err(refuse(format_args!(
+            "the zip has no `config.json` (entries: {listed})"
+        )));
+    };
+    let config = read_entry(&mut zip, index, "config.json", MAX_CONFIG_BYTES)?;
+    let config =
+        String::from_utf8(config).map_err(|_| refuse("`config.json` is not UTF-8 text"))?;
+    let metadata = zip
+        .index_for_name("metadata.json")
+        .and_then(|i| read_entry(&mut zip, i, "metadata.json", MAX_METADATA_BYTES).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let weights = zip
+        .index_for_name("model.weights.h5")
+        .or_else(|| zip.index_for_name("model.weights.npz"))
+        .and_then(|i| {
+            zip.by_index_raw(i)
+                .ok()
+                .map(|f| (f.name().unwrap_or_default().to_string(), f.size()))
+        });
+    Ok(Contents {
+        config,
+        metadata,
+        weights,
+    })
+}
+
+fn read_entry(
+    zip: &mut ZipArchive<BufReader<File>>,
+    index: usize,
+    name: &str,
+    limit: u64,
+) -> Result<Vec<u8>, LoadError> {
+    let entry = zip
+        .by_index(index)
+        .map_err(|e| refuse(format_args!("cannot open `{name}` ({e})")))?;
+    if entry.encrypted() {
+        return Err(refuse(format_args!("`{name}` is encrypted")));
+    }
+    let size = entry.size();
+    let packed = entry.compressed_size();
+    if size > limit {
+        return Err(refuse(format_args!(
+            "`{name}` declares {size} bytes, more than the limit of {limit}"
+        )));
+    }
+    match entry.compression() {
+        CompressionMethod::Stored if packed != size => {
+            return Err(refuse(format_args!(
+                "`{name}` is stored uncompressed but declares {size} bytes in {packed}"
+            )));
+        }
+        CompressionMethod::Stored => {}
+        CompressionMethod::Deflated if size > packed.saturating_mul(MAX_DEFLATE_RATIO) + 1024 => {
+            return Err(refuse(format_args!(
+                "`{name}` declares {size} bytes from {packed} compressed, a ratio deflate cannot reach"
+            )));
+        }
+        CompressionMethod::Deflated => {}
+        other => {
+            return Err(refuse(format_args!(
+                "`{name}` uses compression method {other:?}; only stored and deflate are read"
+            )));
+        }
+    }
+    let mut buf = Vec::with_capacity(size as usize);
+    entry
+        .take(size + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| refuse(format_args!("cannot read `{name}` ({e})")))?;
+    if buf.len() as u64 != size {
+        return Err(refuse(format_args!(
+            "`{name}` declares {size} bytes but holds {}",
+            buf.len()
+        )));
+    }
+    Ok(buf)
+}

@@ -1,0 +1,411 @@
+//! Keras front end: `model.to_json()` output (Keras 3 and Keras 2 / tf.keras layouts), YAML configs of
+//! the same structure, and `.keras` archives (their `config.json`). The text is parsed into a tree
+//! that keeps byte spans (`tree.rs`, by `json.rs` or `yaml.rs`), lowered into the IR (`lower.rs`,
+//! `layers.rs`) and the compile config read into the training spec (`training.rs`). Weights are never
+//! read: constants carry the real dims and no data, and numerical checks draw seeded weights.
+
+pub mod archive;
+pub mod json;
+mod layers;
+mod lower;
+pub mod training;
+pub mod tree;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use self::tree::{Node, line_col};
+use super::LoadError;
+use crate::ir::{Format, Model, Weights};
+
+/// Keras layers lower to ONNX ops with the semantics of this opset (Softmax over one axis).
+pub const OPSET: i64 = 13;
+
+/// Largest config file read from disk.
+pub const MAX_TEXT_BYTES: u64 = archive::MAX_CONFIG_BYTES;
+
+pub fn load_json(path: &Path) -> Result<Model, LoadError> {
+    let text = read_text(path)?;
+    require_class_name(&text)?;
+    let root = json::parse(&text).map_err(|e| parse_failure(&text, e))?;
+    build(
+        path,
+        Format::KerasJson,
+        display_name(path),
+        text,
+        &root,
+        BTreeMap::new(),
+    )
+}
+
+pub fn load_yaml(path: &Path) -> Result<Model, LoadError> {
+    let text = read_text(path)?;
+    require_class_name(&text)?;
+    let root = yaml::parse(&text).map_err(|e| parse_failure(&text, e))?;
+    build(
+        path,
+        Format::KerasYaml,
+        display_name(path),
+        text,
+        &root,
+        BTreeMap::new(),
+    )
+}
+
+pub fn load_archive(path: &Path) -> Result<Model, LoadError> {
+    let contents = archive::read(path)?;
+    let mut metadata = BTreeMap::new();
+    if let Some(meta) = contents
+        .metadata
+        .as_deref()
+        .and_then(|m| json::parse(m).ok())
+    {
+        for e in meta.entries().unwrap_or_default() {
+            if let Some(v) = e.value.as_str() {
+                metadata.insert(e.key.clone(), v.to_string());
+            }
+        }
+    }
+    if let Some((name, size)) = &contents.weights {
+        metadata.insert(
+            "weights_file".into(),
+            format!("{name} ({size} bytes, HDF5, not read)"),
+        );
+    }
+    let source_name = format!("{}/config.json", display_name(path));
+    let root = json::parse(&contents.config)
+        .map_err(|e| LoadError::new(format!("config.json inside the archive: {e}")))?;
+    build(
+        path,
+        Format::KerasArchive,
+        source_name,
+        contents.config,
+        &root,
+        metadata,
+    )
+    .map_err(|e| {
+        if e.not_a_model {
+            LoadError::new(format!("config.json inside the archive: {}", e.message))
+        } else {
+            e
+        }
+    })
+}
+
+const HDF5_SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
+
+/// Legacy `.h5` models keep their config in HDF5 attributes. nnlint has no HDF5 reader (see
+/// docs/design.md), so a Keras `.h5` model is reported as unsupported and any other HDF5 file is
+/// skipped as "not a model".
+pub fn load_h5(path: &Path) -> Result<Model, LoadError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| LoadError::new(format!("cannot open the file ({e})")))?;
+    let mut head = Vec::new();
+    file.take(4 << 20)
+        .read_to_end(&mut head)
+        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
+    let is_hdf5 = [0usize, 512, 1024, 2048]
+        .iter()
+        .any(|&at| head.get(at..at + 8) == Some(HDF5_SIGNATURE));
+    if !is_hdf5 {
+        return Err(LoadError::not_a_model("not an HDF5 file"));
+    }
+    if head.windows(12).any(|w| w == b"model_config") {
+        return Err(LoadError::new(
+            "legacy Keras HDF5 models (.h5) are not supported: nnlint has no sound HDF5 reader; \
+             re-save the model as `.keras` or lint the output of `model.to_json()`",
+        ));
+    }
+    Err(LoadError::not_a_model(
+        "an HDF5 file without a Keras `model_config` attribute (weights or data, not a model)",
+    ))
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn read_text(path: &Path) -> Result<String, LoadError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
+    if !meta.is_file() {
+        return Err(LoadError::new("not a regular file"));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| LoadError::new(format!("cannot open the file ({e})")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TEXT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
+    if bytes.len() as u64 > MAX_TEXT_BYTES {
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]);
+        let message = format!("the file is larger than {MAX_TEXT_BYTES} bytes");
+        return Err(if looks_like_keras(&head) {
+            LoadError::new(format!("{message}, the limit for a Keras config"))
+        } else {
+            LoadError::not_a_model(format!("not a Keras model config: {message}"))
+        });
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| LoadError::not_a_model("not a Keras model config: not UTF-8 text"))
+}
+
+/// Every Keras config names classes; a file that never says `class_name` is skipped unparsed.
+fn require_class_name(text: &str) -> Result<(), LoadError> {
+    if text.contains("class_name") {
+        Ok(())
+    } else {
+        Err(LoadError::not_a_model(
+            "not a Keras model config: the file never mentions `class_name`",
+        ))
+    }
+}
+
+/// A config that fails to parse is reported as broken when it is recognisably Keras, and as "not a
+/// model" otherwise (so a directory scan skips unrelated broken JSON/YAML).
+fn looks_like_keras(text: &str) -> bool {
+    text.contains("class_name") && (text.contains("layers") || text.contains("keras"))
+}
+
+fn parse_failure(text: &str, message: String) -> LoadError {
+    if looks_like_keras(text) {
+        LoadError::new(message)
+    } else {
+        LoadError::not_a_model(format!("not a Keras model config: {message}"))
+    }
+}
+
+/// The model config and the compile/training config inside a parsed document.
+fn locate(root: &Node) -> Result<(&Node, Option<&Node>), LoadError> {
+    if root.entries().is_none() {
+        return Err(LoadError::not_a_model(format!(
+            "not a Keras model config: the document is {}, not a mapping",
+            root.type_name()
+        )));
+    }
+    // Legacy `.h5` root attributes dumped to a file: {"model_config": {...}, "training_config": {...}}.
+    if let Some(model) = root.get("model_config").filter(|m| m.entries().is_some()) {
+        return Ok((model, root.get_some("training_config")));
+    }
+    let class = root.get("class_name").and_then(Node::as_str);
+    let config = root.get("config").filter(|c| c.entries().is_some());
+    let (Some(class), Some(config)) = (class, config) else {
+        return Err(LoadError::not_a_model(
+            "not a Keras model config: the top level has no `class_name` and `config`",
+        ));
+    };
+    if config.get("layers").is_none() {
+        let keras_like = root
+            .get("module")
+            .and_then(Node::as_str)
+            .is_some_and(|m| m.starts_with("keras"))
+            || root.get("keras_version").is_some()
+            || root.get("build_config").is_some()
+            || root.get("compile_config").is_some();
+        let model_class = matches!(class, "Sequential" | "Functional" | "Model");
+        return Err(if model_class {
+            LoadError::new(format!("Keras model `{class}` has no `config.layers` list"))
+        } else if keras_like {
+            LoadError::new(format!(
+                "Keras object `{class}` has no layer list: a subclassed model or a single layer is \
+                 Python code that nnlint cannot see"
+            ))
+        } else {
+            LoadError::not_a_model(format!(
+                "not a Keras model config: `{class}` has no `config.layers`"
+            ))
+        });
+    }
+    let compile = root
+        .get_some("compile_config")
+        .or_else(|| root.get_some("training_config"));
+    Ok((root, compile))
+}
+
+fn build(
+    path: &Path,
+    format: Format,
+    source_name: String,
+    text: String,
+    root: &Node,
+    mut metadata: BTreeMap<String, String>,
+) -> Result<Model, LoadError> {
+    let (model_root, compile) = locate(root)?;
+    let version = root
+        .get("keras_version")
+        .or_else(|| model_root.get("keras_version"))
+        .and_then(Node::as_str)
+        .map(str::to_string)
+        .or_else(|| metadata.get("keras_version").cloned());
+    let backend = root
+        .get("backend")
+        .or_else(|| model_root.get("backend"))
+        .and_then(Node::as_str)
+        .map(str::to_string);
+    let keras2 = match &version {
+        Some(v) => v.starts_with("2."),
+        None => model_root.get("module").is_none(),
+    };
+    let lowered = lower::lower(model_root, keras2).map_err(|e| {
+        let at =
+            e.at.map(|s| {
+                let (line, col) = line_col(&text, s.offset);
+                format!(" (line {line}, column {col})")
+            })
+            .unwrap_or_default();
+        LoadError::new(format!("{}{at}", e.message))
+    })?;
+    let mut graph = lowered.graph;
+    if format == Format::KerasYaml {
+        apply_yaml_suppressions(&mut graph, &text);
+    }
+    if !lowered.conflicts.is_empty() {
+        metadata.insert("shape_conflicts".into(), lowered.conflicts.join("; "));
+    }
+    crate::shape::infer(&mut graph, OPSET);
+    // An uncompiled Keras 3 model writes `"compile_config": {}`.
+    let compiled = compile.filter(|c| c.entries().is_some_and(|e| !e.is_empty()));
+    let training = compiled.map(|c| {
+        let outputs = training::Outputs {
+            graph: &graph,
+            names: &lowered.output_names,
+        };
+        training::training_spec(c, &outputs, backend.clone())
+    });
+    if let Some(v) = &version {
+        metadata.insert("keras_version".into(), v.clone());
+    }
+    if let Some(b) = &backend {
+        metadata.insert("backend".into(), b.clone());
+    }
+    let producer = match &version {
+        Some(v) => format!("keras {v}"),
+        None => "keras".to_string(),
+    };
+    Ok(Model {
+        path: path.to_path_buf(),
+        format,
+        source_name,
+        source_text: Some(Arc::from(text)),
+        opset: OPSET,
+        producer,
+        graph,
+        training,
+        metadata,
+        weights: Weights::Absent,
+    })
+}
+
+/// `# nnlint: ignore[NNL001]` in a comment on a layer entry (its lines, or comment lines right above
+/// it) suppresses those rules on the layer's ops.
+fn apply_yaml_suppressions(graph: &mut crate::ir::Graph, text: &str) {
+    let mut cache: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
+    for op in &mut graph.ops {
+        let Some(span) = op.origin.spans.get(lower::ENTRY_SPAN) else {
+            continue;
+        };
+        let codes = cache.entry((span.offset, span.len)).or_insert_with(|| {
+            crate::suppress::parse_markers(&entry_comments(
+                text,
+                span.offset,
+                span.offset + span.len,
+            ))
+        });
+        op.origin.suppress.extend(codes.iter().cloned());
+    }
+}
+
+/// The comments of a YAML layer entry: from its first line (and the comment-only lines directly
+/// above) to its last line with content (trailing comment lines belong to the next entry).
+fn entry_comments(text: &str, start: usize, end: usize) -> String {
+    let end = end.min(text.len());
+    let start = start.min(end);
+    let first_line = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let is_comment = |l: &str| l.trim_start().starts_with('#');
+    let above: Vec<&str> = text[..first_line]
+        .lines()
+        .rev()
+        .take_while(|l| is_comment(l))
+        .collect();
+    let mut lines: Vec<&str> = above.into_iter().rev().collect();
+    let mut body: Vec<&str> = text[first_line..end].lines().collect();
+    while body
+        .last()
+        .is_some_and(|l| l.trim().is_empty() || is_comment(l))
+    {
+        body.pop();
+    }
+    lines.extend(body);
+    lines
+        .iter()
+        .filter_map(|l| {
+            if is_comment(l) {
+                Some(*l)
+            } else {
+                l.find(" #").map(|i| &l[i..])
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every Keras config nnlint ships (fixtures and the keras.applications corpus, plus any folder
+    /// named in NNLINT_KERAS_EXTRA): the shapes the lowering computes agree with the shapes Keras
+    /// recorded in the file.
+    #[test]
+    fn computed_shapes_agree_with_the_shapes_keras_recorded() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut dirs = vec![root.join("corpus/keras"), root.join("corpus/keras-extra")];
+        dirs.extend(
+            std::fs::read_dir(&root)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path()),
+        );
+        if let Some(extra) = std::env::var_os("NNLINT_KERAS_EXTRA") {
+            dirs.push(extra.into());
+        }
+        let mut checked = 0;
+        for dir in dirs {
+            for file in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = file.path();
+                let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+                let text = match ext {
+                    "json" | "yaml" => std::fs::read_to_string(&path).unwrap(),
+                    "keras" => archive::read(&path).unwrap().config,
+                    _ => continue,
+                };
+                let root = if ext == "yaml" {
+                    yaml::parse(&text)
+                } else {
+                    json::parse(&text)
+                };
+                let root = root.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let Ok((model, _)) = locate(&root) else {
+                    continue;
+                };
+                let keras2 = model.get("module").is_none();
+                let lowered = lower::lower(model, keras2)
+                    .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.message));
+                assert!(
+                    lowered.conflicts.is_empty(),
+                    "{}: {:?}",
+                    path.display(),
+                    lowered.conflicts
+                );
+                checked += 1;
+            }
+        }
+        eprintln!("checked {checked} Keras configs");
+    }
+}
