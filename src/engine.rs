@@ -214,16 +214,17 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
         .unwrap_or_default();
     let (mut active, mut suppressed) = (vec![], vec![]);
     for f in findings {
-        let op_level = match f.primary() {
+        // The primary op's suppressions; for config findings (span labels) the op is the one whose
+        // path the finding names (the layer).
+        let op_level: Vec<String> = match f.primary() {
             Some(At::Op(op)) => model.graph.op(op).origin.suppress.clone(),
-            Some(At::Span(_)) | None => f
-                .labels
+            Some(At::Span(_)) | None => model
+                .graph
+                .ops
                 .iter()
-                .find_map(|l| match l.at {
-                    At::Op(op) => Some(model.graph.op(op).origin.suppress.clone()),
-                    At::Span(_) => None,
-                })
-                .unwrap_or_default(),
+                .filter(|o| o.origin.path == f.node_path)
+                .flat_map(|o| o.origin.suppress.iter().cloned())
+                .collect(),
         };
         let hit = |codes: &[String]| codes.iter().any(|c| suppress::matches(c, f.code, f.name));
         if hit(&model_level) {

@@ -842,6 +842,12 @@ fn a_yaml_comment_on_a_layer_records_a_suppression_on_its_ops() {
         };
         assert_eq!(op.origin.suppress, expected, "{}", op.name);
     }
+    // And the engine applies it: the finding moves to the suppressed list.
+    let r = engine::lint_path(&dir.path().join("m.yaml"), &engine::Settings::default());
+    let linted = r.outcome.as_ref().unwrap();
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted.findings));
+    assert_eq!(linted.suppressed.len(), 1);
+    assert_eq!(linted.suppressed[0].0.code, "NNL001");
 }
 
 fn codes(findings: &[Finding]) -> Vec<&str> {

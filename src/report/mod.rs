@@ -95,9 +95,14 @@ pub(crate) fn resolve(model: &Model, finding: &Finding) -> Resolved {
             let region = labels
                 .first()
                 .map(|&(offset, len, _)| region_of(text, offset, len));
+            let (source_text, labels, excerpt) = excerpt(text, labels);
             Resolved {
-                source_name: model.source_name.clone(),
-                source_text: text.to_string(),
+                source_name: if excerpt {
+                    format!("{} (excerpt of a long line)", model.source_name)
+                } else {
+                    model.source_name.clone()
+                },
+                source_text,
                 labels,
                 region,
             }
@@ -130,6 +135,83 @@ pub(crate) fn resolve(model: &Model, finding: &Finding) -> Resolved {
             }
         }
     }
+}
+
+/// Lines longer than this are shown as excerpts around the labels (a `.keras` archive's config.json is
+/// one line of several kilobytes).
+const LONG_LINE: usize = 300;
+/// Bytes of context kept on each side of a label in an excerpt.
+const EXCERPT_CONTEXT: usize = 60;
+
+/// Cuts text whose labelled lines are very long down to windows around the labels, one per line,
+/// with the labels moved to match. Text with ordinary lines is returned whole.
+fn excerpt(
+    text: &str,
+    labels: Vec<(usize, usize, String)>,
+) -> (String, Vec<(usize, usize, String)>, bool) {
+    let line_len = |at: usize| {
+        let at = at.min(text.len());
+        let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        end - start
+    };
+    if labels.is_empty() || labels.iter().all(|&(o, _, _)| line_len(o) <= LONG_LINE) {
+        return (text.to_string(), labels, false);
+    }
+    let floor = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let mut windows: Vec<(usize, usize)> = labels
+        .iter()
+        .map(|&(o, l, _)| {
+            (
+                floor(o.saturating_sub(EXCERPT_CONTEXT)),
+                floor(o + l + EXCERPT_CONTEXT),
+            )
+        })
+        .collect();
+    windows.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = vec![];
+    for (a, b) in windows {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    let mut out = String::new();
+    let mut starts = vec![];
+    for (i, &(a, b)) in merged.iter().enumerate() {
+        // One window per line, so each label gets its own row.
+        out.push_str(if i > 0 {
+            " …\n… "
+        } else if a > 0 {
+            "… "
+        } else {
+            ""
+        });
+        starts.push((a, out.len()));
+        out.push_str(&text[a..b].replace('\n', " "));
+    }
+    if merged.last().is_some_and(|&(_, b)| b < text.len()) {
+        out.push_str(" …");
+    }
+    let moved = labels
+        .into_iter()
+        .map(|(o, l, t)| {
+            let (a, at) = starts
+                .iter()
+                .rev()
+                .find(|(a, _)| *a <= o)
+                .copied()
+                .unwrap_or((0, 0));
+            (at + (o - a), l, t)
+        })
+        .collect();
+    (out, moved, true)
 }
 
 /// 1-based line/column (columns count characters) of a byte range.

@@ -117,6 +117,12 @@ fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
         .iter()
         .position(|r| r.code == f.code)
         .unwrap_or(0);
+    // The region of a .keras finding is in the archive's config.json; say so, since the URI is the zip.
+    let inside = if model.format == crate::ir::Format::KerasArchive {
+        ", in config.json inside the .keras archive"
+    } else {
+        ""
+    };
     let mut hasher = Sha256::new();
     for part in [f.code, uri, &f.node_path, &f.message] {
         hasher.update(part.as_bytes());
@@ -130,7 +136,7 @@ fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
         "ruleId": f.code,
         "ruleIndex": index,
         "level": level(f.severity),
-        "message": { "text": format!("{} (at {}). {}. Symptom: {}", f.message, f.node_path, evidence, f.symptom) },
+        "message": { "text": format!("{} (at {}{}). {}. Symptom: {}", f.message, f.node_path, inside, evidence, f.symptom) },
         "locations": [{
             "physicalLocation": { "artifactLocation": { "uri": uri }, "region": region },
             "logicalLocations": [{ "fullyQualifiedName": f.node_path, "kind": "member" }],
