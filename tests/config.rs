@@ -206,3 +206,34 @@ fn github_format_writes_workflow_commands() {
     );
     assert_eq!(out.lines().count(), 1);
 }
+
+#[test]
+fn declared_output_intents_drive_the_rules() {
+    // A linear segmentation head honestly named `mask_logits`: silent on its own...
+    let model = "fixtures/NNL004/good_torch_segmentation_named_logits_opset17.onnx";
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(run_in(root, &["--isolated", model]).0, 0);
+    // ...but declared a mask on the command line, it is missing its sigmoid.
+    let (code, out, _) = run_in(root, &["--isolated", "--format", "concise", "--output-intent", "mask_logits=mask", model]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NNL004"), "{out}");
+    // The same declaration from a config file.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(root.join(model), dir.path().join("seg.onnx")).unwrap();
+    std::fs::write(dir.path().join("nnlint.toml"), "[outputs]\nmask_logits = \"mask\"\n").unwrap();
+    let (code, out, _) = run_in(dir.path(), &["--format", "concise", "seg.onnx"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NNL004"), "{out}");
+}
+
+#[test]
+fn independent_sigmoids_declared_a_distribution_fire_nnl003() {
+    // Five sigmoid labels compiled with binary cross-entropy: a correct multi-label head...
+    let model = "fixtures/NNL002/good_keras3_multilabel_sigmoid_bce.json";
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(run_in(root, &["--isolated", model]).0, 0);
+    // ...that someone reads as one distribution over the classes.
+    let (code, out, _) = run_in(root, &["--isolated", "--format", "concise", "--output-intent", "labels=distribution", model]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NNL003") && out.contains("independent sigmoids"), "{out}");
+}
