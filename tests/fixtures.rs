@@ -145,3 +145,32 @@ fn probes_are_deterministic_and_seeded() {
 fn codes(findings: &[nnlint::finding::Finding]) -> Vec<&str> {
     findings.iter().map(|f| f.code).collect()
 }
+
+/// Real architectures (fixtures/corpus: torch.onnx exports of ResNet-18, MobileNetV2, VGG-11-BN and
+/// keras.applications configs) load and produce no finding.
+#[test]
+fn corpus_of_real_architectures_is_silent() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if load::is_model_path(&p) {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = vec![];
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/corpus"), &mut files);
+    files.sort();
+    let onnx = files.iter().filter(|p| p.extension().is_some_and(|e| e == "onnx")).count();
+    assert!(onnx >= 3 && files.len() >= 6, "corpus too small: {files:?}");
+    for path in files {
+        let result = engine::lint_path(&path, &Settings::default());
+        let linted = result
+            .outcome
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{}: failed to load: {e}", path.display()));
+        assert!(linted.findings.is_empty(), "{}: unexpected {:?}", path.display(), codes(&linted.findings));
+    }
+}
