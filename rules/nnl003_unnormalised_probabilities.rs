@@ -111,9 +111,14 @@ fn wrong_axis(ctx: &RuleContext, id: OpId) -> Option<Finding> {
         name: "unnormalised-probabilities",
         severity: SEVERITY,
         message: format!("softmax over the wrong axis: {what} does not normalise over the classes ({reason})"),
-        help: format!(
-            "normalise over the class axis {class_axis} (opset 13+: `axis={class_axis}`; before 13, transpose the classes last first)"
-        ),
+        help: if class_axis + 1 == shape.len() {
+            format!(
+                "normalise over the class axis {class_axis}, the last one: `Softmax(axis=-1)` in Keras, `dim=-1` in \
+                 torch (before opset 13, move the classes last first)"
+            )
+        } else {
+            format!("normalise over the class axis {class_axis} (`dim={class_axis}` in torch; opset 13+ `axis={class_axis}`)")
+        },
         symptom: "per example, the class probabilities do not sum to 1; arg-max, thresholds and \
                   calibration are meaningless and predictions depend on tensor layout or batch size"
             .into(),

@@ -161,9 +161,22 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, m: &Mismatch) -> Check {
                 num(acc)
             );
             if let Ok(p) = analysis::probe(ctx, value) {
-                let top = p.values.iter().copied().fold(0.0, f64::max);
-                numbers.push(("largest probe output".into(), top));
-                summary.push_str(&format!("; the untrained head's outputs stay below {} so it scores the same", num(top)));
+                // The same binary accuracy for the untrained head's own outputs (threshold 0.5).
+                let (mut hits, mut total) = (0usize, 0usize);
+                for row in p.values.chunks(k) {
+                    let hot = rng.random_range(0..k);
+                    for (j, &v) in row.iter().enumerate() {
+                        hits += usize::from((v > 0.5) == (j == hot));
+                        total += 1;
+                    }
+                }
+                let probe_acc = hits as f64 / total.max(1) as f64;
+                numbers.push(("binary accuracy of the untrained head".into(), probe_acc));
+                summary.push_str(&format!(
+                    "; the untrained head itself ({}) already scores {}",
+                    p.weights,
+                    num(probe_acc)
+                ));
             }
             Check::Confirmed { summary, numbers }
         }
