@@ -84,10 +84,7 @@ fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis)
     let out = op.outputs[0];
     let (kind, constant) = if log { ("log-softmax", "0.0") } else { ("softmax", "1.0") };
     let out_name = &graph.value(out).name;
-    let what = match &op.origin.layer {
-        Some(layer) => format!("layer `{layer}`"),
-        None => format!("node `{}`", display_name(op.name.as_str(), op.origin.index)),
-    };
+    let what = analysis::describe_op(op);
     let axis_text = if axis.coerced_2d {
         format!(
             "axis {} (opset {} coerces the input to 2-D there, and the trailing dims hold one element)",
@@ -161,10 +158,6 @@ fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis)
         node_path: op.origin.path.clone(),
         check,
     }
-}
-
-fn display_name(name: &str, index: usize) -> String {
-    if name.is_empty() { format!("#{index}") } else { name.to_string() }
 }
 
 fn numerical_check(

@@ -78,7 +78,7 @@ fn finding(ctx: &RuleContext, loss: &LossSpec, value: ValueId, act: OpId) -> Fin
     let graph = &ctx.model.graph;
     let op = graph.op(act);
     let kind = op.op_type.to_lowercase();
-    let what = op.origin.layer.as_ref().map_or(format!("node `{}`", op.name), |l| format!("layer `{l}`"));
+    let what = analysis::describe_op(op);
     let mut labels = vec![Label {
         at: At::op_key(graph, act, "activation"),
         text: format!("{kind}: each unit on its own, not one distribution"),

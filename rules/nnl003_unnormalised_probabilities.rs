@@ -104,8 +104,7 @@ fn wrong_axis(ctx: &RuleContext, id: OpId) -> Option<Finding> {
         None => return None,
     };
     let class_axis = class.unwrap_or(shape.len() - 1);
-    let name = if op.name.is_empty() { format!("#{}", op.origin.index) } else { op.name.clone() };
-    let what = op.origin.layer.as_ref().map_or(format!("node `{name}`"), |l| format!("layer `{l}`"));
+    let what = analysis::describe_op(op);
     Some(Finding {
         code: "NNL003",
         name: "unnormalised-probabilities",

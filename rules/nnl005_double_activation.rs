@@ -108,12 +108,7 @@ fn normaliser_feeding(graph: &Graph, op: OpId) -> Option<OpId> {
 }
 
 fn describe(graph: &Graph, op: OpId) -> String {
-    let op = graph.op(op);
-    match &op.origin.layer {
-        Some(layer) => format!("layer `{layer}`"),
-        None if op.name.is_empty() => format!("node #{}", op.origin.index),
-        None => format!("node `{}`", op.name),
-    }
+    analysis::describe_op(graph.op(op))
 }
 
 fn stacked(ctx: &RuleContext, first: OpId, second: OpId) -> Finding {

@@ -80,10 +80,7 @@ fn finding(ctx: &RuleContext, act: OpId, output: ValueId, intent: Intent, source
         IntentSource::Name(n) => format!("by its name `{n}`"),
         IntentSource::None => String::new(),
     };
-    let what = match &op.origin.layer {
-        Some(l) => format!("layer `{l}`"),
-        None => format!("node `{}`", op.name),
-    };
+    let what = analysis::describe_op(op);
     Finding {
         code: "NNL006",
         name: "relu-output-probability",

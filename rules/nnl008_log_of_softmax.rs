@@ -93,21 +93,14 @@ fn finding(ctx: &RuleContext, log_id: OpId, act_id: OpId) -> Finding {
         ("sigmoid", "log-sigmoid")
     };
     let log = graph.op(log_id);
-    let name = |op: &Op| {
-        if op.name.is_empty() {
-            format!("#{}", op.origin.index)
-        } else {
-            op.name.clone()
-        }
-    };
     Finding {
         code: "NNL008",
         name: "log-of-softmax",
         severity: SEVERITY,
         message: format!(
-            "log of a {what}: node `{}` takes the log of `{}`, which underflows to -inf in float32",
-            name(log),
-            name(act)
+            "log of a {what}: {} takes the log of {}, which underflows to -inf in float32",
+            analysis::describe_op(log),
+            analysis::describe_op(act)
         ),
         help: if softmax {
             "replace Log(Softmax(x)) with LogSoftmax(x) (torch.log_softmax, tf.nn.log_softmax), or \

@@ -304,6 +304,16 @@ pub fn keras_bce(label: f32, pred: f32) -> f32 {
     -(label * p.ln() + (1.0 - label) * (1.0 - p).ln())
 }
 
+/// How messages name an op: "layer `dense_1`" for Keras, "node `/fc/Gemm`" (or "node #12" when
+/// unnamed) for ONNX.
+pub fn describe_op(op: &Op) -> String {
+    match &op.origin.layer {
+        Some(layer) => format!("layer `{layer}`"),
+        None if op.name.is_empty() => format!("node #{}", op.origin.index),
+        None => format!("node `{}`", op.name),
+    }
+}
+
 /// Formats a number for messages: integers without decimals, others with 4 significant digits.
 pub fn num(x: f64) -> String {
     if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e15 {
