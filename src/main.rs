@@ -90,6 +90,10 @@ struct CheckArgs {
     /// Also report findings silenced by suppressions in the model files.
     #[arg(long)]
     show_suppressed: bool,
+    /// Base URL of the rule pages (e.g. your mirror's `.../docs/rules`); SARIF `helpUri` is
+    /// `<BASE>/<CODE>.md`. Without it SARIF carries the full docs as help text only.
+    #[arg(long, value_name = "BASE")]
+    docs_url: Option<String>,
     /// Folder that paths in reports are relative to.
     #[arg(long, default_value = ".")]
     root: PathBuf,
@@ -243,6 +247,7 @@ fn check(args: CheckArgs) -> i32 {
             color,
             root: args.root.clone(),
             show_suppressed: args.show_suppressed,
+            docs_url: args.docs_url.clone(),
         },
     );
     let written = match &args.output {

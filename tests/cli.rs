@@ -202,3 +202,27 @@ fn inspect_names_the_logits_tensor_before_every_final_activation() {
     assert_eq!(doc["outputs"][0]["head"]["logits"], "linear_2");
     assert_eq!(doc["outputs"][0]["head"]["units"], 1);
 }
+
+#[test]
+fn sarif_help_uri_comes_from_docs_url() {
+    let (_, out, _) = nnlint(&[
+        "--format",
+        "sarif",
+        "--docs-url",
+        "https://example.org/nnlint/docs/rules/",
+        BAD,
+    ]);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let rule = &doc["runs"][0]["tool"]["driver"]["rules"][0];
+    assert_eq!(
+        rule["helpUri"],
+        "https://example.org/nnlint/docs/rules/NNL001.md"
+    );
+    let (_, out, _) = nnlint(&["--format", "sarif", BAD]);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        doc["runs"][0]["tool"]["driver"]["rules"][0]
+            .get("helpUri")
+            .is_none()
+    );
+}

@@ -32,6 +32,8 @@ pub struct RenderOptions {
     pub root: PathBuf,
     /// Also show findings silenced by suppressions in the model files.
     pub show_suppressed: bool,
+    /// Base URL of the rule pages, for SARIF `helpUri`.
+    pub docs_url: Option<String>,
 }
 
 pub fn render(format: OutputFormat, results: &[FileResult], opts: &RenderOptions) -> String {

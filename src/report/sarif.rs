@@ -13,7 +13,10 @@ use crate::registry;
 const FULL_DESCRIPTION_LIMIT: usize = 1024;
 
 pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
-    let rules: Vec<Value> = registry::all().iter().map(rule_descriptor).collect();
+    let rules: Vec<Value> = registry::all()
+        .iter()
+        .map(|r| rule_descriptor(r, opts.docs_url.as_deref()))
+        .collect();
     let mut sarif_results = vec![];
     let mut notifications = vec![];
     for r in results {
@@ -66,9 +69,9 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
-fn rule_descriptor(rule: &registry::Rule) -> Value {
+fn rule_descriptor(rule: &registry::Rule, docs_url: Option<&str>) -> Value {
     let page = registry::doc_page(rule);
-    json!({
+    let mut descriptor = json!({
         "id": rule.code,
         "name": rule.name,
         "shortDescription": { "text": rule.summary },
@@ -76,7 +79,11 @@ fn rule_descriptor(rule: &registry::Rule) -> Value {
         "help": { "text": page.clone(), "markdown": page },
         "defaultConfiguration": { "level": level(rule.severity) },
         "properties": { "tags": ["correctness", "machine-learning"], "precision": "very-high" },
-    })
+    });
+    if let Some(base) = docs_url {
+        descriptor["helpUri"] = json!(format!("{}/{}.md", base.trim_end_matches('/'), rule.code));
+    }
+    descriptor
 }
 
 /// The text under one `## ` heading of a rule's docs.
