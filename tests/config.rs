@@ -214,13 +214,27 @@ fn declared_output_intents_drive_the_rules() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     assert_eq!(run_in(root, &["--isolated", model]).0, 0);
     // ...but declared a mask on the command line, it is missing its sigmoid.
-    let (code, out, _) = run_in(root, &["--isolated", "--format", "concise", "--output-intent", "mask_logits=mask", model]);
+    let (code, out, _) = run_in(
+        root,
+        &[
+            "--isolated",
+            "--format",
+            "concise",
+            "--output-intent",
+            "mask_logits=mask",
+            model,
+        ],
+    );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("NNL004"), "{out}");
     // The same declaration from a config file.
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(root.join(model), dir.path().join("seg.onnx")).unwrap();
-    std::fs::write(dir.path().join("nnlint.toml"), "[outputs]\nmask_logits = \"mask\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("nnlint.toml"),
+        "[outputs]\nmask_logits = \"mask\"\n",
+    )
+    .unwrap();
     let (code, out, _) = run_in(dir.path(), &["--format", "concise", "seg.onnx"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("NNL004"), "{out}");
@@ -233,7 +247,20 @@ fn independent_sigmoids_declared_a_distribution_fire_nnl003() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     assert_eq!(run_in(root, &["--isolated", model]).0, 0);
     // ...that someone reads as one distribution over the classes.
-    let (code, out, _) = run_in(root, &["--isolated", "--format", "concise", "--output-intent", "labels=distribution", model]);
+    let (code, out, _) = run_in(
+        root,
+        &[
+            "--isolated",
+            "--format",
+            "concise",
+            "--output-intent",
+            "labels=distribution",
+            model,
+        ],
+    );
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("NNL003") && out.contains("independent sigmoids"), "{out}");
+    assert!(
+        out.contains("NNL003") && out.contains("independent sigmoids"),
+        "{out}"
+    );
 }

@@ -161,9 +161,15 @@ fn corpus_of_real_architectures_is_silent() {
         }
     }
     let mut files = vec![];
-    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/corpus"), &mut files);
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/corpus"),
+        &mut files,
+    );
     files.sort();
-    let onnx = files.iter().filter(|p| p.extension().is_some_and(|e| e == "onnx")).count();
+    let onnx = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .count();
     assert!(onnx >= 3 && files.len() >= 6, "corpus too small: {files:?}");
     for path in files {
         let result = engine::lint_path(&path, &Settings::default());
@@ -171,6 +177,11 @@ fn corpus_of_real_architectures_is_silent() {
             .outcome
             .as_ref()
             .unwrap_or_else(|e| panic!("{}: failed to load: {e}", path.display()));
-        assert!(linted.findings.is_empty(), "{}: unexpected {:?}", path.display(), codes(&linted.findings));
+        assert!(
+            linted.findings.is_empty(),
+            "{}: unexpected {:?}",
+            path.display(),
+            codes(&linted.findings)
+        );
     }
 }
