@@ -34,6 +34,8 @@ pub struct FileConfig {
     pub outputs: BTreeMap<String, IntentName>,
     #[serde(default)]
     pub probe: ProbeConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -41,6 +43,18 @@ pub struct FileConfig {
 pub struct ProbeConfig {
     pub seed: Option<u64>,
     pub count: Option<usize>,
+}
+
+/// Caps on the numerical checks (see `eval::Limits`); a check that hits one is unconfirmed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LimitsConfig {
+    /// Elements in any one tensor.
+    pub max_elements: Option<u64>,
+    /// Elements in all tensors of one evaluation.
+    pub max_total_elements: Option<u64>,
+    /// Wall time of one evaluation, in milliseconds.
+    pub check_time_ms: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, clap::ValueEnum)]

@@ -106,6 +106,16 @@ impl Settings {
             if let Some(count) = c.probe.count {
                 s.probe.count = count;
             }
+            let limits = &mut s.probe.limits;
+            if let Some(n) = c.limits.max_elements {
+                limits.max_elements = n;
+            }
+            if let Some(n) = c.limits.max_total_elements {
+                limits.max_total_elements = n;
+            }
+            if let Some(ms) = c.limits.check_time_ms {
+                limits.max_time = std::time::Duration::from_millis(ms);
+            }
         }
         if let Some(sel) = &overrides.select {
             s.select = Some(sel.clone());

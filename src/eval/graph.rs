@@ -252,7 +252,16 @@ pub fn run_typed(
     if let Some(e) = over(total, "the probes") {
         return Err(e);
     }
+    let started = std::time::Instant::now();
     for &op_id in &head.ops {
+        if started.elapsed() > limits.max_time {
+            return Err(EvalError::Limit(format!(
+                "the evaluation was stopped after {} ms, the time limit (op #{} of {})",
+                limits.max_time.as_millis(),
+                op_id.0,
+                head.ops.len()
+            )));
+        }
         let op = graph
             .ops
             .get(op_id.0 as usize)
@@ -590,6 +599,7 @@ mod tests {
         let tight = Limits {
             max_elements: 1 << 20,
             max_total_elements: 1000,
+            ..Limits::default()
         };
         assert!(matches!(
             run(&model, &h, feeds, &tight),

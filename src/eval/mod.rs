@@ -21,20 +21,25 @@ pub use ops::eval_op;
 pub use tensor::Tensor;
 pub use tensor_file::{NamedTensor, decode_tensor_proto, encode_tensor_proto};
 
-/// Caps on what the evaluator may allocate.
+/// Caps on what the evaluator may allocate and how long one run may take. Configurable in the
+/// `[limits]` section of the config file; a check that hits one is reported as unconfirmed, naming
+/// the limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Elements in any one tensor.
+    /// Elements in any one tensor (default 2^24: 64 MiB of float32).
     pub max_elements: u64,
-    /// Elements in all tensors one [`run`] keeps alive.
+    /// Elements in all tensors one [`run`] keeps alive (default 2^26).
     pub max_total_elements: u64,
+    /// Wall time of one [`run`], checked between ops (each op is bounded by its work budget).
+    pub max_time: std::time::Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_elements: 1 << 28,
-            max_total_elements: 1 << 30,
+            max_elements: 1 << 24,
+            max_total_elements: 1 << 26,
+            max_time: std::time::Duration::from_secs(2),
         }
     }
 }

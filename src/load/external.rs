@@ -1,7 +1,7 @@
 //! Safe reading of ONNX external data: refuses anything that could leave the model's folder.
 //!
 //! Every check runs before a byte of tensor data is mapped, so a hostile `location`, `offset` or
-//! `length` costs nothing but the refusal.
+//! `length` costs nothing but the refusal. Only the requested byte range is mapped and read.
 
 use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
@@ -84,12 +84,23 @@ pub fn read_external(
     // SAFETY: the map is read-only and private to this process. Another process truncating the
     // file while it is mapped could still fault the reader; that is the accepted cost of zero-copy
     // loading, the same trade-off the model file itself makes.
-    let map = unsafe { memmap2::Mmap::map(&file) }
-        .map_err(|e| refuse(location, format!("it cannot be memory-mapped ({e})")))?;
-    if map.len() < end {
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(start as u64)
+            .len(end - start)
+            .map(&file)
+    }
+    .map_err(|e| refuse(location, format!("it cannot be memory-mapped ({e})")))?;
+    let now = file
+        .metadata()
+        .map_err(|e| refuse(location, format!("it cannot be inspected ({e})")))?;
+    if now.len() < end as u64 {
         return Err(refuse(location, "the file shrank while it was being read"));
     }
-    Ok(Bytes::from_owner(map).slice(start..end))
+    // Only the range is mapped; read it in one go and nothing around it (no read-around on faults).
+    let _ = map.advise(memmap2::Advice::Random);
+    let _ = map.advise(memmap2::Advice::WillNeed);
+    Ok(Bytes::from_owner(map))
 }
 
 fn refuse(location: &str, why: impl std::fmt::Display) -> LoadError {

@@ -233,6 +233,7 @@ mod tests {
         let limits = Limits {
             max_elements: 8,
             max_total_elements: 100,
+            ..Limits::default()
         };
         let r = eval_op(
             &op("MatMul", 2, 1, vec![]),

@@ -2,7 +2,7 @@
 //! read into memory with their declared sizes checked first; nothing is extracted to disk.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 use zip::{CompressionMethod, ZipArchive};
@@ -35,8 +35,13 @@ pub fn read(path: &Path) -> Result<Contents, LoadError> {
     }
     let file =
         File::open(path).map_err(|e| LoadError::new(format!("cannot open the file ({e})")))?;
-    let mut zip = ZipArchive::new(BufReader::new(file))
-        .map_err(|e| refuse(format_args!("not a zip file ({e})")))?;
+    read_from(BufReader::new(file))
+}
+
+/// Reads the archive from any seekable source (a file, or bytes in memory for fuzzing and tests).
+pub fn read_from<R: Read + Seek>(reader: R) -> Result<Contents, LoadError> {
+    let mut zip =
+        ZipArchive::new(reader).map_err(|e| refuse(format_args!("not a zip file ({e})")))?;
     if zip.len() > MAX_ENTRIES {
         return Err(refuse(format_args!(
             "{} entries (limit {MAX_ENTRIES})",
@@ -80,8 +85,8 @@ pub fn read(path: &Path) -> Result<Contents, LoadError> {
     })
 }
 
-fn read_entry(
-    zip: &mut ZipArchive<BufReader<File>>,
+fn read_entry<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
     index: usize,
     name: &str,
     limit: u64,

@@ -9,6 +9,10 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 use super::tree::{Entry, Kind, MAX_DEPTH, MAX_NODES, Node};
 use crate::ir::Span;
 
+/// Most values all aliases of a document may expand to (Keras configs rarely use aliases at all); each
+/// value costs about 80 bytes, so this bounds a billion-laughs document to a few MB.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
 enum Frame {
     List {
         start: usize,
@@ -29,6 +33,7 @@ pub fn parse(text: &str) -> Result<Node, String> {
     let mut stack: Vec<Frame> = vec![];
     let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
     let mut nodes = 0usize;
+    let mut aliased = 0usize;
     let mut root: Option<Node> = None;
     let at = |line: usize, col: usize| format!("invalid YAML at line {line}, column {}", col + 1);
 
@@ -117,6 +122,13 @@ pub fn parse(text: &str) -> Result<Node, String> {
                     .get(&id)
                     .ok_or_else(|| fail("alias to an unknown anchor"))?;
                 nodes += count;
+                aliased += count;
+                // Checked before the copy is made: an alias bomb stops here, in bounded memory.
+                if aliased > MAX_ALIAS_NODES {
+                    return Err(fail(&format!(
+                        "aliases expand to more than {MAX_ALIAS_NODES} values"
+                    )));
+                }
                 let mut node = node.clone();
                 node.span = here;
                 node

@@ -1,6 +1,8 @@
 //! ONNX front end: decodes a `ModelProto` from a memory map (weights stay in the map) and lowers it to the IR.
 
+mod budget;
 pub mod proto;
+mod structure;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -46,14 +48,35 @@ pub fn load_onnx(path: &Path) -> Result<Model, LoadError> {
         // file by another process could fault the reader, the accepted cost of zero-copy weights.
         let map = unsafe { memmap2::Mmap::map(&file) }
             .map_err(|e| LoadError::new(format!("cannot memory-map the file ({e})")))?;
+        if meta.len() >= structure::MIN_FILE {
+            // The map is only read for the weights a numerical check decodes: no read-around.
+            let _ = map.advise(memmap2::Advice::Random);
+        }
         Bytes::from_owner(map)
     };
-    let proto = decode_model_bytes(bytes)?;
+    let structure_only = (meta.len() >= structure::MIN_FILE)
+        .then(|| decode_structure(&file, &bytes))
+        .flatten();
+    let proto = match structure_only {
+        Some(proto) => proto,
+        None => decode_model_bytes(bytes)?,
+    };
     lower(&proto, path)
+}
+
+/// Decodes a large file without touching its `raw_data` payloads (see `structure.rs`); they end up as
+/// slices of `map`. `None` when that cannot be done safely: the caller decodes from `map` instead.
+fn decode_structure(file: &File, map: &Bytes) -> Option<ModelProto> {
+    let structure = structure::read(file, map.len())?;
+    // Over budget: the caller's decode from the map refuses it with the message.
+    budget::check(&structure.bytes).ok()?;
+    let mut proto = ModelProto::decode(structure.bytes.clone()).ok()?;
+    structure::attach_payloads(&mut proto, &structure, map).then_some(proto)
 }
 
 /// Decodes a `ModelProto`; bytes fields (`raw_data`) stay slices of `bytes`.
 pub fn decode_model_bytes(bytes: Bytes) -> Result<ModelProto, LoadError> {
+    budget::check(&bytes)?;
     ModelProto::decode(bytes).map_err(|e| {
         LoadError::new(format!(
             "not a valid ONNX model: failed to decode protobuf ({})",
