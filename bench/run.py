@@ -83,40 +83,58 @@ def rel(path: Path) -> str:
     return os.path.relpath(path, ROOT)
 
 
-def measure(label: str, cmd: list[str], runs: int, ok=(0, 1), env=None) -> Timing:
-    """One untimed warm-up, then `runs` timed runs of `cmd` under GNU time."""
-    t = Timing(label)
-    full_env = {**os.environ, **(env or {})}
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
-        for i in range(runs + 1):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            proc = subprocess.run(
-                [str(GNU_TIME), "-v", "-o", report.name, *cmd],
-                capture_output=True, text=True, cwd=ROOT, env=full_env,
-            )
-            wall = time.perf_counter() - start
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-            if proc.returncode not in ok:
-                print(proc.stdout[-2000:], proc.stderr[-2000:], sep="\n", file=sys.stderr)
-                fail(f"{label}: `{' '.join(cmd)}` exited with {proc.returncode}")
-            report.seek(0)
-            rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report.read())
-            if i == 0:
-                continue
-            t.walls.append(wall)
-            t.cpus.append(cpu)
-            t.rss_kb.append(int(rss.group(1)) if rss else 0)
-            inner = re.search(r"^seconds=([0-9.]+)$", proc.stdout, re.M)
-            if inner:
-                t.inner.append(float(inner.group(1)))
-            t.stdout, t.rc = proc.stdout, proc.returncode
-    shown = f"{t.wall * 1000:9.1f} ms  cpu {t.cpu * 1000:9.1f} ms  {t.rss_mb:8.1f} MB"
-    if t.inner_s is not None:
-        shown += f"  (in-process {t.inner_s * 1000:.1f} ms)"
-    print(f"  {label:<44} {shown}", flush=True)
-    return t
+@dataclass
+class Job:
+    key: str
+    label: str
+    cmd: list[str]
+    ok: tuple[int, ...] = (0, 1)
+    env: dict[str, str] | None = None
+
+
+def run_once(job: Job, report: Path) -> tuple[float, float, int, subprocess.CompletedProcess]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [str(GNU_TIME), "-v", "-o", str(report), *job.cmd],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(job.env or {})},
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if proc.returncode not in job.ok:
+        print(proc.stdout[-2000:], proc.stderr[-2000:], sep="\n", file=sys.stderr)
+        fail(f"{job.label}: `{' '.join(job.cmd)}` exited with {proc.returncode}")
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", report.read_text())
+    return wall, cpu, int(rss.group(1)) if rss else 0, proc
+
+
+def measure(title: str, jobs: list[Job], runs: int) -> dict[str, Timing]:
+    """One untimed warm-up round, then `runs` timed rounds; each round runs every job once, in turn,
+    so load from elsewhere on the machine falls on all of them alike."""
+    print(title, flush=True)
+    out = {job.key: Timing(job.label) for job in jobs}
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "time.txt"
+        for round_ in range(runs + 1):
+            for job in jobs:
+                wall, cpu, rss, proc = run_once(job, report)
+                if round_ == 0:
+                    continue
+                t = out[job.key]
+                t.walls.append(wall)
+                t.cpus.append(cpu)
+                t.rss_kb.append(rss)
+                inner = re.search(r"^seconds=([0-9.]+)$", proc.stdout, re.M)
+                if inner:
+                    t.inner.append(float(inner.group(1)))
+                t.stdout, t.rc = proc.stdout, proc.returncode
+    for t in out.values():
+        shown = f"{t.wall * 1000:9.1f} ms  cpu {t.cpu * 1000:9.1f} ms  {t.rss_mb:8.1f} MB"
+        if t.inner_s is not None:
+            shown += f"  (in-process {t.inner_s * 1000:.1f} ms)"
+        print(f"  {t.label:<44} {shown}", flush=True)
+    return out
 
 
 def nnlint(*args: str) -> list[str]:
@@ -196,32 +214,36 @@ def main() -> int:
     keras_files = sorted(KERAS.glob("*.json"))
     res: dict[str, Timing] = {}
 
-    print("harness floor")
-    res["floor"] = measure("/bin/true", ["/bin/true"], runs)
-    print(f"\n(a) {rel(RESNET)}: {mb(RESNET):.1f} MB, embedded weights")
-    res["a_nnlint"] = measure("nnlint", nnlint(str(RESNET)), runs)
-    res["a_nnlint_load"] = measure("nnlint --ignore ALL (load + report, no rules)",
-                                   nnlint("--ignore", "ALL", str(RESNET)), runs)
-    res["a_nnlint_1thread"] = measure("nnlint, RAYON_NUM_THREADS=1", nnlint(str(RESNET)), runs,
-                                      env={"RAYON_NUM_THREADS": "1"})
-    res["a_checker"] = measure("onnx.load + check_model(full_check=True)", baseline("checker", RESNET), runs)
-    res["a_doctor"] = measure("onnx-doctor check", baseline("doctor", RESNET), runs, ok=(0, 1))
-
-    print(f"\n(b) {rel(TRANSFORMER)}: {mb(TRANSFORMER):.1f} MB + {mb(TRANSFORMER_DATA):,.1f} MB external data")
-    res["b_nnlint"] = measure("nnlint", nnlint(str(TRANSFORMER)), runs)
-    res["b_checker"] = measure("onnx.load + check_model(full_check=True)", baseline("checker", TRANSFORMER), runs)
-    res["b_checker_path"] = measure("check_model(path, full_check=True)", baseline("checker-path", TRANSFORMER), runs)
-    res["b_doctor"] = measure("onnx-doctor check", baseline("doctor", TRANSFORMER), runs, ok=(0, 1))
-
-    print(f"\n(c) {rel(KERAS)}: {len(keras_files)} Keras JSON configs, "
-          f"{sum(p.stat().st_size for p in keras_files) / 1e6:.1f} MB, one invocation")
-    res["c_nnlint"] = measure("nnlint", nnlint(str(KERAS)), runs, ok=(0, 1, 2))
-    res["c_nnlint_load"] = measure("nnlint --ignore ALL (load + report, no rules)",
-                                   nnlint("--ignore", "ALL", str(KERAS)), runs, ok=(0, 1, 2))
-    res["c_nnlint_1thread"] = measure("nnlint, RAYON_NUM_THREADS=1", nnlint(str(KERAS)), runs,
-                                      ok=(0, 1, 2), env={"RAYON_NUM_THREADS": "1"})
-    print(f"\n(a)+(b)+(c) {rel(DATA)}: the whole tree, one invocation")
-    res["tree"] = measure("nnlint", nnlint(str(DATA)), runs, ok=(0, 1, 2))
+    res.update(measure(f"(a) {rel(RESNET)}: {mb(RESNET):.1f} MB, embedded weights", [
+        Job("floor", "/bin/true (the harness's floor)", ["/bin/true"]),
+        Job("a_nnlint", "nnlint", nnlint(str(RESNET))),
+        Job("a_nnlint_load", "nnlint --ignore ALL (load + report, no rules)",
+            nnlint("--ignore", "ALL", str(RESNET))),
+        Job("a_nnlint_1thread", "nnlint, RAYON_NUM_THREADS=1", nnlint(str(RESNET)),
+            env={"RAYON_NUM_THREADS": "1"}),
+        Job("a_checker", "onnx.load + check_model(full_check=True)", baseline("checker", RESNET)),
+        Job("a_doctor", "onnx-doctor check", baseline("doctor", RESNET)),
+    ], runs))
+    res.update(measure(
+        f"\n(b) {rel(TRANSFORMER)}: {mb(TRANSFORMER):.1f} MB + {mb(TRANSFORMER_DATA):,.1f} MB external data", [
+            Job("b_nnlint", "nnlint", nnlint(str(TRANSFORMER))),
+            Job("b_checker", "onnx.load + check_model(full_check=True)", baseline("checker", TRANSFORMER)),
+            Job("b_checker_path", "check_model(path, full_check=True)",
+                baseline("checker-path", TRANSFORMER)),
+            Job("b_doctor", "onnx-doctor check", baseline("doctor", TRANSFORMER)),
+        ], runs))
+    any_rc = (0, 1, 2)
+    res.update(measure(
+        f"\n(c) {rel(KERAS)}: {len(keras_files)} Keras JSON configs, "
+        f"{sum(p.stat().st_size for p in keras_files) / 1e6:.1f} MB, one invocation", [
+            Job("c_nnlint", "nnlint", nnlint(str(KERAS)), any_rc),
+            Job("c_nnlint_load", "nnlint --ignore ALL (load + report, no rules)",
+                nnlint("--ignore", "ALL", str(KERAS)), any_rc),
+            Job("c_nnlint_1thread", "nnlint, RAYON_NUM_THREADS=1", nnlint(str(KERAS)), any_rc,
+                {"RAYON_NUM_THREADS": "1"}),
+        ], runs))
+    res.update(measure(f"\n(a)+(b)+(c) {rel(DATA)}: the whole tree, one invocation",
+                       [Job("tree", "nnlint", nnlint(str(DATA)), any_rc)], runs))
 
     # What the Keras runs actually read.
     keras_summary = summary_of(res["c_nnlint"])
@@ -263,7 +285,8 @@ def render(res, keras_summary, unreadable, deterministic, cold, keras_count, run
     a, b, c = res["a_nnlint"], res["b_nnlint"], res["c_nnlint"]
     lines = [
         f"Machine: {machine()}; 1-minute load average {load}.",
-        f"Medians of {runs} runs after one warm-up, warm page cache; peak RSS is the largest of the runs. "
+        f"Medians of {runs} rounds after one warm-up round (each round runs every tool of a set once, in "
+        "turn), warm page cache; peak RSS is the largest of the runs. "
         "Wall time is the whole process as spawned by the harness (`/bin/true` shows its floor).",
         "",
         "| model | tool | wall (process) | CPU (process) | in-process | peak RSS |",
