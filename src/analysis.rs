@@ -273,14 +273,10 @@ pub struct Probed {
 pub fn probe(ctx: &RuleContext, target: ValueId) -> Result<Probed, String> {
     let model = ctx.model;
     let head = eval::head(&model.graph, target);
-    let feeds = eval::probes_with_limits(
-        &model.graph,
-        &head,
-        ctx.probe.count,
-        ctx.probe.seed,
-        &ctx.probe.limits,
-    )
-    .map_err(|e| e.to_string())?;
+    let rows = eval::probe_rows(&model.graph, &head, ctx.probe.count);
+    let feeds =
+        eval::probes_with_limits(&model.graph, &head, rows, ctx.probe.seed, &ctx.probe.limits)
+            .map_err(|e| e.to_string())?;
     let values = eval::run(model, &head, feeds, &ctx.probe.limits).map_err(|e| e.to_string())?;
     let tensor: &Tensor = values.get(&target).ok_or_else(|| {
         format!(

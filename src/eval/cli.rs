@@ -85,7 +85,8 @@ fn eval_command(args: &EvalArgs) -> Result<String, String> {
                 })?;
             let seed = args.seed.unwrap_or(settings.seed);
             let plan = head(g, target);
-            let feeds = probes(g, &plan, settings.count, seed).map_err(|e| e.to_string())?;
+            let rows = crate::eval::probe_rows(g, &plan, settings.count);
+            let feeds = probes(g, &plan, rows, seed).map_err(|e| e.to_string())?;
             let shapes: Vec<String> = plan
                 .probes
                 .iter()

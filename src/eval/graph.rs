@@ -109,6 +109,30 @@ pub fn probes(
     probes_with_limits(graph, head, batch, seed, &Limits::default())
 }
 
+/// Probe values drawn per numerical check, at most: wide heads get fewer rows (never fewer than
+/// [`MIN_PROBE_ROWS`]) so that drawing probes stays a fraction of a millisecond.
+pub const PROBE_VALUE_BUDGET: usize = 16_384;
+pub const MIN_PROBE_ROWS: usize = 8;
+
+/// Rows to draw for `head`: `requested`, or fewer when one row of its probes holds many values.
+pub fn probe_rows(graph: &Graph, head: &Head, requested: usize) -> usize {
+    let per_row: usize = head
+        .probes
+        .iter()
+        .map(|&p| {
+            graph.values[p.0 as usize].shape.as_ref().map_or(1, |s| {
+                s.iter()
+                    .skip(1)
+                    .map(|d| d.fixed().unwrap_or(1) as usize)
+                    .product::<usize>()
+            })
+        })
+        .sum::<usize>()
+        .max(1);
+    let affordable = (PROBE_VALUE_BUDGET / per_row).max(MIN_PROBE_ROWS);
+    requested.min(affordable).max(1)
+}
+
 /// [`probes`] with explicit limits.
 pub fn probes_with_limits(
     graph: &Graph,

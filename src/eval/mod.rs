@@ -16,7 +16,10 @@ mod tensor;
 mod tensor_file;
 
 pub use constant::constant;
-pub use graph::{Evaluated, Head, head, probes, probes_with_limits, run, run_typed};
+pub use graph::{
+    Evaluated, Head, MIN_PROBE_ROWS, PROBE_VALUE_BUDGET, head, probe_rows, probes,
+    probes_with_limits, run, run_typed,
+};
 pub use ops::eval_op;
 pub use tensor::Tensor;
 pub use tensor_file::{NamedTensor, decode_tensor_proto, encode_tensor_proto};
