@@ -51,13 +51,13 @@
 //! - Keras `binary_crossentropy` (ε = 1e−7 clipping)
 
 use crate::analysis::{self, keras_bce, num};
-use crate::engine::RuleContext;
-use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{LossKind, OpId};
+use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
 
-pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
     graph
         .op_ids()
@@ -77,12 +77,16 @@ pub fn check(ctx: &RuleContext) -> Vec<Finding> {
         .collect()
 }
 
-fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis) -> Finding {
+fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis) -> Detection {
     let model = ctx.model;
     let graph = &model.graph;
     let op = graph.op(id);
     let out = op.outputs[0];
-    let (kind, constant) = if log { ("log-softmax", "0.0") } else { ("softmax", "1.0") };
+    let (kind, constant) = if log {
+        ("log-softmax", "0.0")
+    } else {
+        ("softmax", "1.0")
+    };
     let out_name = &graph.value(out).name;
     let what = analysis::describe_op(op);
     let axis_text = if axis.coerced_2d {
@@ -138,11 +142,10 @@ fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis)
             negative_cost
         ),
     };
-    Finding {
-        code: "NNL001",
-        name: "single-unit-softmax",
-        severity: SEVERITY,
-        message: format!("{kind} over a single unit always outputs {constant}: {what} produces `{out_name}`"),
+    Detection {
+        message: format!(
+            "{kind} over a single unit always outputs {constant}: {what} produces `{out_name}`"
+        ),
         help: if log {
             "use one unit with a sigmoid and binary cross-entropy (or a log-sigmoid), or give the \
              log-softmax at least two classes"
@@ -166,10 +169,7 @@ fn numerical_check(
     log: bool,
     negative_cost: f64,
 ) -> Check {
-    let probed = match analysis::probe(ctx, out) {
-        Ok(p) => p,
-        Err(reason) => return Check::Unconfirmed { reason },
-    };
+    ctx.check_probed(out, |probed| {
     let expected: f64 = if log { 0.0 } else { 1.0 };
     let total = probed.values.len();
     let exact = probed.values.iter().filter(|&&v| v == expected).count();
@@ -213,4 +213,5 @@ fn numerical_check(
         ),
         numbers,
     }
+    })
 }

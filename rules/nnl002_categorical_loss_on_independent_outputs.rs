@@ -42,9 +42,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::analysis::{self, keras_cce, num};
-use crate::engine::RuleContext;
-use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{LossKind, LossSpec, OpId, ValueId};
+use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
 
@@ -52,7 +52,7 @@ pub const SEVERITY: Severity = Severity::Error;
 /// NNL006's finding, so they are not repeated here.
 const INDEPENDENT: &[&str] = &["Sigmoid", "HardSigmoid", "Tanh"];
 
-pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let model = ctx.model;
     let graph = &model.graph;
     let mut out = vec![];
@@ -74,7 +74,7 @@ pub fn check(ctx: &RuleContext) -> Vec<Finding> {
     out
 }
 
-fn finding(ctx: &RuleContext, loss: &LossSpec, value: ValueId, act: OpId) -> Finding {
+fn finding(ctx: &RuleContext, loss: &LossSpec, value: ValueId, act: OpId) -> Detection {
     let graph = &ctx.model.graph;
     let op = graph.op(act);
     let kind = op.op_type.to_lowercase();
@@ -84,12 +84,12 @@ fn finding(ctx: &RuleContext, loss: &LossSpec, value: ValueId, act: OpId) -> Fin
         text: format!("{kind}: each unit on its own, not one distribution"),
     }];
     if let Some(span) = loss.span {
-        labels.push(Label { at: At::Span(span), text: "categorical cross-entropy assumes a distribution".into() });
+        labels.push(Label {
+            at: At::Span(span),
+            text: "categorical cross-entropy assumes a distribution".into(),
+        });
     }
-    Finding {
-        code: "NNL002",
-        name: "categorical-loss-on-independent-outputs",
-        severity: SEVERITY,
+    Detection {
         message: format!(
             "`{}` on independent {kind} outputs: {what} produces `{}`, which is not a softmax distribution",
             loss.written,
@@ -113,10 +113,7 @@ fn finding(ctx: &RuleContext, loss: &LossSpec, value: ValueId, act: OpId) -> Fin
 /// Shows, on probed outputs with seeded targets, that the raw loss prefers the all-ones prediction
 /// to a perfect one and that Keras's loss cannot tell ŷ from 0.5·ŷ.
 fn numerical_check(ctx: &RuleContext, value: ValueId) -> Check {
-    let probed = match analysis::probe(ctx, value) {
-        Ok(p) => p,
-        Err(reason) => return Check::Unconfirmed { reason },
-    };
+    ctx.check_probed(value, |probed| {
     let width = probed.shape.last().copied().unwrap_or(1).max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(ctx.probe.seed ^ 0x4e4e_4c30_3032);
     let raw = |y: &[f32], p: &[f32]| -> f32 {
@@ -159,4 +156,5 @@ fn numerical_check(ctx: &RuleContext, value: ValueId) -> Check {
             ("max |keras loss(ŷ) - keras loss(0.5·ŷ)|".into(), keras_gap as f64),
         ],
     }
+    })
 }

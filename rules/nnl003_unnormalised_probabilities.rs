@@ -41,18 +41,19 @@
 //! - ONNX operator docs, `Softmax` (axis semantics before and after opset 13)
 
 use crate::analysis::{self, num};
-use crate::engine::RuleContext;
-use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Dim, Intent, IntentSource, OpId, ValueId};
+use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
 
-pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
     let mut out = vec![];
     for id in graph.op_ids() {
         let op = graph.op(id);
-        if op.op_type == "Softmax" && op.is_default_domain()
+        if op.op_type == "Softmax"
+            && op.is_default_domain()
             && let Some(f) = wrong_axis(ctx, id)
         {
             out.push(f);
@@ -74,7 +75,7 @@ pub fn check(ctx: &RuleContext) -> Vec<Finding> {
     out
 }
 
-fn wrong_axis(ctx: &RuleContext, id: OpId) -> Option<Finding> {
+fn wrong_axis(ctx: &RuleContext, id: OpId) -> Option<Detection> {
     let graph = &ctx.model.graph;
     let op = graph.op(id);
     let input = op.input(0)?;
@@ -84,11 +85,18 @@ fn wrong_axis(ctx: &RuleContext, id: OpId) -> Option<Finding> {
         return None; // NNL001
     }
     // The axes the softmax normalises over, leaving out those of size 1.
-    let normalised: Vec<usize> = if ax.coerced_2d { (ax.axis_index..shape.len()).collect() } else { vec![ax.axis_index] };
+    let normalised: Vec<usize> = if ax.coerced_2d {
+        (ax.axis_index..shape.len()).collect()
+    } else {
+        vec![ax.axis_index]
+    };
     if normalised.iter().any(|&a| matches!(shape[a], Dim::Unknown)) && ax.coerced_2d {
         return None;
     }
-    let real: Vec<usize> = normalised.into_iter().filter(|&a| shape[a] != Dim::Fixed(1)).collect();
+    let real: Vec<usize> = normalised
+        .into_iter()
+        .filter(|&a| shape[a] != Dim::Fixed(1))
+        .collect();
     let class = analysis::class_axis(graph, input);
     let reason = match class {
         Some(c) if real == [c] => return None,
@@ -97,7 +105,10 @@ fn wrong_axis(ctx: &RuleContext, id: OpId) -> Option<Finding> {
             "opset {} coerces the input to 2-D at axis {}, so it normalises over axes {:?} together instead of the class axis {c} alone",
             ctx.model.opset, ax.axis, real
         ),
-        Some(c) => format!("it normalises over axis {} but the classes are on axis {c}", ax.axis_index),
+        Some(c) => format!(
+            "it normalises over axis {} but the classes are on axis {c}",
+            ax.axis_index
+        ),
         None if ax.axis_index == 0 && shape.len() >= 2 && !ax.coerced_2d => {
             "it normalises over axis 0, the batch axis".to_string()
         }
@@ -105,32 +116,49 @@ fn wrong_axis(ctx: &RuleContext, id: OpId) -> Option<Finding> {
     };
     let class_axis = class.unwrap_or(shape.len() - 1);
     let what = analysis::describe_op(op);
-    Some(Finding {
-        code: "NNL003",
-        name: "unnormalised-probabilities",
-        severity: SEVERITY,
-        message: format!("softmax over the wrong axis: {what} does not normalise over the classes ({reason})"),
+    Some(Detection {
+        message: format!(
+            "softmax over the wrong axis: {what} does not normalise over the classes ({reason})"
+        ),
         help: if class_axis + 1 == shape.len() {
             format!(
                 "normalise over the class axis {class_axis}, the last one: `Softmax(axis=-1)` in Keras, `dim=-1` in \
                  torch (before opset 13, move the classes last first)"
             )
         } else {
-            format!("normalise over the class axis {class_axis} (`dim={class_axis}` in torch; opset 13+ `axis={class_axis}`)")
+            format!(
+                "normalise over the class axis {class_axis} (`dim={class_axis}` in torch; opset 13+ `axis={class_axis}`)"
+            )
         },
         symptom: "per example, the class probabilities do not sum to 1; arg-max, thresholds and \
                   calibration are meaningless and predictions depend on tensor layout or batch size"
             .into(),
         labels: vec![Label {
             at: At::op_key(graph, id, "axis"),
-            text: format!("normalises over axes {:?}", if ax.coerced_2d { (ax.axis_index..shape.len()).collect::<Vec<_>>() } else { vec![ax.axis_index] }),
+            text: format!(
+                "normalises over axes {:?}",
+                if ax.coerced_2d {
+                    (ax.axis_index..shape.len()).collect::<Vec<_>>()
+                } else {
+                    vec![ax.axis_index]
+                }
+            ),
         }],
         node_path: op.origin.path.clone(),
-        check: sums_check(ctx, op.outputs[0], class_axis, Some(if ax.coerced_2d { (ax.axis_index..shape.len()).collect() } else { vec![ax.axis_index] })),
+        check: sums_check(
+            ctx,
+            op.outputs[0],
+            class_axis,
+            Some(if ax.coerced_2d {
+                (ax.axis_index..shape.len()).collect()
+            } else {
+                vec![ax.axis_index]
+            }),
+        ),
     })
 }
 
-fn sigmoids(ctx: &RuleContext, act: OpId, output: ValueId, source: &IntentSource) -> Finding {
+fn sigmoids(ctx: &RuleContext, act: OpId, output: ValueId, source: &IntentSource) -> Detection {
     let graph = &ctx.model.graph;
     let op = graph.op(act);
     let out_name = &graph.value(output).name;
@@ -141,11 +169,10 @@ fn sigmoids(ctx: &RuleContext, act: OpId, output: ValueId, source: &IntentSource
         _ => "read as a distribution".to_string(),
     };
     let rank = graph.value(output).shape.as_ref().map_or(2, Vec::len);
-    Finding {
-        code: "NNL003",
-        name: "unnormalised-probabilities",
-        severity: SEVERITY,
-        message: format!("independent sigmoids read as a class distribution: `{out_name}` is {because} but ends in a sigmoid"),
+    Detection {
+        message: format!(
+            "independent sigmoids read as a class distribution: `{out_name}` is {because} but ends in a sigmoid"
+        ),
         help: "use a softmax over the class axis for one class out of K, or treat the outputs as \
                independent (multi-label) probabilities and stop reading them as a distribution"
             .into(),
@@ -163,11 +190,13 @@ fn sigmoids(ctx: &RuleContext, act: OpId, output: ValueId, source: &IntentSource
 
 /// Sums the probed output over the class axis (should be 1 for a distribution) and, for a softmax,
 /// over the axes it normalises (which are 1).
-fn sums_check(ctx: &RuleContext, value: ValueId, class_axis: usize, normalised: Option<Vec<usize>>) -> Check {
-    let probed = match analysis::probe(ctx, value) {
-        Ok(p) => p,
-        Err(reason) => return Check::Unconfirmed { reason },
-    };
+fn sums_check(
+    ctx: &RuleContext,
+    value: ValueId,
+    class_axis: usize,
+    normalised: Option<Vec<usize>>,
+) -> Check {
+    ctx.check_probed(value, |probed| {
     let Some(class_sums) = axis_sums(&probed.values, &probed.shape, &[class_axis]) else {
         return Check::Unconfirmed { reason: "the probed output's shape does not fit the class axis".into() };
     };
@@ -199,6 +228,7 @@ fn sums_check(ctx: &RuleContext, value: ValueId, class_axis: usize, normalised: 
         summary.push_str(&format!(", while the sums over the normalised axes {axes:?} are 1 (within {})", num(dev)));
     }
     Check::Confirmed { summary, numbers }
+    })
 }
 
 /// Sums of `values` (row-major, `shape`) over `axes`.

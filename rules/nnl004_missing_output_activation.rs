@@ -40,14 +40,21 @@
 //! - Keras losses, `from_logits`; `tf.nn.sigmoid_cross_entropy_with_logits`
 
 use crate::analysis::{self, KERAS_EPSILON, num};
-use crate::engine::RuleContext;
-use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Intent, IntentSource, LossKind, LossSpec, ValueId};
+use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
 
 /// Ops that end a linear head: their output is logits when nothing follows.
-const LINEAR: &[&str] = &["MatMul", "Gemm", "Add", "Conv", "ConvTranspose", "BatchNormalization"];
+const LINEAR: &[&str] = &[
+    "MatMul",
+    "Gemm",
+    "Add",
+    "Conv",
+    "ConvTranspose",
+    "BatchNormalization",
+];
 
 fn is_linear_output(ctx: &RuleContext, value: ValueId) -> bool {
     let graph = &ctx.model.graph;
@@ -79,7 +86,7 @@ fn is_linear_output(ctx: &RuleContext, value: ValueId) -> bool {
     false
 }
 
-pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let model = ctx.model;
     let graph = &model.graph;
     let mut out = vec![];
@@ -91,7 +98,9 @@ pub fn check(ctx: &RuleContext) -> Vec<Finding> {
         }
         let prob_loss = matches!(
             loss.kind,
-            LossKind::BinaryCrossentropy | LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy
+            LossKind::BinaryCrossentropy
+                | LossKind::CategoricalCrossentropy
+                | LossKind::SparseCategoricalCrossentropy
         );
         if prob_loss && !loss.from_logits {
             out.push(probability_loss_on_logits(ctx, loss, value));
@@ -115,11 +124,26 @@ pub fn check(ctx: &RuleContext) -> Vec<Finding> {
         if flagged.contains(&index) || !is_linear_output(ctx, o.value) {
             continue;
         }
-        let declared_prob = matches!(o.intent, Intent::Probability | Intent::Mask | Intent::Distribution)
-            && matches!(o.intent_source, IntentSource::Declared | IntentSource::Name(_));
-        let metric = if trained_on_logits(index) { thresholds(index) } else { None };
+        let declared_prob = matches!(
+            o.intent,
+            Intent::Probability | Intent::Mask | Intent::Distribution
+        ) && matches!(
+            o.intent_source,
+            IntentSource::Declared | IntentSource::Name(_)
+        );
+        let metric = if trained_on_logits(index) {
+            thresholds(index)
+        } else {
+            None
+        };
         if declared_prob || metric.is_some() {
-            out.push(missing_activation(ctx, o.value, &o.intent_source, metric.and_then(|m| m.span), trained_on_logits(index)));
+            out.push(missing_activation(
+                ctx,
+                o.value,
+                &o.intent_source,
+                metric.and_then(|m| m.span),
+                trained_on_logits(index),
+            ));
         }
     }
     out
@@ -127,24 +151,32 @@ pub fn check(ctx: &RuleContext) -> Vec<Finding> {
 
 fn out_label(ctx: &RuleContext, value: ValueId, text: String) -> Option<Label> {
     let p = ctx.model.graph.value(value).producer?;
-    Some(Label { at: At::op_key(&ctx.model.graph, p, "activation"), text })
+    Some(Label {
+        at: At::op_key(&ctx.model.graph, p, "activation"),
+        text,
+    })
 }
 
 fn node_path(ctx: &RuleContext, value: ValueId) -> String {
     let g = &ctx.model.graph;
-    g.value(value).producer.map_or_else(|| g.value(value).name.clone(), |p| g.op(p).origin.path.clone())
+    g.value(value).producer.map_or_else(
+        || g.value(value).name.clone(),
+        |p| g.op(p).origin.path.clone(),
+    )
 }
 
-fn probability_loss_on_logits(ctx: &RuleContext, loss: &LossSpec, value: ValueId) -> Finding {
+fn probability_loss_on_logits(ctx: &RuleContext, loss: &LossSpec, value: ValueId) -> Detection {
     let name = ctx.model.graph.value(value).name.clone();
-    let mut labels: Vec<Label> = out_label(ctx, value, "no activation: these are logits".into()).into_iter().collect();
+    let mut labels: Vec<Label> = out_label(ctx, value, "no activation: these are logits".into())
+        .into_iter()
+        .collect();
     if let Some(span) = loss.span {
-        labels.push(Label { at: At::Span(span), text: "expects probabilities (from_logits=False)".into() });
+        labels.push(Label {
+            at: At::Span(span),
+            text: "expects probabilities (from_logits=False)".into(),
+        });
     }
-    Finding {
-        code: "NNL004",
-        name: "missing-output-activation",
-        severity: SEVERITY,
+    Detection {
         message: format!("`{}` expects probabilities but `{name}` has no final activation", loss.written),
         help: "set from_logits=True on the loss (and apply the sigmoid/softmax at inference), or add the activation to the output layer".into(),
         symptom: "logits outside [1e-7, 1-1e-7] are clipped and get no gradient: the loss stalls and accuracy barely moves".into(),
@@ -154,21 +186,29 @@ fn probability_loss_on_logits(ctx: &RuleContext, loss: &LossSpec, value: ValueId
     }
 }
 
-fn missing_activation(ctx: &RuleContext, value: ValueId, source: &IntentSource, metric: Option<crate::ir::Span>, logits_loss: bool) -> Finding {
+fn missing_activation(
+    ctx: &RuleContext,
+    value: ValueId,
+    source: &IntentSource,
+    metric: Option<crate::ir::Span>,
+    logits_loss: bool,
+) -> Detection {
     let name = ctx.model.graph.value(value).name.clone();
     let why = match source {
         IntentSource::Declared => "is declared a probability".to_string(),
         IntentSource::Name(n) => format!("is named `{n}`"),
         _ => "is thresholded at 0.5 by a metric".to_string(),
     };
-    let mut labels: Vec<Label> = out_label(ctx, value, "no sigmoid/softmax here".into()).into_iter().collect();
+    let mut labels: Vec<Label> = out_label(ctx, value, "no sigmoid/softmax here".into())
+        .into_iter()
+        .collect();
     if let Some(span) = metric {
-        labels.push(Label { at: At::Span(span), text: "thresholds the logits at 0.5".into() });
+        labels.push(Label {
+            at: At::Span(span),
+            text: "thresholds the logits at 0.5".into(),
+        });
     }
-    Finding {
-        code: "NNL004",
-        name: "missing-output-activation",
-        severity: SEVERITY,
+    Detection {
         message: format!(
             "`{name}` {why} but outputs raw logits{}",
             if logits_loss { " (the model was trained with a logits loss, so the activation lived only in the loss)" } else { "" }
@@ -182,10 +222,7 @@ fn missing_activation(ctx: &RuleContext, value: ValueId, source: &IntentSource, 
 }
 
 fn clip_check(ctx: &RuleContext, value: ValueId) -> Check {
-    let probed = match analysis::probe(ctx, value) {
-        Ok(p) => p,
-        Err(reason) => return Check::Unconfirmed { reason },
-    };
+    ctx.check_probed(value, |probed| {
     let eps = KERAS_EPSILON as f64;
     let total = probed.values.len().max(1) as f64;
     let clipped = probed.values.iter().filter(|&&v| v <= eps || v >= 1.0 - eps).count() as f64;
@@ -204,13 +241,11 @@ fn clip_check(ctx: &RuleContext, value: ValueId) -> Check {
             ("share clipped to ε or 1−ε".into(), clipped / total),
         ],
     }
+    })
 }
 
 fn range_check(ctx: &RuleContext, value: ValueId) -> Check {
-    let probed = match analysis::probe(ctx, value) {
-        Ok(p) => p,
-        Err(reason) => return Check::Unconfirmed { reason },
-    };
+    ctx.check_probed(value, |probed| {
     let total = probed.values.len().max(1) as f64;
     let outside = probed.values.iter().filter(|&&v| !(0.0..=1.0).contains(&v)).count() as f64;
     let min = probed.values.iter().copied().fold(f64::INFINITY, f64::min);
@@ -234,4 +269,5 @@ fn range_check(ctx: &RuleContext, value: ValueId) -> Check {
             ("max".into(), max),
         ],
     }
+    })
 }

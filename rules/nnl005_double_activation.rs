@@ -44,15 +44,15 @@
 //! - max softmax over K inputs in [0, 1]: e¹ / (e¹ + (K − 1)·e⁰)
 
 use crate::analysis::{self, PASSTHROUGH, num};
-use crate::engine::RuleContext;
-use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Graph, LossKind, LossSpec, OpId};
+use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
 
 const NORMALISERS: &[&str] = &["Softmax", "Sigmoid"];
 
-pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
     let mut out = vec![];
     for id in graph.op_ids() {
@@ -111,17 +111,14 @@ fn describe(graph: &Graph, op: OpId) -> String {
     analysis::describe_op(graph.op(op))
 }
 
-fn stacked(ctx: &RuleContext, first: OpId, second: OpId) -> Finding {
+fn stacked(ctx: &RuleContext, first: OpId, second: OpId) -> Detection {
     let graph = &ctx.model.graph;
     let (a, b) = (&graph.op(first).op_type, &graph.op(second).op_type);
     let classes = analysis::softmax_axis(graph, graph.op(second), ctx.model.opset)
         .and_then(|ax| ax.group_size)
         .filter(|_| b == "Softmax");
     let check = numerical_check(ctx, graph.op(second).outputs[0], classes, None);
-    Finding {
-        code: "NNL005",
-        name: "double-activation",
-        severity: SEVERITY,
+    Detection {
         message: format!(
             "{} applied to a {} output: {} normalises probabilities that {} already produced",
             b.to_lowercase(),
@@ -129,7 +126,10 @@ fn stacked(ctx: &RuleContext, first: OpId, second: OpId) -> Finding {
             describe(graph, second),
             describe(graph, first)
         ),
-        help: format!("remove one of the two activations (keep the {} only once)", a.to_lowercase()),
+        help: format!(
+            "remove one of the two activations (keep the {} only once)",
+            a.to_lowercase()
+        ),
         symptom: flat_symptom(classes),
         labels: vec![
             Label {
@@ -146,7 +146,7 @@ fn stacked(ctx: &RuleContext, first: OpId, second: OpId) -> Finding {
     }
 }
 
-fn logits_loss(ctx: &RuleContext, act: OpId, loss: &LossSpec, units: Option<u64>) -> Finding {
+fn logits_loss(ctx: &RuleContext, act: OpId, loss: &LossSpec, units: Option<u64>) -> Detection {
     let graph = &ctx.model.graph;
     let kind = graph.op(act).op_type.to_lowercase();
     let classes = units.filter(|_| kind == "softmax");
@@ -160,10 +160,7 @@ fn logits_loss(ctx: &RuleContext, act: OpId, loss: &LossSpec, units: Option<u64>
             text: "this loss applies its own activation to the output".into(),
         });
     }
-    Finding {
-        code: "NNL005",
-        name: "double-activation",
-        severity: SEVERITY,
+    Detection {
         message: format!(
             "loss `{}` takes logits, but {} already applies a {kind}",
             loss.written,
@@ -208,10 +205,7 @@ fn numerical_check(
     classes: Option<u64>,
     loss_on: Option<&str>,
 ) -> Check {
-    let probed = match analysis::probe(ctx, value) {
-        Ok(p) => p,
-        Err(reason) => return Check::Unconfirmed { reason },
-    };
+    ctx.check_probed(value, |probed| {
     let max = probed.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let min = probed.values.iter().copied().fold(f64::INFINITY, f64::min);
     let mut numbers = vec![
@@ -285,6 +279,7 @@ fn numerical_check(
             }
         }
     }
+    })
 }
 
 #[cfg(test)]

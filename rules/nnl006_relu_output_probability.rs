@@ -40,20 +40,25 @@
 //! - Keras `categorical_crossentropy` / `binary_crossentropy` (ε = 1e−7 clipping)
 
 use crate::analysis::{self, num};
-use crate::engine::RuleContext;
-use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Intent, IntentSource, OpId, ValueId};
+use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
 
 const UNBOUNDED: &[&str] = &["Relu", "Softplus", "ThresholdedRelu"];
 
-pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
     graph
         .outputs
         .iter()
-        .filter(|o| matches!(o.intent, Intent::Probability | Intent::Distribution | Intent::Mask))
+        .filter(|o| {
+            matches!(
+                o.intent,
+                Intent::Probability | Intent::Distribution | Intent::Mask
+            )
+        })
         .filter_map(|o| {
             let head = analysis::output_head(graph, o.value, ctx.model.opset);
             let act = head.activation_op?;
@@ -64,7 +69,13 @@ pub fn check(ctx: &RuleContext) -> Vec<Finding> {
         .collect()
 }
 
-fn finding(ctx: &RuleContext, act: OpId, output: ValueId, intent: Intent, source: &IntentSource) -> Finding {
+fn finding(
+    ctx: &RuleContext,
+    act: OpId,
+    output: ValueId,
+    intent: Intent,
+    source: &IntentSource,
+) -> Detection {
     let graph = &ctx.model.graph;
     let op = graph.op(act);
     let out_name = &graph.value(output).name;
@@ -81,10 +92,7 @@ fn finding(ctx: &RuleContext, act: OpId, output: ValueId, intent: Intent, source
         IntentSource::None => String::new(),
     };
     let what = analysis::describe_op(op);
-    Finding {
-        code: "NNL006",
-        name: "relu-output-probability",
-        severity: SEVERITY,
+    Detection {
         message: format!(
             "{} output used as {meaning}: `{out_name}` (read as {meaning} {because}) ends in {what}",
             op.op_type.to_lowercase()
@@ -106,10 +114,7 @@ fn finding(ctx: &RuleContext, act: OpId, output: ValueId, intent: Intent, source
 }
 
 fn numerical_check(ctx: &RuleContext, output: ValueId) -> Check {
-    let probed = match analysis::probe(ctx, output) {
-        Ok(p) => p,
-        Err(reason) => return Check::Unconfirmed { reason },
-    };
+    ctx.check_probed(output, |probed| {
     let total = probed.values.len().max(1) as f64;
     let zeros = probed.values.iter().filter(|&&v| v == 0.0).count() as f64;
     let above = probed.values.iter().filter(|&&v| v > 1.0).count() as f64;
@@ -145,6 +150,7 @@ fn numerical_check(ctx: &RuleContext, output: ValueId) -> Check {
             ("max |row sum - 1|".into(), max_dev),
         ],
     }
+    })
 }
 
 fn pct(x: f64) -> String {

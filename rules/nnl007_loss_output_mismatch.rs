@@ -42,9 +42,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::analysis::{self, num};
-use crate::engine::RuleContext;
-use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{LossKind, LossSpec, OpId, ValueId};
+use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
 
@@ -54,29 +54,43 @@ enum Mismatch {
     SparseOnSigmoids(u64),
 }
 
-pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let model = ctx.model;
     let graph = &model.graph;
     let mut out = vec![];
     for (loss, index) in analysis::losses_by_output(model) {
         if loss.from_logits {
             // Logit losses normalise themselves; NNL005 covers activations before them.
-            if !matches!(loss.kind, LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy) {
+            if !matches!(
+                loss.kind,
+                LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy
+            ) {
                 continue;
             }
         }
         let value = graph.outputs[index].value;
         let head = analysis::output_head(graph, value, model.opset);
         let units = head.units.or_else(|| {
-            graph.value(value).shape.as_ref().and_then(|s| s.last()).and_then(|d| d.fixed())
+            graph
+                .value(value)
+                .shape
+                .as_ref()
+                .and_then(|s| s.last())
+                .and_then(|d| d.fixed())
         });
         let act = head.activation.as_deref();
         let mismatch = match (&loss.kind, units, act) {
-            (LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy, Some(1), _) => {
-                Mismatch::CategoricalOnOneUnit
+            (
+                LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy,
+                Some(1),
+                _,
+            ) => Mismatch::CategoricalOnOneUnit,
+            (LossKind::BinaryCrossentropy, Some(k), Some("Softmax")) if k > 2 => {
+                Mismatch::BinaryOnSoftmax(k)
             }
-            (LossKind::BinaryCrossentropy, Some(k), Some("Softmax")) if k > 2 => Mismatch::BinaryOnSoftmax(k),
-            (LossKind::SparseCategoricalCrossentropy, Some(k), Some("Sigmoid")) if k > 1 && !loss.from_logits => {
+            (LossKind::SparseCategoricalCrossentropy, Some(k), Some("Sigmoid"))
+                if k > 1 && !loss.from_logits =>
+            {
                 Mismatch::SparseOnSigmoids(k)
             }
             _ => continue,
@@ -86,13 +100,22 @@ pub fn check(ctx: &RuleContext) -> Vec<Finding> {
     out
 }
 
-fn finding(ctx: &RuleContext, loss: &LossSpec, value: ValueId, act: Option<OpId>, m: Mismatch) -> Finding {
+fn finding(
+    ctx: &RuleContext,
+    loss: &LossSpec,
+    value: ValueId,
+    act: Option<OpId>,
+    m: Mismatch,
+) -> Detection {
     let graph = &ctx.model.graph;
     let out_name = graph.value(value).name.clone();
     let primary = graph.value(value).producer;
     let mut labels = vec![];
     if let Some(span) = loss.span {
-        labels.push(Label { at: At::Span(span), text: format!("`{}` here", loss.written) });
+        labels.push(Label {
+            at: At::Span(span),
+            text: format!("`{}` here", loss.written),
+        });
     }
     if let Some(op) = act.or(primary) {
         labels.push(Label {
@@ -104,7 +127,9 @@ fn finding(ctx: &RuleContext, loss: &LossSpec, value: ValueId, act: Option<OpId>
             },
         });
     }
-    let node_path = act.or(primary).map_or(out_name.clone(), |o| graph.op(o).origin.path.clone());
+    let node_path = act
+        .or(primary)
+        .map_or(out_name.clone(), |o| graph.op(o).origin.path.clone());
     let (message, help, symptom) = match &m {
         Mismatch::CategoricalOnOneUnit => (
             format!("`{}` on the one-unit output `{out_name}`: the loss is constant and nothing learns", loss.written),
@@ -126,10 +151,7 @@ fn finding(ctx: &RuleContext, loss: &LossSpec, value: ValueId, act: Option<OpId>
             "the loss only sees the sigmoids' ratios (Keras renormalises them), so their scale is never trained and they are not probabilities".to_string(),
         ),
     };
-    Finding {
-        code: "NNL007",
-        name: "loss-output-mismatch",
-        severity: SEVERITY,
+    Detection {
         message,
         help,
         symptom,
@@ -181,10 +203,7 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, m: &Mismatch) -> Check {
             Check::Confirmed { summary, numbers }
         }
         Mismatch::CategoricalOnOneUnit | Mismatch::SparseOnSigmoids(_) => {
-            let probed = match analysis::probe(ctx, value) {
-                Ok(p) => p,
-                Err(reason) => return Check::Unconfirmed { reason },
-            };
+            ctx.check_probed(value, |probed| {
             let width = probed.shape.last().copied().unwrap_or(1).max(1);
             let rows: Vec<Vec<f32>> = probed.values.chunks(width).map(|r| r.iter().map(|&v| v as f32).collect()).collect();
             let mut worst: f32 = 0.0;
@@ -225,6 +244,7 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, m: &Mismatch) -> Check {
                     ],
                 },
             }
-        }
+            })
+}
     }
 }

@@ -42,14 +42,14 @@
 //! - IEEE 754 binary32: the smallest positive subnormal is 2⁻¹⁴⁹ ≈ 1.4e−45, so exp(x) is 0 for x < −103.97
 
 use crate::analysis::{self, PASSTHROUGH, num};
-use crate::engine::RuleContext;
 use crate::eval::{self, Tensor};
-use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Graph, Model, Op, OpId};
+use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
 
-pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
     graph
         .op_ids()
@@ -82,7 +82,7 @@ fn activation_feeding(graph: &Graph, log: &Op) -> Option<OpId> {
     None
 }
 
-fn finding(ctx: &RuleContext, log_id: OpId, act_id: OpId) -> Finding {
+fn finding(ctx: &RuleContext, log_id: OpId, act_id: OpId) -> Detection {
     let model = ctx.model;
     let graph = &model.graph;
     let act = graph.op(act_id);
@@ -93,10 +93,7 @@ fn finding(ctx: &RuleContext, log_id: OpId, act_id: OpId) -> Finding {
         ("sigmoid", "log-sigmoid")
     };
     let log = graph.op(log_id);
-    Finding {
-        code: "NNL008",
-        name: "log-of-softmax",
-        severity: SEVERITY,
+    Detection {
         message: format!(
             "log of a {what}: {} takes the log of {}, which underflows to -inf in float32",
             analysis::describe_op(log),
@@ -111,9 +108,10 @@ fn finding(ctx: &RuleContext, log_id: OpId, act_id: OpId) -> Finding {
              logits to a loss with from_logits=True"
                 .into()
         },
-        symptom: "once the model grows confident the loss jumps to inf or nan and training diverges; \
+        symptom:
+            "once the model grows confident the loss jumps to inf or nan and training diverges; \
                   log-probabilities of unlikely classes come out as -inf"
-            .into(),
+                .into(),
         labels: vec![
             Label {
                 at: At::Op(log_id),
@@ -143,7 +141,11 @@ fn numerical_check(ctx: &RuleContext, model: &Model, act: &Op, log: &Op, softmax
             .input(0)
             .and_then(|v| model.graph.value(v).shape.as_ref())
             .map_or(2, Vec::len);
-        (rank, ax.axis_index, ax.group_size.unwrap_or(2).clamp(2, 4096) as usize)
+        (
+            rank,
+            ax.axis_index,
+            ax.group_size.unwrap_or(2).clamp(2, 4096) as usize,
+        )
     } else {
         (1, 0, 1)
     };
@@ -154,14 +156,20 @@ fn numerical_check(ctx: &RuleContext, model: &Model, act: &Op, log: &Op, softmax
         let mut values = vec![-spread; classes];
         values[0] = if softmax { 0.0 } else { -spread };
         let input = Tensor::from_f32(&shape, values.clone()).map_err(|e| e.to_string())?;
-        let activated = eval::eval_op(act, &[Some(&input)], model.opset, limits).map_err(|e| e.to_string())?;
-        let logged = eval::eval_op(log, &[activated.first()], model.opset, limits).map_err(|e| e.to_string())?;
+        let activated =
+            eval::eval_op(act, &[Some(&input)], model.opset, limits).map_err(|e| e.to_string())?;
+        let logged = eval::eval_op(log, &[activated.first()], model.opset, limits)
+            .map_err(|e| e.to_string())?;
         let got = logged.first().map(Tensor::to_f64_vec).unwrap_or_default();
         let min = got.iter().copied().fold(f64::INFINITY, f64::min) as f32;
         // The fused form, in float64 from the same logits (exact enough to show it is finite).
         let fused = if softmax {
             let m = 0.0f64;
-            let lse = values.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+            let lse = values
+                .iter()
+                .map(|&v| (v as f64 - m).exp())
+                .sum::<f64>()
+                .ln();
             (-(spread as f64) - m - lse) as f32
         } else {
             let x = -(spread as f64);
@@ -174,7 +182,9 @@ fn numerical_check(ctx: &RuleContext, model: &Model, act: &Op, log: &Op, softmax
         Err(reason) => return Check::Unconfirmed { reason },
         Ok(false) => {
             return Check::Unconfirmed {
-                reason: "the evaluator's float32 log(softmax) stayed finite at a logit spread of 200".into(),
+                reason:
+                    "the evaluator's float32 log(softmax) stayed finite at a logit spread of 200"
+                        .into(),
             };
         }
         Ok(true) => {}
@@ -197,7 +207,10 @@ fn numerical_check(ctx: &RuleContext, model: &Model, act: &Op, log: &Op, softmax
         numbers.push(("classes".to_string(), classes as f64));
     }
     numbers.push(("smallest logit spread giving -inf".to_string(), hi as f64));
-    numbers.push((format!("log({}) there", if softmax { "softmax" } else { "sigmoid" }), at_break as f64));
+    numbers.push((
+        format!("log({}) there", if softmax { "softmax" } else { "sigmoid" }),
+        at_break as f64,
+    ));
     numbers.push(("fused log-softmax there".to_string(), fused as f64));
     Check::Confirmed {
         summary: format!(

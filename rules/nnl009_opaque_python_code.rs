@@ -50,13 +50,13 @@
 //! - Python `marshal` module docs (the format is version-specific and not secure against
 //!   malicious data)
 
-use crate::engine::RuleContext;
-use crate::finding::{At, Check, Finding, Label, Severity};
+use crate::finding::{At, Check, Label, Severity};
 use crate::ir::OpId;
+use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
 
-pub fn check(ctx: &RuleContext) -> Vec<Finding> {
+pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
     graph
         .op_ids()
@@ -68,7 +68,7 @@ pub fn check(ctx: &RuleContext) -> Vec<Finding> {
         .collect()
 }
 
-fn finding(ctx: &RuleContext, id: OpId) -> Finding {
+fn finding(ctx: &RuleContext, id: OpId) -> Detection {
     let graph = &ctx.model.graph;
     let op = graph.op(id);
     let layer = op.origin.layer.clone().unwrap_or_else(|| op.name.clone());
@@ -118,10 +118,7 @@ fn finding(ctx: &RuleContext, id: OpId) -> Finding {
         Some(span) => At::Span(*span),
         None => At::op_key(graph, id, "layer"),
     };
-    Finding {
-        code: "NNL009",
-        name: "opaque-python-code",
-        severity: SEVERITY,
+    Detection {
         message,
         help:
             "replace the lambda with built-in layers or a registered custom layer class whose code \

@@ -1,9 +1,9 @@
 //! Helpers several rules share: which elements a softmax normalises over, running a head on probes,
 //! and the loss semantics of the frameworks users train with.
 
-use crate::engine::RuleContext;
 use crate::eval::{self, Tensor};
 use crate::ir::{Dim, Graph, LossSpec, Model, Op, OpId, ValueId, Weights};
+use crate::rule::RuleContext;
 use crate::shape::norm_axis;
 
 /// How many elements one softmax normalisation group has, per ONNX semantics at this opset.

@@ -6,32 +6,14 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::config;
-use crate::eval::Limits;
 use crate::finding::{At, Finding, Severity};
 use crate::intent;
 use crate::ir::{Intent, IntentSource, Model};
 use crate::load::{self, LoadError};
 use crate::registry;
+pub use crate::rule::ProbeSettings;
+use crate::rule::RuleContext;
 use crate::suppress;
-
-/// How numerical checks draw their probes.
-#[derive(Clone, Debug)]
-pub struct ProbeSettings {
-    pub seed: u64,
-    /// Rows per probe batch.
-    pub count: usize,
-    pub limits: Limits,
-}
-
-impl Default for ProbeSettings {
-    fn default() -> Self {
-        ProbeSettings {
-            seed: 0x6e6e_6c69_6e74,
-            count: 256,
-            limits: Limits::default(),
-        }
-    }
-}
 
 /// Everything that decides how one file is linted: its config file, then command-line overrides.
 #[derive(Clone, Debug)]
@@ -143,12 +125,6 @@ fn canonical_code(key: &str) -> String {
     registry::find(key).map_or_else(|| key.to_string(), |r| r.code.to_string())
 }
 
-/// What a rule sees.
-pub struct RuleContext<'a> {
-    pub model: &'a Model,
-    pub probe: &'a ProbeSettings,
-}
-
 /// The outcome for one file.
 pub struct FileResult {
     pub path: PathBuf,
@@ -204,7 +180,7 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
     let mut findings: Vec<Finding> = registry::all()
         .iter()
         .filter(|r| enabled(settings, r))
-        .flat_map(|r| (r.check)(&ctx))
+        .flat_map(|r| (r.check)(&ctx).into_iter().map(|d| Finding::new(r, d)))
         .collect();
     for f in &mut findings {
         if let Some(sev) = settings.severity.get(f.code) {

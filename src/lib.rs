@@ -10,6 +10,7 @@ pub mod ir;
 pub mod load;
 pub mod registry;
 pub mod report;
+pub mod rule;
 pub mod rules;
 pub mod shape;
 pub mod suppress;

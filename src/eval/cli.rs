@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Head, Tensor, decode_tensor_proto, encode_tensor_proto, head, probes, run_typed};
 use crate::analysis::num;
-use crate::engine::ProbeSettings;
 use crate::ir::{DType, Dim, Model, ValueId, Weights};
+use crate::rule::ProbeSettings;
 
 /// Arguments of `nnlint eval`.
 #[derive(clap::Args, Clone, Debug)]
