@@ -44,13 +44,10 @@ use rand_chacha::ChaCha8Rng;
 use crate::analysis::{self, keras_cce, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{LossKind, LossSpec, OpId, ValueId};
+use crate::ops::Act;
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
-
-/// Activations that squash each unit on its own. ReLU-like outputs under a probability loss are
-/// NNL006's finding, so they are not repeated here.
-const INDEPENDENT: &[&str] = &["Sigmoid", "HardSigmoid", "Tanh"];
 
 pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let model = ctx.model;
@@ -62,22 +59,28 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         }
         let value = graph.outputs[index].value;
         let head = analysis::output_head(graph, value, model.opset);
-        let (Some(act), Some(op)) = (head.activation.as_deref(), head.activation_op) else {
+        let (Some(act), Some(op)) = (head.act, head.activation_op) else {
             continue;
         };
-        // One unit is NNL007's (the loss is constant there).
-        if !INDEPENDENT.contains(&act) || head.units.is_some_and(|u| u < 2) {
+        // Only activations that squash each unit on its own: ReLU-like outputs under a probability
+        // loss are NNL006's finding, and one unit is NNL007's (the loss is constant there).
+        if !act.is_independent_squash() || head.units.is_some_and(|u| u < 2) {
             continue;
         }
-        out.push(finding(ctx, loss, value, op));
+        out.push(finding(ctx, loss, value, (op, act)));
     }
     out
 }
 
-fn finding(ctx: &RuleContext, loss: &LossSpec, value: ValueId, act: OpId) -> Detection {
+fn finding(
+    ctx: &RuleContext,
+    loss: &LossSpec,
+    value: ValueId,
+    (act, activation): (OpId, Act),
+) -> Detection {
     let graph = &ctx.model.graph;
     let op = graph.op(act);
-    let kind = op.op_type.to_lowercase();
+    let kind = activation.name().to_lowercase();
     let what = analysis::describe_op(op);
     let mut labels = vec![Label {
         at: At::op_key(graph, act, "activation"),

@@ -42,48 +42,18 @@
 use crate::analysis::{self, KERAS_EPSILON, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Intent, IntentSource, LossKind, LossSpec, ValueId};
+use crate::ops;
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
 
-/// Ops that end a linear head: their output is logits when nothing follows.
-const LINEAR: &[&str] = &[
-    "MatMul",
-    "Gemm",
-    "Add",
-    "Conv",
-    "ConvTranspose",
-    "BatchNormalization",
-];
-
+/// The output is computed by an affine op (through data movers only) and no activation follows.
 fn is_linear_output(ctx: &RuleContext, value: ValueId) -> bool {
     let graph = &ctx.model.graph;
-    let head = analysis::output_head(graph, value, ctx.model.opset);
-    if head.activation.is_some() {
-        return false;
-    }
-    // Walk back through data-moving ops to the op that produced the values.
-    let mut v = value;
-    for _ in 0..32 {
-        let Some(p) = graph.value(v).producer else {
-            return false;
-        };
-        let op = graph.op(p);
-        if !op.is_default_domain() {
-            return false;
-        }
-        if LINEAR.contains(&op.op_type.as_str()) {
-            return true;
-        }
-        if !analysis::PASSTHROUGH.contains(&op.op_type.as_str()) {
-            return false;
-        }
-        match op.input(0) {
-            Some(i) => v = i,
-            None => return false,
-        }
-    }
-    false
+    analysis::output_head(graph, value, ctx.model.opset)
+        .activation
+        .is_none()
+        && ops::source_op(graph, value).is_some_and(|(_, op)| ops::is_affine(op))
 }
 
 pub fn check(ctx: &RuleContext) -> Vec<Detection> {

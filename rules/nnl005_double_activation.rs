@@ -43,27 +43,31 @@
 //! - Keras losses, `from_logits`
 //! - max softmax over K inputs in [0, 1]: e¹ / (e¹ + (K − 1)·e⁰)
 
-use crate::analysis::{self, PASSTHROUGH, num};
+use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Graph, LossKind, LossSpec, OpId};
+use crate::ops::{self, Act};
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
-
-const NORMALISERS: &[&str] = &["Softmax", "Sigmoid"];
 
 pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
     let mut out = vec![];
     for id in graph.op_ids() {
         let op = graph.op(id);
-        if !op.is_default_domain() || !NORMALISERS.contains(&op.op_type.as_str()) {
+        // The second activation is a standalone op; the first may be fused into a layer.
+        let Some(second) =
+            ops::activation(op).filter(|a| a.is_normaliser() && op.is_default_domain())
+        else {
             continue;
-        }
-        if let Some(first) = normaliser_feeding(graph, id)
-            && (op.op_type == "Softmax" || graph.op(first).op_type == "Softmax")
+        };
+        if let Some((first, first_act)) = op
+            .input(0)
+            .and_then(|v| ops::activation_feeding(graph, v, Act::is_normaliser))
+            && (second == Act::Softmax || first_act == Act::Softmax)
         {
-            out.push(stacked(ctx, first, id));
+            out.push(stacked(ctx, (first, first_act), (id, second)));
         }
     }
     if let Some(training) = &ctx.model.training {
@@ -78,10 +82,10 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
                     continue;
                 }
                 let head = analysis::output_head(graph, output.value, ctx.model.opset);
-                if let (Some(act), Some(op)) = (&head.activation, head.activation_op)
-                    && NORMALISERS.contains(&act.as_str())
+                if let (Some(act), Some(op)) = (head.act, head.activation_op)
+                    && act.is_normaliser()
                 {
-                    out.push(logits_loss(ctx, op, loss, head.units));
+                    out.push(logits_loss(ctx, (op, act), loss, head.units));
                 }
             }
         }
@@ -89,31 +93,13 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     out
 }
 
-/// The Softmax/Sigmoid whose output reaches `op` through data-moving ops only.
-fn normaliser_feeding(graph: &Graph, op: OpId) -> Option<OpId> {
-    let mut value = graph.op(op).input(0)?;
-    for _ in 0..16 {
-        let producer = graph.value(value).producer?;
-        let p = graph.op(producer);
-        if !p.is_default_domain() {
-            return None;
-        }
-        match p.op_type.as_str() {
-            t if NORMALISERS.contains(&t) => return Some(producer),
-            t if PASSTHROUGH.contains(&t) => value = p.input(0)?,
-            _ => return None,
-        }
-    }
-    None
-}
-
 fn describe(graph: &Graph, op: OpId) -> String {
     analysis::describe_op(graph.op(op))
 }
 
-fn stacked(ctx: &RuleContext, first: OpId, second: OpId) -> Detection {
+fn stacked(ctx: &RuleContext, (first, a): (OpId, Act), (second, b): (OpId, Act)) -> Detection {
     let graph = &ctx.model.graph;
-    let (a, b) = (&graph.op(first).op_type, &graph.op(second).op_type);
+    let (a, b) = (a.name(), b.name());
     let classes = analysis::softmax_axis(graph, graph.op(second), ctx.model.opset)
         .and_then(|ax| ax.group_size)
         .filter(|_| b == "Softmax");
@@ -146,9 +132,14 @@ fn stacked(ctx: &RuleContext, first: OpId, second: OpId) -> Detection {
     }
 }
 
-fn logits_loss(ctx: &RuleContext, act: OpId, loss: &LossSpec, units: Option<u64>) -> Detection {
+fn logits_loss(
+    ctx: &RuleContext,
+    (act, activation): (OpId, Act),
+    loss: &LossSpec,
+    units: Option<u64>,
+) -> Detection {
     let graph = &ctx.model.graph;
-    let kind = graph.op(act).op_type.to_lowercase();
+    let kind = activation.name().to_lowercase();
     let classes = units.filter(|_| kind == "softmax");
     let mut labels = vec![Label {
         at: At::op_key(graph, act, "activation"),

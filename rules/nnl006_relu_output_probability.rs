@@ -42,11 +42,10 @@
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Intent, IntentSource, OpId, ValueId};
+use crate::ops::Act;
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
-
-const UNBOUNDED: &[&str] = &["Relu", "Softplus", "ThresholdedRelu"];
 
 pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
@@ -61,17 +60,16 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         })
         .filter_map(|o| {
             let head = analysis::output_head(graph, o.value, ctx.model.opset);
-            let act = head.activation_op?;
-            UNBOUNDED
-                .contains(&graph.op(act).op_type.as_str())
-                .then(|| finding(ctx, act, o.value, o.intent, &o.intent_source))
+            let (op, act) = (head.activation_op?, head.act?);
+            act.is_unbounded_non_negative()
+                .then(|| finding(ctx, (op, act), o.value, o.intent, &o.intent_source))
         })
         .collect()
 }
 
 fn finding(
     ctx: &RuleContext,
-    act: OpId,
+    (act, activation): (OpId, Act),
     output: ValueId,
     intent: Intent,
     source: &IntentSource,
@@ -95,7 +93,7 @@ fn finding(
     Detection {
         message: format!(
             "{} output used as {meaning}: `{out_name}` (read as {meaning} {because}) ends in {what}",
-            op.op_type.to_lowercase()
+            activation.name().to_lowercase()
         ),
         help: match intent {
             Intent::Distribution => "end the head in a softmax over the class axis".into(),
@@ -106,7 +104,10 @@ fn finding(
             .into(),
         labels: vec![Label {
             at: At::op_key(graph, act, "activation"),
-            text: format!("{} is unbounded above and exactly 0 below zero", op.op_type),
+            text: format!(
+                "{} is unbounded above and exactly 0 below zero",
+                activation.name()
+            ),
         }],
         node_path: op.origin.path.clone(),
         check: numerical_check(ctx, output),

@@ -41,10 +41,11 @@
 //! - ONNX operator docs, `LogSoftmax` and `Softmax`
 //! - IEEE 754 binary32: the smallest positive subnormal is 2⁻¹⁴⁹ ≈ 1.4e−45, so exp(x) is 0 for x < −103.97
 
-use crate::analysis::{self, PASSTHROUGH, num};
+use crate::analysis::{self, num};
 use crate::eval::{self, Tensor};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{Graph, Model, Op, OpId};
+use crate::ir::{Model, Op, OpId};
+use crate::ops::{self, Act};
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
@@ -58,28 +59,14 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
             if op.op_type != "Log" || !op.is_default_domain() {
                 return None;
             }
-            let act = activation_feeding(graph, op)?;
+            // The check re-evaluates the activation op on its own, so it must be a standalone one.
+            let (act, _) = ops::activation_feeding(graph, op.input(0)?, Act::is_normaliser)?;
+            if !graph.op(act).is_default_domain() {
+                return None;
+            }
             Some(finding(ctx, id, act))
         })
         .collect()
-}
-
-/// The Softmax or Sigmoid whose output reaches this Log through data-moving ops only.
-fn activation_feeding(graph: &Graph, log: &Op) -> Option<OpId> {
-    let mut value = log.input(0)?;
-    for _ in 0..16 {
-        let producer = graph.value(value).producer?;
-        let op = graph.op(producer);
-        if !op.is_default_domain() {
-            return None;
-        }
-        match op.op_type.as_str() {
-            "Softmax" | "Sigmoid" => return Some(producer),
-            t if PASSTHROUGH.contains(&t) => value = op.input(0)?,
-            _ => return None,
-        }
-    }
-    None
 }
 
 fn finding(ctx: &RuleContext, log_id: OpId, act_id: OpId) -> Detection {

@@ -3,6 +3,7 @@
 
 use crate::eval::{self, Tensor};
 use crate::ir::{Dim, Graph, LossSpec, Model, Op, OpId, ValueId, Weights};
+use crate::ops::{self, Act};
 use crate::rule::RuleContext;
 use crate::shape::norm_axis;
 
@@ -49,6 +50,8 @@ pub struct OutputHead {
     /// `Softmax`, `Sigmoid`, `Relu`, ... or `None` when the output is linear (or unknown).
     pub activation: Option<String>,
     #[serde(skip)]
+    pub act: Option<Act>,
+    #[serde(skip)]
     pub activation_op: Option<OpId>,
     /// The tensor entering the final activation: what to take for "the output before the softmax".
     pub logits: Option<String>,
@@ -56,117 +59,62 @@ pub struct OutputHead {
     pub axis: Option<i64>,
     /// Size of the class axis (softmax) or of the last axis (others), when known.
     pub units: Option<u64>,
-    /// Ops between the activation and the output that only move data (Transpose, Reshape, ...).
+    /// Data movers between the activation and the output (Transpose, Reshape, Cast, ...).
     pub passthrough: Vec<String>,
 }
 
-/// Activations a head can end in.
-pub const ACTIVATIONS: &[&str] = &[
-    "Softmax",
-    "LogSoftmax",
-    "Sigmoid",
-    "HardSigmoid",
-    "Relu",
-    "LeakyRelu",
-    "Elu",
-    "Selu",
-    "Softplus",
-    "Tanh",
-    "Hardmax",
-];
-
-/// Ops that move or reshape values without changing them.
-pub const PASSTHROUGH: &[&str] = &[
-    "Identity",
-    "Dropout",
-    "Transpose",
-    "Reshape",
-    "Flatten",
-    "Squeeze",
-    "Unsqueeze",
-    "Cast",
-];
-
-/// Walks back from an output through data-moving ops to the final activation.
+/// Walks back from an output through data movers to the op that computes it, and reads its final
+/// activation.
 pub fn output_head(graph: &Graph, output: ValueId, opset: i64) -> OutputHead {
-    let mut value = output;
-    let mut passthrough = vec![];
+    let walk = ops::walk_back(graph, output);
     let mut head = OutputHead {
         output: graph.value(output).name.clone(),
         activation: None,
+        act: None,
         activation_op: None,
         logits: None,
         axis: None,
         units: None,
-        passthrough: vec![],
+        passthrough: walk
+            .movers
+            .iter()
+            .map(|&m| graph.op(m).op_type.clone())
+            .collect(),
     };
-    for _ in 0..32 {
-        let Some(op_id) = graph.value(value).producer else {
-            break;
-        };
-        let op = graph.op(op_id);
-        if !op.is_default_domain() {
-            break;
-        }
-        if ACTIVATIONS.contains(&op.op_type.as_str()) {
-            head.activation = Some(op.op_type.clone());
+    let Some((op_id, op)) = ops::producer(graph, walk.value) else {
+        return head;
+    };
+    let last_dim = |v: Option<ValueId>| {
+        v.and_then(|v| graph.value(v).shape.as_ref())
+            .and_then(|s| s.last())
+            .and_then(Dim::fixed)
+    };
+    match ops::activation(op) {
+        Some(act) => {
+            head.activation = Some(act.name().to_string());
+            head.act = Some(act);
             head.activation_op = Some(op_id);
-            head.logits = op.input(0).map(|v| graph.value(v).name.clone());
-            if matches!(op.op_type.as_str(), "Softmax" | "LogSoftmax" | "Hardmax") {
+            if op.is_default_domain() {
+                head.logits = op.input(0).map(|v| graph.value(v).name.clone());
+            }
+            if act.is_softmax_like() {
                 if let Some(ax) = softmax_axis(graph, op, opset) {
                     head.axis = Some(ax.axis_index as i64);
                     head.units = ax.group_size;
                 }
-            } else if let Some(shape) = op.input(0).and_then(|v| graph.value(v).shape.as_ref()) {
-                head.units = shape.last().and_then(Dim::fixed);
+            } else if op.is_default_domain() {
+                head.units = last_dim(op.input(0));
+            } else {
+                head.units = last_dim(Some(walk.value));
             }
-            break;
         }
-        if !PASSTHROUGH.contains(&op.op_type.as_str()) {
-            if let Some(shape) = graph.value(value).shape.as_ref() {
-                head.units = shape.last().and_then(Dim::fixed);
-            }
-            break;
+        None if op.is_default_domain() || ops::is_linear(op) => {
+            head.units = last_dim(Some(walk.value))
         }
-        passthrough.push(op.op_type.clone());
-        match op.input(0) {
-            Some(v) => value = v,
-            None => break,
-        }
+        None => {}
     }
-    head.passthrough = passthrough;
     head
 }
-
-/// Ops that keep every axis where it is (elementwise, normalisation, spatial pooling).
-const AXIS_PRESERVING: &[&str] = &[
-    "Relu",
-    "LeakyRelu",
-    "Elu",
-    "Selu",
-    "Tanh",
-    "Sigmoid",
-    "HardSigmoid",
-    "Softplus",
-    "Identity",
-    "Dropout",
-    "Cast",
-    "BatchNormalization",
-    "Clip",
-    "Abs",
-    "Neg",
-    "Exp",
-    "Mul",
-    "Div",
-    "Sub",
-    "Add",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "GlobalMaxPool",
-    "Resize",
-    "Upsample",
-];
 
 /// The class axis of `value`, in its own rank: the axis the last linear or conv layer produced
 /// (MatMul/Gemm: the last axis; Conv/ConvTranspose: axis 1), followed through axis-preserving ops and
@@ -177,47 +125,42 @@ pub fn class_axis(graph: &Graph, value: ValueId) -> Option<usize> {
     let mut v = value;
     let mut axis = None;
     for _ in 0..64 {
-        let op = graph.op(graph.value(v).producer?);
+        let (_, op) = ops::producer(graph, v)?;
+        let rank = graph.value(v).shape.as_ref()?.len();
+        if let Some(features) = ops::linear_class_axis(op) {
+            axis = Some(match features {
+                ops::FeatureAxis::Last => rank.checked_sub(1)?,
+                ops::FeatureAxis::Channels => 1,
+            });
+            break;
+        }
         if !op.is_default_domain() {
             return None;
         }
-        let rank = graph.value(v).shape.as_ref()?.len();
-        match op.op_type.as_str() {
-            "MatMul" | "Gemm" => {
-                axis = Some(rank.checked_sub(1)?);
-                break;
-            }
-            "Conv" | "ConvTranspose" => {
-                axis = Some(1);
-                break;
-            }
-            "Transpose" => {
-                let perm: Vec<usize> = match op.attr_ints("perm") {
-                    Some(p) => p
-                        .iter()
-                        .map(|&x| usize::try_from(x).ok())
-                        .collect::<Option<_>>()?,
-                    None => (0..rank).rev().collect(),
-                };
-                perms.push(perm);
-                v = op.input(0)?;
-            }
-            t if AXIS_PRESERVING.contains(&t) => {
-                // Follow the data input: for binary ops, the one that is not a constant.
-                v = op
-                    .inputs
+        if op.op_type == "Transpose" {
+            let perm: Vec<usize> = match op.attr_ints("perm") {
+                Some(p) => p
                     .iter()
-                    .flatten()
-                    .copied()
-                    .find(|&i| {
-                        graph.value(i).constant.is_none() && graph.value(i).producer.is_some()
-                    })
-                    .or_else(|| op.input(0))?;
-                if graph.value(v).shape.as_ref()?.len() != rank {
-                    return None;
-                }
+                    .map(|&x| usize::try_from(x).ok())
+                    .collect::<Option<_>>()?,
+                None => (0..rank).rev().collect(),
+            };
+            perms.push(perm);
+            v = op.input(0)?;
+        } else if ops::is_axis_preserving(op) {
+            // Follow the data input: for binary ops, the one that is not a constant.
+            v = op
+                .inputs
+                .iter()
+                .flatten()
+                .copied()
+                .find(|&i| graph.value(i).constant.is_none() && graph.value(i).producer.is_some())
+                .or_else(|| op.input(0))?;
+            if graph.value(v).shape.as_ref()?.len() != rank {
+                return None;
             }
-            _ => return None,
+        } else {
+            return None;
         }
     }
     let mut axis = axis?;

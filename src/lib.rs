@@ -8,6 +8,7 @@ pub mod finding;
 pub mod intent;
 pub mod ir;
 pub mod load;
+pub mod ops;
 pub mod registry;
 pub mod report;
 pub mod rule;

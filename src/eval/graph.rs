@@ -19,42 +19,12 @@ pub struct Head {
     pub probes: Vec<ValueId>,
 }
 
-fn is_linear(op: &Op) -> bool {
-    op.is_default_domain()
-        && matches!(
-            op.op_type.as_str(),
-            "MatMul" | "Gemm" | "Conv" | "ConvTranspose"
-        )
-}
-
-/// Values computable from constants alone (initializers, `Constant` outputs and ops over them).
-fn constant_values(graph: &Graph) -> HashSet<ValueId> {
-    let mut known: HashSet<ValueId> = graph
-        .values
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| v.constant.is_some())
-        .map(|(i, _)| ValueId(i as u32))
-        .collect();
-    for op in &graph.ops {
-        let inputs_known = op.inputs.iter().flatten().all(|i| known.contains(i));
-        let has_inputs = op.inputs.iter().flatten().next().is_some();
-        let deterministic = op.is_default_domain()
-            && !op.op_type.starts_with("Random")
-            && op.op_type != "Multinomial";
-        if inputs_known && deterministic && (has_inputs || op.op_type == "Constant") {
-            known.extend(op.outputs.iter().copied());
-        }
-    }
-    known
-}
-
 /// Backward slice from `target`, stopping at the last linear/conv layers: those ops are included and
 /// their non-constant inputs become probes instead of being walked further. Graph inputs the walk
 /// reaches are probes too; constants are decoded by [`run`], and ops computing only from constants
 /// are included.
 pub fn head(graph: &Graph, target: ValueId) -> Head {
-    let constants = constant_values(graph);
+    let constants = crate::ops::constant_values(graph);
     let mut ops = BTreeSet::new();
     let mut probes = BTreeSet::new();
     let mut seen = HashSet::new();
@@ -83,7 +53,7 @@ pub fn head(graph: &Graph, target: ValueId) -> Head {
         if let Some(p) = value.producer {
             ops.insert(p);
         }
-        let linear = is_linear(op);
+        let linear = crate::ops::is_linear(op);
         for &input in op.inputs.iter().flatten() {
             if linear && !constants.contains(&input) {
                 probes.insert(input);
