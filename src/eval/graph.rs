@@ -24,6 +24,17 @@ pub struct Head {
 /// reaches are probes too; constants are decoded by [`run`], and ops computing only from constants
 /// are included.
 pub fn head(graph: &Graph, target: ValueId) -> Head {
+    slice(graph, target, &[], true)
+}
+
+/// Backward slice from `target` that starts at the values in `start` (they become probes) and walks
+/// through every op on the way, linear layers included: for checks that must probe through a span of
+/// the graph of their own choosing.
+pub fn head_from(graph: &Graph, target: ValueId, start: &[ValueId]) -> Head {
+    slice(graph, target, start, false)
+}
+
+fn slice(graph: &Graph, target: ValueId, start: &[ValueId], cut_at_linear: bool) -> Head {
     let constants = crate::ops::constant_values(graph);
     let mut ops = BTreeSet::new();
     let mut probes = BTreeSet::new();
@@ -40,6 +51,10 @@ pub fn head(graph: &Graph, target: ValueId) -> Head {
         if !seen.insert(v) || probes.contains(&v) {
             continue;
         }
+        if start.contains(&v) {
+            probes.insert(v);
+            continue;
+        }
         let Some(value) = graph.values.get(v.0 as usize) else {
             continue;
         };
@@ -53,7 +68,7 @@ pub fn head(graph: &Graph, target: ValueId) -> Head {
         if let Some(p) = value.producer {
             ops.insert(p);
         }
-        let linear = crate::ops::is_linear(op);
+        let linear = cut_at_linear && crate::ops::is_linear(op);
         for &input in op.inputs.iter().flatten() {
             if linear && !constants.contains(&input) {
                 probes.insert(input);
@@ -447,6 +462,24 @@ mod tests {
         let h = head(&model.graph, out);
         assert_eq!(h.ops, vec![OpId(3), OpId(4), OpId(5)]);
         assert_eq!(h.probes, vec![relu]);
+    }
+
+    #[test]
+    fn head_from_probes_through_two_linear_layers() {
+        let (model, _, out) = single_unit_softmax();
+        let x = model.graph.inputs[0];
+        let h = head_from(&model.graph, out, &[x]);
+        assert_eq!(h.ops, (0..6).map(OpId).collect::<Vec<_>>());
+        assert_eq!(h.probes, vec![x]);
+        let feeds = probes(&model.graph, &h, 16, 3).unwrap();
+        let values = run(&model, &h, feeds, &Limits::default()).unwrap();
+        assert_eq!(values[&out].shape(), &[16, 1]);
+        // Starting at the first Add's output leaves the first MatMul out.
+        let mid = model.graph.op(OpId(1)).outputs[0];
+        assert_eq!(
+            head_from(&model.graph, out, &[mid]).ops,
+            (2..6).map(OpId).collect::<Vec<_>>()
+        );
     }
 
     #[test]

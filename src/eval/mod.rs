@@ -17,7 +17,7 @@ mod tensor_file;
 
 pub use constant::constant;
 pub use graph::{
-    Evaluated, Head, MIN_PROBE_ROWS, PROBE_VALUE_BUDGET, head, probe_rows, probes,
+    Evaluated, Head, MIN_PROBE_ROWS, PROBE_VALUE_BUDGET, head, head_from, probe_rows, probes,
     probes_with_limits, run, run_typed,
 };
 pub use ops::eval_op;
