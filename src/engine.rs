@@ -13,117 +13,8 @@ use crate::load::{self, LoadError};
 use crate::registry;
 pub use crate::rule::ProbeSettings;
 use crate::rule::RuleContext;
+pub use crate::settings::{Overrides, Settings};
 use crate::suppress;
-
-/// Everything that decides how one file is linted: its config file, then command-line overrides.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Rules to run (codes, names or "ALL"); `None` means every rule.
-    pub select: Option<Vec<String>>,
-    pub extend_select: Vec<String>,
-    pub ignore: Vec<String>,
-    pub severity: BTreeMap<String, Severity>,
-    /// Declared output intents by output name.
-    pub intents: BTreeMap<String, Intent>,
-    pub probe: ProbeSettings,
-    pub fail_on: Severity,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            select: None,
-            extend_select: vec![],
-            ignore: vec![],
-            severity: BTreeMap::new(),
-            intents: BTreeMap::new(),
-            probe: ProbeSettings::default(),
-            fail_on: Severity::Warning,
-        }
-    }
-}
-
-/// Command-line flags; each one set wins over the config file.
-#[derive(Clone, Debug, Default)]
-pub struct Overrides {
-    pub select: Option<Vec<String>>,
-    pub extend_select: Vec<String>,
-    pub ignore: Vec<String>,
-    pub fail_on: Option<Severity>,
-    pub seed: Option<u64>,
-    pub count: Option<usize>,
-    pub intents: Vec<(String, Intent)>,
-    /// Use this config file for every file instead of discovering one.
-    pub config: Option<PathBuf>,
-    /// Ignore config files altogether.
-    pub isolated: bool,
-}
-
-impl Settings {
-    /// Settings from a config file (if any) with the overrides applied; `path` is the linted file.
-    pub fn resolve(file: Option<&config::Loaded>, overrides: &Overrides, path: &Path) -> Settings {
-        let mut s = Settings::default();
-        if let Some(loaded) = file {
-            let c = &loaded.config;
-            s.select = c.select.clone();
-            s.extend_select = c.extend_select.clone();
-            s.ignore = c.ignore.clone();
-            s.ignore.extend(loaded.per_file_ignores(path));
-            s.severity = c
-                .severity
-                .iter()
-                .map(|(k, v)| (canonical_code(k), Severity::from(*v)))
-                .collect();
-            s.intents = c
-                .outputs
-                .iter()
-                .map(|(k, v)| (k.clone(), Intent::from(*v)))
-                .collect();
-            if let Some(f) = c.fail_on {
-                s.fail_on = f.into();
-            }
-            if let Some(seed) = c.probe.seed {
-                s.probe.seed = seed;
-            }
-            if let Some(count) = c.probe.count {
-                s.probe.count = count;
-            }
-            let limits = &mut s.probe.limits;
-            if let Some(n) = c.limits.max_elements {
-                limits.max_elements = n;
-            }
-            if let Some(n) = c.limits.max_total_elements {
-                limits.max_total_elements = n;
-            }
-            if let Some(ms) = c.limits.check_time_ms {
-                limits.max_time = std::time::Duration::from_millis(ms);
-            }
-        }
-        if let Some(sel) = &overrides.select {
-            s.select = Some(sel.clone());
-        }
-        s.extend_select
-            .extend(overrides.extend_select.iter().cloned());
-        s.ignore.extend(overrides.ignore.iter().cloned());
-        if let Some(f) = overrides.fail_on {
-            s.fail_on = f;
-        }
-        if let Some(seed) = overrides.seed {
-            s.probe.seed = seed;
-        }
-        if let Some(count) = overrides.count {
-            s.probe.count = count;
-        }
-        for (name, intent) in &overrides.intents {
-            s.intents.insert(name.clone(), *intent);
-        }
-        s
-    }
-}
-
-fn canonical_code(key: &str) -> String {
-    registry::find(key).map_or_else(|| key.to_string(), |r| r.code.to_string())
-}
 
 /// The outcome for one file.
 pub struct FileResult {
@@ -233,10 +124,17 @@ fn sort_key(model: &Model, f: &Finding) -> (usize, usize) {
     }
 }
 
+/// The front half of the pipeline every command shares: load, apply the declared intents, infer the
+/// others. `check` lints what this returns and `inspect` shows it.
+pub fn prepare(path: &Path, settings: &Settings) -> Result<Model, LoadError> {
+    let mut model = load::load(path)?;
+    apply_intents(&mut model, &settings.intents);
+    intent::infer(&mut model);
+    Ok(model)
+}
+
 pub fn lint_path(path: &Path, settings: &Settings) -> FileResult {
-    let outcome = load::load(path).map(|mut model| {
-        apply_intents(&mut model, &settings.intents);
-        intent::infer(&mut model);
+    let outcome = prepare(path, settings).map(|model| {
         let (findings, suppressed) = lint_model(&model, settings);
         Linted {
             model,
@@ -279,14 +177,12 @@ pub fn collect_paths(paths: &[PathBuf]) -> Vec<Target> {
     out
 }
 
-/// Lints every target with the settings of its closest config file, in parallel, and returns the
-/// results in target order; discovered files that turn out not to be models are dropped. A broken
-/// config file stops the run before anything is linted.
-pub fn lint_targets(
+/// The settings of each target: its closest config file (found once per folder), or the one given,
+/// then the overrides.
+pub fn settings_for(
     targets: &[Target],
     overrides: &Overrides,
-    progress: &(dyn Fn(&Path) + Sync),
-) -> Result<Vec<FileResult>, config::ConfigError> {
+) -> Result<Vec<Settings>, config::ConfigError> {
     let fixed = match &overrides.config {
         Some(path) => Some(config::read(path)?.ok_or_else(|| config::ConfigError {
             path: path.display().to_string(),
@@ -314,6 +210,18 @@ pub fn lint_targets(
         };
         settings.push(Settings::resolve(loaded.as_ref(), overrides, &t.path));
     }
+    Ok(settings)
+}
+
+/// Lints every target with the settings of its closest config file, in parallel, and returns the
+/// results in target order; discovered files that turn out not to be models are dropped. A broken
+/// config file stops the run before anything is linted.
+pub fn lint_targets(
+    targets: &[Target],
+    overrides: &Overrides,
+    progress: &(dyn Fn(&Path) + Sync),
+) -> Result<Vec<FileResult>, config::ConfigError> {
+    let settings = settings_for(targets, overrides)?;
     let results: Vec<FileResult> = targets
         .par_iter()
         .zip(settings.par_iter())

@@ -1,6 +1,7 @@
 //! nnlint: a linter for neural-network model definitions. See docs/design.md for the map.
 
 pub mod analysis;
+pub mod cmd;
 pub mod config;
 pub mod engine;
 pub mod eval;
@@ -13,5 +14,6 @@ pub mod registry;
 pub mod report;
 pub mod rule;
 pub mod rules;
+pub mod settings;
 pub mod shape;
 pub mod suppress;

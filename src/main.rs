@@ -37,6 +37,15 @@ enum Command {
         file: PathBuf,
         #[arg(long, value_enum, default_value = "human")]
         format: InspectFormat,
+        /// Declare an output's intent, as for `check` (NAME=probability|distribution|logits|mask)
+        #[arg(long = "output-intent", value_name = "NAME=KIND", value_parser = parse_intent)]
+        intents: Vec<(String, Intent)>,
+        /// Use this config file instead of the closest nnlint.toml / pyproject.toml
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Ignore config files
+        #[arg(long)]
+        isolated: bool,
     },
     /// Print a rule's documentation.
     Explain {
@@ -44,7 +53,7 @@ enum Command {
         rule: String,
     },
     /// Evaluate a model (or one output's head on seeded probes); write each output as a TensorProto.
-    Eval(nnlint::eval::cli::EvalArgs),
+    Eval(nnlint::cmd::eval::EvalArgs),
 }
 
 #[derive(Args, Clone)]
@@ -105,15 +114,26 @@ enum InspectFormat {
     Json,
 }
 
-fn inspect(file: &std::path::Path, format: InspectFormat) -> i32 {
+/// Shows what `check` sees: the same pipeline (config file, declared intents, inferred intents).
+fn inspect(file: &std::path::Path, format: InspectFormat, overrides: &Overrides) -> i32 {
     let path = file.display().to_string();
-    match nnlint::load::load(file) {
+    let target = engine::Target {
+        path: file.to_path_buf(),
+        explicit: true,
+    };
+    let settings = match engine::settings_for(std::slice::from_ref(&target), overrides) {
+        Ok(mut s) => s.remove(0),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match engine::prepare(file, &settings) {
         Err(e) => {
             eprintln!("error: {path}: {e}");
             2
         }
-        Ok(mut model) => {
-            nnlint::intent::infer(&mut model);
+        Ok(model) => {
             match format {
                 InspectFormat::Human => print!("{}", report::inspect::text(&path, &model)),
                 InspectFormat::Json => println!(
@@ -162,8 +182,23 @@ fn main() -> ExitCode {
             }
             0
         }
-        Some(Command::Inspect { file, format }) => inspect(&file, format),
-        Some(Command::Eval(args)) => nnlint::eval::cli::main(&args),
+        Some(Command::Inspect {
+            file,
+            format,
+            intents,
+            config,
+            isolated,
+        }) => inspect(
+            &file,
+            format,
+            &Overrides {
+                intents,
+                config,
+                isolated,
+                ..Overrides::default()
+            },
+        ),
+        Some(Command::Eval(args)) => nnlint::cmd::eval::main(&args),
         Some(Command::Explain { rule }) => match registry::find(&rule) {
             Some(r) => {
                 print!("{}", registry::doc_page(r));

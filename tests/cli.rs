@@ -204,6 +204,47 @@ fn inspect_names_the_logits_tensor_before_every_final_activation() {
 }
 
 #[test]
+fn inspect_shows_the_intents_check_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("seg.onnx");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/NNL004/good_torch_segmentation_named_logits_opset17.onnx"),
+        &model,
+    )
+    .unwrap();
+    let m = model.to_str().unwrap();
+    let (code, out, err) = nnlint(&["inspect", m]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("intent: logits (from the name `mask_logits`)"),
+        "{out}"
+    );
+    std::fs::write(
+        dir.path().join("nnlint.toml"),
+        "[outputs]\nmask_logits = \"mask\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = nnlint(&["inspect", m]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("intent: mask (declared)"), "{out}");
+    // and `check` acts on the same declaration: a linear output declared a mask is NNL004's
+    let (code, out, _) = nnlint(&["--format", "concise", m]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NNL004"), "{out}");
+    let (_, out, _) = nnlint(&["inspect", "--isolated", m]);
+    assert!(out.contains("intent: logits (from the name"), "{out}");
+    let (_, out, _) = nnlint(&[
+        "inspect",
+        "--isolated",
+        "--output-intent",
+        "mask_logits=probability",
+        m,
+    ]);
+    assert!(out.contains("intent: probability (declared)"), "{out}");
+}
+
+#[test]
 fn sarif_help_uri_comes_from_docs_url() {
     let (_, out, _) = nnlint(&[
         "--format",

@@ -32,7 +32,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use nnlint::eval::{self, EvalError, Head, Limits, NamedTensor, Tensor};
+use nnlint::cmd::tensor_file::{self, NamedTensor};
+use nnlint::eval::{self, EvalError, Head, Limits, Tensor};
 use nnlint::ir::DType;
 use rayon::prelude::*;
 
@@ -312,7 +313,8 @@ fn try_case(case: &Path) -> Result<(), Outcome> {
 
 fn read(path: &Path, limits: &Limits) -> Result<NamedTensor, Outcome> {
     let bytes = std::fs::read(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-    eval::decode_tensor_proto(&bytes, limits).map_err(|e| fail(format!("{}: {e}", path.display())))
+    tensor_file::decode_tensor_proto(&bytes, limits)
+        .map_err(|e| fail(format!("{}: {e}", path.display())))
 }
 
 /// `tolerance`: the case's own (rtol, atol), for the cases in [`OWN_TOLERANCE`].

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use nnlint::eval::{NamedTensor, cli::output_file_name, decode_tensor_proto};
+use nnlint::cmd::eval::output_file_name;
+use nnlint::cmd::tensor_file::{NamedTensor, decode_tensor_proto};
 use nnlint::load::onnx::proto::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
     TensorShapeProto, TypeProto, ValueInfoProto, attribute_proto::AttributeType,

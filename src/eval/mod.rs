@@ -7,22 +7,20 @@
 
 #[macro_use]
 mod macros;
-pub mod cli;
 mod constant;
 mod graph;
 mod ops;
 mod precision;
-mod tensor;
-mod tensor_file;
+pub(crate) mod tensor;
 
 pub use constant::constant;
+pub(crate) use constant::decode;
 pub use graph::{
     Evaluated, Head, MIN_PROBE_ROWS, PROBE_VALUE_BUDGET, head, head_from, probe_rows, probes,
     probes_with_limits, run, run_typed,
 };
 pub use ops::eval_op;
 pub use tensor::Tensor;
-pub use tensor_file::{NamedTensor, decode_tensor_proto, encode_tensor_proto};
 
 /// Caps on what the evaluator may allocate and how long one run may take. Configurable in the
 /// `[limits]` section of the config file; a check that hits one is reported as unconfirmed, naming

@@ -8,9 +8,8 @@
 use bytes::Bytes;
 use prost::Message;
 
-use super::constant::decode;
-use super::tensor::{f32_to_bf16_bits, f32_to_f16_bits};
-use super::{EvalError, Limits, Tensor};
+use crate::eval::tensor::{f32_to_bf16_bits, f32_to_f16_bits};
+use crate::eval::{EvalError, Limits, Tensor, decode};
 use crate::ir::{DType, TensorData, TensorRef};
 use crate::load::onnx::proto::TensorProto;
 use crate::load::onnx::proto::tensor_proto::DataLocation;

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{Head, Tensor, decode_tensor_proto, encode_tensor_proto, head, probes, run_typed};
+use super::tensor_file::{decode_tensor_proto, encode_tensor_proto};
 use crate::analysis::num;
+use crate::eval::{Head, Tensor, head, probes, run_typed};
 use crate::ir::{DType, Dim, Model, ValueId, Weights};
 use crate::rule::ProbeSettings;
 
