@@ -6,6 +6,7 @@ use nnlint::load::LoadError;
 
 pub fn lint(loaded: Result<Model, LoadError>) {
     let Ok(mut model) = loaded else { return };
+    nnlint::load::finish(&mut model);
     let mut settings = Settings::default();
     // Fewer probe rows keep each execution fast; the code paths are the same.
     settings.probe.count = 8;

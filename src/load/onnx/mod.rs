@@ -155,7 +155,7 @@ pub fn lower(proto: &ModelProto, path: &Path) -> Result<Model, LoadError> {
     } else {
         Weights::Real
     };
-    let mut model = Model {
+    let model = Model {
         path: path.to_path_buf(),
         format: Format::Onnx,
         source_name: path
@@ -170,7 +170,6 @@ pub fn lower(proto: &ModelProto, path: &Path) -> Result<Model, LoadError> {
         metadata,
         weights,
     };
-    crate::shape::infer(&mut model.graph, model.opset);
     Ok(model)
 }
 
