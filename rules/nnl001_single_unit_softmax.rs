@@ -170,48 +170,48 @@ fn numerical_check(
     negative_cost: f64,
 ) -> Check {
     ctx.check_probed(out, |probed| {
-    let expected: f64 = if log { 0.0 } else { 1.0 };
-    let total = probed.values.len();
-    let exact = probed.values.iter().filter(|&&v| v == expected).count();
-    if total == 0 || exact != total {
-        return Check::Unconfirmed {
-            reason: format!(
-                "only {exact} of {total} probe outputs were exactly {expected:.1}; the structural finding \
-                 stands, but the evaluation disagrees"
+        let expected: f64 = if log { 0.0 } else { 1.0 };
+        let total = probed.values.len();
+        let exact = probed.values.iter().filter(|&&v| v == expected).count();
+        if total == 0 || exact != total {
+            return Check::Unconfirmed {
+                reason: format!(
+                    "only {exact} of {total} probe outputs were exactly {expected:.1}; the structural finding \
+                     stands, but the evaluation disagrees"
+                ),
+            };
+        }
+        // d softmax / d logit = s·(1−s) on a one-element group; d logsoftmax / d logit = 1 − softmax.
+        let max_grad = probed
+            .values
+            .iter()
+            .map(|&v| {
+                let s = if log { v.exp() } else { v };
+                if log { (1.0 - s).abs() } else { (s * (1.0 - s)).abs() }
+            })
+            .fold(0.0f64, f64::max);
+        let mut numbers = vec![
+            ("probe rows".to_string(), probed.rows as f64),
+            (format!("outputs exactly {expected:.1}"), exact as f64),
+            ("outputs in total".to_string(), total as f64),
+            ("max |d output / d logit|".to_string(), max_grad),
+        ];
+        if !log {
+            numbers.push(("binary cross-entropy per negative label (Keras, float32)".into(), negative_cost));
+            numbers.push(("predicted accuracy at 50 % positives".into(), 0.5));
+        }
+        Check::Confirmed {
+            summary: format!(
+                "evaluated the head on {} seeded probe rows with {}: all {} outputs are exactly {:.1}, and \
+                 the largest gradient through the {} is {}",
+                probed.rows,
+                probed.weights,
+                total,
+                expected,
+                if log { "log-softmax" } else { "softmax" },
+                num(max_grad)
             ),
-        };
-    }
-    // d softmax / d logit = s·(1−s) on a one-element group; d logsoftmax / d logit = 1 − softmax.
-    let max_grad = probed
-        .values
-        .iter()
-        .map(|&v| {
-            let s = if log { v.exp() } else { v };
-            if log { (1.0 - s).abs() } else { (s * (1.0 - s)).abs() }
-        })
-        .fold(0.0f64, f64::max);
-    let mut numbers = vec![
-        ("probe rows".to_string(), probed.rows as f64),
-        (format!("outputs exactly {expected:.1}"), exact as f64),
-        ("outputs in total".to_string(), total as f64),
-        ("max |d output / d logit|".to_string(), max_grad),
-    ];
-    if !log {
-        numbers.push(("binary cross-entropy per negative label (Keras, float32)".into(), negative_cost));
-        numbers.push(("predicted accuracy at 50 % positives".into(), 0.5));
-    }
-    Check::Confirmed {
-        summary: format!(
-            "evaluated the head on {} seeded probe rows with {}: all {} outputs are exactly {:.1}, and \
-             the largest gradient through the {} is {}",
-            probed.rows,
-            probed.weights,
-            total,
-            expected,
-            if log { "log-softmax" } else { "softmax" },
-            num(max_grad)
-        ),
-        numbers,
-    }
+            numbers,
+        }
     })
 }

@@ -117,47 +117,47 @@ fn finding(
 /// to a perfect one and that Keras's loss cannot tell ŷ from 0.5·ŷ.
 fn numerical_check(ctx: &RuleContext, value: ValueId) -> Check {
     ctx.check_probed(value, |probed| {
-    let width = probed.shape.last().copied().unwrap_or(1).max(1);
-    let mut rng = ChaCha8Rng::seed_from_u64(ctx.probe.seed ^ 0x4e4e_4c30_3032);
-    let raw = |y: &[f32], p: &[f32]| -> f32 {
-        y.iter().zip(p).map(|(&y, &p)| -y * p.clamp(1e-7, 1.0).ln()).sum()
-    };
-    let (mut raw_perfect, mut raw_ones, mut keras_gap, mut rows) = (0.0f64, 0.0f64, 0.0f32, 0usize);
-    for row in probed.values.chunks(width) {
-        let pred: Vec<f32> = row.iter().map(|&v| v as f32).collect();
-        // Targets in [0, 1] like pixels or multi-hot labels; the perfect prediction is the target.
-        let target: Vec<f32> = (0..width).map(|_| rng.random::<f32>()).collect();
-        raw_perfect += raw(&target, &target) as f64;
-        raw_ones += raw(&target, &vec![1.0; width]) as f64;
-        if pred.iter().sum::<f32>() > 0.0 {
-            let halved: Vec<f32> = pred.iter().map(|v| v * 0.5).collect();
-            keras_gap = keras_gap.max((keras_cce(&target, &pred) - keras_cce(&target, &halved)).abs());
-        }
-        rows += 1;
-    }
-    let n = rows.max(1) as f64;
-    let (raw_perfect, raw_ones) = (raw_perfect / n, raw_ones / n);
-    if raw_ones >= raw_perfect || keras_gap > 1e-4 {
-        return Check::Unconfirmed {
-            reason: "the probes did not show the scale blindness (outputs may be degenerate)".into(),
+        let width = probed.shape.last().copied().unwrap_or(1).max(1);
+        let mut rng = ChaCha8Rng::seed_from_u64(ctx.probe.seed ^ 0x4e4e_4c30_3032);
+        let raw = |y: &[f32], p: &[f32]| -> f32 {
+            y.iter().zip(p).map(|(&y, &p)| -y * p.clamp(1e-7, 1.0).ln()).sum()
         };
-    }
-    Check::Confirmed {
-        summary: format!(
-            "on {rows} seeded rows of targets in [0, 1]: raw −Σ y·log ŷ is {} for a perfect reconstruction but {} for \
-             predicting 1 everywhere; Keras's renormalised loss on the probed outputs ({}) changes by at most {} when \
-             they are halved",
-            num(raw_perfect),
-            num(raw_ones),
-            probed.weights,
-            num(keras_gap as f64)
-        ),
-        numbers: vec![
-            ("rows".into(), rows as f64),
-            ("raw loss, perfect prediction".into(), raw_perfect),
-            ("raw loss, all ones".into(), raw_ones),
-            ("max |keras loss(ŷ) - keras loss(0.5·ŷ)|".into(), keras_gap as f64),
-        ],
-    }
+        let (mut raw_perfect, mut raw_ones, mut keras_gap, mut rows) = (0.0f64, 0.0f64, 0.0f32, 0usize);
+        for row in probed.values.chunks(width) {
+            let pred: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+            // Targets in [0, 1] like pixels or multi-hot labels; the perfect prediction is the target.
+            let target: Vec<f32> = (0..width).map(|_| rng.random::<f32>()).collect();
+            raw_perfect += raw(&target, &target) as f64;
+            raw_ones += raw(&target, &vec![1.0; width]) as f64;
+            if pred.iter().sum::<f32>() > 0.0 {
+                let halved: Vec<f32> = pred.iter().map(|v| v * 0.5).collect();
+                keras_gap = keras_gap.max((keras_cce(&target, &pred) - keras_cce(&target, &halved)).abs());
+            }
+            rows += 1;
+        }
+        let n = rows.max(1) as f64;
+        let (raw_perfect, raw_ones) = (raw_perfect / n, raw_ones / n);
+        if raw_ones >= raw_perfect || keras_gap > 1e-4 {
+            return Check::Unconfirmed {
+                reason: "the probes did not show the scale blindness (outputs may be degenerate)".into(),
+            };
+        }
+        Check::Confirmed {
+            summary: format!(
+                "on {rows} seeded rows of targets in [0, 1]: raw −Σ y·log ŷ is {} for a perfect reconstruction but {} for \
+                 predicting 1 everywhere; Keras's renormalised loss on the probed outputs ({}) changes by at most {} when \
+                 they are halved",
+                num(raw_perfect),
+                num(raw_ones),
+                probed.weights,
+                num(keras_gap as f64)
+            ),
+            numbers: vec![
+                ("rows".into(), rows as f64),
+                ("raw loss, perfect prediction".into(), raw_perfect),
+                ("raw loss, all ones".into(), raw_ones),
+                ("max |keras loss(ŷ) - keras loss(0.5·ŷ)|".into(), keras_gap as f64),
+            ],
+        }
     })
 }

@@ -197,37 +197,37 @@ fn sums_check(
     normalised: Option<Vec<usize>>,
 ) -> Check {
     ctx.check_probed(value, |probed| {
-    let Some(class_sums) = axis_sums(&probed.values, &probed.shape, &[class_axis]) else {
-        return Check::Unconfirmed { reason: "the probed output's shape does not fit the class axis".into() };
-    };
-    let devs: Vec<f64> = class_sums.iter().map(|s| (s - 1.0).abs()).collect();
-    let max_dev = devs.iter().copied().fold(0.0, f64::max);
-    let mean_sum = class_sums.iter().sum::<f64>() / class_sums.len().max(1) as f64;
-    if max_dev < 1e-3 {
-        return Check::Unconfirmed {
-            reason: "on the probes the sums over the class axis happened to be 1".into(),
+        let Some(class_sums) = axis_sums(&probed.values, &probed.shape, &[class_axis]) else {
+            return Check::Unconfirmed { reason: "the probed output's shape does not fit the class axis".into() };
         };
-    }
-    let mut numbers = vec![
-        ("probe rows".to_string(), probed.rows as f64),
-        ("mean sum over the class axis".to_string(), mean_sum),
-        ("max |sum over the class axis - 1|".to_string(), max_dev),
-    ];
-    let mut summary = format!(
-        "on {} seeded probe rows with {}, the sums over the class axis average {} and are off from 1 by up to {}",
-        probed.rows,
-        probed.weights,
-        num(mean_sum),
-        num(max_dev)
-    );
-    if let Some(axes) = normalised
-        && let Some(sums) = axis_sums(&probed.values, &probed.shape, &axes)
-    {
-        let dev = sums.iter().map(|s| (s - 1.0).abs()).fold(0.0, f64::max);
-        numbers.push(("max |sum over the normalised axes - 1|".to_string(), dev));
-        summary.push_str(&format!(", while the sums over the normalised axes {axes:?} are 1 (within {})", num(dev)));
-    }
-    Check::Confirmed { summary, numbers }
+        let devs: Vec<f64> = class_sums.iter().map(|s| (s - 1.0).abs()).collect();
+        let max_dev = devs.iter().copied().fold(0.0, f64::max);
+        let mean_sum = class_sums.iter().sum::<f64>() / class_sums.len().max(1) as f64;
+        if max_dev < 1e-3 {
+            return Check::Unconfirmed {
+                reason: "on the probes the sums over the class axis happened to be 1".into(),
+            };
+        }
+        let mut numbers = vec![
+            ("probe rows".to_string(), probed.rows as f64),
+            ("mean sum over the class axis".to_string(), mean_sum),
+            ("max |sum over the class axis - 1|".to_string(), max_dev),
+        ];
+        let mut summary = format!(
+            "on {} seeded probe rows with {}, the sums over the class axis average {} and are off from 1 by up to {}",
+            probed.rows,
+            probed.weights,
+            num(mean_sum),
+            num(max_dev)
+        );
+        if let Some(axes) = normalised
+            && let Some(sums) = axis_sums(&probed.values, &probed.shape, &axes)
+        {
+            let dev = sums.iter().map(|s| (s - 1.0).abs()).fold(0.0, f64::max);
+            numbers.push(("max |sum over the normalised axes - 1|".to_string(), dev));
+            summary.push_str(&format!(", while the sums over the normalised axes {axes:?} are 1 (within {})", num(dev)));
+        }
+        Check::Confirmed { summary, numbers }
     })
 }
 

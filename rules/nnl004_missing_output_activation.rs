@@ -193,51 +193,51 @@ fn missing_activation(
 
 fn clip_check(ctx: &RuleContext, value: ValueId) -> Check {
     ctx.check_probed(value, |probed| {
-    let eps = KERAS_EPSILON as f64;
-    let total = probed.values.len().max(1) as f64;
-    let clipped = probed.values.iter().filter(|&&v| v <= eps || v >= 1.0 - eps).count() as f64;
-    if clipped == 0.0 {
-        return Check::Unconfirmed { reason: "every probe output happened to lie inside (ε, 1−ε)".into() };
-    }
-    Check::Confirmed {
-        summary: format!(
-            "on {} seeded probe rows with {}, {:.1} % of the outputs fall outside (ε, 1−ε) and are clipped by the loss, so their gradient is 0",
-            probed.rows,
-            probed.weights,
-            100.0 * clipped / total
-        ),
-        numbers: vec![
-            ("probe rows".into(), probed.rows as f64),
-            ("share clipped to ε or 1−ε".into(), clipped / total),
-        ],
-    }
+        let eps = KERAS_EPSILON as f64;
+        let total = probed.values.len().max(1) as f64;
+        let clipped = probed.values.iter().filter(|&&v| v <= eps || v >= 1.0 - eps).count() as f64;
+        if clipped == 0.0 {
+            return Check::Unconfirmed { reason: "every probe output happened to lie inside (ε, 1−ε)".into() };
+        }
+        Check::Confirmed {
+            summary: format!(
+                "on {} seeded probe rows with {}, {:.1} % of the outputs fall outside (ε, 1−ε) and are clipped by the loss, so their gradient is 0",
+                probed.rows,
+                probed.weights,
+                100.0 * clipped / total
+            ),
+            numbers: vec![
+                ("probe rows".into(), probed.rows as f64),
+                ("share clipped to ε or 1−ε".into(), clipped / total),
+            ],
+        }
     })
 }
 
 fn range_check(ctx: &RuleContext, value: ValueId) -> Check {
     ctx.check_probed(value, |probed| {
-    let total = probed.values.len().max(1) as f64;
-    let outside = probed.values.iter().filter(|&&v| !(0.0..=1.0).contains(&v)).count() as f64;
-    let min = probed.values.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = probed.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if outside == 0.0 {
-        return Check::Unconfirmed { reason: "every probe output happened to lie in [0, 1]".into() };
-    }
-    Check::Confirmed {
-        summary: format!(
-            "on {} seeded probe rows with {}, {:.1} % of the outputs lie outside [0, 1] (min {}, max {})",
-            probed.rows,
-            probed.weights,
-            100.0 * outside / total,
-            num(min),
-            num(max)
-        ),
-        numbers: vec![
-            ("probe rows".into(), probed.rows as f64),
-            ("share outside [0, 1]".into(), outside / total),
-            ("min".into(), min),
-            ("max".into(), max),
-        ],
-    }
+        let total = probed.values.len().max(1) as f64;
+        let outside = probed.values.iter().filter(|&&v| !(0.0..=1.0).contains(&v)).count() as f64;
+        let min = probed.values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = probed.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if outside == 0.0 {
+            return Check::Unconfirmed { reason: "every probe output happened to lie in [0, 1]".into() };
+        }
+        Check::Confirmed {
+            summary: format!(
+                "on {} seeded probe rows with {}, {:.1} % of the outputs lie outside [0, 1] (min {}, max {})",
+                probed.rows,
+                probed.weights,
+                100.0 * outside / total,
+                num(min),
+                num(max)
+            ),
+            numbers: vec![
+                ("probe rows".into(), probed.rows as f64),
+                ("share outside [0, 1]".into(), outside / total),
+                ("min".into(), min),
+                ("max".into(), max),
+            ],
+        }
     })
 }

@@ -197,79 +197,79 @@ fn numerical_check(
     loss_on: Option<&str>,
 ) -> Check {
     ctx.check_probed(value, |probed| {
-    let max = probed.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let min = probed.values.iter().copied().fold(f64::INFINITY, f64::min);
-    let mut numbers = vec![
-        ("probe rows".to_string(), probed.rows as f64),
-        ("largest probe output".to_string(), max),
-        ("smallest probe output".to_string(), min),
-    ];
-    match (loss_on, classes) {
-        (None, Some(k)) => {
-            let bound = max_double_softmax(k);
-            if max > bound + 1e-6 {
-                return Check::Unconfirmed {
-                    reason: format!("a probe output reached {} above the bound {}", num(max), num(bound)),
-                };
+        let max = probed.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let min = probed.values.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut numbers = vec![
+            ("probe rows".to_string(), probed.rows as f64),
+            ("largest probe output".to_string(), max),
+            ("smallest probe output".to_string(), min),
+        ];
+        match (loss_on, classes) {
+            (None, Some(k)) => {
+                let bound = max_double_softmax(k);
+                if max > bound + 1e-6 {
+                    return Check::Unconfirmed {
+                        reason: format!("a probe output reached {} above the bound {}", num(max), num(bound)),
+                    };
+                }
+                numbers.push(("classes".into(), k as f64));
+                numbers.push(("largest reachable probability".into(), bound));
+                Check::Confirmed {
+                    summary: format!(
+                        "on {} seeded probe rows with {}, the largest output is {} (bound e/(e+K−1) = {} for K = {k})",
+                        probed.rows,
+                        probed.weights,
+                        num(max),
+                        num(bound)
+                    ),
+                    numbers,
+                }
             }
-            numbers.push(("classes".into(), k as f64));
-            numbers.push(("largest reachable probability".into(), bound));
-            Check::Confirmed {
-                summary: format!(
-                    "on {} seeded probe rows with {}, the largest output is {} (bound e/(e+K−1) = {} for K = {k})",
-                    probed.rows,
-                    probed.weights,
-                    num(max),
-                    num(bound)
-                ),
-                numbers,
+            (Some(kind), _) => {
+                if min < 0.0 || max > 1.0 {
+                    return Check::Unconfirmed {
+                        reason: format!("probe outputs span [{}, {}], not [0, 1]", num(min), num(max)),
+                    };
+                }
+                // The loss reads values in [0, 1] as logits: its floor for a correct one-hot / positive label.
+                let floor = match (kind, classes) {
+                    ("softmax", Some(k)) => (1.0 + (k as f64 - 1.0) / std::f64::consts::E).ln(),
+                    // Sigmoid CE with logits: label 1 needs logit → ∞, but it is at most 1.
+                    _ => (1.0 + (-1.0f64).exp()).ln(),
+                };
+                numbers.push(("loss floor with a perfect prediction".into(), floor));
+                Check::Confirmed {
+                    summary: format!(
+                        "the output is a {kind}, so every value the loss sees as a logit lies in [{}, {}]; even a \
+                         perfect prediction leaves a loss of {}",
+                        num(min),
+                        num(max),
+                        num(floor)
+                    ),
+                    numbers,
+                }
+            }
+            (None, None) => {
+                // A sigmoid over probabilities: every output lies in [sigmoid(0), sigmoid(1)].
+                let (lo, hi) = (0.5, 1.0 / (1.0 + (-1.0f64).exp()));
+                if min < lo - 1e-6 || max > hi + 1e-6 {
+                    return Check::Unconfirmed {
+                        reason: format!("probe outputs span [{}, {}], outside [0.5, 0.731]", num(min), num(max)),
+                    };
+                }
+                Check::Confirmed {
+                    summary: format!(
+                        "on {} seeded probe rows with {}, every output lies in [{}, {}] ⊂ [0.5, 0.731]: a 0.5 \
+                         threshold calls every example positive",
+                        probed.rows,
+                        probed.weights,
+                        num(min),
+                        num(max)
+                    ),
+                    numbers,
+                }
             }
         }
-        (Some(kind), _) => {
-            if min < 0.0 || max > 1.0 {
-                return Check::Unconfirmed {
-                    reason: format!("probe outputs span [{}, {}], not [0, 1]", num(min), num(max)),
-                };
-            }
-            // The loss reads values in [0, 1] as logits: its floor for a correct one-hot / positive label.
-            let floor = match (kind, classes) {
-                ("softmax", Some(k)) => (1.0 + (k as f64 - 1.0) / std::f64::consts::E).ln(),
-                // Sigmoid CE with logits: label 1 needs logit → ∞, but it is at most 1.
-                _ => (1.0 + (-1.0f64).exp()).ln(),
-            };
-            numbers.push(("loss floor with a perfect prediction".into(), floor));
-            Check::Confirmed {
-                summary: format!(
-                    "the output is a {kind}, so every value the loss sees as a logit lies in [{}, {}]; even a \
-                     perfect prediction leaves a loss of {}",
-                    num(min),
-                    num(max),
-                    num(floor)
-                ),
-                numbers,
-            }
-        }
-        (None, None) => {
-            // A sigmoid over probabilities: every output lies in [sigmoid(0), sigmoid(1)].
-            let (lo, hi) = (0.5, 1.0 / (1.0 + (-1.0f64).exp()));
-            if min < lo - 1e-6 || max > hi + 1e-6 {
-                return Check::Unconfirmed {
-                    reason: format!("probe outputs span [{}, {}], outside [0.5, 0.731]", num(min), num(max)),
-                };
-            }
-            Check::Confirmed {
-                summary: format!(
-                    "on {} seeded probe rows with {}, every output lies in [{}, {}] ⊂ [0.5, 0.731]: a 0.5 \
-                     threshold calls every example positive",
-                    probed.rows,
-                    probed.weights,
-                    num(min),
-                    num(max)
-                ),
-                numbers,
-            }
-        }
-    }
     })
 }
 

@@ -116,41 +116,41 @@ fn finding(
 
 fn numerical_check(ctx: &RuleContext, output: ValueId) -> Check {
     ctx.check_probed(output, |probed| {
-    let total = probed.values.len().max(1) as f64;
-    let zeros = probed.values.iter().filter(|&&v| v == 0.0).count() as f64;
-    let above = probed.values.iter().filter(|&&v| v > 1.0).count() as f64;
-    let max = probed.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    // Row sums over the last axis.
-    let width = probed.shape.last().copied().unwrap_or(1).max(1);
-    let sums: Vec<f64> = probed.values.chunks(width).map(|r| r.iter().sum()).collect();
-    let max_dev = sums.iter().map(|s| (s - 1.0).abs()).fold(0.0, f64::max);
-    if zeros == 0.0 && above == 0.0 && (width == 1 || max_dev < 1e-3) {
-        return Check::Unconfirmed {
-            reason: "on the probes every output happened to lie in (0, 1]".into(),
-        };
-    }
-    Check::Confirmed {
-        summary: format!(
-            "on {} seeded probe rows with {}: {} of outputs are exactly 0, {} exceed 1 (max {}){}",
-            probed.rows,
-            probed.weights,
-            pct(zeros / total),
-            pct(above / total),
-            num(max),
-            if width > 1 {
-                format!(", and row sums are off from 1 by up to {}", num(max_dev))
-            } else {
-                String::new()
-            }
-        ),
-        numbers: vec![
-            ("probe rows".into(), probed.rows as f64),
-            ("share exactly 0".into(), zeros / total),
-            ("share above 1".into(), above / total),
-            ("largest output".into(), max),
-            ("max |row sum - 1|".into(), max_dev),
-        ],
-    }
+        let total = probed.values.len().max(1) as f64;
+        let zeros = probed.values.iter().filter(|&&v| v == 0.0).count() as f64;
+        let above = probed.values.iter().filter(|&&v| v > 1.0).count() as f64;
+        let max = probed.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // Row sums over the last axis.
+        let width = probed.shape.last().copied().unwrap_or(1).max(1);
+        let sums: Vec<f64> = probed.values.chunks(width).map(|r| r.iter().sum()).collect();
+        let max_dev = sums.iter().map(|s| (s - 1.0).abs()).fold(0.0, f64::max);
+        if zeros == 0.0 && above == 0.0 && (width == 1 || max_dev < 1e-3) {
+            return Check::Unconfirmed {
+                reason: "on the probes every output happened to lie in (0, 1]".into(),
+            };
+        }
+        Check::Confirmed {
+            summary: format!(
+                "on {} seeded probe rows with {}: {} of outputs are exactly 0, {} exceed 1 (max {}){}",
+                probed.rows,
+                probed.weights,
+                pct(zeros / total),
+                pct(above / total),
+                num(max),
+                if width > 1 {
+                    format!(", and row sums are off from 1 by up to {}", num(max_dev))
+                } else {
+                    String::new()
+                }
+            ),
+            numbers: vec![
+                ("probe rows".into(), probed.rows as f64),
+                ("share exactly 0".into(), zeros / total),
+                ("share above 1".into(), above / total),
+                ("largest output".into(), max),
+                ("max |row sum - 1|".into(), max_dev),
+            ],
+        }
     })
 }
 

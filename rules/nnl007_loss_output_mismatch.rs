@@ -204,46 +204,46 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, m: &Mismatch) -> Check {
         }
         Mismatch::CategoricalOnOneUnit | Mismatch::SparseOnSigmoids(_) => {
             ctx.check_probed(value, |probed| {
-            let width = probed.shape.last().copied().unwrap_or(1).max(1);
-            let rows: Vec<Vec<f32>> = probed.values.chunks(width).map(|r| r.iter().map(|&v| v as f32).collect()).collect();
-            let mut worst: f32 = 0.0;
-            let mut least = f32::INFINITY;
-            let mut scale_gap: f32 = 0.0;
-            for row in &rows {
-                let mut labels = vec![0.0f32; width];
-                labels[rng.random_range(0..width)] = 1.0;
-                let loss = analysis::keras_cce(&labels, row);
-                let halved: Vec<f32> = row.iter().map(|v| v * 0.5).collect();
-                worst = worst.max(loss.abs());
-                least = least.min(loss.abs());
-                scale_gap = scale_gap.max((loss - analysis::keras_cce(&labels, &halved)).abs());
-            }
-            match m {
-                Mismatch::CategoricalOnOneUnit => {
-                    if worst > 1e-6 || worst != least {
-                        return Check::Unconfirmed { reason: format!("the probe loss varied up to {}", num(worst as f64)) };
-                    }
-                    Check::Confirmed {
-                        summary: format!(
-                            "with Keras's categorical cross-entropy on {} seeded probe rows ({}), the loss is the same {} for every row (one unit divided by its own sum is 1, clipped to 1−ε), so its gradient is 0",
-                            probed.rows, probed.weights, num(worst as f64)
-                        ),
-                        numbers: vec![("probe rows".into(), probed.rows as f64), ("largest |loss|".into(), worst as f64)],
-                    }
+                let width = probed.shape.last().copied().unwrap_or(1).max(1);
+                let rows: Vec<Vec<f32>> = probed.values.chunks(width).map(|r| r.iter().map(|&v| v as f32).collect()).collect();
+                let mut worst: f32 = 0.0;
+                let mut least = f32::INFINITY;
+                let mut scale_gap: f32 = 0.0;
+                for row in &rows {
+                    let mut labels = vec![0.0f32; width];
+                    labels[rng.random_range(0..width)] = 1.0;
+                    let loss = analysis::keras_cce(&labels, row);
+                    let halved: Vec<f32> = row.iter().map(|v| v * 0.5).collect();
+                    worst = worst.max(loss.abs());
+                    least = least.min(loss.abs());
+                    scale_gap = scale_gap.max((loss - analysis::keras_cce(&labels, &halved)).abs());
                 }
-                _ => Check::Confirmed {
-                    summary: format!(
-                        "on {} seeded probe rows ({}), the loss for ŷ and for 0.5·ŷ differs by at most {}: the sigmoids' scale is invisible to the loss",
-                        probed.rows,
-                        probed.weights,
-                        num(scale_gap as f64)
-                    ),
-                    numbers: vec![
-                        ("probe rows".into(), probed.rows as f64),
-                        ("max |loss(ŷ) - loss(0.5·ŷ)|".into(), scale_gap as f64),
-                    ],
-                },
-            }
+                match m {
+                    Mismatch::CategoricalOnOneUnit => {
+                        if worst > 1e-6 || worst != least {
+                            return Check::Unconfirmed { reason: format!("the probe loss varied up to {}", num(worst as f64)) };
+                        }
+                        Check::Confirmed {
+                            summary: format!(
+                                "with Keras's categorical cross-entropy on {} seeded probe rows ({}), the loss is the same {} for every row (one unit divided by its own sum is 1, clipped to 1−ε), so its gradient is 0",
+                                probed.rows, probed.weights, num(worst as f64)
+                            ),
+                            numbers: vec![("probe rows".into(), probed.rows as f64), ("largest |loss|".into(), worst as f64)],
+                        }
+                    }
+                    _ => Check::Confirmed {
+                        summary: format!(
+                            "on {} seeded probe rows ({}), the loss for ŷ and for 0.5·ŷ differs by at most {}: the sigmoids' scale is invisible to the loss",
+                            probed.rows,
+                            probed.weights,
+                            num(scale_gap as f64)
+                        ),
+                        numbers: vec![
+                            ("probe rows".into(), probed.rows as f64),
+                            ("max |loss(ŷ) - loss(0.5·ŷ)|".into(), scale_gap as f64),
+                        ],
+                    },
+                }
             })
 }
     }

@@ -15,6 +15,7 @@ use super::proto::{
     NodeDeviceConfigurationProto, NodeProto, OperatorSetIdProto, SparseTensorProto,
     StringStringEntryProto, TensorAnnotation, TensorProto, TypeProto, ValueInfoProto,
 };
+use super::wire::{self, Field, Kind, Source, Visitor};
 
 /// Memory any model may use for its structure, whatever its size.
 pub const BASE_BYTES: u64 = 64 << 20;
@@ -31,153 +32,120 @@ const PER_FIELD: u64 = 96;
 const PER_LEN_BYTE: u64 = 16;
 /// Charged per scalar field.
 const PER_SCALAR: u64 = 16;
-/// prost's recursion limit; deeper data is left to prost to refuse.
-const MAX_DEPTH: usize = 100;
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Model,
-    Training,
-    Function,
-    Graph,
-    Node,
-    Attribute,
+/// The decoded size of a message the budget charges as a whole.
+fn size(kind: Kind) -> u64 {
+    let size = match kind {
+        Kind::Model | Kind::Training => size_of::<ModelProto>(),
+        Kind::Function => size_of::<FunctionProto>(),
+        Kind::Graph => size_of::<GraphProto>(),
+        Kind::Node => size_of::<NodeProto>(),
+        Kind::Attribute => size_of::<AttributeProto>(),
+        Kind::Tensor => size_of::<TensorProto>(),
+        Kind::Sparse => size_of::<SparseTensorProto>(),
+    };
+    size as u64 + LOWERED
 }
 
-impl Kind {
-    fn size(self) -> u64 {
-        let size = match self {
-            Kind::Model => size_of::<ModelProto>(),
-            Kind::Training => size_of::<ModelProto>(),
-            Kind::Function => size_of::<FunctionProto>(),
-            Kind::Graph => size_of::<GraphProto>(),
-            Kind::Node => size_of::<NodeProto>(),
-            Kind::Attribute => size_of::<AttributeProto>(),
-        };
-        size as u64 + LOWERED
-    }
-
-    /// The decoded size of a message field that is not walked (charged on top of its length).
-    fn leaf(self, field: u64) -> u64 {
-        use Kind::*;
-        let size = match (self, field) {
-            (Model | Function, 8 | 9) => size_of::<OperatorSetIdProto>(),
-            (Model, 26) => size_of::<DeviceConfigurationProto>(),
-            (Graph, 5) | (Attribute, 5 | 10) => size_of::<TensorProto>(),
-            (Graph, 15) | (Attribute, 22 | 23) => size_of::<SparseTensorProto>(),
-            (Graph, 11..=13) | (Function, 12) => size_of::<ValueInfoProto>(),
-            (Graph, 14) => size_of::<TensorAnnotation>(),
-            (Attribute, 14 | 15) => size_of::<TypeProto>(),
-            (Node, 10) => size_of::<NodeDeviceConfigurationProto>(),
-            (Model, 14) | (Graph, 16) | (Node, 9) | (Function, 14) | (Training, 3 | 4) => {
-                size_of::<StringStringEntryProto>()
-            }
-            _ => return 0,
-        };
-        size as u64 + LOWERED
-    }
-
-    /// The walked message a length-delimited field holds, if any.
-    fn child(self, field: u64) -> Option<Kind> {
-        use Kind::*;
-        match (self, field) {
-            (Model, 7) => Some(Graph),
-            (Model, 20) => Some(Training),
-            (Model, 25) => Some(Function),
-            (Training, 1 | 2) => Some(Graph),
-            (Function, 7) => Some(Node),
-            (Function, 11) => Some(Attribute),
-            (Graph, 1) => Some(Node),
-            (Node, 5) => Some(Attribute),
-            (Attribute, 6 | 11) => Some(Graph),
-            _ => None,
+/// The decoded size of a length-delimited field of a `kind` message that holds another message
+/// (charged on top of its length), or 0 for strings and bytes.
+fn leaf(kind: Kind, field: u64) -> u64 {
+    use Kind::*;
+    let size = match (kind, field) {
+        (Model | Function, 8 | 9) => size_of::<OperatorSetIdProto>(),
+        (Model, 26) => size_of::<DeviceConfigurationProto>(),
+        (Graph, 11..=13) | (Function, 12) => size_of::<ValueInfoProto>(),
+        (Graph, 14) => size_of::<TensorAnnotation>(),
+        (Attribute, 14 | 15) => size_of::<TypeProto>(),
+        (Node, 10) => size_of::<NodeDeviceConfigurationProto>(),
+        (Model, 14) | (Graph, 16) | (Node, 9) | (Function, 14) | (Training, 3 | 4) => {
+            size_of::<StringStringEntryProto>()
         }
-    }
+        _ => return 0,
+    };
+    size as u64 + LOWERED
 }
 
+/// Estimates what decoding and lowering will allocate, as a visitor of the wire walk. Tensors and
+/// sparse tensors are charged by their length without looking inside, so weight payloads cost nothing
+/// to read.
 #[derive(Default)]
-struct Walk {
+pub struct Budget {
     cost: u64,
     nodes: u64,
+    /// Nesting inside a message charged as a whole.
+    opaque: usize,
+}
+
+impl Visitor for Budget {
+    fn enter(&mut self, kind: Kind, len: usize) {
+        if self.opaque > 0 || matches!(kind, Kind::Tensor | Kind::Sparse) {
+            if self.opaque == 0 {
+                self.charge(
+                    PER_FIELD
+                        .saturating_add(size(kind))
+                        .saturating_add(PER_LEN_BYTE.saturating_mul(len as u64)),
+                );
+            }
+            self.opaque += 1;
+            return;
+        }
+        self.charge(size(kind));
+        self.nodes += u64::from(kind == Kind::Node);
+    }
+
+    fn exit(&mut self, _kind: Kind) {
+        self.opaque = self.opaque.saturating_sub(1);
+    }
+
+    fn scalar(&mut self, _kind: Kind) {
+        if self.opaque == 0 {
+            self.charge(PER_SCALAR);
+        }
+    }
+
+    fn bytes<S: Source>(&mut self, _: &mut S, f: Field) -> Option<()> {
+        if self.opaque == 0 {
+            self.charge(
+                PER_FIELD
+                    .saturating_add(leaf(f.kind, f.number))
+                    .saturating_add(PER_LEN_BYTE.saturating_mul(f.body.len() as u64)),
+            );
+        }
+        Some(())
+    }
+}
+
+impl Budget {
+    fn charge(&mut self, bytes: u64) {
+        self.cost = self.cost.saturating_add(bytes);
+    }
+
+    /// Refuses a model of `file_len` bytes whose walk cost more than the budget.
+    pub fn check(&self, file_len: usize) -> Result<(), LoadError> {
+        let limit = BASE_BYTES.saturating_add(PER_FILE_BYTE.saturating_mul(file_len as u64));
+        if self.cost > limit {
+            return Err(LoadError::new(format!(
+                "refusing to decode the model: its structure ({} nodes in {} bytes) would take about {} MB \
+                 of memory, more than the limit of {} MB ({} MB + {PER_FILE_BYTE} × the file size)",
+                self.nodes,
+                file_len,
+                self.cost >> 20,
+                limit >> 20,
+                BASE_BYTES >> 20
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Refuses `bytes` (a serialized `ModelProto`) when decoding it would take more memory than the budget.
 pub fn check(bytes: &[u8]) -> Result<(), LoadError> {
-    let mut walk = Walk::default();
-    walk.message(bytes, Kind::Model, 0);
-    let limit = BASE_BYTES.saturating_add(PER_FILE_BYTE.saturating_mul(bytes.len() as u64));
-    if walk.cost > limit {
-        return Err(LoadError::new(format!(
-            "refusing to decode the model: its structure ({} nodes in {} bytes) would take about {} MB \
-             of memory, more than the limit of {} MB ({} MB + {PER_FILE_BYTE} × the file size)",
-            walk.nodes,
-            bytes.len(),
-            walk.cost >> 20,
-            limit >> 20,
-            BASE_BYTES >> 20
-        )));
-    }
-    Ok(())
-}
-
-fn varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..70).step_by(7) {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        value |= u64::from(b & 0x7f).checked_shl(shift)?;
-        if b & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-impl Walk {
-    /// Charges one message and its fields; stops quietly at malformed data.
-    fn message(&mut self, bytes: &[u8], kind: Kind, depth: usize) {
-        self.cost = self.cost.saturating_add(kind.size());
-        if matches!(kind, Kind::Node) {
-            self.nodes += 1;
-        }
-        if depth >= MAX_DEPTH {
-            return;
-        }
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let Some(key) = varint(bytes, &mut pos) else {
-                return;
-            };
-            let (field, wire) = (key >> 3, key & 7);
-            let skip = match wire {
-                0 => varint(bytes, &mut pos).map(|_| 0),
-                1 => Some(8),
-                5 => Some(4),
-                2 => varint(bytes, &mut pos),
-                _ => None,
-            };
-            let Some(len) = skip.and_then(|l| usize::try_from(l).ok()) else {
-                return;
-            };
-            let Some(end) = pos.checked_add(len).filter(|&e| e <= bytes.len()) else {
-                return;
-            };
-            if wire == 2 {
-                match kind.child(field) {
-                    Some(child) => self.message(&bytes[pos..end], child, depth + 1),
-                    None => {
-                        let charge = PER_FIELD
-                            .saturating_add(kind.leaf(field))
-                            .saturating_add(PER_LEN_BYTE.saturating_mul(len as u64));
-                        self.cost = self.cost.saturating_add(charge);
-                    }
-                }
-            } else {
-                self.cost = self.cost.saturating_add(PER_SCALAR);
-            }
-            pos = end;
-        }
-    }
+    let mut budget = Budget::default();
+    let mut source = bytes;
+    // Malformed data stops the walk; what it counted stands, and prost reports the error.
+    let _ = wire::walk(&mut source, &mut budget, Kind::Model, 0, bytes.len());
+    budget.check(bytes.len())
 }
 
 #[cfg(test)]

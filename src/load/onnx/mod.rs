@@ -3,6 +3,7 @@
 mod budget;
 pub mod proto;
 mod structure;
+mod wire;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -58,20 +59,23 @@ pub fn load_onnx(path: &Path) -> Result<Model, LoadError> {
         .then(|| decode_structure(&file, &bytes))
         .flatten();
     let proto = match structure_only {
-        Some(proto) => proto,
+        Some(proto) => proto?,
         None => decode_model_bytes(bytes)?,
     };
     lower(&proto, path)
 }
 
 /// Decodes a large file without touching its `raw_data` payloads (see `structure.rs`); they end up as
-/// slices of `map`. `None` when that cannot be done safely: the caller decodes from `map` instead.
-fn decode_structure(file: &File, map: &Bytes) -> Option<ModelProto> {
-    let structure = structure::read(file, map.len())?;
-    // Over budget: the caller's decode from the map refuses it with the message.
-    budget::check(&structure.bytes).ok()?;
+/// slices of `map`. The same walk checks the memory budget. `None` when that cannot be done safely:
+/// the caller decodes from `map` instead.
+fn decode_structure(file: &File, map: &Bytes) -> Option<Result<ModelProto, LoadError>> {
+    let mut budget = budget::Budget::default();
+    let structure = structure::read(file, map.len(), &mut budget)?;
+    if let Err(refused) = budget.check(map.len()) {
+        return Some(Err(refused));
+    }
     let mut proto = ModelProto::decode(structure.bytes.clone()).ok()?;
-    structure::attach_payloads(&mut proto, &structure, map).then_some(proto)
+    structure::attach_payloads(&mut proto, &structure, map).then_some(Ok(proto))
 }
 
 /// Decodes a `ModelProto`; bytes fields (`raw_data`) stay slices of `bytes`.
@@ -532,15 +536,20 @@ impl Lowering {
     }
 }
 
+fn require_name(info: &proto::ValueInfoProto, v: &Values<'_>, what: &str) -> Result<(), LoadError> {
+    if info.name.is_empty() {
+        return Err(LoadError::new(format!(
+            "{} has {what} without a name",
+            v.label
+        )));
+    }
+    Ok(())
+}
+
 fn declare_inputs(g: &GraphProto, v: &mut Values<'_>) -> Result<Vec<ValueId>, LoadError> {
     let mut inputs = Vec::with_capacity(g.input.len());
     for info in &g.input {
-        if info.name.is_empty() {
-            return Err(LoadError::new(format!(
-                "{} has an input without a name",
-                v.label
-            )));
-        }
+        require_name(info, v, "an input")?;
         if let Some(&existing) = v.names.get(&info.name) {
             return Err(v.duplicate(&info.name, existing, "a graph input"));
         }
@@ -599,12 +608,7 @@ fn set_constant_outputs(
 fn graph_outputs(g: &GraphProto, v: &mut Values<'_>) -> Result<Vec<GraphOutput>, LoadError> {
     let mut outputs = Vec::with_capacity(g.output.len());
     for info in &g.output {
-        if info.name.is_empty() {
-            return Err(LoadError::new(format!(
-                "{} has an output without a name",
-                v.label
-            )));
-        }
+        require_name(info, v, "an output")?;
         let id = v.resolve(&info.name).ok_or_else(|| {
             LoadError::new(format!(
                 "output {} of {} is not produced by any node, graph input or initializer",
@@ -627,37 +631,27 @@ fn attribute_type(a: &AttributeProto) -> Option<AttributeType> {
     if a.r#type != AttributeType::Undefined as i32 {
         return AttributeType::try_from(a.r#type).ok();
     }
-    let implied = if a.t.is_some() {
-        AttributeType::Tensor
-    } else if a.g.is_some() {
-        AttributeType::Graph
-    } else if a.sparse_tensor.is_some() {
-        AttributeType::SparseTensor
-    } else if a.tp.is_some() {
-        AttributeType::TypeProto
-    } else if a.f.is_some() {
-        AttributeType::Float
-    } else if a.i.is_some() {
-        AttributeType::Int
-    } else if a.s.is_some() {
-        AttributeType::String
-    } else if !a.floats.is_empty() {
-        AttributeType::Floats
-    } else if !a.ints.is_empty() {
-        AttributeType::Ints
-    } else if !a.strings.is_empty() {
-        AttributeType::Strings
-    } else if !a.tensors.is_empty() {
-        AttributeType::Tensors
-    } else if !a.graphs.is_empty() {
-        AttributeType::Graphs
-    } else if !a.sparse_tensors.is_empty() {
-        AttributeType::SparseTensors
-    } else if !a.type_protos.is_empty() {
-        AttributeType::TypeProtos
-    } else {
-        AttributeType::Undefined
-    };
+    // In the order the fields are checked: the first one in use names the type.
+    let in_use = [
+        (a.t.is_some(), AttributeType::Tensor),
+        (a.g.is_some(), AttributeType::Graph),
+        (a.sparse_tensor.is_some(), AttributeType::SparseTensor),
+        (a.tp.is_some(), AttributeType::TypeProto),
+        (a.f.is_some(), AttributeType::Float),
+        (a.i.is_some(), AttributeType::Int),
+        (a.s.is_some(), AttributeType::String),
+        (!a.floats.is_empty(), AttributeType::Floats),
+        (!a.ints.is_empty(), AttributeType::Ints),
+        (!a.strings.is_empty(), AttributeType::Strings),
+        (!a.tensors.is_empty(), AttributeType::Tensors),
+        (!a.graphs.is_empty(), AttributeType::Graphs),
+        (!a.sparse_tensors.is_empty(), AttributeType::SparseTensors),
+        (!a.type_protos.is_empty(), AttributeType::TypeProtos),
+    ];
+    let implied = in_use
+        .into_iter()
+        .find_map(|(used, t)| used.then_some(t))
+        .unwrap_or(AttributeType::Undefined);
     Some(implied)
 }
 

@@ -20,6 +20,7 @@ use std::os::unix::fs::FileExt;
 use bytes::Bytes;
 
 use super::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
+use super::wire::{self, Field, Kind, Source, Visitor};
 
 /// Files smaller than this are decoded straight from the map: touching all of them costs little.
 pub const MIN_FILE: u64 = 1 << 20;
@@ -31,44 +32,6 @@ const PAGE: usize = 4096;
 
 /// Pages read beyond what is needed while the walk reads forward through structure.
 const READ_AHEAD: usize = 32;
-
-/// prost refuses deeper nesting; the walk reads such a message whole and lets prost say so.
-const MAX_DEPTH: usize = 100;
-
-/// The messages whose fields the walk looks into.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Model,
-    Training,
-    Function,
-    Graph,
-    Node,
-    Attribute,
-    Sparse,
-    Tensor,
-}
-
-/// The kind of a length-delimited field that can (transitively) hold a `TensorProto`.
-fn child(kind: Kind, field: u64) -> Option<Kind> {
-    use Kind::*;
-    match (kind, field) {
-        (Model, 7) => Some(Graph),
-        (Model, 20) => Some(Training),
-        (Model, 25) => Some(Function),
-        (Training, 1 | 2) => Some(Graph),
-        (Function, 7) => Some(Node),
-        (Function, 11) => Some(Attribute),
-        (Graph, 1) => Some(Node),
-        (Graph, 5) => Some(Tensor),
-        (Graph, 15) => Some(Sparse),
-        (Node, 5) => Some(Attribute),
-        (Attribute, 5 | 10) => Some(Tensor),
-        (Attribute, 6 | 11) => Some(Graph),
-        (Attribute, 22 | 23) => Some(Sparse),
-        (Sparse, 1 | 2) => Some(Tensor),
-        _ => None,
-    }
-}
 
 /// `TensorProto.raw_data`.
 const RAW_DATA: u64 = 9;
@@ -82,16 +45,20 @@ pub struct Structure {
 }
 
 /// Reads the structure of `file` (`len` bytes); `None` when the walk cannot vouch for the result.
-pub fn read(file: &File, len: usize) -> Option<Structure> {
+/// `also` sees the same walk (the memory budget), so the file is walked once.
+pub fn read(file: &File, len: usize, also: &mut impl Visitor) -> Option<Structure> {
     let buf = memmap2::MmapMut::map_anon(len).ok()?;
     let mut reader = Reader {
         file,
         buf,
         loaded: vec![0; len.div_ceil(PAGE).div_ceil(64)],
-        skipped: Vec::new(),
     };
-    reader.message(Kind::Model, 0, len, 0)?;
-    let Reader { buf, skipped, .. } = reader;
+    let mut loader = Loader {
+        skipped: Vec::new(),
+        also,
+    };
+    wire::walk(&mut reader, &mut loader, Kind::Model, 0, len)?;
+    let (buf, skipped) = (reader.buf, loader.skipped);
     let buf = buf.make_read_only().ok()?;
     Some(Structure {
         bytes: Bytes::from_owner(buf),
@@ -138,7 +105,34 @@ struct Reader<'f> {
     buf: memmap2::MmapMut,
     /// One bit per page of `buf`: read from the file.
     loaded: Vec<u64>,
+}
+
+/// Loads every byte the decoder will read and leaves large `raw_data` payloads out.
+struct Loader<'v, V> {
     skipped: Vec<Range<usize>>,
+    also: &'v mut V,
+}
+
+impl<V: Visitor> Visitor for Loader<'_, V> {
+    fn enter(&mut self, kind: Kind, len: usize) {
+        self.also.enter(kind, len);
+    }
+    fn exit(&mut self, kind: Kind) {
+        self.also.exit(kind);
+    }
+    fn scalar(&mut self, kind: Kind) {
+        self.also.scalar(kind);
+    }
+    fn bytes<S: Source>(&mut self, source: &mut S, f: Field) -> Option<()> {
+        let body = f.body.clone();
+        self.also.bytes(source, f.clone())?;
+        if f.kind == Kind::Tensor && f.number == RAW_DATA && body.len() >= MIN_SKIP {
+            self.skipped.push(body);
+            Some(())
+        } else {
+            source.ensure(body.start, body.end, body.end)
+        }
+    }
 }
 
 impl Reader<'_> {
@@ -183,61 +177,14 @@ impl Reader<'_> {
         }
         Some(())
     }
+}
 
-    fn varint(&mut self, pos: &mut usize, end: usize) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..70).step_by(7) {
-            if *pos >= end {
-                return None;
-            }
-            self.ensure(*pos, *pos + 1, end)?;
-            let byte = self.buf[*pos];
-            *pos += 1;
-            value |= u64::from(byte & 0x7f).checked_shl(shift)?;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
+impl Source for Reader<'_> {
+    fn ensure(&mut self, start: usize, end: usize, cap: usize) -> Option<()> {
+        Reader::ensure(self, start, end, cap)
     }
-
-    /// Walks the fields of a `kind` message stored in `[start, end)`.
-    fn message(&mut self, kind: Kind, start: usize, end: usize, depth: usize) -> Option<()> {
-        let mut pos = start;
-        while pos < end {
-            let key = self.varint(&mut pos, end)?;
-            let field = key >> 3;
-            if field == 0 || field > u64::from(u32::MAX >> 3) {
-                return None;
-            }
-            match key & 7 {
-                0 => {
-                    self.varint(&mut pos, end)?;
-                }
-                1 | 5 => {
-                    let width = if key & 7 == 1 { 8 } else { 4 };
-                    let next = pos.checked_add(width).filter(|&n| n <= end)?;
-                    self.ensure(pos, next, end)?;
-                    pos = next;
-                }
-                2 => {
-                    let len = usize::try_from(self.varint(&mut pos, end)?).ok()?;
-                    let body_end = pos.checked_add(len).filter(|&n| n <= end)?;
-                    match child(kind, field) {
-                        _ if kind == Kind::Tensor && field == RAW_DATA && len >= MIN_SKIP => {
-                            self.skipped.push(pos..body_end);
-                        }
-                        Some(inner) if depth < MAX_DEPTH => {
-                            self.message(inner, pos, body_end, depth + 1)?;
-                        }
-                        _ => self.ensure(pos, body_end, body_end)?,
-                    }
-                    pos = body_end;
-                }
-                _ => return None,
-            }
-        }
-        Some(())
+    fn byte(&self, pos: usize) -> u8 {
+        self.buf[pos]
     }
 }
 
@@ -317,6 +264,10 @@ mod tests {
     use crate::load::onnx::proto::{
         FunctionProto, OperatorSetIdProto, SparseTensorProto, TrainingInfoProto,
     };
+
+    /// A walk with no second visitor.
+    struct Nothing;
+    impl Visitor for Nothing {}
 
     fn tensor(name: &str, bytes: usize, seed: u8) -> TensorProto {
         TensorProto {
@@ -422,7 +373,7 @@ mod tests {
         let expected = model();
         let bytes = expected.encode_to_vec();
         let (f, map) = written(&bytes);
-        let structure = read(f.as_file(), bytes.len()).expect("walk");
+        let structure = read(f.as_file(), bytes.len(), &mut Nothing).expect("walk");
         // w1, w2, sparse values, attribute t and tensors[1] per graph; 4096 is the threshold itself.
         assert!(structure.skipped.len() >= 20, "{}", structure.skipped.len());
         let mut decoded = ModelProto::decode(structure.bytes.clone()).unwrap();
@@ -445,7 +396,7 @@ mod tests {
         m.graph.as_mut().unwrap().initializer[0] = tensor("w", 1 << 20, 11);
         let bytes = m.encode_to_vec();
         let (f, _) = written(&bytes);
-        let structure = read(f.as_file(), bytes.len()).unwrap();
+        let structure = read(f.as_file(), bytes.len(), &mut Nothing).unwrap();
         let big = structure
             .skipped
             .iter()
@@ -506,9 +457,11 @@ mod tests {
             match super::super::decode_structure(f.as_file(), &map) {
                 Some(proto) => {
                     walked += 1;
-                    assert_eq!(Some(proto), direct);
+                    assert_eq!(Some(proto.expect("within budget")), direct);
                 }
-                None => assert!(direct.is_none() || read(f.as_file(), bytes.len()).is_none()),
+                None => assert!(
+                    direct.is_none() || read(f.as_file(), bytes.len(), &mut Nothing).is_none()
+                ),
             }
         }
         assert!(
@@ -521,11 +474,14 @@ mod tests {
     fn malformed_files_fall_back() {
         let bytes = model().encode_to_vec();
         let (f, _) = written(&bytes[..bytes.len() - 7]);
-        assert!(read(f.as_file(), bytes.len() - 7).is_none());
+        assert!(read(f.as_file(), bytes.len() - 7, &mut Nothing).is_none());
         let (f, _) = written(&[0x0b, 0x00, 0x0c]);
-        assert!(read(f.as_file(), 3).is_none(), "groups are left to prost");
+        assert!(
+            read(f.as_file(), 3, &mut Nothing).is_none(),
+            "groups are left to prost"
+        );
         let (f, _) = written(&[0xff; 12]);
-        assert!(read(f.as_file(), 12).is_none());
+        assert!(read(f.as_file(), 12, &mut Nothing).is_none());
     }
 
     #[test]
@@ -546,7 +502,7 @@ mod tests {
         prost::encoding::encode_varint(g.len() as u64, &mut m);
         m.extend(&g);
         let (f, map) = written(&m);
-        let structure = read(f.as_file(), m.len()).unwrap();
+        let structure = read(f.as_file(), m.len(), &mut Nothing).unwrap();
         assert_eq!(structure.skipped.len(), 2);
         let mut decoded = ModelProto::decode(structure.bytes.clone()).unwrap();
         assert!(!attach_payloads(&mut decoded, &structure, &map));
