@@ -53,24 +53,16 @@
 use crate::analysis::{self, keras_bce, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{LossKind, OpId};
+use crate::ops;
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
 
 pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
-    graph
-        .op_ids()
-        .filter_map(|id| {
-            let op = graph.op(id);
-            let log = match op.op_type.as_str() {
-                "Softmax" => false,
-                "LogSoftmax" => true,
-                _ => return None,
-            };
-            if !op.is_default_domain() {
-                return None;
-            }
+    ops::of_type(graph, &["Softmax", "LogSoftmax"])
+        .filter_map(|(id, op)| {
+            let log = op.op_type == "LogSoftmax";
             let axis = analysis::softmax_axis(graph, op, ctx.model.opset)?;
             (axis.group_size == Some(1)).then(|| finding(ctx, id, log, &axis))
         })

@@ -43,22 +43,16 @@
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Dim, Intent, IntentSource, OpId, ValueId};
+use crate::ops;
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
 
 pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
-    let mut out = vec![];
-    for id in graph.op_ids() {
-        let op = graph.op(id);
-        if op.op_type == "Softmax"
-            && op.is_default_domain()
-            && let Some(f) = wrong_axis(ctx, id)
-        {
-            out.push(f);
-        }
-    }
+    let mut out: Vec<Detection> = ops::of_type(graph, &["Softmax"])
+        .filter_map(|(id, _)| wrong_axis(ctx, id))
+        .collect();
     for o in &graph.outputs {
         let from_loss = o.intent_source == IntentSource::TrainingSpec;
         if o.intent != Intent::Distribution || from_loss {

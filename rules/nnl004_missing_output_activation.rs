@@ -152,7 +152,7 @@ fn probability_loss_on_logits(ctx: &RuleContext, loss: &LossSpec, value: ValueId
         symptom: "logits outside [1e-7, 1-1e-7] are clipped and get no gradient: the loss stalls and accuracy barely moves".into(),
         labels,
         node_path: node_path(ctx, value),
-        check: clip_check(ctx, value),
+        check: outside_check(ctx, value, Bound::KerasClip),
     }
 }
 
@@ -187,57 +187,75 @@ fn missing_activation(
         symptom: "scores and masks outside [0, 1]; a 0.5 threshold on logits selects the wrong examples or pixels".into(),
         labels,
         node_path: node_path(ctx, value),
-        check: range_check(ctx, value),
+        check: outside_check(ctx, value, Bound::Unit),
     }
 }
 
-fn clip_check(ctx: &RuleContext, value: ValueId) -> Check {
-    ctx.check_probed(value, |probed| {
-        let eps = KERAS_EPSILON as f64;
-        let total = probed.values.len().max(1) as f64;
-        let clipped = probed.values.iter().filter(|&&v| v <= eps || v >= 1.0 - eps).count() as f64;
-        if clipped == 0.0 {
-            return Check::Unconfirmed { reason: "every probe output happened to lie inside (ε, 1−ε)".into() };
-        }
-        Check::Confirmed {
-            summary: format!(
-                "on {} seeded probe rows with {}, {:.1} % of the outputs fall outside (ε, 1−ε) and are clipped by the loss, so their gradient is 0",
-                probed.rows,
-                probed.weights,
-                100.0 * clipped / total
-            ),
-            numbers: vec![
-                ("probe rows".into(), probed.rows as f64),
-                ("share clipped to ε or 1−ε".into(), clipped / total),
-            ],
-        }
-    })
+/// What the probed outputs are compared with.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// The open interval (ε, 1−ε) Keras clips probabilities to before the log.
+    KerasClip,
+    /// [0, 1], where probabilities and masks live.
+    Unit,
 }
 
-fn range_check(ctx: &RuleContext, value: ValueId) -> Check {
+/// The share of probed outputs outside `bound`; unconfirmed when there are none.
+fn outside_check(ctx: &RuleContext, value: ValueId, bound: Bound) -> Check {
     ctx.check_probed(value, |probed| {
-        let total = probed.values.len().max(1) as f64;
-        let outside = probed.values.iter().filter(|&&v| !(0.0..=1.0).contains(&v)).count() as f64;
+        let eps = KERAS_EPSILON as f64;
+        let outside = |v: f64| match bound {
+            Bound::KerasClip => v <= eps || v >= 1.0 - eps,
+            Bound::Unit => !(0.0..=1.0).contains(&v),
+        };
+        let share = probed.values.iter().filter(|&&v| outside(v)).count() as f64
+            / probed.values.len().max(1) as f64;
         let min = probed.values.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = probed.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if outside == 0.0 {
-            return Check::Unconfirmed { reason: "every probe output happened to lie in [0, 1]".into() };
+        let max = probed
+            .values
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let (interval, effect) = match bound {
+            Bound::KerasClip => (
+                "(ε, 1−ε)",
+                "fall outside (ε, 1−ε) and are clipped by the loss, so their gradient is 0"
+                    .to_string(),
+            ),
+            Bound::Unit => (
+                "[0, 1]",
+                format!("lie outside [0, 1] (min {}, max {})", num(min), num(max)),
+            ),
+        };
+        if share == 0.0 {
+            return Check::Unconfirmed {
+                reason: format!(
+                    "every probe output happened to lie {} {interval}",
+                    if matches!(bound, Bound::Unit) {
+                        "in"
+                    } else {
+                        "inside"
+                    }
+                ),
+            };
+        }
+        let mut numbers = vec![("probe rows".to_string(), probed.rows as f64)];
+        match bound {
+            Bound::KerasClip => numbers.push(("share clipped to ε or 1−ε".into(), share)),
+            Bound::Unit => numbers.extend([
+                ("share outside [0, 1]".to_string(), share),
+                ("min".to_string(), min),
+                ("max".to_string(), max),
+            ]),
         }
         Check::Confirmed {
             summary: format!(
-                "on {} seeded probe rows with {}, {:.1} % of the outputs lie outside [0, 1] (min {}, max {})",
+                "on {} seeded probe rows with {}, {:.1} % of the outputs {effect}",
                 probed.rows,
                 probed.weights,
-                100.0 * outside / total,
-                num(min),
-                num(max)
+                100.0 * share
             ),
-            numbers: vec![
-                ("probe rows".into(), probed.rows as f64),
-                ("share outside [0, 1]".into(), outside / total),
-                ("min".into(), min),
-                ("max".into(), max),
-            ],
+            numbers,
         }
     })
 }

@@ -52,13 +52,8 @@ pub const SEVERITY: Severity = Severity::Warning;
 
 pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
-    graph
-        .op_ids()
-        .filter_map(|id| {
-            let op = graph.op(id);
-            if op.op_type != "Log" || !op.is_default_domain() {
-                return None;
-            }
+    ops::of_type(graph, &["Log"])
+        .filter_map(|(id, op)| {
             // The check re-evaluates the activation op on its own, so it must be a standalone one.
             let (act, _) = ops::activation_feeding(graph, op.input(0)?, Act::is_normaliser)?;
             if !graph.op(act).is_default_domain() {

@@ -198,6 +198,17 @@ pub fn is_axis_preserving(op: &Op) -> bool {
         )
 }
 
+/// The default-domain ops of one of these types, in graph order.
+pub fn of_type<'g>(
+    graph: &'g Graph,
+    types: &'static [&'static str],
+) -> impl Iterator<Item = (OpId, &'g Op)> + 'g {
+    graph
+        .op_ids()
+        .map(|id| (id, graph.op(id)))
+        .filter(|(_, op)| op.is_default_domain() && types.contains(&op.op_type.as_str()))
+}
+
 /// The op producing `value`, with its id.
 pub fn producer(graph: &Graph, value: ValueId) -> Option<(OpId, &Op)> {
     let id = graph.value(value).producer?;
