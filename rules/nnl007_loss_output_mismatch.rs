@@ -166,41 +166,43 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, m: &Mismatch) -> Check {
     match m {
         Mismatch::BinaryOnSoftmax(k) => {
             let k = *k as usize;
-            let rows = ctx.probe.count.max(1);
-            // Binary accuracy of the constant-zero predictor against random one-hot labels.
-            let mut right = 0usize;
-            for _ in 0..rows {
-                let hot = rng.random_range(0..k);
-                right += (0..k).filter(|&j| j != hot).count();
-            }
-            let acc = right as f64 / (rows * k) as f64;
-            let mut numbers = vec![
-                ("classes".to_string(), k as f64),
-                ("binary accuracy of predicting 0 everywhere".to_string(), acc),
-            ];
-            let mut summary = format!(
-                "on {rows} seeded one-hot labels over {k} classes, predicting 0 for every class scores a binary accuracy of {}",
-                num(acc)
-            );
-            if let Ok(p) = analysis::probe(ctx, value) {
-                // The same binary accuracy for the untrained head's own outputs (threshold 0.5).
-                let (mut hits, mut total) = (0usize, 0usize);
+            ctx.check_probed(value, |p| {
+                // Binary accuracy (threshold 0.5) against seeded one-hot labels: of the constant-zero
+                // predictor, and of the untrained head's own outputs.
+                let (mut zero_hits, mut hits, mut total) = (0usize, 0usize, 0usize);
                 for row in p.values.chunks(k) {
                     let hot = rng.random_range(0..k);
                     for (j, &v) in row.iter().enumerate() {
+                        zero_hits += usize::from(j != hot);
                         hits += usize::from((v > 0.5) == (j == hot));
                         total += 1;
                     }
                 }
-                let probe_acc = hits as f64 / total.max(1) as f64;
-                numbers.push(("binary accuracy of the untrained head".into(), probe_acc));
-                summary.push_str(&format!(
-                    "; the untrained head itself ({}) already scores {}",
-                    p.weights,
-                    num(probe_acc)
-                ));
-            }
-            Check::Confirmed { summary, numbers }
+                let total = total.max(1) as f64;
+                let (zero_acc, probe_acc) = (zero_hits as f64 / total, hits as f64 / total);
+                if probe_acc <= 0.5 {
+                    return Check::Unconfirmed {
+                        reason: format!(
+                            "the untrained head's binary accuracy on the probes is only {}",
+                            num(probe_acc)
+                        ),
+                    };
+                }
+                Check::Confirmed {
+                    summary: format!(
+                        "on {} seeded probe rows with one-hot labels over {k} classes, predicting 0 for every class scores a binary accuracy of {}; the untrained head itself ({}) already scores {}",
+                        p.rows,
+                        num(zero_acc),
+                        p.weights,
+                        num(probe_acc)
+                    ),
+                    numbers: vec![
+                        ("classes".to_string(), k as f64),
+                        ("binary accuracy of predicting 0 everywhere".to_string(), zero_acc),
+                        ("binary accuracy of the untrained head".into(), probe_acc),
+                    ],
+                }
+            })
         }
         Mismatch::CategoricalOnOneUnit | Mismatch::SparseOnSigmoids(_) => {
             ctx.check_probed(value, |probed| {
@@ -245,6 +247,6 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, m: &Mismatch) -> Check {
                     },
                 }
             })
-}
+        }
     }
 }

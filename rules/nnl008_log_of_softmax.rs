@@ -135,6 +135,9 @@ fn numerical_check(ctx: &RuleContext, model: &Model, act: &Op, log: &Op, softmax
     let eval_at = |spread: f32| -> Result<(f32, f32), String> {
         let mut shape = vec![1usize; rank.max(1)];
         shape[axis] = classes;
+        limits
+            .check(&shape, "the probe row")
+            .map_err(|e| e.to_string())?;
         let mut values = vec![-spread; classes];
         values[0] = if softmax { 0.0 } else { -spread };
         let input = Tensor::from_f32(&shape, values.clone()).map_err(|e| e.to_string())?;

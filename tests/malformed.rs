@@ -261,6 +261,13 @@ fn fuzz_regressions_replay_cleanly() {
         replayed += 1;
     }
     eprintln!("replayed {replayed} fuzz regressions");
+    // fixtures/malformed/regressions/ holds one input per crash the fuzzers found (one so far); an
+    // unreadable folder or a filter that drops them must not pass as "nothing to replay".
+    assert!(
+        replayed >= 1,
+        "no fuzz regression replayed from {}",
+        regressions.display()
+    );
 }
 
 // ------------------------------------------------------------------ external data through the linter

@@ -106,35 +106,15 @@ fn every_output_head_runs_on_probes() {
     }
 }
 
+/// The light model-zoo graphs (`fixtures/fetch_zoo.sh DEST`, then `NNLINT_ZOO_DIR=DEST`): every
+/// output head runs on probes, and the whole network runs from its inputs with seeded weights.
 #[test]
-#[ignore]
-fn list_fixture_ops() {
-    for (path, _) in fixtures() {
-        let model = crate::load::load(&path).unwrap();
-        let mut ops: Vec<String> = model.graph.ops.iter().map(|o| o.op_type.clone()).collect();
-        ops.sort();
-        ops.dedup();
-        eprintln!(
-            "{} opset {}: {ops:?}",
-            path.file_name().unwrap().to_string_lossy(),
-            model.opset
-        );
-        for o in &model.graph.ops {
-            if o.op_type == "Resize" {
-                eprintln!("   {:?} {:?}", o.attrs, o.inputs);
-            }
-        }
-    }
-}
-
-/// The light model-zoo graphs (`fixtures/fetch_zoo.sh DEST`, then `NNLINT_ZOO=DEST`): every output head
-/// runs on probes, and the whole network runs from its inputs with seeded weights.
-#[test]
-#[ignore]
+#[ignore = "needs NNLINT_ZOO_DIR (fixtures/fetch_zoo.sh DIR); .ci/run runs it"]
 fn zoo_models_run() {
-    let Ok(dir) = std::env::var("NNLINT_ZOO") else {
-        eprintln!("set NNLINT_ZOO to the folder fetch_zoo.sh filled");
-        return;
+    let Ok(dir) = std::env::var("NNLINT_ZOO_DIR") else {
+        panic!(
+            "NNLINT_ZOO_DIR is not set: fill a folder with fixtures/fetch_zoo.sh DIR and point it there"
+        );
     };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
