@@ -52,7 +52,7 @@
 
 use crate::analysis::{self, keras_bce, num};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{LossKind, OpId};
+use crate::ir::{LossKind, OpId, Part};
 use crate::ops;
 use crate::rule::{Detection, RuleContext};
 
@@ -91,10 +91,10 @@ fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis)
     };
 
     let mut labels = vec![Label {
-        at: At::op_key(graph, id, "activation"),
+        at: At::op_key(graph, id, Part::Activation),
         text: format!("{kind} over {axis_text}"),
     }];
-    if let Some(units) = op.origin.spans.get("units") {
+    if let Some(units) = op.origin.spans.get(&Part::Units) {
         labels.push(Label {
             at: At::Span(*units),
             text: "one unit".into(),

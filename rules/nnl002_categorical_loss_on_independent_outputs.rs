@@ -43,7 +43,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::analysis::{self, keras_cce, num};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{LossKind, LossSpec, OpId, ValueId};
+use crate::ir::{LossKind, LossSpec, OpId, Part, ValueId};
 use crate::ops::Act;
 use crate::rule::{Detection, RuleContext};
 
@@ -83,7 +83,7 @@ fn finding(
     let kind = activation.name().to_lowercase();
     let what = analysis::describe_op(op);
     let mut labels = vec![Label {
-        at: At::op_key(graph, act, "activation"),
+        at: At::op_key(graph, act, Part::Activation),
         text: format!("{kind}: each unit on its own, not one distribution"),
     }];
     if let Some(span) = loss.span {

@@ -42,7 +42,7 @@
 
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{Dim, Intent, IntentSource, OpId, ValueId};
+use crate::ir::{Dim, Intent, IntentSource, OpId, Part, ValueId};
 use crate::ops;
 use crate::rule::{Detection, RuleContext};
 
@@ -128,7 +128,7 @@ fn wrong_axis(ctx: &RuleContext, id: OpId) -> Option<Detection> {
                   calibration are meaningless and predictions depend on tensor layout or batch size"
             .into(),
         labels: vec![Label {
-            at: At::op_key(graph, id, "axis"),
+            at: At::op_key(graph, id, Part::Axis),
             text: format!(
                 "normalises over axes {:?}",
                 if ax.coerced_2d {
@@ -174,7 +174,7 @@ fn sigmoids(ctx: &RuleContext, act: OpId, output: ValueId, source: &IntentSource
                   probabilities of one class out of K"
             .into(),
         labels: vec![Label {
-            at: At::op_key(graph, act, "activation"),
+            at: At::op_key(graph, act, Part::Activation),
             text: "each unit is squashed on its own: nothing makes them sum to 1".into(),
         }],
         node_path: op.origin.path.clone(),

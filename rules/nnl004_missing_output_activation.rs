@@ -41,7 +41,7 @@
 
 use crate::analysis::{self, KERAS_EPSILON, num};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{Intent, IntentSource, LossKind, LossSpec, ValueId};
+use crate::ir::{Intent, IntentSource, LossKind, LossSpec, Part, ValueId};
 use crate::ops;
 use crate::rule::{Detection, RuleContext};
 
@@ -122,7 +122,7 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
 fn out_label(ctx: &RuleContext, value: ValueId, text: String) -> Option<Label> {
     let p = ctx.model.graph.value(value).producer?;
     Some(Label {
-        at: At::op_key(&ctx.model.graph, p, "activation"),
+        at: At::op_key(&ctx.model.graph, p, Part::Activation),
         text,
     })
 }

@@ -45,7 +45,7 @@
 
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{Graph, LossKind, LossSpec, OpId};
+use crate::ir::{Graph, LossKind, LossSpec, OpId, Part};
 use crate::ops::{self, Act};
 use crate::rule::{Detection, RuleContext};
 
@@ -119,11 +119,11 @@ fn stacked(ctx: &RuleContext, (first, a): (OpId, Act), (second, b): (OpId, Act))
         symptom: flat_symptom(classes),
         labels: vec![
             Label {
-                at: At::op_key(graph, second, "activation"),
+                at: At::op_key(graph, second, Part::Activation),
                 text: format!("second activation ({b})"),
             },
             Label {
-                at: At::op_key(graph, first, "activation"),
+                at: At::op_key(graph, first, Part::Activation),
                 text: format!("first activation ({a})"),
             },
         ],
@@ -142,7 +142,7 @@ fn logits_loss(
     let kind = activation.name().to_lowercase();
     let classes = units.filter(|_| kind == "softmax");
     let mut labels = vec![Label {
-        at: At::op_key(graph, act, "activation"),
+        at: At::op_key(graph, act, Part::Activation),
         text: format!("the output is already a {kind}"),
     }];
     if let Some(span) = loss.from_logits_span.or(loss.span) {

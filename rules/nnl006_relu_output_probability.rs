@@ -41,7 +41,7 @@
 
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{Intent, IntentSource, OpId, ValueId};
+use crate::ir::{Intent, IntentSource, OpId, Part, ValueId};
 use crate::ops::Act;
 use crate::rule::{Detection, RuleContext};
 
@@ -103,7 +103,7 @@ fn finding(
                   exceed 1 or do not sum to 1, so thresholds and calibration are meaningless"
             .into(),
         labels: vec![Label {
-            at: At::op_key(graph, act, "activation"),
+            at: At::op_key(graph, act, Part::Activation),
             text: format!(
                 "{} is unbounded above and exactly 0 below zero",
                 activation.name()

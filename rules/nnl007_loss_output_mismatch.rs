@@ -43,7 +43,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{LossKind, LossSpec, OpId, ValueId};
+use crate::ir::{LossKind, LossSpec, OpId, Part, ValueId};
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
@@ -119,7 +119,7 @@ fn finding(
     }
     if let Some(op) = act.or(primary) {
         labels.push(Label {
-            at: At::op_key(graph, op, "units"),
+            at: At::op_key(graph, op, Part::Units),
             text: match &m {
                 Mismatch::CategoricalOnOneUnit => "one unit".into(),
                 Mismatch::BinaryOnSoftmax(k) => format!("softmax over {k} classes"),

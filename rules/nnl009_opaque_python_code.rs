@@ -51,7 +51,7 @@
 //!   malicious data)
 
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::OpId;
+use crate::ir::{OpId, Part};
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
@@ -60,10 +60,7 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
     graph
         .op_ids()
-        .filter(|&id| {
-            let op = graph.op(id);
-            op.domain == "keras" && op.op_type == "Lambda"
-        })
+        .filter(|&id| graph.op(id).is_opaque_code())
         .map(|id| finding(ctx, id))
         .collect()
 }
@@ -72,9 +69,9 @@ fn finding(ctx: &RuleContext, id: OpId) -> Detection {
     let graph = &ctx.model.graph;
     let op = graph.op(id);
     let layer = op.origin.layer.clone().unwrap_or_else(|| op.name.clone());
-    let field = op.attr_str("python_field").unwrap_or("function");
-    let code = op.attr_str("python_code");
-    let function = op.attr_str("python_function");
+    let field = op.attr_str("part").unwrap_or("function");
+    let code = op.attr_str("code");
+    let function = op.attr_str("function");
     let (check, decoded) = match (code, function) {
         (Some(code), _) => bytecode_check(code),
         (None, Some(f)) => (
@@ -114,9 +111,9 @@ fn finding(ctx: &RuleContext, id: OpId) -> Detection {
         Some(n) => format!("{n} bytes of marshalled Python bytecode (not decoded or run)"),
         None => "Python code nnlint cannot analyse".to_string(),
     };
-    let at = match op.origin.spans.get(field) {
+    let at = match op.origin.spans.get(&Part::arg(field)) {
         Some(span) => At::Span(*span),
-        None => At::op_key(graph, id, "layer"),
+        None => At::op_key(graph, id, Part::Name),
     };
     Detection {
         message,

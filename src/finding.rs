@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::ir::{Graph, OpId, Span};
+use crate::ir::{Graph, OpId, Part, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,9 +31,9 @@ pub enum At {
 }
 
 impl At {
-    /// The span recorded under `key` in the op's origin (Keras configs), or the op itself.
-    pub fn op_key(graph: &Graph, op: OpId, key: &str) -> At {
-        match graph.op(op).origin.spans.get(key) {
+    /// The span of `part` in the op's source (text formats), or the op itself.
+    pub fn op_key(graph: &Graph, op: OpId, part: Part) -> At {
+        match graph.op(op).origin.spans.get(&part) {
             Some(span) => At::Span(*span),
             None => At::Op(op),
         }

@@ -226,6 +226,38 @@ pub struct Span {
     pub len: usize,
 }
 
+/// Which part of an op's source text a span covers, so a rule can label "the activation" or "the
+/// units" whatever the front end and its spelling (`activation=`, `"activation": …`, `nn.Softmax`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// The whole definition: a Keras layer entry, a Python call.
+    Entry,
+    /// The layer's name as written.
+    Name,
+    /// The class or function that defines the op (`"class_name": "Dense"`, `Dense(`).
+    Class,
+    /// Where its final activation is written (for a layer that *is* an activation: its class).
+    Activation,
+    /// Where its output width is written (`units`, `filters`, `out_features`, `out_channels`).
+    Units,
+    /// Where its axis is written (`axis`, `dim`).
+    Axis,
+    /// Any other argument or config key, by its name.
+    Arg(String),
+}
+
+impl Part {
+    /// The part an argument or config key names.
+    pub fn arg(name: &str) -> Part {
+        match name {
+            "activation" => Part::Activation,
+            "units" | "filters" | "out_features" | "out_channels" | "output_dim" => Part::Units,
+            "axis" | "dim" => Part::Axis,
+            other => Part::Arg(other.to_string()),
+        }
+    }
+}
+
 /// Where an op came from, so a finding can point at it.
 #[derive(Clone, Debug, Default)]
 pub struct Origin {
@@ -235,8 +267,8 @@ pub struct Origin {
     pub path: String,
     /// Keras: the layer name (`dense_1`).
     pub layer: Option<String>,
-    /// Text formats: the span of the thing to label (e.g. `"activation": "softmax"`), by key.
-    pub spans: BTreeMap<String, Span>,
+    /// Text formats: the span of each part to label (e.g. `"activation": "softmax"`).
+    pub spans: BTreeMap<Part, Span>,
     /// Rule codes or names suppressed on this op by the file itself (`nnlint: ignore[...]` in an
     /// ONNX node's doc_string or a YAML comment on the layer).
     pub suppress: Vec<String>,
@@ -256,7 +288,18 @@ pub struct Op {
     pub origin: Origin,
 }
 
+/// The domain and type of an op standing for code nnlint cannot see into (a Keras Lambda's marshalled
+/// bytecode, a Python function the file only names), whatever front end met it. Its attributes:
+/// `code` (the payload as written: never decoded beyond its format tag, never run), `function` (the
+/// name of code that is not in the file), `part` (the argument that holds it, as [`Part::arg`] reads
+/// it), `kind` (what the source calls it: `Lambda`). Rule NNL009 reports every such op.
+pub const OPAQUE_DOMAIN: &str = "nnlint";
+pub const OPAQUE_CODE: &str = "OpaqueCode";
+
 impl Op {
+    pub fn is_opaque_code(&self) -> bool {
+        self.domain == OPAQUE_DOMAIN && self.op_type == OPAQUE_CODE
+    }
     pub fn attr_int(&self, name: &str) -> Option<i64> {
         match self.attrs.get(name) {
             Some(Attr::Int(v)) => Some(*v),

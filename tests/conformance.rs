@@ -167,7 +167,7 @@ fn case_ops(case: &Path) -> Vec<String> {
 }
 
 /// Op types of every model under `fixtures/` and, when `NNLINT_ZOO_DIR` is set, of the light zoo:
-/// ONNX (default domain) ops, and the other domains' (front-end placeholders such as `keras.Lambda`).
+/// ONNX (default domain) ops, and the other domains' (front-end placeholders such as `keras.LSTM` or `nnlint.OpaqueCode`).
 fn model_ops() -> (BTreeSet<String>, BTreeSet<String>) {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {

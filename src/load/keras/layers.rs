@@ -313,14 +313,14 @@ fn python_op(
     function: Option<String>,
     shape: Option<Shape>,
 ) -> ValueId {
-    let mut attrs = vec![("python_field", str_attr(field))];
+    let mut attrs = vec![("part", str_attr(field)), ("kind", str_attr("Lambda"))];
     if let Some(code) = code {
-        attrs.push(("python_code", str_attr(code)));
+        attrs.push(("code", str_attr(code)));
     }
     if let Some(f) = function {
-        attrs.push(("python_function", str_attr(&f)));
+        attrs.push(("function", str_attr(&f)));
     }
-    cx.opaque(&l.origin, "Lambda", inputs, attrs, vec![shape])[0]
+    cx.opaque_code(&l.origin, inputs, attrs, shape)
 }
 
 fn lambda(cx: &mut Cx, l: &Layer, inputs: &[ValueId]) -> Vec<ValueId> {

@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use super::tree::{Entry, Kind, Node};
 use crate::ir::{
-    Attr, DType, Dim, Graph, GraphOutput, Intent, IntentSource, Op, OpId, Origin, Shape, Span,
-    TensorData, TensorRef, Value, ValueId,
+    Attr, DType, Dim, Graph, GraphOutput, Intent, IntentSource, Op, OpId, Origin, Part, Shape,
+    Span, TensorData, TensorRef, Value, ValueId,
 };
 
 /// A problem in the config, with where it was written when known.
@@ -30,9 +30,6 @@ pub fn fail<T>(message: impl Into<String>, at: Option<Span>) -> Result<T> {
 /// Layers nested inside layers (models in models, `TimeDistributed`, `Bidirectional`) deeper than
 /// this are refused.
 const MAX_NESTING: usize = 32;
-
-/// The origin span of the whole layer entry (where a YAML suppression comment may sit).
-pub const ENTRY_SPAN: &str = "layer_entry";
 
 pub static EMPTY_MAP: Node = Node {
     span: Span { offset: 0, len: 0 },
@@ -108,16 +105,16 @@ impl<'t> Layer<'t> {
         let path = format!("{parent}/{name}");
         let mut spans = BTreeMap::new();
         for e in config.entries().unwrap_or_default() {
-            spans.insert(e.key.clone(), e.pair_span());
+            spans.insert(Part::arg(&e.key), e.pair_span());
         }
         if let Some(n) = name_node {
-            spans.insert("layer".into(), n.span);
+            spans.insert(Part::Name, n.span);
         }
-        spans.insert(ENTRY_SPAN.into(), node.span);
+        spans.insert(Part::Entry, node.span);
         if let Some(e) = node.entry("class_name") {
-            spans.insert("class_name".into(), e.pair_span());
+            spans.insert(Part::Class, e.pair_span());
             // A layer that *is* an activation (Softmax, ReLU, ...) is labelled at its class name.
-            spans.entry("activation".into()).or_insert(e.pair_span());
+            spans.entry(Part::Activation).or_insert(e.pair_span());
         }
         let origin = Origin {
             index,
@@ -148,9 +145,9 @@ impl<'t> Layer<'t> {
         for (k, v) in &self.origin.spans {
             inner.origin.spans.entry(k.clone()).or_insert(*v);
         }
-        for key in ["layer", ENTRY_SPAN] {
-            if let Some(span) = self.origin.spans.get(key) {
-                inner.origin.spans.insert(key.into(), *span);
+        for part in [Part::Name, Part::Entry] {
+            if let Some(span) = self.origin.spans.get(&part) {
+                inner.origin.spans.insert(part, *span);
             }
         }
         Ok(inner)
@@ -466,6 +463,21 @@ impl Cx {
             self.graph.value_mut(v).dtype = Some(dtype);
         }
         outs
+    }
+
+    /// Code nnlint cannot see into ([`crate::ir::OPAQUE_CODE`]), with its input's float type.
+    pub fn opaque_code(
+        &mut self,
+        origin: &Origin,
+        inputs: &[ValueId],
+        attrs: Vec<(&str, Attr)>,
+        shape: Option<Shape>,
+    ) -> ValueId {
+        let out = self.opaque(origin, crate::ir::OPAQUE_CODE, inputs, attrs, vec![shape])[0];
+        if let Some(p) = self.graph.value(out).producer {
+            self.graph.ops[p.0 as usize].domain = crate::ir::OPAQUE_DOMAIN.into();
+        }
+        out
     }
 
     /// A weight of a layer: dims as Keras stores them, no data (the archive's HDF5 weights are not

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use self::tree::{Node, line_col};
 use super::LoadError;
-use crate::ir::{Format, Model, Weights};
+use crate::ir::{Format, Model, Part, Weights};
 
 /// Keras layers lower to ONNX ops with the semantics of this opset (Softmax over one axis).
 pub const OPSET: i64 = 13;
@@ -322,7 +322,7 @@ fn build(
 fn apply_yaml_suppressions(graph: &mut crate::ir::Graph, text: &str) {
     let mut cache: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
     for op in &mut graph.ops {
-        let Some(span) = op.origin.spans.get(lower::ENTRY_SPAN) else {
+        let Some(span) = op.origin.spans.get(&Part::Entry) else {
             continue;
         };
         let codes = cache.entry((span.offset, span.len)).or_insert_with(|| {
