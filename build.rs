@@ -27,6 +27,7 @@ struct Rule {
 }
 
 fn main() {
+    build_id();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
@@ -56,6 +57,29 @@ fn main() {
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("registry.rs");
     std::fs::write(dest, out).unwrap();
+}
+
+/// `NNLINT_BUILD` for `nnlint --version`: the commit it was built from (when built from a git
+/// checkout) and the profile.
+fn build_id() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for watched in [".git/HEAD", ".git/refs/heads"] {
+        if root.join(watched).exists() {
+            println!("cargo:rerun-if-changed={}", root.join(watched).display());
+        }
+    }
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "no git commit".to_string());
+    let profile = std::env::var("PROFILE").unwrap_or_default();
+    println!("cargo:rustc-env=NNLINT_BUILD={commit}, {profile} build");
 }
 
 fn parse_rule(path: &Path) -> Rule {

@@ -165,7 +165,7 @@ fn validate(c: &FileConfig) -> Result<(), String> {
 
 /// A rule code, a rule name, or "ALL".
 pub fn check_rule_key(key: &str) -> Result<(), String> {
-    if key.eq_ignore_ascii_case("ALL") || registry::find(key).is_some() {
+    if registry::all().iter().any(|r| registry::selects(key, r)) {
         Ok(())
     } else {
         Err(format!("unknown rule `{key}` (see `nnlint rules`)"))

@@ -40,9 +40,7 @@ impl FileResult {
 }
 
 fn enabled(settings: &Settings, rule: &registry::Rule) -> bool {
-    let matches = |key: &String| {
-        key.eq_ignore_ascii_case(rule.code) || key == rule.name || key.eq_ignore_ascii_case("ALL")
-    };
+    let matches = |key: &String| registry::selects(key, rule);
     let selected = settings
         .select
         .as_ref()
@@ -127,14 +125,27 @@ fn sort_key(model: &Model, f: &Finding) -> (usize, usize) {
 /// The front half of the pipeline every command shares: load, apply the declared intents, infer the
 /// others. `check` lints what this returns and `inspect` shows it.
 pub fn prepare(path: &Path, settings: &Settings) -> Result<Model, LoadError> {
-    let mut model = load::load(path)?;
+    prepared(load::load(path), settings)
+}
+
+fn prepared(loaded: Result<Model, LoadError>, settings: &Settings) -> Result<Model, LoadError> {
+    let mut model = loaded?;
     apply_intents(&mut model, &settings.intents);
     intent::infer(&mut model);
     Ok(model)
 }
 
 pub fn lint_path(path: &Path, settings: &Settings) -> FileResult {
-    let outcome = prepare(path, settings).map(|model| {
+    lint_loaded(path, load::load(path), settings)
+}
+
+/// Lints a model read from standard input, named `path` (its format, its config file, its reports).
+pub fn lint_bytes(path: &Path, bytes: Vec<u8>, settings: &Settings) -> FileResult {
+    lint_loaded(path, load::load_bytes(path, bytes), settings)
+}
+
+fn lint_loaded(path: &Path, loaded: Result<Model, LoadError>, settings: &Settings) -> FileResult {
+    let outcome = prepared(loaded, settings).map(|model| {
         let (findings, suppressed) = lint_model(&model, settings);
         Linted {
             model,

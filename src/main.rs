@@ -12,11 +12,21 @@ use nnlint::ir::Intent;
 use nnlint::registry;
 use nnlint::report::{self, OutputFormat, RenderOptions};
 
+const EXAMPLES: &str = "\
+Examples:
+  nnlint model.onnx                          lint one model
+  nnlint models/ --format sarif -o out.sarif lint a tree, write SARIF for code scanning
+  nnlint --select NNL00 --ignore NNL009 .    rules by code prefix, minus one
+  nnlint --statistics models/                count findings per rule
+  cat model.json | nnlint - --stdin-filename model.json
+  nnlint explain NNL001                      what a rule finds and how to fix it";
+
 #[derive(Parser)]
 #[command(
     name = "nnlint",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("NNLINT_BUILD"), ")"),
     about = "Finds loss/activation/output bugs in neural-network models (ONNX, Keras) and proves them numerically",
+    after_help = EXAMPLES,
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -58,54 +68,89 @@ enum Command {
 
 #[derive(Args, Clone)]
 struct CheckArgs {
-    /// Files or directories (searched recursively for model files).
+    /// Files or directories (searched recursively for model files); `-` reads one model from
+    /// standard input (with --stdin-filename).
     paths: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value = "human")]
+    /// Report format, e.g. `--format sarif` (alias: --output-format, as in ruff).
+    #[arg(long, alias = "output-format", value_enum, default_value = "human")]
     format: OutputFormat,
-    /// Write the report to this file instead of stdout.
+    /// Name of the model read from `-`: its extension picks the format and its folder the config
+    /// file, e.g. `--stdin-filename models/net.json`.
+    #[arg(long, value_name = "PATH")]
+    stdin_filename: Option<PathBuf>,
+    /// Print the number of findings per rule instead of the findings, e.g. `nnlint --statistics
+    /// models/` (with `--format json`: a JSON object).
+    #[arg(long)]
+    statistics: bool,
+    /// Exit 0 even when there are findings (2 still means a file could not be read), e.g. to report
+    /// without failing a CI job.
+    #[arg(long)]
+    exit_zero: bool,
+    /// Print the findings and nothing else: no summary line, no progress bar, e.g. `-q` in hooks.
+    #[arg(long, short, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also tell on standard error which files were linted and what the run found, e.g. `-v` to see
+    /// what a directory scan picked up.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Colour in human output: `auto` (a terminal without NO_COLOR), `always` or `never`, e.g.
+    /// `--color always | less -R`.
+    #[arg(long, value_enum, default_value = "auto")]
+    color: ColorChoice,
+    /// Write the report to this file instead of stdout, e.g. `-o nnlint.sarif`.
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Only run these rules (codes or names, comma separated); replaces the config's `select`.
+    /// Only run these rules (codes, code prefixes or names, comma separated); replaces the config's
+    /// `select`, e.g. `--select NNL001,log-of-softmax` or `--select NNL00`.
     #[arg(long, value_delimiter = ',')]
     select: Option<Vec<String>>,
-    /// Also run these rules.
+    /// Also run these rules, e.g. `--extend-select NNL009`.
     #[arg(long, value_delimiter = ',')]
     extend_select: Vec<String>,
-    /// Skip these rules (codes or names, comma separated).
+    /// Skip these rules (codes, code prefixes or names, comma separated), e.g. `--ignore NNL009`.
     #[arg(long, value_delimiter = ',')]
     ignore: Vec<String>,
-    /// Lowest severity that makes the exit code 1 [default: warning].
+    /// Lowest severity that makes the exit code 1 [default: warning], e.g. `--fail-on error`.
     #[arg(long, value_enum)]
     fail_on: Option<SeverityName>,
-    /// Declare what an output is: NAME=probability|distribution|logits|mask (repeatable).
+    /// Declare what an output is: NAME=probability|distribution|logits|mask (repeatable), e.g.
+    /// `--output-intent mask=probability`.
     #[arg(long = "output-intent", value_name = "NAME=KIND", value_parser = parse_intent)]
     intents: Vec<(String, Intent)>,
-    /// Seed of the numerical checks' probes.
+    /// Seed of the numerical checks' probes, e.g. `--seed 7`.
     #[arg(long)]
     seed: Option<u64>,
-    /// Rows per probe batch in numerical checks.
+    /// Rows per probe batch in numerical checks, e.g. `--probe-count 64`.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=65536))]
     probe_count: Option<u64>,
-    /// Use this config file (nnlint.toml or pyproject.toml) instead of discovering one per file.
+    /// Use this config file (nnlint.toml or pyproject.toml) instead of discovering one per file,
+    /// e.g. `--config ci/nnlint.toml`.
     #[arg(long, conflicts_with = "isolated")]
     config: Option<PathBuf>,
-    /// Ignore every config file.
+    /// Ignore every config file, e.g. to reproduce a finding with the defaults.
     #[arg(long)]
     isolated: bool,
-    /// Skip files that are not models even when named explicitly (for hooks that pass every
-    /// `.json`/`.yaml` file).
+    /// Skip files that are not models even when named explicitly, e.g. in a pre-commit hook that
+    /// passes every `.json`/`.yaml` file.
     #[arg(long)]
     ignore_non_models: bool,
-    /// Also report findings silenced by suppressions in the model files.
+    /// Also report findings silenced by suppressions in the model files, e.g. to audit them.
     #[arg(long)]
     show_suppressed: bool,
-    /// Base URL of the rule pages (e.g. your mirror's `.../docs/rules`); SARIF `helpUri` is
-    /// `<BASE>/<CODE>.md`. Without it SARIF carries the full docs as help text only.
+    /// Base URL of the rule pages; SARIF `helpUri` is `<BASE>/<CODE>.md`, e.g. `--docs-url
+    /// https://example.org/nnlint/docs/rules`. Without it SARIF carries the full docs as help only.
     #[arg(long, value_name = "BASE")]
     docs_url: Option<String>,
-    /// Folder that paths in reports are relative to.
+    /// Folder that paths in reports are relative to, e.g. `--root $GITHUB_WORKSPACE`.
     #[arg(long, default_value = ".")]
     root: PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -241,13 +286,35 @@ fn check(args: CheckArgs) -> i32 {
         config: args.config.clone(),
         isolated: args.isolated,
     };
-    let mut targets = engine::collect_paths(&args.paths);
+    let stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
+    if stdin && args.paths.len() > 1 {
+        eprintln!("error: `-` (standard input) cannot be combined with other paths");
+        return 2;
+    }
+    if stdin && args.stdin_filename.is_none() {
+        eprintln!(
+            "error: reading from `-` needs --stdin-filename NAME (its extension names the format)"
+        );
+        return 2;
+    }
+    let mut targets = match (&args.stdin_filename, stdin) {
+        (Some(name), true) => vec![engine::Target {
+            path: name.clone(),
+            explicit: true,
+        }],
+        _ => engine::collect_paths(&args.paths),
+    };
     if args.ignore_non_models {
         targets.iter_mut().for_each(|t| t.explicit = false);
     }
     // Progress only where a person watches: a terminal on stderr and a human format.
     let human = matches!(args.format, OutputFormat::Human | OutputFormat::Concise);
-    let bar = (human && targets.len() > 1 && std::io::stderr().is_terminal()).then(|| {
+    let bar = (human
+        && !args.quiet
+        && !args.verbose
+        && targets.len() > 1
+        && std::io::stderr().is_terminal())
+    .then(|| {
         let bar = indicatif::ProgressBar::new(targets.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
@@ -260,8 +327,15 @@ fn check(args: CheckArgs) -> i32 {
             bar.set_message(path.display().to_string());
             bar.inc(1);
         }
+        if args.verbose {
+            eprintln!("nnlint: linted {}", path.display());
+        }
     };
-    let results = engine::lint_targets(&targets, &overrides, &progress);
+    let results = if stdin {
+        lint_stdin(&targets[0], &overrides, args.verbose)
+    } else {
+        engine::lint_targets(&targets, &overrides, &progress)
+    };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -272,19 +346,38 @@ fn check(args: CheckArgs) -> i32 {
             return 2;
         }
     };
-    let color = args.output.is_none()
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
-    let text = report::render(
-        args.format,
-        &results,
-        &RenderOptions {
-            color,
-            root: args.root.clone(),
-            show_suppressed: args.show_suppressed,
-            docs_url: args.docs_url.clone(),
-        },
-    );
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            args.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    if args.verbose {
+        let findings: usize = results.iter().map(|r| r.findings().len()).sum();
+        eprintln!(
+            "nnlint: {} files, {findings} findings, {} rules enabled",
+            results.len(),
+            registry::all().len()
+        );
+    }
+    let text = if args.statistics {
+        report::statistics(args.format, &results)
+    } else {
+        report::render(
+            args.format,
+            &results,
+            &RenderOptions {
+                color,
+                root: args.root.clone(),
+                show_suppressed: args.show_suppressed,
+                docs_url: args.docs_url.clone(),
+                quiet: args.quiet,
+            },
+        )
+    };
     let written = match &args.output {
         Some(file) => std::fs::write(file, &text),
         None => std::io::stdout().write_all(text.as_bytes()),
@@ -293,5 +386,50 @@ fn check(args: CheckArgs) -> i32 {
         eprintln!("error: cannot write the report: {e}");
         return 2;
     }
-    engine::exit_code(&results)
+    match engine::exit_code(&results) {
+        1 if args.exit_zero => 0,
+        code => code,
+    }
+}
+
+/// Most a model read from standard input may be: larger models are named as files (memory-mapped).
+const MAX_STDIN_BYTES: u64 = 256 << 20;
+
+/// Lints the one model on standard input with the settings of `target` (its name).
+fn lint_stdin(
+    target: &engine::Target,
+    overrides: &Overrides,
+    verbose: bool,
+) -> Result<Vec<engine::FileResult>, config::ConfigError> {
+    use std::io::Read;
+    let settings = engine::settings_for(std::slice::from_ref(target), overrides)?.remove(0);
+    let mut bytes = Vec::new();
+    let read = std::io::stdin()
+        .take(MAX_STDIN_BYTES + 1)
+        .read_to_end(&mut bytes);
+    let result = match read {
+        Err(e) => engine::FileResult {
+            path: target.path.clone(),
+            outcome: Err(nnlint::load::LoadError::new(format!(
+                "cannot read standard input ({e})"
+            ))),
+            fail_on: settings.fail_on,
+        },
+        Ok(_) if bytes.len() as u64 > MAX_STDIN_BYTES => engine::FileResult {
+            path: target.path.clone(),
+            outcome: Err(nnlint::load::LoadError::new(format!(
+                "standard input holds more than {} MiB; name the file instead",
+                MAX_STDIN_BYTES >> 20
+            ))),
+            fail_on: settings.fail_on,
+        },
+        Ok(_) => engine::lint_bytes(&target.path, bytes, &settings),
+    };
+    if verbose {
+        eprintln!(
+            "nnlint: linted {} (from standard input)",
+            target.path.display()
+        );
+    }
+    Ok(vec![result])
 }

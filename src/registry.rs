@@ -21,6 +21,16 @@ pub fn all() -> &'static [Rule] {
     crate::rules::RULES
 }
 
+/// Whether a selector from the command line or a config file picks `rule`: its code (any case), its
+/// kebab name, `ALL`, or a prefix of codes (`NNL00` picks NNL001–NNL009, as ruff's `--select E4`).
+pub fn selects(key: &str, rule: &Rule) -> bool {
+    key.eq_ignore_ascii_case("ALL")
+        || key == rule.name
+        || (key.len() >= 3
+            && rule.code.len() >= key.len()
+            && rule.code[..key.len()].eq_ignore_ascii_case(key))
+}
+
 /// Looks a rule up by code (`NNL001`, any case) or kebab name.
 pub fn find(key: &str) -> Option<&'static Rule> {
     all()
@@ -62,4 +72,28 @@ pub fn module_name(rule: &Rule) -> String {
         rule.code.to_lowercase(),
         rule.name.replace('-', "_")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_are_codes_names_prefixes_or_all() {
+        let r = find("NNL001").unwrap();
+        for key in [
+            "NNL001",
+            "nnl001",
+            "single-unit-softmax",
+            "ALL",
+            "NNL",
+            "NNL00",
+            "nnl0",
+        ] {
+            assert!(selects(key, r), "{key}");
+        }
+        for key in ["NNL002", "NNL01", "NN", "single-unit", "NNL0010"] {
+            assert!(!selects(key, r), "{key}");
+        }
+    }
 }

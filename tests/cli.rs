@@ -267,3 +267,177 @@ fn sarif_help_uri_comes_from_docs_url() {
             .is_none()
     );
 }
+
+// ------------------------------------------------------------------ ruff-style command-line habits
+
+#[test]
+fn every_long_option_of_check_has_an_example_in_help() {
+    let (code, out, _) = nnlint(&["check", "--help"]);
+    assert_eq!(code, 0);
+    let mut seen = 0;
+    let mut missing = vec![];
+    // Each option starts a line indented by at most six spaces with `-`; its help runs to the next.
+    let mut blocks: Vec<String> = vec![];
+    for line in out.lines() {
+        let indent = line.len() - line.trim_start().len();
+        if (2..=6).contains(&indent) && line.trim_start().starts_with('-') {
+            blocks.push(String::new());
+        }
+        if let Some(b) = blocks.last_mut() {
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    for block in &blocks {
+        let name = block
+            .split_whitespace()
+            .find(|w| w.starts_with("--"))
+            .unwrap_or("");
+        if name == "--help" || name == "--version" || name.is_empty() {
+            continue;
+        }
+        seen += 1;
+        if !block.contains("e.g.") {
+            missing.push(name.to_string());
+        }
+    }
+    assert!(seen >= 20, "only {seen} options found in:\n{out}");
+    assert!(
+        missing.is_empty(),
+        "options without an example: {missing:?}"
+    );
+}
+
+#[test]
+fn output_format_is_an_alias_of_format() {
+    let (a, out_a, _) = nnlint(&["--format", "json", BAD]);
+    let (b, out_b, _) = nnlint(&["--output-format", "json", BAD]);
+    assert_eq!((a, b), (1, 1));
+    assert_eq!(out_a, out_b);
+}
+
+#[test]
+fn statistics_count_findings_per_rule() {
+    let dir = "fixtures/NNL001";
+    let (code, concise, _) = nnlint(&["--format", "concise", dir]);
+    assert_eq!(code, 1);
+    let expected = concise.lines().filter(|l| l.contains(": NNL001 [")).count();
+    let (code, out, _) = nnlint(&["--statistics", dir]);
+    assert_eq!(code, 1, "statistics keep the exit code");
+    let first = out.lines().next().unwrap();
+    assert_eq!(
+        first.split_whitespace().collect::<Vec<_>>(),
+        [
+            expected.to_string().as_str(),
+            "NNL001",
+            "single-unit-softmax"
+        ],
+        "{out}"
+    );
+    let (_, out, _) = nnlint(&["--statistics", "--format", "json", dir]);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["statistics"][0]["code"], "NNL001");
+    assert_eq!(doc["statistics"][0]["count"], expected);
+}
+
+#[test]
+fn quiet_drops_the_summary_and_verbose_names_the_files() {
+    let (_, out, _) = nnlint(&["--color", "never", BAD]);
+    assert!(out.contains("1 finding in 1 file"), "{out}");
+    let (code, quiet, _) = nnlint(&["-q", BAD]);
+    assert_eq!(code, 1);
+    assert!(
+        quiet.contains("NNL001") && !quiet.contains("finding in"),
+        "{quiet}"
+    );
+    let (_, _, err) = nnlint(&["-v", BAD]);
+    assert!(err.contains(&format!("linted {BAD}")), "{err}");
+}
+
+#[test]
+fn select_takes_code_prefixes() {
+    let (code, out, _) = nnlint(&["--select", "NNL00", "--format", "concise", BAD]);
+    assert_eq!(code, 1);
+    assert!(out.contains("NNL001"), "{out}");
+    let (code, out, _) = nnlint(&["--select", "NNL002,NNL003", "--format", "concise", BAD]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (code, _, err) = nnlint(&["--select", "NNL9", BAD]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown rule `NNL9`"), "{err}");
+}
+
+#[test]
+fn exit_zero_reports_without_failing_but_not_for_unreadable_files() {
+    let (code, out, _) = nnlint(&["--exit-zero", "--format", "concise", BAD]);
+    assert_eq!(code, 0);
+    assert!(out.contains("NNL001"));
+    let (code, _, _) = nnlint(&["--exit-zero", BAD, "tests/data/garbage.onnx"]);
+    assert_eq!(code, 2);
+}
+
+fn nnlint_stdin(args: &[&str], input: &[u8]) -> (i32, String, String) {
+    let out = Command::cargo_bin("nnlint")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .args(args)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn one_model_is_read_from_stdin_under_its_given_name() {
+    for file in [
+        "fixtures/NNL001/bad_keras3_seq_dense_softmax1_bce.json",
+        "fixtures/NNL001/bad_keras3_seq_dense_softmax1_bce.yaml",
+        "fixtures/NNL001/bad_keras3_seq_dense_softmax1_bce.keras",
+        BAD,
+    ] {
+        let (_, from_file, _) = nnlint(&["--format", "concise", file]);
+        let bytes =
+            std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        let (code, from_stdin, err) = nnlint_stdin(
+            &["-", "--stdin-filename", file, "--format", "concise"],
+            &bytes,
+        );
+        assert_eq!(code, 1, "{file}: {err}");
+        assert_eq!(from_stdin, from_file, "{file}");
+    }
+    let (code, _, err) = nnlint_stdin(&["-"], b"{}");
+    assert_eq!(code, 2);
+    assert!(err.contains("--stdin-filename"), "{err}");
+    let (code, out, _) = nnlint_stdin(
+        &["-", "--stdin-filename", "m.h5", "--format", "concise"],
+        b"x",
+    );
+    assert_eq!(code, 2);
+    assert!(out.contains("cannot be read from standard input"), "{out}");
+}
+
+#[test]
+fn version_names_the_build() {
+    let (code, out, _) = nnlint(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("nnlint {} (", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    assert!(out.contains(" build)"), "{out}");
+}
+
+#[test]
+fn color_is_chosen_by_flag() {
+    let (_, always, _) = nnlint(&["--color", "always", BAD]);
+    assert!(
+        always.contains("\u{1b}["),
+        "no escape codes with --color always"
+    );
+    let (_, never, _) = nnlint(&["--color", "never", BAD]);
+    assert!(!never.contains('\u{1b}'), "escape codes with --color never");
+}

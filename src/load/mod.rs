@@ -34,6 +34,9 @@ impl LoadError {
     }
 }
 
+/// A loader of a model already in memory, named by the path.
+pub type FromBytes = fn(&Path, Vec<u8>) -> Result<Model, LoadError>;
+
 /// One front end: the file extensions it owns and the function that lowers such a file into the IR.
 /// A loader returns the model with what the file says; [`load`] then runs shape inference on it, so a
 /// loader need not (it may run it earlier if its own lowering needs shapes, as Keras's training spec
@@ -43,6 +46,9 @@ pub struct FrontEnd {
     /// Lower-case, without the dot.
     pub extensions: &'static [&'static str],
     pub load: fn(&Path) -> Result<Model, LoadError>,
+    /// The same on bytes already in memory (standard input); `path` only names the model. `None` for
+    /// formats that need the file itself (HDF5).
+    pub from_bytes: Option<FromBytes>,
 }
 
 /// Every format nnlint reads. Adding a front end = a folder under `load/` and a row here.
@@ -51,26 +57,31 @@ pub const FRONT_ENDS: &[FrontEnd] = &[
         name: "ONNX",
         extensions: &["onnx"],
         load: onnx::load_onnx,
+        from_bytes: Some(onnx::from_bytes),
     },
     FrontEnd {
         name: "Keras JSON",
         extensions: &["json"],
         load: keras::load_json,
+        from_bytes: Some(|path, bytes| keras::json_from_text(path, utf8(bytes)?)),
     },
     FrontEnd {
         name: "Keras YAML",
         extensions: &["yaml", "yml"],
         load: keras::load_yaml,
+        from_bytes: Some(|path, bytes| keras::yaml_from_text(path, utf8(bytes)?)),
     },
     FrontEnd {
         name: "Keras archive",
         extensions: &["keras"],
         load: keras::load_archive,
+        from_bytes: Some(|path, bytes| keras::archive_from_bytes(path, &bytes)),
     },
     FrontEnd {
         name: "Keras HDF5",
         extensions: &["h5", "hdf5"],
         load: keras::load_h5,
+        from_bytes: None,
     },
 ];
 
@@ -84,19 +95,45 @@ pub fn front_end(path: &Path) -> Option<&'static FrontEnd> {
 
 /// Loads any supported file with the front end its extension names, then infers shapes.
 pub fn load(path: &Path) -> Result<Model, LoadError> {
-    let Some(front_end) = front_end(path) else {
+    let mut model = (front_end_or_error(path)?.load)(path)?;
+    finish(&mut model);
+    Ok(model)
+}
+
+/// [`load`] on bytes read elsewhere (standard input), named by `path`.
+pub fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Model, LoadError> {
+    let front_end = front_end_or_error(path)?;
+    let from_bytes = front_end.from_bytes.ok_or_else(|| {
+        LoadError::new(format!(
+            "{} files cannot be read from standard input; name the file instead",
+            front_end.name
+        ))
+    })?;
+    let mut model = from_bytes(path, bytes)?;
+    finish(&mut model);
+    Ok(model)
+}
+
+fn front_end_or_error(path: &Path) -> Result<&'static FrontEnd, LoadError> {
+    front_end(path).ok_or_else(|| {
         let known: Vec<String> = FRONT_ENDS
             .iter()
             .flat_map(|f| f.extensions.iter().map(|e| format!(".{e}")))
             .collect();
-        return Err(LoadError::new(format!(
+        LoadError::new(format!(
             "not a supported model file (expected {})",
             known.join(", ")
-        )));
-    };
-    let mut model = (front_end.load)(path)?;
-    finish(&mut model);
-    Ok(model)
+        ))
+    })
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String, LoadError> {
+    String::from_utf8(bytes).map_err(|e| {
+        LoadError::new(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// What every loaded model goes through after its front end, whoever called the loader.

@@ -82,6 +82,9 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
         }
     }
     let files = results.len();
+    if opts.quiet {
+        return out;
+    }
     out.push_str(&format!(
         "{} in {} {}{}\n",
         plural(findings, "finding"),

@@ -34,6 +34,39 @@ pub struct RenderOptions {
     pub show_suppressed: bool,
     /// Base URL of the rule pages, for SARIF `helpUri`.
     pub docs_url: Option<String>,
+    /// Human output without the closing summary line.
+    pub quiet: bool,
+}
+
+/// Findings counted per rule (`--statistics`): most frequent first, then by code. Text formats get a
+/// table, `json` an array of `{code, name, count}`.
+pub fn statistics(format: OutputFormat, results: &[FileResult]) -> String {
+    let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for f in results.iter().flat_map(|r| r.findings()) {
+        *counts.entry((f.code, f.name)).or_default() += 1;
+    }
+    let mut rows: Vec<_> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let unreadable = results.iter().filter(|r| r.outcome.is_err()).count();
+    if format == OutputFormat::Json {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|((code, name), n)| serde_json::json!({"code": code, "name": name, "count": n}))
+            .collect();
+        let doc = serde_json::json!({"statistics": rows, "unreadable_files": unreadable});
+        return format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        );
+    }
+    let mut out = String::new();
+    for ((code, name), n) in &rows {
+        out.push_str(&format!("{n:>5}  {code}  {name}\n"));
+    }
+    if unreadable > 0 {
+        out.push_str(&format!("{unreadable:>5}  files that could not be read\n"));
+    }
+    out
 }
 
 pub fn render(format: OutputFormat, results: &[FileResult], opts: &RenderOptions) -> String {

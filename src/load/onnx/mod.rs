@@ -78,6 +78,11 @@ fn decode_structure(file: &File, map: &Bytes) -> Option<Result<ModelProto, LoadE
     structure::attach_payloads(&mut proto, &structure, map).then_some(Ok(proto))
 }
 
+/// [`load_onnx`] on bytes already in memory; `path` names the model (and the folder of its external data).
+pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Model, LoadError> {
+    lower(&decode_model_bytes(Bytes::from(bytes))?, path)
+}
+
 /// Decodes a `ModelProto`; bytes fields (`raw_data`) stay slices of `bytes`.
 pub fn decode_model_bytes(bytes: Bytes) -> Result<ModelProto, LoadError> {
     budget::check(&bytes)?;
