@@ -375,6 +375,7 @@ fn check(args: CheckArgs) -> i32 {
                 show_suppressed: args.show_suppressed,
                 docs_url: args.docs_url.clone(),
                 quiet: args.quiet,
+                width: terminal_width(args.output.is_none()),
             },
         )
     };
@@ -390,6 +391,20 @@ fn check(args: CheckArgs) -> i32 {
         1 if args.exit_zero => 0,
         code => code,
     }
+}
+
+/// Columns for human output: `COLUMNS` when set, else the terminal's width when writing to one.
+fn terminal_width(to_stdout: bool) -> Option<usize> {
+    if let Some(cols) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+    {
+        return Some(cols.clamp(40, 400));
+    }
+    if to_stdout && std::io::stdout().is_terminal() {
+        return terminal_size::terminal_size().map(|(w, _)| usize::from(w.0).clamp(40, 400));
+    }
+    None
 }
 
 /// Most a model read from standard input may be: larger models are named as files (memory-mapped).

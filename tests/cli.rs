@@ -13,6 +13,7 @@ fn nnlint(args: &[&str]) -> (i32, String, String) {
         .unwrap()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("NO_COLOR", "1")
+        .env_remove("COLUMNS")
         .args(args)
         .output()
         .unwrap();
@@ -440,4 +441,28 @@ fn color_is_chosen_by_flag() {
     );
     let (_, never, _) = nnlint(&["--color", "never", BAD]);
     assert!(!never.contains('\u{1b}'), "escape codes with --color never");
+}
+
+#[test]
+fn human_output_fits_the_terminal_width() {
+    for file in [BAD, "fixtures/NNL001/bad_keras_mlp_opset13.onnx"] {
+        let out = Command::cargo_bin("nnlint")
+            .unwrap()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "80")
+            .arg(file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("NNL001") && text.contains("confirmed:"),
+            "{text}"
+        );
+        let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+        assert!(wide.is_empty(), "{file}: lines over 80 columns: {wide:#?}");
+    }
+    // Without a terminal or COLUMNS the output keeps its full lines (machine-stable).
+    let (_, text, _) = nnlint(&["fixtures/NNL001/bad_keras_mlp_opset13.onnx"]);
+    assert!(text.lines().any(|l| l.chars().count() > 100));
 }

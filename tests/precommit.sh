@@ -8,7 +8,8 @@ precommit=${1:-pre-commit}
 case "$precommit" in */*) precommit="$(cd "$(dirname "$precommit")" && pwd)/$(basename "$precommit")" ;; esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# Build the hook once and reuse it for both repos.
+# Build each hook once and reuse it for both repos; the cargo build (rust hook) and the maturin
+# wheel build (python hook) share one target folder.
 export PRE_COMMIT_HOME="$repo/target/pre-commit-home"
 export CARGO_TARGET_DIR="$repo/target/pre-commit-build"
 
@@ -25,22 +26,23 @@ make_repo() { # name model...
 make_repo bad fixtures/NNL001/bad_torch_mlp_opset17.onnx
 make_repo good fixtures/NNL001/good_torch_mlp_sigmoid_opset17.onnx fixtures/NNL001/good_torch_mlp_softmax2_opset17.onnx
 
-set +e
-(cd "$work/good" && "$precommit" try-repo "$repo" nnlint --all-files) > "$work/good.log" 2>&1
-good=$?
-(cd "$work/bad" && "$precommit" try-repo "$repo" nnlint --all-files) > "$work/bad.log" 2>&1
-bad=$?
-set -e
-
 ok=1
-if [ "$good" -ne 0 ] || ! grep -q "nnlint.*Passed" "$work/good.log"; then
-  echo "FAIL: the good repo did not pass (exit $good)"; cat "$work/good.log"; ok=0
-fi
-if [ "$bad" -ne 1 ] || ! grep -q "nnlint.*Failed" "$work/bad.log" || ! grep -q "NNL001" "$work/bad.log"; then
-  echo "FAIL: the bad repo did not fail with NNL001 (exit $bad)"; cat "$work/bad.log"; ok=0
-fi
+for hook in nnlint nnlint-py; do
+  set +e
+  (cd "$work/good" && "$precommit" try-repo "$repo" "$hook" --all-files) > "$work/good.log" 2>&1
+  good=$?
+  (cd "$work/bad" && "$precommit" try-repo "$repo" "$hook" --all-files) > "$work/bad.log" 2>&1
+  bad=$?
+  set -e
+  if [ "$good" -ne 0 ] || ! grep -q "nnlint.*Passed" "$work/good.log"; then
+    echo "FAIL: $hook: the good repo did not pass (exit $good)"; cat "$work/good.log"; ok=0
+  fi
+  if [ "$bad" -ne 1 ] || ! grep -q "nnlint.*Failed" "$work/bad.log" || ! grep -q "NNL001" "$work/bad.log"; then
+    echo "FAIL: $hook: the bad repo did not fail with NNL001 (exit $bad)"; cat "$work/bad.log"; ok=0
+  fi
+done
 if [ "$ok" -eq 1 ]; then
-  echo "pre-commit: 2 passed, 0 failed"
+  echo "pre-commit: both hooks (rust, python): 4 passed, 0 failed"
 else
   exit 1
 fi

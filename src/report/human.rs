@@ -6,7 +6,7 @@ use miette::{
     Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
 };
 
-use super::{RenderOptions, display_path, resolve};
+use super::{RenderOptions, display_path};
 use crate::engine::FileResult;
 use crate::finding::{Check, Finding, Severity};
 use crate::ir::Model;
@@ -59,7 +59,7 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
+        .with_width(opts.width.unwrap_or(100))
         .with_context_lines(3)
         .with_links(false);
     let mut out = String::new();
@@ -76,7 +76,15 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                     if suppressed.is_none() {
                         findings += 1;
                     }
-                    render_one(&handler, &path, &linted.model, f, suppressed, &mut out);
+                    render_one(
+                        &handler,
+                        &path,
+                        &linted.model,
+                        f,
+                        suppressed,
+                        opts.width,
+                        &mut out,
+                    );
                 }
             }
         }
@@ -109,9 +117,10 @@ fn render_one(
     model: &Model,
     f: &Finding,
     suppressed: Option<&str>,
+    width: Option<usize>,
     out: &mut String,
 ) {
-    let resolved = resolve(model, f);
+    let resolved = super::resolve_within(model, f, width);
     let diag = Diag {
         message: match suppressed {
             None => format!("{path}: {}", f.message),
@@ -137,9 +146,35 @@ fn render_one(
         text = format!("{}: {}\n", f.code, f.message);
     }
     out.push_str(&text);
-    match &f.check {
-        Check::Confirmed { summary, .. } => out.push_str(&format!("  confirmed: {summary}\n")),
-        Check::Unconfirmed { reason } => out.push_str(&format!("  unconfirmed: {reason}\n")),
+    let (label, text) = match &f.check {
+        Check::Confirmed { summary, .. } => ("confirmed", summary),
+        Check::Unconfirmed { reason } => ("unconfirmed", reason),
+    };
+    out.push_str(&wrap(&format!("  {label}: {text}"), width));
+    out.push_str(&wrap(&format!("  symptom: {}", f.symptom), width));
+    out.push('\n');
+}
+
+/// `line` broken at spaces into lines of at most `width` characters, continuation lines indented by
+/// four spaces; one line when the width is unknown.
+fn wrap(line: &str, width: Option<usize>) -> String {
+    let Some(width) = width else {
+        return format!("{line}\n");
+    };
+    let mut out = String::new();
+    let mut current = String::new();
+    for word in line.split(' ') {
+        let fits = current.chars().count() + 1 + word.chars().count() <= width;
+        if !current.trim().is_empty() && !fits {
+            out.push_str(current.trim_end());
+            out.push('\n');
+            current = "    ".to_string();
+        } else if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
     }
-    out.push_str(&format!("  symptom: {}\n\n", f.symptom));
+    out.push_str(current.trim_end());
+    out.push('\n');
+    out
 }

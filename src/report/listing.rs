@@ -23,7 +23,8 @@ impl Listing {
 }
 
 /// Lists `focus` with a few producers before it and the consumers after it up to the graph outputs.
-pub fn around(graph: &Graph, focus: &[OpId]) -> Listing {
+/// With `max_line`, long tensor names are abbreviated and each line is cut to that many characters.
+pub fn around(graph: &Graph, focus: &[OpId], max_line: Option<usize>) -> Listing {
     let mut shown: BTreeSet<OpId> = BTreeSet::new();
     for &op in focus {
         walk_back(graph, op, 3, &mut shown);
@@ -33,8 +34,17 @@ pub fn around(graph: &Graph, focus: &[OpId]) -> Listing {
     let mut lines = vec![];
     for op in shown {
         let start = text.len();
-        write_op(graph, op, &mut text);
-        lines.push((op, start, text.len() - start));
+        let mut line = String::new();
+        write_op(graph, op, max_line.map(|w| (w / 4).max(12)), &mut line);
+        // On a narrow display only the node's name and op are underlined, so that the label text
+        // next to the underline fits too.
+        let mut labelled = line.len();
+        if let Some(max) = max_line {
+            line = cut(&line, max);
+            labelled = line.find('(').unwrap_or(line.len());
+        }
+        text.push_str(&line);
+        lines.push((op, start, labelled));
         text.push('\n');
     }
     Listing { text, lines }
@@ -65,16 +75,46 @@ fn walk_forward(graph: &Graph, op: OpId, depth: usize, shown: &mut BTreeSet<OpId
     }
 }
 
-fn write_op(graph: &Graph, id: OpId, text: &mut String) {
+/// `text` cut to at most `max` characters, the cut marked with `…`.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A name of at most `max` characters: its start and its end around `…` (the end of a tensor name,
+/// `…/head_1/MatMul:0`, tells most).
+fn abbreviate(name: &str, max: Option<usize>) -> String {
+    let n = name.chars().count();
+    match max {
+        Some(max) if n > max => {
+            let head = max / 3;
+            let tail = max - head - 1;
+            let start: String = name.chars().take(head).collect();
+            let end: String = name.chars().skip(n - tail).collect();
+            format!("{start}…{end}")
+        }
+        _ => name.to_string(),
+    }
+}
+
+fn write_op(graph: &Graph, id: OpId, max_name: Option<usize>, text: &mut String) {
     let op = graph.op(id);
     let name = if op.name.is_empty() {
         format!("#{}", op.origin.index)
     } else {
-        op.name.clone()
+        abbreviate(&op.name, max_name)
     };
     let value = |v: &crate::ir::ValueId| {
         let val = graph.value(*v);
-        let mut s = format!("{} {}", val.name, shape_to_string(val.shape.as_ref()));
+        let mut s = format!(
+            "{} {}",
+            abbreviate(&val.name, max_name),
+            shape_to_string(val.shape.as_ref())
+        );
         if graph.is_output(*v) {
             s.push_str(" (graph output)");
         }

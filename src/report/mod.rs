@@ -36,6 +36,9 @@ pub struct RenderOptions {
     pub docs_url: Option<String>,
     /// Human output without the closing summary line.
     pub quiet: bool,
+    /// Columns of the terminal (`COLUMNS`, or the terminal's size) for human output; `None` when
+    /// unknown (then 100).
+    pub width: Option<usize>,
 }
 
 /// Findings counted per rule (`--statistics`): most frequent first, then by code. Text formats get a
@@ -117,6 +120,11 @@ pub(crate) struct Region {
 }
 
 pub(crate) fn resolve(model: &Model, finding: &Finding) -> Resolved {
+    resolve_within(model, finding, None)
+}
+
+/// [`resolve`] for a display of `width` columns: graph listings are abbreviated to fit.
+pub(crate) fn resolve_within(model: &Model, finding: &Finding, width: Option<usize>) -> Resolved {
     match &model.source_text {
         Some(text) => {
             let labels: Vec<(usize, usize, String)> = finding
@@ -151,7 +159,12 @@ pub(crate) fn resolve(model: &Model, finding: &Finding) -> Resolved {
                     At::Span(_) => None,
                 })
                 .collect();
-            let listing = listing::around(&model.graph, &ops);
+            // miette's gutter (line number and bar) takes about eight columns.
+            let listing = listing::around(
+                &model.graph,
+                &ops,
+                width.map(|w| w.saturating_sub(8).max(40)),
+            );
             let labels = finding
                 .labels
                 .iter()

@@ -1,0 +1,126 @@
+//! The files other tools read: the GitHub Action (`action.yml`) and the pre-commit hooks
+//! (`.pre-commit-hooks.yaml`) have the shape those tools require, and the hooks cover every format
+//! nnlint reads. (`.ci/run` proves the hooks end to end with the real `pre-commit try-repo`.)
+
+use std::path::Path;
+
+use nnlint::load::keras::tree::Node;
+use nnlint::load::keras::yaml;
+
+fn read(file: &str) -> (String, Node) {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let node = yaml::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    (text, node)
+}
+
+fn str_of<'a>(node: &'a Node, key: &str) -> &'a str {
+    node.get(key)
+        .and_then(Node::as_str)
+        .unwrap_or_else(|| panic!("missing string `{key}`"))
+}
+
+#[test]
+fn the_action_is_a_composite_that_lints_to_sarif_and_uploads_it() {
+    let (text, action) = read("action.yml");
+    for key in ["name", "description"] {
+        assert!(!str_of(&action, key).is_empty());
+    }
+    let runs = action.get("runs").expect("runs");
+    assert_eq!(str_of(runs, "using"), "composite");
+    let steps = runs.get("steps").and_then(Node::as_list).expect("steps");
+    let mut ids = vec![];
+    for step in steps {
+        let uses = step.get("uses").and_then(Node::as_str);
+        let run = step.get("run").and_then(Node::as_str);
+        assert!(
+            uses.is_some() != run.is_some(),
+            "a step has exactly one of `uses` and `run`"
+        );
+        if run.is_some() {
+            // Composite run steps must name their shell.
+            assert!(
+                step.get("shell").and_then(Node::as_str).is_some(),
+                "run step without shell"
+            );
+        }
+        if let Some(id) = step.get("id").and_then(Node::as_str) {
+            ids.push(id.to_string());
+        }
+    }
+    let runs_of = |needle: &str| {
+        steps.iter().any(|s| {
+            s.get("run")
+                .and_then(Node::as_str)
+                .is_some_and(|r| r.contains(needle))
+        })
+    };
+    assert!(runs_of("pip install"), "the wheel is installed with pip");
+    assert!(
+        runs_of("nnlint --format sarif --output"),
+        "nnlint writes SARIF"
+    );
+    let upload = steps
+        .iter()
+        .find(|s| {
+            s.get("uses")
+                .and_then(Node::as_str)
+                .is_some_and(|u| u.starts_with("github/codeql-action/upload-sarif@"))
+        })
+        .expect("an upload-sarif step");
+    assert!(
+        upload
+            .get("with")
+            .and_then(|w| w.get("sarif_file"))
+            .is_some()
+    );
+    // Every `inputs.X` the steps use is declared; every `steps.X` names a step id.
+    let inputs = action
+        .get("inputs")
+        .and_then(Node::entries)
+        .expect("inputs");
+    let declared: Vec<&str> = inputs.iter().map(|e| e.key.as_str()).collect();
+    for (prefix, known) in [
+        ("inputs.", declared.clone()),
+        ("steps.", ids.iter().map(String::as_str).collect()),
+    ] {
+        for at in text.match_indices(prefix).map(|(i, _)| i + prefix.len()) {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            assert!(
+                known.contains(&name.as_str()),
+                "`{prefix}{name}` is not declared"
+            );
+        }
+    }
+}
+
+#[test]
+fn both_hooks_run_the_same_command_on_every_format_nnlint_reads() {
+    let (_, hooks) = read(".pre-commit-hooks.yaml");
+    let hooks = hooks.as_list().expect("a list of hooks");
+    let ids: Vec<&str> = hooks.iter().map(|h| str_of(h, "id")).collect();
+    assert_eq!(ids, ["nnlint", "nnlint-py"]);
+    let languages: Vec<&str> = hooks.iter().map(|h| str_of(h, "language")).collect();
+    assert_eq!(languages, ["rust", "python"]);
+    for hook in hooks {
+        assert!(
+            hook.get("language_version").is_none(),
+            "it would try to install a toolchain"
+        );
+        assert_eq!(str_of(hook, "entry"), "nnlint --ignore-non-models");
+        let files = regex::Regex::new(str_of(hook, "files")).expect("files is a regex");
+        for front_end in nnlint::load::FRONT_ENDS {
+            for ext in front_end.extensions {
+                let name = format!("models/net.{ext}");
+                assert!(
+                    files.is_match(&name),
+                    "{}: `files` misses {name}",
+                    str_of(hook, "id")
+                );
+            }
+        }
+        assert!(!files.is_match("README.md") && !files.is_match("src/main.rs"));
+    }
+}
