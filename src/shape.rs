@@ -4,6 +4,7 @@
 //! fixed when inference proves its size).
 
 mod backward;
+pub mod handmade_softmax;
 pub mod values;
 
 use crate::ir::{Attr, DType, Dim, Graph, Op, Shape, TensorData, ValueId};
@@ -27,6 +28,9 @@ pub fn infer(graph: &mut Graph, opset: i64) {
             }
         }
     }
+    // Opset-13 hand-written softmaxes need no shapes; older ones need the rank, so the rewrite runs
+    // again after inference.
+    handmade_softmax::rewrite(graph, opset);
     let mut known = values::Known::default();
     // Each pass only sharpens (an unknown dim becomes known, an unknown rank becomes known), so the
     // loop ends; the bound keeps a pathological graph linear.
@@ -37,6 +41,9 @@ pub fn infer(graph: &mut Graph, opset: i64) {
         if fingerprint(graph, &known) == before {
             break;
         }
+    }
+    if opset < 13 && handmade_softmax::rewrite(graph, opset) > 0 {
+        forward(graph, opset, &mut known);
     }
 }
 
@@ -717,7 +724,8 @@ fn unsqueeze(s: &Shape, axes: Vec<i64>) -> Option<Shape> {
     Some(out)
 }
 
-fn reduce(s: &Shape, axes: Option<Vec<i64>>, keep: bool) -> Option<Shape> {
+/// Shape of a reduction over `axes` (`None` or empty: all axes).
+pub fn reduce(s: &Shape, axes: Option<Vec<i64>>, keep: bool) -> Option<Shape> {
     let axes: Vec<usize> = match axes {
         Some(a) if !a.is_empty() => a
             .iter()
