@@ -581,12 +581,12 @@ fn spatial_out(op: &Op, input: &Shape, kernel: &[Option<u64>], ceil: bool) -> Op
         let dim = match auto_pad {
             "SAME_UPPER" | "SAME_LOWER" => x.div_ceil(s),
             "VALID" => {
-                let eff = d * (k?.checked_sub(1)?) + 1;
+                let eff = d.checked_mul(k?.checked_sub(1)?)?.checked_add(1)?;
                 x.checked_sub(eff)? / s + 1
             }
             _ => {
-                let eff = d * (k?.checked_sub(1)?) + 1;
-                let span = (x + pb + pe).checked_sub(eff)?;
+                let eff = d.checked_mul(k?.checked_sub(1)?)?.checked_add(1)?;
+                let span = x.checked_add(pb)?.checked_add(pe)?.checked_sub(eff)?;
                 if ceil {
                     span.div_ceil(s) + 1
                 } else {
@@ -645,15 +645,13 @@ fn reshape(op: &Op, input: Option<Shape>, target: Option<Vec<i64>>) -> Option<Sh
         });
     }
     if let Some(at) = infer_at {
-        let total = input
-            .as_ref()
-            .and_then(|s| s.iter().map(Dim::fixed).product::<Option<u64>>());
-        let known: Option<u64> = out
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != at)
-            .map(|(_, d)| d.fixed())
-            .product();
+        let total = input.as_ref().and_then(|s| checked_product(s.iter()));
+        let known: Option<u64> = checked_product(
+            out.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != at)
+                .map(|(_, d)| d),
+        );
         if let (Some(total), Some(known)) = (total, known)
             && known > 0
             && total % known == 0
@@ -661,13 +659,19 @@ fn reshape(op: &Op, input: Option<Shape>, target: Option<Vec<i64>>) -> Option<Sh
             out[at] = Dim::Fixed(total / known);
         } else if let Some(input) = &input {
             // [batch, ...] → [-1, fixed...] keeps the symbolic batch when the rest matches.
-            let rest_in: Option<u64> = input.iter().skip(1).map(Dim::fixed).product();
+            let rest_in: Option<u64> = checked_product(input.iter().skip(1));
             if at == 0 && known == rest_in && matches!(input.first(), Some(Dim::Named(_))) {
                 out[0] = input[0].clone();
             }
         }
     }
     Some(out)
+}
+
+/// Product of fixed dims; `None` when one is not fixed or the product overflows.
+fn checked_product<'a>(dims: impl Iterator<Item = &'a Dim>) -> Option<u64> {
+    dims.into_iter()
+        .try_fold(1u64, |acc, d| d.fixed().and_then(|n| acc.checked_mul(n)))
 }
 
 fn concat(op: &Op, shapes: &[Shape]) -> Option<Shape> {
@@ -679,7 +683,9 @@ fn concat(op: &Op, shapes: &[Shape]) -> Option<Shape> {
         if s.len() != first.len() {
             return None;
         }
-        total = total.zip(s[axis].fixed()).map(|(a, b)| a + b);
+        total = total
+            .zip(s[axis].fixed())
+            .and_then(|(a, b)| a.checked_add(b));
     }
     out[axis] = total.map_or(Dim::Unknown, Dim::Fixed);
     Some(out)
@@ -1049,5 +1055,57 @@ mod tests {
         infer(&mut g, 17);
         assert_eq!(g.value(y).shape, None);
         assert_eq!(g.value(z).shape, None);
+    }
+
+    /// Hostile numbers give unknown shapes, never a panic (overflow, empty axes, zero steps).
+    #[test]
+    fn extreme_values_do_not_panic() {
+        assert_eq!(values::slice_len(0, -1, i64::MIN, -1), Some(0));
+        assert_eq!(values::slice_indices(0, 0, 5, -3), Some(vec![]));
+        assert_eq!(values::slice_len(5, 0, 5, i64::MIN), None);
+        let mut g = Graph::default();
+        let big = u64::MAX / 2;
+        let x = input(
+            &mut g,
+            "x",
+            vec![Dim::Fixed(big), Dim::Fixed(big), Dim::Fixed(3)],
+        );
+        let t = int_const(&mut g, "t", &[-1, 3], vec![2]);
+        let r = op(&mut g, "Reshape", &[x, t], vec![]);
+        let s0 = int_const(&mut g, "s0", &[i64::MIN], vec![]);
+        let s1 = int_const(&mut g, "s1", &[i64::MAX], vec![]);
+        let s2 = int_const(&mut g, "s2", &[1], vec![]);
+        let range = op(&mut g, "Range", &[s0, s1, s2], vec![]);
+        let sh = op(&mut g, "Shape", &[x], vec![]);
+        let prod = op(&mut g, "ReduceProd", &[sh], vec![]);
+        let huge = input(&mut g, "huge", vec![Dim::Fixed(u64::MAX)]);
+        let c = op(
+            &mut g,
+            "Concat",
+            &[huge, huge],
+            vec![("axis", Attr::Int(0))],
+        );
+        let w = input(
+            &mut g,
+            "w",
+            vec![Dim::Fixed(1), Dim::Fixed(big), Dim::Fixed(3)],
+        );
+        let conv = op(
+            &mut g,
+            "Conv",
+            &[x, w],
+            vec![
+                ("dilations", Attr::Ints(vec![i64::MAX])),
+                ("pads", Attr::Ints(vec![i64::MAX, i64::MAX])),
+            ],
+        );
+        infer(&mut g, 17);
+        assert_eq!(g.value(r).shape, Some(vec![Dim::Unknown, Dim::Fixed(3)]));
+        assert_eq!(g.value(range).shape, None);
+        assert_eq!(
+            g.value(c).shape.as_ref().map(|s| s[0].clone()),
+            Some(Dim::Unknown)
+        );
+        let _ = (prod, conv);
     }
 }

@@ -162,6 +162,9 @@ pub fn slice_indices(n: i64, start: i64, end: i64, step: i64) -> Option<Vec<i64>
     if step == 0 || n < 0 {
         return None;
     }
+    if n == 0 {
+        return Some(vec![]);
+    }
     let adj = |x: i64| if x < 0 { x.saturating_add(n) } else { x };
     let mut out = vec![];
     if step > 0 {
@@ -172,7 +175,7 @@ pub fn slice_indices(n: i64, start: i64, end: i64, step: i64) -> Option<Vec<i64>
             if out.len() > MAX_ELEMS {
                 return None;
             }
-            i += step;
+            i = i.checked_add(step)?;
         }
     } else {
         let (s, e) = (adj(start).clamp(0, n - 1), adj(end).clamp(-1, n - 1));
@@ -182,7 +185,7 @@ pub fn slice_indices(n: i64, start: i64, end: i64, step: i64) -> Option<Vec<i64>
             if out.len() > MAX_ELEMS {
                 return None;
             }
-            i += step;
+            i = i.checked_add(step)?;
         }
     }
     Some(out)
@@ -193,13 +196,17 @@ pub fn slice_len(n: i64, start: i64, end: i64, step: i64) -> Option<i64> {
     if step == 0 || n < 0 {
         return None;
     }
+    if n == 0 {
+        return Some(0);
+    }
     let adj = |x: i64| if x < 0 { x.saturating_add(n) } else { x };
     let len = if step > 0 {
         let (s, e) = (adj(start).clamp(0, n), adj(end).clamp(0, n));
         (e - s).max(0).saturating_add(step - 1) / step
     } else {
         let (s, e) = (adj(start).clamp(0, n - 1), adj(end).clamp(-1, n - 1));
-        (s - e).max(0).saturating_add(-step - 1) / -step
+        let back = step.checked_neg()?;
+        (s - e).max(0).saturating_add(back - 1) / back
     };
     Some(len.max(0))
 }
@@ -258,7 +265,9 @@ fn fold_op(graph: &Graph, op: &Op, opset: i64, known: &Known) -> Option<Vals> {
         }
         "Size" => {
             let s = graph.value(op.input(0)?).shape.as_ref()?;
-            let n = s.iter().map(Dim::fixed).product::<Option<u64>>()?;
+            let n = s
+                .iter()
+                .try_fold(1u64, |acc, d| d.fixed().and_then(|n| acc.checked_mul(n)))?;
             Some(Vals {
                 elems: vec![Elem::Int(i64::try_from(n).ok()?)],
                 scalar: true,
@@ -373,11 +382,18 @@ fn fold_op(graph: &Graph, op: &Op, opset: i64, known: &Known) -> Option<Vals> {
             if d == 0 {
                 return None;
             }
-            let n = ((l - s) as f64 / d as f64).ceil().max(0.0) as usize;
-            if n > MAX_ELEMS {
+            let n = ((l as f64 - s as f64) / d as f64).ceil().max(0.0);
+            if n > MAX_ELEMS as f64 {
                 return None;
             }
-            vec1((0..n as i64).map(|k| Elem::Int(s + k * d)).collect())
+            let elems = (0..n as i64)
+                .map(|k| {
+                    k.checked_mul(d)
+                        .and_then(|kd| kd.checked_add(s))
+                        .map(Elem::Int)
+                })
+                .collect::<Option<Vec<_>>>()?;
+            vec1(elems)
         }
         "ReduceProd" | "ReduceSum" => {
             let v = get(0)?;
@@ -566,16 +582,21 @@ pub fn reshape(graph: &Graph, op: &Op, target: &[Elem]) -> Option<Shape> {
             .filter(|(j, _)| !consumed.contains(j))
             .map(|(_, d)| d)
             .collect();
-        let fixed: Option<u64> = rest.iter().map(|d| d.fixed()).product();
+        let fixed: Option<u64> = rest
+            .iter()
+            .try_fold(1u64, |acc, d| d.fixed().and_then(|n| acc.checked_mul(n)));
         let symbolic: Vec<&&Dim> = rest.iter().filter(|d| d.fixed().is_none()).collect();
-        let fixed_part: u64 = rest.iter().filter_map(|d| d.fixed()).product();
+        let fixed_part: Option<u64> = rest
+            .iter()
+            .filter_map(|d| d.fixed())
+            .try_fold(1u64, |acc, n| acc.checked_mul(n));
         if let (Some(total), Some(k)) = (fixed, known)
             && k > 0
             && total % k == 0
         {
             out[at] = Dim::Fixed(total / k);
         } else if let (Some(k), [only]) = (known, &symbolic[..])
-            && k == fixed_part
+            && Some(k) == fixed_part
         {
             // The rest is one symbolic dim times exactly what the target fixes: -1 is that dim.
             out[at] = (**only).clone();

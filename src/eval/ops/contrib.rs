@@ -107,8 +107,8 @@ pub(super) fn conv_integer(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
     } else {
         wz
     };
-    let x = Tensor::F64(&x - &xz);
-    let w = Tensor::F64(&w - &wz);
+    let x = Tensor::F64(zip_b(&x, &xz, |p, q| p - q)?);
+    let w = Tensor::F64(zip_b(&w, &wz, |p, q| p - q)?);
     let conv = derived(cx.op, "Conv", vec![], true);
     let y = run(cx, &conv, &[Some(&x), Some(&w)])?;
     Ok(vec![Tensor::I64(
@@ -190,6 +190,19 @@ pub(super) fn quick_gelu(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
     Ok(vec![back_like(x, y)])
 }
 
+/// `a ∘ b` with numpy broadcasting, an error (not a panic) when the shapes do not broadcast.
+fn zip_b(
+    a: &ArrayD<f64>,
+    b: &ArrayD<f64>,
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<ArrayD<f64>, EvalError> {
+    let shape = super::broadcast_shape(a.shape(), b.shape())?;
+    let (Some(x), Some(y)) = (a.broadcast(IxDyn(&shape)), b.broadcast(IxDyn(&shape))) else {
+        return Err(EvalError::Shape("operands do not broadcast".into()));
+    };
+    Ok(ndarray::Zip::from(&x).and(&y).map_collect(|&p, &q| f(p, q)))
+}
+
 /// Scale (and zero point) broadcast along `axis` of an input of rank `rank`: scalars as they are,
 /// 1-D per-axis parameters reshaped to `[1, .., n, .., 1]`.
 fn per_axis(p: ArrayD<f64>, rank: usize, axis: i64) -> Result<ArrayD<f64>, EvalError> {
@@ -228,7 +241,7 @@ pub(super) fn dequantize_linear(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
         Some(z) => per_axis(z.to_f64_array(), rank, axis)?,
         None => ArrayD::from_elem(IxDyn(&[]), 0.0),
     };
-    let y = (&xa - &z) * &s;
+    let y = zip_b(&zip_b(&xa, &z, |p, q| p - q)?, &s, |p, q| p * q)?;
     Ok(vec![back_like(scale, y)])
 }
 
@@ -286,8 +299,14 @@ pub(super) fn quantize_linear(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
         Some(z) => per_axis(z.to_f64_array(), rank, axis)?,
         None => ArrayD::from_elem(IxDyn(&[]), 0.0),
     };
-    let q = (&xa / &s).mapv(round_even) + &z;
-    Ok(vec![Tensor::I64(q.mapv(|v| v.clamp(lo, hi) as i64))])
+    let q = zip_b(&zip_b(&xa, &s, |p, q| p / q)?, &z, |p, q| round_even(p) + q)?;
+    Ok(vec![Tensor::I64(q.mapv(|v| {
+        if v.is_nan() {
+            0
+        } else {
+            v.clamp(lo, hi) as i64
+        }
+    }))])
 }
 
 /// `DynamicQuantizeLinear(x) -> (y: uint8, y_scale, y_zero_point)` over the range `[min(x,0), max(x,0)]`.
@@ -335,8 +354,8 @@ pub(super) fn matmul_integer(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
     } else {
         az
     };
-    let a = Tensor::F64(&a - &az);
-    let b = Tensor::F64(&b - &bz);
+    let a = Tensor::F64(zip_b(&a, &az, |p, q| p - q)?);
+    let b = Tensor::F64(zip_b(&b, &bz, |p, q| p - q)?);
     let mm = derived(cx.op, "MatMul", vec![], false);
     let y = run(cx, &mm, &[Some(&a), Some(&b)])?;
     Ok(vec![Tensor::I64(
