@@ -214,14 +214,21 @@ fn infer_op(graph: &Graph, op: &Op, opset: i64, known: &values::Known) -> Vec<Op
             let axis = norm_axis(op.attr_int("axis").unwrap_or(1), s.len() + 1)?;
             Some(vec![product(&s[..axis]), product(&s[axis..])])
         })),
-        "Reshape" => one(match op.input(1).and_then(|t| known.elems(t)) {
-            Some(target) => values::reshape(graph, op, &target),
-            None => reshape(op, shape(0), ints(1)),
-        }),
-        "Expand" => one(match (shape(0), op.input(1).and_then(|t| known.elems(t))) {
-            (Some(x), Some(target)) => broadcast(&x, &values::as_dims(graph, &target)),
-            _ => None,
-        }),
+        "Reshape" => one(
+            match op.input(1).and_then(|t| known.elems_or_const(graph, t)) {
+                Some(target) => values::reshape(graph, op, &target),
+                None => reshape(op, shape(0), ints(1)),
+            },
+        ),
+        "Expand" => one(
+            match (
+                shape(0),
+                op.input(1).and_then(|t| known.elems_or_const(graph, t)),
+            ) {
+                (Some(x), Some(target)) => broadcast(&x, &values::as_dims(graph, &target)),
+                _ => None,
+            },
+        ),
         "Slice" => one(shape(0).and_then(|x| slice(op, opset, &x, &ints))),
         "Range" => one(op
             .outputs
@@ -291,7 +298,7 @@ fn infer_op(graph: &Graph, op: &Op, opset: i64, known: &values::Known) -> Vec<Op
         })),
         "ConstantOfShape" => one(op
             .input(0)
-            .and_then(|v| known.elems(v))
+            .and_then(|v| known.elems_or_const(graph, v))
             .map(|e| values::as_dims(graph, &e))),
         "Resize" | "Upsample" => {
             let scales_at = if op.op_type == "Upsample" || opset < 11 {

@@ -56,6 +56,11 @@ impl Known {
         self.map.get(&v)?.elems.iter().map(Elem::int).collect()
     }
 
+    /// Elements of a folded value or of a small integer constant.
+    pub fn elems_or_const(&self, graph: &Graph, v: ValueId) -> Option<Vec<Elem>> {
+        self.get(graph, v).map(|x| x.elems)
+    }
+
     fn get(&self, graph: &Graph, v: ValueId) -> Option<Vals> {
         if let Some(x) = self.map.get(&v) {
             return Some(x.clone());
