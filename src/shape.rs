@@ -3,9 +3,15 @@
 //! the op's rule gives it. Shapes the file declares are kept and only sharpened (an unknown dim becomes
 //! fixed when inference proves its size).
 
+mod backward;
+pub mod handmade_softmax;
+pub mod values;
+
 use crate::ir::{Attr, DType, Dim, Graph, Op, Shape, TensorData, ValueId};
 
-/// Infers shapes for every op, in graph order (ops are topologically sorted).
+/// Infers shapes for every op, in graph order (ops are topologically sorted), propagating the values
+/// of small integer tensors (shape computations: `Shape` → `Gather`/`Slice` → `Concat` → `Reshape`)
+/// and carrying declared shapes backwards through shape-preserving ops, until nothing changes.
 pub fn infer(graph: &mut Graph, opset: i64) {
     for value in &mut graph.values {
         if let Some(c) = &value.constant {
@@ -22,9 +28,45 @@ pub fn infer(graph: &mut Graph, opset: i64) {
             }
         }
     }
+    // Opset-13 hand-written softmaxes need no shapes; older ones need the rank, so the rewrite runs
+    // again after inference.
+    handmade_softmax::rewrite(graph, opset);
+    let mut known = values::Known::default();
+    // Each pass only sharpens (an unknown dim becomes known, an unknown rank becomes known), so the
+    // loop ends; the bound keeps a pathological graph linear.
+    for _ in 0..MAX_PASSES {
+        let before = fingerprint(graph, &known);
+        forward(graph, opset, &mut known);
+        backward::propagate(graph);
+        if fingerprint(graph, &known) == before {
+            break;
+        }
+    }
+    if opset < 13 && handmade_softmax::rewrite(graph, opset) > 0 {
+        forward(graph, opset, &mut known);
+    }
+}
+
+const MAX_PASSES: usize = 6;
+
+/// A cheap measure of how much is known: every pass can only raise it.
+fn fingerprint(graph: &Graph, known: &values::Known) -> (usize, usize, usize) {
+    let mut ranks = 0;
+    let mut dims = 0;
+    for v in &graph.values {
+        if let Some(s) = &v.shape {
+            ranks += 1;
+            dims += s.iter().filter(|d| !matches!(d, Dim::Unknown)).count();
+        }
+    }
+    (ranks, dims, known.amount())
+}
+
+fn forward(graph: &mut Graph, opset: i64, known: &mut values::Known) {
     for i in 0..graph.ops.len() {
         let op = &graph.ops[i];
-        let inferred = infer_op(graph, op, opset);
+        values::fold(graph, op, opset, known);
+        let inferred = infer_op(graph, op, opset, known);
         let dtype = infer_dtype(graph, op);
         let outputs = op.outputs.clone();
         for (k, out) in outputs.into_iter().enumerate() {
@@ -42,7 +84,7 @@ pub fn infer(graph: &mut Graph, opset: i64) {
     }
 }
 
-fn merge(declared: Shape, inferred: &Shape) -> Shape {
+pub(crate) fn merge(declared: Shape, inferred: &Shape) -> Shape {
     if declared.len() != inferred.len() {
         return declared;
     }
@@ -66,20 +108,38 @@ fn infer_dtype(graph: &Graph, op: &Op) -> Option<DType> {
         }
         "Cast" => op.attr_int("to").and_then(|c| DType::from_onnx(c as i32)),
         "Constant" => None,
+        "DequantizeLinear" => op
+            .input(1)
+            .and_then(|v| graph.value(v).dtype)
+            .or(Some(DType::F32)),
+        "QuantizeLinear" => op
+            .input(2)
+            .and_then(|v| graph.value(v).dtype)
+            .or(Some(DType::U8)),
+        "DynamicQuantizeLinear" => Some(DType::U8),
+        "MatMulInteger" | "ConvInteger" => Some(DType::I32),
+        "Range" => op.input(0).and_then(|v| graph.value(v).dtype),
+        "ConstantOfShape" => match op.attrs.get("value") {
+            Some(Attr::Tensor(t)) => Some(t.dtype),
+            _ => Some(DType::F32),
+        },
         "Where" => op.input(1).and_then(|v| graph.value(v).dtype),
         _ => op.input(0).and_then(|v| graph.value(v).dtype),
     }
 }
 
 /// Output shapes of one op (index = output index); `None` where unknown.
-fn infer_op(graph: &Graph, op: &Op, opset: i64) -> Vec<Option<Shape>> {
-    if !op.is_default_domain() {
-        return vec![];
-    }
+fn infer_op(graph: &Graph, op: &Op, opset: i64, known: &values::Known) -> Vec<Option<Shape>> {
     let shape =
         |i: usize| -> Option<Shape> { op.input(i).and_then(|v| graph.value(v).shape.clone()) };
-    let ints = |i: usize| -> Option<Vec<i64>> { op.input(i).and_then(|v| const_ints(graph, v)) };
+    let ints = |i: usize| -> Option<Vec<i64>> {
+        op.input(i)
+            .and_then(|v| known.ints(v).or_else(|| const_ints(graph, v)))
+    };
     let one = |s: Option<Shape>| vec![s];
+    if !op.is_default_domain() {
+        return contrib_op(op, &shape);
+    }
     match op.op_type.as_str() {
         "Relu"
         | "Sigmoid"
@@ -120,7 +180,14 @@ fn infer_op(graph: &Graph, op: &Op, opset: i64) -> Vec<Option<Shape>> {
         | "ThresholdedRelu"
         | "Mish"
         | "Sin"
-        | "Cos" => one(shape(0)),
+        | "Cos"
+        | "DequantizeLinear"
+        | "QuantizeLinear"
+        | "IsNaN"
+        | "IsInf"
+        | "Tan"
+        | "Atan"
+        | "Shrink" => one(shape(0)),
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Equal" | "Greater" | "Less" | "GreaterOrEqual"
         | "LessOrEqual" | "And" | "Or" | "Sum" | "Max" | "Min" | "Mean" | "Where" | "Mod" => {
             let mut acc: Option<Shape> = Some(vec![]);
@@ -133,25 +200,7 @@ fn infer_op(graph: &Graph, op: &Op, opset: i64) -> Vec<Option<Shape>> {
             one(acc)
         }
         "MatMul" => one(matmul(shape(0), shape(1))),
-        "Gemm" => {
-            let (Some(a), Some(b)) = (shape(0), shape(1)) else {
-                return vec![];
-            };
-            if a.len() != 2 || b.len() != 2 {
-                return vec![];
-            }
-            let m = if op.attr_int("transA").unwrap_or(0) != 0 {
-                &a[1]
-            } else {
-                &a[0]
-            };
-            let n = if op.attr_int("transB").unwrap_or(0) != 0 {
-                &b[0]
-            } else {
-                &b[1]
-            };
-            one(Some(vec![m.clone(), n.clone()]))
-        }
+        "Gemm" => one(gemm(op, shape(0), shape(1))),
         "Conv" | "ConvInteger" => one(conv(op, shape(0), shape(1))),
         "MaxPool" | "AveragePool" | "LpPool" => one(pool(op, shape(0))),
         "GlobalAveragePool" | "GlobalMaxPool" | "GlobalLpPool" => one(shape(0).and_then(|s| {
@@ -165,7 +214,31 @@ fn infer_op(graph: &Graph, op: &Op, opset: i64) -> Vec<Option<Shape>> {
             let axis = norm_axis(op.attr_int("axis").unwrap_or(1), s.len() + 1)?;
             Some(vec![product(&s[..axis]), product(&s[axis..])])
         })),
-        "Reshape" => one(reshape(op, shape(0), ints(1))),
+        "Reshape" => one(
+            match op.input(1).and_then(|t| known.elems_or_const(graph, t)) {
+                Some(target) => values::reshape(graph, op, &target),
+                None => reshape(op, shape(0), ints(1)),
+            },
+        ),
+        "Expand" => one(
+            match (
+                shape(0),
+                op.input(1).and_then(|t| known.elems_or_const(graph, t)),
+            ) {
+                (Some(x), Some(target)) => broadcast(&x, &values::as_dims(graph, &target)),
+                _ => None,
+            },
+        ),
+        "Slice" => one(shape(0).and_then(|x| slice(op, opset, &x, &ints))),
+        "Range" => one(op
+            .outputs
+            .first()
+            .and_then(|&o| known.elems(o))
+            .map(|e| vec![Dim::Fixed(e.len() as u64)])),
+        "DynamicQuantizeLinear" => vec![shape(0), Some(vec![]), Some(vec![])],
+        "MatMulInteger" => one(matmul(shape(0), shape(1))),
+        "QLinearMatMul" => one(matmul(shape(0), shape(3))),
+        "QLinearConv" => one(conv(op, shape(0), shape(3))),
         "Transpose" => one(shape(0).and_then(|s| {
             let perm: Vec<i64> = match op.attr_ints("perm") {
                 Some(p) => p.to_vec(),
@@ -219,12 +292,14 @@ fn infer_op(graph: &Graph, op: &Op, opset: i64) -> Vec<Option<Shape>> {
             }),
             _ => None,
         }),
-        "Shape" => one(shape(0).map(|s| vec![Dim::Fixed(s.len() as u64)])),
-        "ConstantOfShape" => one(ints(0).map(|dims| {
-            dims.iter()
-                .map(|&d| u64::try_from(d).map_or(Dim::Unknown, Dim::Fixed))
-                .collect()
+        "Shape" => one(shape(0).map(|s| {
+            let (a, b) = values::shape_range(op, s.len());
+            vec![Dim::Fixed(b.saturating_sub(a) as u64)]
         })),
+        "ConstantOfShape" => one(op
+            .input(0)
+            .and_then(|v| known.elems_or_const(graph, v))
+            .map(|e| values::as_dims(graph, &e))),
         "Resize" | "Upsample" => {
             let scales_at = if op.op_type == "Upsample" || opset < 11 {
                 1
@@ -249,6 +324,97 @@ fn infer_op(graph: &Graph, op: &Op, opset: i64) -> Vec<Option<Shape>> {
         }),
         _ => vec![],
     }
+}
+
+/// Shapes of the onnxruntime contrib ops (`com.microsoft`) that appear in optimised heads.
+fn contrib_op(op: &Op, shape: &dyn Fn(usize) -> Option<Shape>) -> Vec<Option<Shape>> {
+    if op.domain != "com.microsoft" {
+        return vec![];
+    }
+    let one = |s: Option<Shape>| vec![s];
+    match op.op_type.as_str() {
+        "FusedGemm" => one(gemm(op, shape(0), shape(1))),
+        "FusedMatMul" => {
+            let t = |s: Option<Shape>, attr: &str| -> Option<Shape> {
+                let mut s = s?;
+                if op.attr_int(attr).unwrap_or(0) != 0 {
+                    let n = s.len();
+                    if n < 2 {
+                        return None;
+                    }
+                    s.swap(n - 1, n - 2);
+                }
+                Some(s)
+            };
+            one(matmul(t(shape(0), "transA"), t(shape(1), "transB")))
+        }
+        "MatMulIntegerToFloat" | "DynamicQuantizeMatMul" => one(matmul(shape(0), shape(1))),
+        "FusedConv" => one(conv(op, shape(0), shape(1))),
+        "BiasGelu" | "FastGelu" | "QuickGelu" | "Gelu" | "BiasAdd" => one(shape(0)),
+        _ => vec![],
+    }
+}
+
+fn gemm(op: &Op, a: Option<Shape>, b: Option<Shape>) -> Option<Shape> {
+    let (a, b) = (a?, b?);
+    if a.len() != 2 || b.len() != 2 {
+        return None;
+    }
+    let m = if op.attr_int("transA").unwrap_or(0) != 0 {
+        &a[1]
+    } else {
+        &a[0]
+    };
+    let n = if op.attr_int("transB").unwrap_or(0) != 0 {
+        &b[0]
+    } else {
+        &b[1]
+    };
+    Some(vec![m.clone(), n.clone()])
+}
+
+/// Slice of a tensor whose starts/ends (and axes, steps) are known integers.
+fn slice(
+    op: &Op,
+    opset: i64,
+    x: &Shape,
+    ints: &dyn Fn(usize) -> Option<Vec<i64>>,
+) -> Option<Shape> {
+    let (starts, ends, axes, steps) = if opset < 10 {
+        (
+            op.attr_ints("starts")?.to_vec(),
+            op.attr_ints("ends")?.to_vec(),
+            op.attr_ints("axes").map(<[i64]>::to_vec),
+            None,
+        )
+    } else {
+        let has = |i: usize| op.input(i).is_some();
+        (
+            ints(1)?,
+            ints(2)?,
+            if has(3) { Some(ints(3)?) } else { None },
+            if has(4) { Some(ints(4)?) } else { None },
+        )
+    };
+    if starts.len() != ends.len() {
+        return None;
+    }
+    let axes: Vec<i64> = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
+    let steps = steps.unwrap_or_else(|| vec![1; starts.len()]);
+    if axes.len() != starts.len() || steps.len() != starts.len() {
+        return None;
+    }
+    let mut out = x.clone();
+    for k in 0..starts.len() {
+        let a = norm_axis(axes[k], x.len())?;
+        out[a] = match x[a] {
+            Dim::Fixed(n) => {
+                Dim::Fixed(values::slice_len(n as i64, starts[k], ends[k], steps[k])? as u64)
+            }
+            _ => Dim::Unknown,
+        };
+    }
+    Some(out)
 }
 
 /// Reads a small int64/int32 constant (shape operands such as Reshape's target or Squeeze's axes).
@@ -322,7 +488,7 @@ pub fn norm_axis(axis: i64, rank: usize) -> Option<usize> {
     (0..r).contains(&a).then_some(a as usize)
 }
 
-fn product(dims: &[Dim]) -> Dim {
+pub(crate) fn product(dims: &[Dim]) -> Dim {
     let mut acc = 1u64;
     for d in dims {
         match d {
@@ -334,7 +500,8 @@ fn product(dims: &[Dim]) -> Dim {
     Dim::Fixed(acc)
 }
 
-fn broadcast(a: &Shape, b: &Shape) -> Option<Shape> {
+/// Multidirectional (numpy) broadcast of two shapes; a dim two known sizes disagree on is unknown.
+pub fn broadcast(a: &Shape, b: &Shape) -> Option<Shape> {
     let rank = a.len().max(b.len());
     let at = |s: &Shape, i: usize| -> Dim {
         let pad = rank - s.len();
@@ -421,12 +588,12 @@ fn spatial_out(op: &Op, input: &Shape, kernel: &[Option<u64>], ceil: bool) -> Op
         let dim = match auto_pad {
             "SAME_UPPER" | "SAME_LOWER" => x.div_ceil(s),
             "VALID" => {
-                let eff = d * (k?.checked_sub(1)?) + 1;
+                let eff = d.checked_mul(k?.checked_sub(1)?)?.checked_add(1)?;
                 x.checked_sub(eff)? / s + 1
             }
             _ => {
-                let eff = d * (k?.checked_sub(1)?) + 1;
-                let span = (x + pb + pe).checked_sub(eff)?;
+                let eff = d.checked_mul(k?.checked_sub(1)?)?.checked_add(1)?;
+                let span = x.checked_add(pb)?.checked_add(pe)?.checked_sub(eff)?;
                 if ceil {
                     span.div_ceil(s) + 1
                 } else {
@@ -485,15 +652,13 @@ fn reshape(op: &Op, input: Option<Shape>, target: Option<Vec<i64>>) -> Option<Sh
         });
     }
     if let Some(at) = infer_at {
-        let total = input
-            .as_ref()
-            .and_then(|s| s.iter().map(Dim::fixed).product::<Option<u64>>());
-        let known: Option<u64> = out
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != at)
-            .map(|(_, d)| d.fixed())
-            .product();
+        let total = input.as_ref().and_then(|s| checked_product(s.iter()));
+        let known: Option<u64> = checked_product(
+            out.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != at)
+                .map(|(_, d)| d),
+        );
         if let (Some(total), Some(known)) = (total, known)
             && known > 0
             && total % known == 0
@@ -501,13 +666,19 @@ fn reshape(op: &Op, input: Option<Shape>, target: Option<Vec<i64>>) -> Option<Sh
             out[at] = Dim::Fixed(total / known);
         } else if let Some(input) = &input {
             // [batch, ...] → [-1, fixed...] keeps the symbolic batch when the rest matches.
-            let rest_in: Option<u64> = input.iter().skip(1).map(Dim::fixed).product();
+            let rest_in: Option<u64> = checked_product(input.iter().skip(1));
             if at == 0 && known == rest_in && matches!(input.first(), Some(Dim::Named(_))) {
                 out[0] = input[0].clone();
             }
         }
     }
     Some(out)
+}
+
+/// Product of fixed dims; `None` when one is not fixed or the product overflows.
+fn checked_product<'a>(dims: impl Iterator<Item = &'a Dim>) -> Option<u64> {
+    dims.into_iter()
+        .try_fold(1u64, |acc, d| d.fixed().and_then(|n| acc.checked_mul(n)))
 }
 
 fn concat(op: &Op, shapes: &[Shape]) -> Option<Shape> {
@@ -519,7 +690,9 @@ fn concat(op: &Op, shapes: &[Shape]) -> Option<Shape> {
         if s.len() != first.len() {
             return None;
         }
-        total = total.zip(s[axis].fixed()).map(|(a, b)| a + b);
+        total = total
+            .zip(s[axis].fixed())
+            .and_then(|(a, b)| a.checked_add(b));
     }
     out[axis] = total.map_or(Dim::Unknown, Dim::Fixed);
     Some(out)
@@ -564,7 +737,8 @@ fn unsqueeze(s: &Shape, axes: Vec<i64>) -> Option<Shape> {
     Some(out)
 }
 
-fn reduce(s: &Shape, axes: Option<Vec<i64>>, keep: bool) -> Option<Shape> {
+/// Shape of a reduction over `axes` (`None` or empty: all axes).
+pub fn reduce(s: &Shape, axes: Option<Vec<i64>>, keep: bool) -> Option<Shape> {
     let axes: Vec<usize> = match axes {
         Some(a) if !a.is_empty() => a
             .iter()
@@ -700,5 +874,245 @@ mod tests {
             merge(declared, &inferred),
             vec![Dim::Named("N".into()), Dim::Fixed(1)]
         );
+    }
+
+    fn int_const(graph: &mut Graph, name: &str, vals: &[i64], dims: Vec<i64>) -> ValueId {
+        let v = graph.add_value(name);
+        graph.value_mut(v).constant = Some(crate::ir::TensorRef {
+            name: name.into(),
+            dtype: DType::I64,
+            dims,
+            data: TensorData::Int64s(vals.to_vec().into()),
+        });
+        v
+    }
+
+    fn named(n: &str) -> Dim {
+        Dim::Named(n.into())
+    }
+
+    /// torch's `x.view(x.size(0), -1)`: Shape → Gather(0) → Unsqueeze → Concat([N], [-1]) → Reshape.
+    #[test]
+    fn torch_view_flatten_keeps_the_batch_symbol_and_resolves_minus_one() {
+        let mut g = Graph::default();
+        let x = input(
+            &mut g,
+            "x",
+            vec![named("batch"), Dim::Fixed(6), Dim::Fixed(5), Dim::Fixed(5)],
+        );
+        let sh = op(&mut g, "Shape", &[x], vec![]);
+        let zero = int_const(&mut g, "zero", &[0], vec![]);
+        let n = op(&mut g, "Gather", &[sh, zero], vec![("axis", Attr::Int(0))]);
+        let axes = int_const(&mut g, "axes", &[0], vec![1]);
+        let n1 = op(&mut g, "Unsqueeze", &[n, axes], vec![]);
+        let minus = int_const(&mut g, "minus", &[-1], vec![1]);
+        let target = op(&mut g, "Concat", &[n1, minus], vec![("axis", Attr::Int(0))]);
+        let r = op(&mut g, "Reshape", &[x, target], vec![]);
+        infer(&mut g, 17);
+        assert_eq!(
+            g.value(r).shape,
+            Some(vec![named("batch"), Dim::Fixed(150)])
+        );
+    }
+
+    /// tf2onnx's Flatten: Shape → Slice[0:1] → Concat([N], [-1]) → Cast(int32) → Cast(int64) → Reshape,
+    /// with an *unnamed* batch dim read through a Relu: the anonymous dim still cancels.
+    #[test]
+    fn tf2onnx_flatten_with_anonymous_batch_through_slice_and_casts() {
+        let mut g = Graph::default();
+        let x = input(
+            &mut g,
+            "x",
+            vec![Dim::Unknown, Dim::Fixed(2), Dim::Fixed(2), Dim::Fixed(5)],
+        );
+        let relu = op(&mut g, "Relu", &[x], vec![]);
+        let sh = op(&mut g, "Shape", &[relu], vec![]);
+        let s0 = int_const(&mut g, "s0", &[0], vec![1]);
+        let s1 = int_const(&mut g, "s1", &[1], vec![1]);
+        let n = op(&mut g, "Slice", &[sh, s0, s1], vec![]);
+        let minus = int_const(&mut g, "minus", &[-1], vec![1]);
+        let cat = op(&mut g, "Concat", &[n, minus], vec![("axis", Attr::Int(0))]);
+        let c32 = op(&mut g, "Cast", &[cat], vec![("to", Attr::Int(6))]);
+        let c64 = op(&mut g, "Cast", &[c32], vec![("to", Attr::Int(7))]);
+        let r = op(&mut g, "Reshape", &[relu, c64], vec![]);
+        infer(&mut g, 15);
+        assert_eq!(g.value(r).shape, Some(vec![Dim::Unknown, Dim::Fixed(20)]));
+    }
+
+    #[test]
+    fn shape_with_start_end_range_reduceprod_and_int_arithmetic_fold() {
+        let mut g = Graph::default();
+        let x = input(
+            &mut g,
+            "x",
+            vec![named("N"), Dim::Fixed(3), Dim::Fixed(4), Dim::Fixed(2)],
+        );
+        let tail = op(
+            &mut g,
+            "Shape",
+            &[x],
+            vec![("start", Attr::Int(1)), ("end", Attr::Int(-1))],
+        );
+        let prod = op(
+            &mut g,
+            "ReduceProd",
+            &[tail],
+            vec![("keepdims", Attr::Int(1))],
+        );
+        let two = int_const(&mut g, "two", &[2], vec![]);
+        let doubled = op(&mut g, "Mul", &[prod, two], vec![]);
+        let one = int_const(&mut g, "one", &[1], vec![]);
+        let less = op(&mut g, "Sub", &[doubled, one], vec![]);
+        let halved = op(&mut g, "Div", &[less, two], vec![]);
+        let start = int_const(&mut g, "start", &[0], vec![]);
+        let limit = int_const(&mut g, "limit", &[5], vec![]);
+        let step = int_const(&mut g, "step", &[2], vec![]);
+        let range = op(&mut g, "Range", &[start, limit, step], vec![]);
+        let filled = op(&mut g, "ConstantOfShape", &[halved], vec![]);
+        let sq = op(&mut g, "Squeeze", &[prod], vec![]);
+        infer(&mut g, 17);
+        assert_eq!(g.value(tail).shape, Some(vec![Dim::Fixed(2)]));
+        let mut known = values::Known::default();
+        for o in g.ops.clone() {
+            values::fold(&g, &o, 17, &mut known);
+        }
+        assert_eq!(known.ints(prod), Some(vec![12]));
+        assert_eq!(known.ints(doubled), Some(vec![24]));
+        assert_eq!(known.ints(less), Some(vec![23]));
+        assert_eq!(known.ints(halved), Some(vec![11]));
+        assert_eq!(known.ints(range), Some(vec![0, 2, 4]));
+        assert_eq!(known.ints(sq), Some(vec![12]));
+        assert_eq!(g.value(range).shape, Some(vec![Dim::Fixed(3)]));
+        assert_eq!(g.value(filled).shape, Some(vec![Dim::Fixed(11)]));
+    }
+
+    #[test]
+    fn expand_and_reshape_zero_use_folded_values() {
+        let mut g = Graph::default();
+        let x = input(&mut g, "x", vec![named("B"), Dim::Fixed(1)]);
+        let y = input(&mut g, "y", vec![named("B"), Dim::Fixed(7)]);
+        let sh = op(&mut g, "Shape", &[y], vec![]);
+        let e = op(&mut g, "Expand", &[x, sh], vec![]);
+        let z = int_const(&mut g, "z", &[0, 7, 1], vec![3]);
+        let r = op(&mut g, "Reshape", &[y, z], vec![]);
+        infer(&mut g, 17);
+        assert_eq!(g.value(e).shape, Some(vec![named("B"), Dim::Fixed(7)]));
+        assert_eq!(
+            g.value(r).shape,
+            Some(vec![named("B"), Dim::Fixed(7), Dim::Fixed(1)])
+        );
+    }
+
+    /// A Reshape to `[N, -1]` where the input's other dims are not all known stays unknown.
+    #[test]
+    fn reshape_minus_one_is_not_guessed() {
+        let mut g = Graph::default();
+        let x = input(&mut g, "x", vec![named("N"), Dim::Unknown, Dim::Fixed(4)]);
+        let sh = op(&mut g, "Shape", &[x], vec![]);
+        let s0 = int_const(&mut g, "s0", &[0], vec![1]);
+        let s1 = int_const(&mut g, "s1", &[1], vec![1]);
+        let n = op(&mut g, "Slice", &[sh, s0, s1], vec![]);
+        let minus = int_const(&mut g, "minus", &[-1], vec![1]);
+        let cat = op(&mut g, "Concat", &[n, minus], vec![("axis", Attr::Int(0))]);
+        let r = op(&mut g, "Reshape", &[x, cat], vec![]);
+        infer(&mut g, 17);
+        assert_eq!(g.value(r).shape, Some(vec![named("N"), Dim::Unknown]));
+    }
+
+    /// A graph output declared `[N, 1]` tells Softmax's input, through the bias Add, its shape.
+    #[test]
+    fn declared_output_shape_flows_back_through_activation_and_bias() {
+        let mut g = Graph::default();
+        let logits = g.add_value("mm");
+        let bias = input(&mut g, "bias", vec![Dim::Fixed(1)]);
+        let added = op(&mut g, "Add", &[logits, bias], vec![]);
+        let s = op(&mut g, "Softmax", &[added], vec![]);
+        g.value_mut(s).shape = Some(vec![named("N"), Dim::Fixed(1)]);
+        infer(&mut g, 13);
+        assert_eq!(g.value(added).shape, Some(vec![named("N"), Dim::Fixed(1)]));
+        assert_eq!(g.value(logits).shape, Some(vec![named("N"), Dim::Fixed(1)]));
+        // a bias of size 3 says nothing about the other operand's last dim (it may be 1 or 3)
+        let mut g = Graph::default();
+        let logits = input(&mut g, "mm", vec![Dim::Unknown, Dim::Unknown]);
+        let bias = input(&mut g, "bias", vec![Dim::Fixed(3)]);
+        let added = op(&mut g, "Add", &[logits, bias], vec![]);
+        g.value_mut(added).shape = Some(vec![named("N"), Dim::Fixed(3)]);
+        infer(&mut g, 13);
+        assert_eq!(g.value(logits).shape, Some(vec![named("N"), Dim::Unknown]));
+    }
+
+    #[test]
+    fn slice_lengths_follow_onnx_clamping() {
+        assert_eq!(values::slice_len(10, 0, 1, 1), Some(1));
+        assert_eq!(values::slice_len(10, -3, i64::MAX, 1), Some(3));
+        assert_eq!(values::slice_len(10, 8, 2, -2), Some(3));
+        assert_eq!(values::slice_len(10, 0, 10, 0), None);
+        assert_eq!(
+            values::slice_indices(4, -1, i64::MIN, -1),
+            Some(vec![3, 2, 1, 0])
+        );
+    }
+
+    #[test]
+    fn control_flow_and_unknown_contrib_ops_stay_unknown() {
+        let mut g = Graph::default();
+        let x = input(&mut g, "x", vec![Dim::Fixed(2)]);
+        let y = op(&mut g, "If", &[x], vec![]);
+        let z = op(&mut g, "Loop", &[x], vec![]);
+        infer(&mut g, 17);
+        assert_eq!(g.value(y).shape, None);
+        assert_eq!(g.value(z).shape, None);
+    }
+
+    /// Hostile numbers give unknown shapes, never a panic (overflow, empty axes, zero steps).
+    #[test]
+    fn extreme_values_do_not_panic() {
+        assert_eq!(values::slice_len(0, -1, i64::MIN, -1), Some(0));
+        assert_eq!(values::slice_indices(0, 0, 5, -3), Some(vec![]));
+        assert_eq!(values::slice_len(5, 0, 5, i64::MIN), None);
+        let mut g = Graph::default();
+        let big = u64::MAX / 2;
+        let x = input(
+            &mut g,
+            "x",
+            vec![Dim::Fixed(big), Dim::Fixed(big), Dim::Fixed(3)],
+        );
+        let t = int_const(&mut g, "t", &[-1, 3], vec![2]);
+        let r = op(&mut g, "Reshape", &[x, t], vec![]);
+        let s0 = int_const(&mut g, "s0", &[i64::MIN], vec![]);
+        let s1 = int_const(&mut g, "s1", &[i64::MAX], vec![]);
+        let s2 = int_const(&mut g, "s2", &[1], vec![]);
+        let range = op(&mut g, "Range", &[s0, s1, s2], vec![]);
+        let sh = op(&mut g, "Shape", &[x], vec![]);
+        let prod = op(&mut g, "ReduceProd", &[sh], vec![]);
+        let huge = input(&mut g, "huge", vec![Dim::Fixed(u64::MAX)]);
+        let c = op(
+            &mut g,
+            "Concat",
+            &[huge, huge],
+            vec![("axis", Attr::Int(0))],
+        );
+        let w = input(
+            &mut g,
+            "w",
+            vec![Dim::Fixed(1), Dim::Fixed(big), Dim::Fixed(3)],
+        );
+        let conv = op(
+            &mut g,
+            "Conv",
+            &[x, w],
+            vec![
+                ("dilations", Attr::Ints(vec![i64::MAX])),
+                ("pads", Attr::Ints(vec![i64::MAX, i64::MAX])),
+            ],
+        );
+        infer(&mut g, 17);
+        assert_eq!(g.value(r).shape, Some(vec![Dim::Unknown, Dim::Fixed(3)]));
+        assert_eq!(g.value(range).shape, None);
+        assert_eq!(
+            g.value(c).shape.as_ref().map(|s| s[0].clone()),
+            Some(Dim::Unknown)
+        );
+        let _ = (prod, conv);
     }
 }

@@ -1,5 +1,6 @@
 //! Op dispatch and the helpers every op family shares.
 
+mod contrib;
 mod conv;
 mod elementwise;
 mod layout;
@@ -24,17 +25,28 @@ pub fn eval_op(
     opset: i64,
     limits: &Limits,
 ) -> Result<Vec<Tensor>, EvalError> {
-    if !op.is_default_domain() {
-        return Err(EvalError::Unsupported {
-            op: format!("{}.{}", op.domain, op.op_type),
-        });
-    }
     let cx = Ctx {
         op,
         inputs,
         opset,
         limits,
     };
+    if !op.is_default_domain() {
+        let f: fn(&Ctx) -> Result<Vec<Tensor>, EvalError> =
+            match (op.domain.as_str(), op.op_type.as_str()) {
+                ("com.microsoft", "FusedGemm") => contrib::fused_gemm,
+                ("com.microsoft", "FusedConv") => contrib::fused_conv,
+                ("com.microsoft", "FusedMatMul") => contrib::fused_matmul,
+                ("com.microsoft", "BiasGelu" | "FastGelu" | "Gelu") => contrib::gelu_family,
+                ("com.microsoft", "QuickGelu") => contrib::quick_gelu,
+                _ => {
+                    return Err(EvalError::Unsupported {
+                        op: format!("{}.{}", op.domain, op.op_type),
+                    });
+                }
+            };
+        return f(&cx).map_err(|e| e.in_op(op));
+    }
     let f: fn(&Ctx) -> Result<Vec<Tensor>, EvalError> = match op.op_type.as_str() {
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Mod" => elementwise::arith,
         "Equal" | "Greater" | "Less" | "GreaterOrEqual" | "LessOrEqual" => elementwise::compare,
@@ -96,6 +108,11 @@ pub fn eval_op(
         "EyeLike" => layout::eye_like,
         "GatherElements" => layout::gather_elements,
         "OneHot" => layout::one_hot,
+        "DequantizeLinear" => contrib::dequantize_linear,
+        "QuantizeLinear" => contrib::quantize_linear,
+        "DynamicQuantizeLinear" => contrib::dynamic_quantize_linear,
+        "MatMulInteger" => contrib::matmul_integer,
+        "ConvInteger" => contrib::conv_integer,
         _ => {
             return Err(EvalError::Unsupported {
                 op: op.op_type.clone(),

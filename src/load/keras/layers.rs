@@ -8,6 +8,7 @@ use super::lower::{
 };
 use super::tree::{Kind, Node};
 use crate::ir::{Attr, DType, Dim, Shape, ValueId};
+use crate::shape::norm_axis;
 
 /// Lowers one call of a layer on `inputs` and names its outputs after the layer.
 pub fn lower_layer(
@@ -21,7 +22,10 @@ pub fn lower_layer(
         let (outs, _) = lower_model(cx, l.node, &l.path, Some(inputs))?;
         return Ok(outs);
     }
-    let outs = dispatch(cx, l, inputs)?;
+    let outs = match op_layer(cx, l, inputs, call)? {
+        Some(outs) => outs,
+        None => dispatch(cx, l, inputs)?,
+    };
     for (t, &v) in outs.iter().enumerate() {
         if inputs.contains(&v) || cx.graph.value(v).producer.is_none() {
             continue;
@@ -240,6 +244,164 @@ fn dispatch(cx: &mut Cx, l: &Layer, inputs: &[ValueId]) -> Result<Vec<ValueId>> 
         "InputLayer" => Ok(inputs.to_vec()),
         _ => Ok(cx.opaque(&l.origin, l.class, inputs, vec![], vec![None])),
     }
+}
+
+/// A keyword argument of call `call` of a layer: Keras 3 keeps them in `inbound_nodes[call].kwargs`,
+/// Keras 2 in the fourth element of each `inbound_nodes[call][i]` entry.
+fn call_kwarg<'t>(l: &Layer<'t>, call: usize, key: &str) -> Option<&'t Node> {
+    let node = l.node.get("inbound_nodes")?.as_list()?.get(call)?;
+    if let Some(kwargs) = node.get("kwargs") {
+        return kwargs.get_some(key);
+    }
+    node.as_list()?
+        .iter()
+        .filter_map(|entry| entry.as_list()?.get(3))
+        .find_map(|kwargs| kwargs.get_some(key))
+}
+
+/// An integer argument of an op layer: its config (Keras 3 op layers record `axis` there), else the
+/// call's keyword arguments. `Ok(None)` when absent; `Err(())` when present but not an integer (or a
+/// one-element list of one), so the layer stays opaque rather than being read wrongly.
+fn op_int(l: &Layer, call: usize, key: &str) -> std::result::Result<Option<i64>, ()> {
+    let node = l.config.get_some(key).or_else(|| call_kwarg(l, call, key));
+    let Some(node) = node else {
+        return Ok(None);
+    };
+    if let Some(n) = node.as_i64() {
+        return Ok(Some(n));
+    }
+    match node.as_list() {
+        Some([one]) => one.as_i64().map(Some).ok_or(()),
+        _ => Err(()),
+    }
+}
+
+/// Axes of a reduction argument: `None` (all axes), one integer, or a list of integers.
+fn op_axes(l: &Layer, call: usize, key: &str) -> std::result::Result<Option<Vec<i64>>, ()> {
+    let node = l.config.get_some(key).or_else(|| call_kwarg(l, call, key));
+    let Some(node) = node else {
+        return Ok(None);
+    };
+    if let Some(n) = node.as_i64() {
+        return Ok(Some(vec![n]));
+    }
+    match node.as_list() {
+        Some(items) => items
+            .iter()
+            .map(Node::as_i64)
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or(()),
+        None => Err(()),
+    }
+}
+
+fn op_flag(l: &Layer, call: usize, key: &str) -> Option<bool> {
+    l.config
+        .get_some(key)
+        .or_else(|| call_kwarg(l, call, key))
+        .and_then(Node::as_bool)
+}
+
+/// Keras 3 op layers (`module` `keras.src.ops.*`, one per `keras.ops` call in a functional model) and
+/// tf.keras `TFOpLambda` / `SlicingOpLambda` layers (`tf.math.log`, `tf.nn.softmax`, ...) lowered to
+/// the ONNX op they compute. `None` for anything else (and for a call whose arguments are not all
+/// understood), which the caller keeps as an opaque op.
+fn op_layer(
+    cx: &mut Cx,
+    l: &Layer,
+    inputs: &[ValueId],
+    call: usize,
+) -> Result<Option<Vec<ValueId>>> {
+    let module = l.node.get("module").and_then(Node::as_str).unwrap_or("");
+    let function: &str = if matches!(l.class, "TFOpLambda" | "SlicingOpLambda") {
+        match l.string("function")? {
+            Some(f) => f,
+            None => return Ok(None),
+        }
+    } else if module.starts_with("keras.src.ops.") {
+        l.class
+    } else {
+        return Ok(None);
+    };
+    let kind = match function {
+        "Exp" | "math.exp" | "exp" => OpKind::Unary("Exp"),
+        "Log" | "math.log" | "log" => OpKind::Unary("Log"),
+        "Sigmoid" | "math.sigmoid" | "nn.sigmoid" | "sigmoid" => OpKind::Unary("Sigmoid"),
+        "Tanh" | "math.tanh" | "nn.tanh" | "tanh" => OpKind::Unary("Tanh"),
+        "Relu" | "nn.relu" => OpKind::Unary("Relu"),
+        "Sqrt" | "math.sqrt" => OpKind::Unary("Sqrt"),
+        "Absolute" | "Abs" | "math.abs" => OpKind::Unary("Abs"),
+        "Negative" | "math.negative" => OpKind::Unary("Neg"),
+        "Softplus" | "math.softplus" | "nn.softplus" => OpKind::Unary("Softplus"),
+        "Softsign" | "math.softsign" | "nn.softsign" => OpKind::Unary("Softsign"),
+        "Softmax" | "nn.softmax" | "math.softmax" => OpKind::Norm("Softmax"),
+        "LogSoftmax" | "nn.log_softmax" | "math.log_softmax" => OpKind::Norm("LogSoftmax"),
+        "Sum" | "math.reduce_sum" | "reduce_sum" => OpKind::Reduce("ReduceSum"),
+        "Mean" | "math.reduce_mean" | "reduce_mean" => OpKind::Reduce("ReduceMean"),
+        "Max" | "math.reduce_max" | "reduce_max" => OpKind::Reduce("ReduceMax"),
+        "Min" | "math.reduce_min" | "reduce_min" => OpKind::Reduce("ReduceMin"),
+        "Add" | "math.add" | "__operators__.add" => OpKind::Binary("Add"),
+        "Subtract" | "math.subtract" | "__operators__.sub" => OpKind::Binary("Sub"),
+        "Multiply" | "math.multiply" => OpKind::Binary("Mul"),
+        "Divide" | "TrueDivide" | "math.truediv" | "__operators__.truediv" | "math.divide" => {
+            OpKind::Binary("Div")
+        }
+        _ => return Ok(None),
+    };
+    // Keras 3 op layers share class names with real layers (`Softmax`, `Add`, ...): only their module
+    // says which one a config means, and the real layers keep their own lowering.
+    let o = &l.origin;
+    Ok(match (kind, inputs) {
+        (OpKind::Unary(op), &[x]) => {
+            let s = cx.shape(x);
+            Some(vec![cx.op(o, op, &[x], vec![], s)])
+        }
+        (OpKind::Norm(op), &[x]) => {
+            let Ok(axis) = op_int(l, call, "axis") else {
+                return Ok(None);
+            };
+            let s = cx.shape(x);
+            let axis = axis.unwrap_or(-1);
+            Some(vec![cx.op(o, op, &[x], vec![("axis", Attr::Int(axis))], s)])
+        }
+        (OpKind::Reduce(op), &[x]) => {
+            let (Ok(axes), keep) = (op_axes(l, call, "axis"), op_flag(l, call, "keepdims")) else {
+                return Ok(None);
+            };
+            let keep = keep.unwrap_or(false);
+            let s = cx
+                .shape(x)
+                .and_then(|s| crate::shape::reduce(&s, axes.clone(), keep));
+            let mut attrs = vec![("keepdims", Attr::Int(i64::from(keep)))];
+            let mut op_inputs = vec![x];
+            match (&axes, op) {
+                (None, _) => {}
+                // ReduceSum takes its axes as an input from opset 13, the others from 18.
+                (Some(a), "ReduceSum") => {
+                    op_inputs.push(cx.const_i64(&l.path, "axes", a.clone()));
+                }
+                (Some(a), _) => attrs.push(("axes", ints_attr(a))),
+            }
+            Some(vec![cx.op(o, op, &op_inputs, attrs, s)])
+        }
+        (OpKind::Binary(op), &[a, b]) => {
+            let s = match (cx.shape(a), cx.shape(b)) {
+                (Some(x), Some(y)) => crate::shape::broadcast(&x, &y),
+                _ => None,
+            };
+            Some(vec![cx.op(o, op, &[a, b], vec![], s)])
+        }
+        _ => None,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum OpKind {
+    Unary(&'static str),
+    Norm(&'static str),
+    Reduce(&'static str),
+    Binary(&'static str),
 }
 
 /// Largest size (units, filters, kernel, stride, ...) a config may give; keeps the arithmetic exact.
@@ -1047,12 +1209,6 @@ fn axis_of(l: &Layer, default: i64) -> Result<Option<i64>> {
     }
 }
 
-fn norm_axis(axis: i64, rank: usize) -> Option<usize> {
-    let r = rank as i64;
-    let a = if axis < 0 { axis + r } else { axis };
-    (0..r).contains(&a).then_some(a as usize)
-}
-
 fn batch_norm(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
     let s = cx.shape(x);
     let axis = axis_of(l, -1)?;
@@ -1120,25 +1276,13 @@ fn layer_norm(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
     ))
 }
 
+/// Broadcast shape of a merge layer's inputs, by the one shape engine (`crate::shape::broadcast`).
 fn broadcast(shapes: &[Option<Shape>]) -> Option<Shape> {
-    let shapes: Vec<&Shape> = shapes.iter().map(Option::as_ref).collect::<Option<_>>()?;
-    let rank = shapes.iter().map(|s| s.len()).max()?;
-    let mut out = vec![Dim::Fixed(1); rank];
+    let mut acc: Shape = vec![];
     for s in shapes {
-        let pad = rank - s.len();
-        for (i, d) in s.iter().enumerate() {
-            let cur = &out[pad + i];
-            out[pad + i] = match (cur, d) {
-                (Dim::Fixed(1), _) => d.clone(),
-                (_, Dim::Fixed(1)) => cur.clone(),
-                (Dim::Fixed(_), _) => cur.clone(),
-                (_, Dim::Fixed(_)) => d.clone(),
-                (Dim::Named(_), _) => cur.clone(),
-                _ => d.clone(),
-            };
-        }
+        acc = crate::shape::broadcast(&acc, s.as_ref()?)?;
     }
-    Some(out)
+    Some(acc)
 }
 
 fn merge(cx: &mut Cx, l: &Layer, inputs: &[ValueId]) -> Result<ValueId> {

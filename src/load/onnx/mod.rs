@@ -1,6 +1,7 @@
 //! ONNX front end: decodes a `ModelProto` from a memory map (weights stay in the map) and lowers it to the IR.
 
 mod budget;
+pub mod functions;
 pub mod proto;
 mod structure;
 mod wire;
@@ -149,6 +150,9 @@ pub fn lower(proto: &ModelProto, path: &Path) -> Result<Model, LoadError> {
         .find(|o| is_default_domain(&o.domain))
         .map(|o| o.version)
         .unwrap_or(1);
+    // Model-local functions are inlined first (functions.rs); the graph is copied only when one is called.
+    let inlined = functions::inline(proto, graph);
+    let graph = inlined.as_ref().unwrap_or(graph);
     let mut lowering = Lowering::default();
     let (graph, _) = lowering.graph(graph, None, 0)?;
     let producer = format!("{} {}", proto.producer_name, proto.producer_version)
