@@ -68,7 +68,17 @@ fn slice(graph: &Graph, target: ValueId, start: &[ValueId], cut_at_linear: bool)
         if let Some(p) = value.producer {
             ops.insert(p);
         }
-        let linear = cut_at_linear && crate::ops::is_linear(op);
+        // A linear layer is cut at its data inputs only when they are floats: an integer or
+        // quantized layer (MatMulInteger after DynamicQuantizeLinear) is walked through to the float
+        // values it was quantized from, which probes can be drawn for.
+        let float_inputs = op.inputs.iter().flatten().all(|&i| {
+            constants.contains(&i)
+                || matches!(
+                    graph.value(i).dtype,
+                    None | Some(DType::F32 | DType::F16 | DType::BF16 | DType::F64)
+                )
+        });
+        let linear = cut_at_linear && crate::ops::is_linear(op) && float_inputs;
         for &input in op.inputs.iter().flatten() {
             if linear && !constants.contains(&input) {
                 probes.insert(input);

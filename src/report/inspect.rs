@@ -74,6 +74,14 @@ pub fn text(path: &str, model: &Model) -> String {
                         act.to_lowercase(),
                         describe(g, input)
                     );
+                } else if !op.is_default_domain() {
+                    let _ = writeln!(
+                        out,
+                        "    logits (the output before the {}): inside the fused {}.{} (no tensor of the graph holds them)",
+                        act.to_lowercase(),
+                        op.domain,
+                        op.op_type
+                    );
                 }
             }
             _ => {
