@@ -3,6 +3,7 @@
 pub mod external;
 pub mod keras;
 pub mod onnx;
+pub mod python;
 
 use std::path::Path;
 
@@ -46,8 +47,10 @@ pub fn load(path: &Path) -> Result<Model, LoadError> {
         Some("yaml" | "yml") => keras::load_yaml(path),
         Some("keras") => keras::load_archive(path),
         Some("h5" | "hdf5") => keras::load_h5(path),
+        Some("py") => python::load_python(path),
+        Some("ipynb") => python::load_notebook(path),
         _ => Err(LoadError::new(
-            "not a supported model file (expected .onnx, .keras, .json, .yaml/.yml or .h5)",
+            "not a supported model file (expected .onnx, .keras, .json, .yaml/.yml, .h5, .py or .ipynb)",
         )),
     }
 }
@@ -60,6 +63,6 @@ pub fn is_model_path(path: &Path) -> bool {
         .map(str::to_ascii_lowercase);
     matches!(
         ext.as_deref(),
-        Some("onnx" | "json" | "yaml" | "yml" | "keras" | "h5" | "hdf5")
+        Some("onnx" | "json" | "yaml" | "yml" | "keras" | "h5" | "hdf5" | "py" | "ipynb")
     )
 }

@@ -12,6 +12,8 @@ pub mod training;
 pub mod tree;
 pub mod yaml;
 
+pub use self::lower::ENTRY_SPAN;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
@@ -241,6 +243,19 @@ fn locate(root: &Node) -> Result<(&Node, Option<&Node>), LoadError> {
         .get_some("compile_config")
         .or_else(|| root.get_some("training_config"));
     Ok((root, compile))
+}
+
+/// Lowers a config tree built by another front end (the Python source front end writes what the
+/// script builds as the tree `model.to_json()` would give, spans pointing into the script).
+pub(crate) fn build_from_tree(
+    path: &Path,
+    format: Format,
+    source_name: String,
+    text: String,
+    root: &Node,
+    metadata: BTreeMap<String, String>,
+) -> Result<Model, LoadError> {
+    build(path, format, source_name, text, root, metadata)
 }
 
 fn build(
