@@ -243,6 +243,42 @@ where
     })
 }
 
+/// Metadata key of a notebook's code cells: `cell:offset` pairs (offset of the cell's code in the
+/// JSON text), for [`notebook_position`].
+pub const CELL_STARTS: &str = "notebook_cell_starts";
+
+/// For a notebook, the cell (numbered as Jupyter shows them, from 1) and the line inside it
+/// (from 1) of a byte offset into the notebook's JSON text.
+pub fn notebook_position(model: &Model, offset: usize) -> Option<(usize, usize)> {
+    if model.format != Format::Notebook {
+        return None;
+    }
+    let text = model.source_text.as_deref()?;
+    let (cell, start) = model
+        .metadata
+        .get(CELL_STARTS)?
+        .split(',')
+        .filter_map(|p| {
+            let (c, at) = p.split_once(':')?;
+            Some((c.parse::<usize>().ok()?, at.parse::<usize>().ok()?))
+        })
+        .rfind(|&(_, at)| at <= offset)?;
+    // Lines inside the cell: the `\n` escapes of its source strings between its start and `offset`.
+    let raw = text.get(start..offset.min(text.len()))?.as_bytes();
+    let (mut line, mut i) = (1, 0);
+    while i < raw.len() {
+        if raw[i] == b'\\' {
+            if raw.get(i + 1) == Some(&b'n') {
+                line += 1;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    Some((cell, line))
+}
+
 fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Model, LoadError> {
     let mut body = vec![];
     let mut errors = vec![];
@@ -283,6 +319,8 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
     }
     if let Some(cells) = &source.cells {
         metadata.insert("notebook_code_cells".into(), cells.len().to_string());
+        let starts: Vec<String> = cells.iter().map(|(i, at)| format!("{i}:{at}")).collect();
+        metadata.insert(CELL_STARTS.into(), starts.join(","));
     }
     let display = path
         .file_name()
