@@ -392,6 +392,37 @@ fn unresolved_shapes_and_arguments_stay_silent() {
                 m.compile(loss='binary_crossentropy')\n";
     let linted = lint(&write(&dir, "act.py", text.as_bytes()));
     assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    // A container changed after it was built is not trusted (`HP["units"] = 3`, `stack.append`).
+    let text = FOUNDING
+        .replace(
+            "model = Sequential()",
+            "HP = {'units': 1}\nHP['units'] = 3\nmodel = Sequential()",
+        )
+        .replace(
+            "Dense(1, activation='softmax')",
+            "Dense(HP['units'], activation='softmax')",
+        )
+        .replace("'binary_crossentropy'", "'categorical_crossentropy'");
+    let linted = lint(&write(&dir, "dict.py", text.as_bytes()));
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    let text = "from keras.models import Sequential\nfrom keras.layers import Dense\n\
+                stack = [Dense(8, input_dim=4), Dense(1, activation='softmax')]\n\
+                stack.append(Dense(3, activation='softmax'))\n\
+                model = Sequential(stack)\nmodel.compile(loss='categorical_crossentropy')\n";
+    let linted = lint(&write(&dir, "list.py", text.as_bytes()));
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    // Unchanged, the same dict is a constant and the finding stands.
+    let text = FOUNDING
+        .replace(
+            "model = Sequential()",
+            "HP = {'units': 1}\nmodel = Sequential()",
+        )
+        .replace(
+            "Dense(1, activation='softmax')",
+            "Dense(HP['units'], activation='softmax')",
+        );
+    let linted = lint(&write(&dir, "const.py", text.as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
     // `**kwargs` hides the arguments: the layer is unknown.
     let text = FOUNDING.replace("Dense(1, activation='softmax')", "Dense(1, **head_args)");
     let linted = lint(&write(&dir, "kwargs.py", text.as_bytes()));

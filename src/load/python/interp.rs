@@ -28,6 +28,8 @@ pub enum Value {
     None,
     Tuple(Vec<SValue>),
     List(Vec<SValue>),
+    /// A dict literal with string keys (`{"out": "binary_crossentropy"}`).
+    Dict(Vec<(String, SValue)>),
     Layer(usize),
     Tensor(usize),
     Model(usize),
@@ -445,7 +447,26 @@ impl World {
                     self.assign(t, part, frame);
                 }
             }
+            // `cfg["units"] = 2`, `sizes[0] += 1`: the container's value is no longer known.
+            Expr::Subscript { .. } | Expr::Attribute { .. } => {
+                self.invalidate_container(target, frame)
+            }
             _ => {}
+        }
+    }
+
+    /// Forgets the value of the list/tuple/dict at the root of `e` (`a` in `a.b[0]`); models and
+    /// other objects keep theirs (`model.trainable = False`).
+    fn invalidate_container(&mut self, e: &Expr, frame: &mut Frame) {
+        let mut root = e;
+        while let Expr::Subscript { value, .. } | Expr::Attribute { value, .. } = root {
+            root = value;
+        }
+        if let Expr::Name { id, .. } = root
+            && let Some(v) = frame.locals.get_mut(id)
+            && matches!(v, Value::List(_) | Value::Tuple(_) | Value::Dict(_))
+        {
+            *v = Value::Unknown;
         }
     }
 
@@ -494,18 +515,26 @@ impl World {
             Expr::Tuple { items, .. } => Value::Tuple(self.eval_all(items, frame, globals)),
             Expr::List { items, .. } => Value::List(self.eval_all(items, frame, globals)),
             Expr::Dict { items, .. } => {
+                let mut out = Some(vec![]);
                 for (k, v) in items {
-                    if let Some(k) = k {
-                        self.eval(k, frame, globals);
+                    let key = k.as_ref().map(|k| self.eval(k, frame, globals).value);
+                    let value = self.eval(v, frame, globals);
+                    match (key, out.as_mut()) {
+                        (Some(Value::Str(key)), Some(o)) => o.push((key, value)),
+                        _ => out = None,
                     }
-                    self.eval(v, frame, globals);
                 }
-                Value::Unknown
+                out.map_or(Value::Unknown, Value::Dict)
             }
             Expr::Subscript { value, index, .. } => {
                 let base = self.eval(value, frame, globals).value;
                 let idx = self.eval(index, frame, globals).value;
                 match (base, idx) {
+                    (Value::Dict(items), Value::Str(k)) => items
+                        .iter()
+                        .rev()
+                        .find(|(key, _)| *key == k)
+                        .map_or(Value::Unknown, |(_, v)| v.value.clone()),
                     (Value::Tuple(items) | Value::List(items), Value::Int(i)) => {
                         let n = items.len() as i64;
                         let i = if i < 0 { i + n } else { i };
@@ -569,6 +598,10 @@ impl World {
 
     fn call(&mut self, c: &Call, frame: &mut Frame, globals: Option<&Env>) -> Value {
         let callee = self.eval(&c.func, frame, globals).value;
+        // `layers.append(...)`, `cfg.update(...)`: any method of a container may change it.
+        if let Expr::Attribute { value, .. } = &c.func {
+            self.invalidate_container(value, frame);
+        }
         let args = self.eval_all(&c.args, frame, globals);
         let starred = c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
         let kwargs = self.kwargs(c, frame, globals);
@@ -1264,6 +1297,12 @@ fn same(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(&a.value, &b.value))
         }
         (Value::Method(x, a), Value::Method(y, b)) => x == y && a == b,
+        (Value::Dict(x), Value::Dict(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|(a, b)| a.0 == b.0 && same(&a.1.value, &b.1.value))
+        }
         _ => false,
     }
 }

@@ -66,6 +66,12 @@ fn plain(v: &SValue, w: &World) -> Option<Node> {
                 .collect(),
         ),
         Value::Layer(l) => return Some(layer_object(&w.layers[*l], w, v.span)),
+        Value::Dict(items) => Kind::Map(
+            items
+                .iter()
+                .filter_map(|(k, i)| Some(entry(k, i.span, plain(i, w)?)))
+                .collect(),
+        ),
         _ => return None,
     };
     Some(node(kind, v.span))
@@ -557,6 +563,15 @@ fn object_node(o: &ObjectRec, w: &World, keys: &[&str]) -> Node {
 
 fn loss_node(v: &SValue, w: &World) -> Option<Node> {
     match &v.value {
+        Value::Dict(items) => Some(node(
+            Kind::Map(
+                items
+                    .iter()
+                    .filter_map(|(k, i)| Some(entry(k, i.span, loss_node(i, w)?)))
+                    .collect(),
+            ),
+            v.span,
+        )),
         Value::Str(s) => Some(str_node(s, v.span)),
         Value::Path(p) => Some(str_node(p.rsplit('.').next().unwrap_or(p), v.span)),
         Value::Function(f) => Some(str_node(&f.name, v.span)),
@@ -591,6 +606,15 @@ fn loss_node(v: &SValue, w: &World) -> Option<Node> {
 
 fn metric_node(v: &SValue, w: &World) -> Option<Node> {
     match &v.value {
+        Value::Dict(items) => Some(node(
+            Kind::Map(
+                items
+                    .iter()
+                    .filter_map(|(k, i)| Some(entry(k, i.span, metric_node(i, w)?)))
+                    .collect(),
+            ),
+            v.span,
+        )),
         Value::List(items) | Value::Tuple(items) => Some(node(
             Kind::List(
                 items
