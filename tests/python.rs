@@ -411,6 +411,13 @@ fn unresolved_shapes_and_arguments_stay_silent() {
                 model = Sequential(stack)\nmodel.compile(loss='categorical_crossentropy')\n";
     let linted = lint(&write(&dir, "list.py", text.as_bytes()));
     assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    // A layer changed after the model was built.
+    let text = format!("{FOUNDING}model.layers[-1].activation = keras.activations.sigmoid\n");
+    let linted = lint(&write(&dir, "patched.py", text.as_bytes()));
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    let text = format!("{FOUNDING}model.trainable = False\n");
+    let linted = lint(&write(&dir, "frozen.py", text.as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
     // Unchanged, the same dict is a constant and the finding stands.
     let text = FOUNDING
         .replace(

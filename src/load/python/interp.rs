@@ -11,6 +11,9 @@ use std::rc::Rc;
 use super::syntax::{BinOp, BlockKind, Call, Expr, FunctionDef, Stmt};
 use crate::ir::Span;
 
+/// Class given to a layer changed after it was built: lowered as an opaque op of unknown shape.
+pub const UNRESOLVED_LAYER: &str = "UnresolvedPythonLayer";
+
 /// Inlined helper calls deeper than this return unknown.
 const MAX_CALL_DEPTH: usize = 3;
 /// Statements executed per file (helpers inlined included) before the interpreter stops.
@@ -449,24 +452,37 @@ impl World {
             }
             // `cfg["units"] = 2`, `sizes[0] += 1`: the container's value is no longer known.
             Expr::Subscript { .. } | Expr::Attribute { .. } => {
-                self.invalidate_container(target, frame)
+                self.invalidate_container(target, frame, true)
             }
             _ => {}
         }
     }
 
-    /// Forgets the value of the list/tuple/dict at the root of `e` (`a` in `a.b[0]`); models and
-    /// other objects keep theirs (`model.trainable = False`).
-    fn invalidate_container(&mut self, e: &Expr, frame: &mut Frame) {
+    /// Forgets the value of the list/tuple/dict at the root of `e` (`a` in `a.b[0]`). For an
+    /// assignment into a model or a layer (`model.layers[-1].activation = ...`, not
+    /// `model.trainable = False`), the model is unresolved and the layer unknown.
+    fn invalidate_container(&mut self, e: &Expr, frame: &mut Frame, assignment: bool) {
         let mut root = e;
         while let Expr::Subscript { value, .. } | Expr::Attribute { value, .. } = root {
             root = value;
         }
-        if let Expr::Name { id, .. } = root
-            && let Some(v) = frame.locals.get_mut(id)
-            && matches!(v, Value::List(_) | Value::Tuple(_) | Value::Dict(_))
-        {
-            *v = Value::Unknown;
+        let Expr::Name { id, .. } = root else {
+            return;
+        };
+        // Only assignments reach here with `e` itself an attribute (`model.trainable = False`).
+        let harmless = !assignment
+            || matches!(e, Expr::Attribute { attr, value, .. }
+            if matches!(value.as_ref(), Expr::Name { .. })
+                && matches!(attr.as_str(), "trainable" | "name" | "_name"));
+        match frame.locals.get_mut(id) {
+            Some(v @ (Value::List(_) | Value::Tuple(_) | Value::Dict(_))) => *v = Value::Unknown,
+            // `model.layers[-1].activation = sigmoid`: the model is no longer what was built.
+            Some(Value::Model(m)) if !harmless => self.models[*m].unresolved = true,
+            // `head.activation = ...` on a layer object.
+            Some(Value::Layer(l)) if !harmless => {
+                self.layers[*l].class = UNRESOLVED_LAYER.to_string();
+            }
+            _ => {}
         }
     }
 
@@ -600,7 +616,7 @@ impl World {
         let callee = self.eval(&c.func, frame, globals).value;
         // `layers.append(...)`, `cfg.update(...)`: any method of a container may change it.
         if let Expr::Attribute { value, .. } = &c.func {
-            self.invalidate_container(value, frame);
+            self.invalidate_container(value, frame, false);
         }
         let args = self.eval_all(&c.args, frame, globals);
         let starred = c.args.iter().any(|a| matches!(a, Expr::Other { .. }));

@@ -12,7 +12,7 @@ use crate::load::keras::tree::{Entry, Kind, Node};
 
 /// Class given to a layer whose arguments the interpreter could not resolve: the lowering keeps it
 /// as an opaque op of unknown shape, so nothing after it is guessed.
-pub const UNRESOLVED_LAYER: &str = "UnresolvedPythonLayer";
+pub use super::interp::UNRESOLVED_LAYER;
 /// Activation name given when `activation=` is an expression nnlint cannot resolve (never "linear").
 pub const UNRESOLVED_ACTIVATION: &str = "unresolved_python_activation";
 
