@@ -228,6 +228,8 @@ enum Callee<'a> {
     Model,
     Input,
     Layer(&'a str),
+    /// A functional merge helper (`concatenate`), applied to its first argument at once.
+    Merge(&'static str),
     /// A Keras object: loss, metric, activation layer used as an argument, optimizer...
     Object {
         class: &'a str,
@@ -251,6 +253,20 @@ fn classify(path: &str) -> Callee<'_> {
     let upper = last.chars().next().is_some_and(|c| c.is_ascii_uppercase());
     if first == "layers" && upper {
         return Callee::Layer(last);
+    }
+    if first == "layers" {
+        // The functional merge helpers: `concatenate([a, b])` is `Concatenate()([a, b])`.
+        let class = match last {
+            "concatenate" => "Concatenate",
+            "add" => "Add",
+            "subtract" => "Subtract",
+            "multiply" => "Multiply",
+            "average" => "Average",
+            "maximum" => "Maximum",
+            "minimum" => "Minimum",
+            _ => return Callee::Other,
+        };
+        return Callee::Merge(class);
     }
     if tail == last && upper {
         // `keras.Dense` does not exist, but `from keras import *` style paths land here.
@@ -648,6 +664,14 @@ impl World {
                         }
                         let class = class.to_string();
                         Value::Layer(self.new_layer(&class, c, args, kwargs))
+                    }
+                    Callee::Merge(class) => {
+                        let Some(inputs) = args.first().cloned() else {
+                            return Value::Unknown;
+                        };
+                        let rest: Vec<SValue> = args.iter().skip(1).cloned().collect();
+                        let layer = self.new_layer(class, c, rest, kwargs);
+                        self.call_layer(layer, &[inputs])
                     }
                     Callee::Object { class } => Value::Object(Rc::new(ObjectRec {
                         class: class.to_string(),

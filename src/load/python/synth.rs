@@ -130,6 +130,7 @@ fn positional(class: &str) -> &'static [&'static str] {
         "LeakyReLU" => &["alpha"],
         "ELU" => &["alpha"],
         "Concatenate" => &["axis"],
+        "Add" | "Subtract" | "Multiply" | "Average" | "Maximum" | "Minimum" => &[],
         "TimeDistributed" | "Bidirectional" => &["layer"],
         c if c.starts_with("UpSampling") => &["size"],
         c if c.starts_with("ZeroPadding") => &["padding"],
