@@ -178,6 +178,8 @@ fn check_nesting(text: &str) -> Result<(), LoadError> {
     let mut depth = 0usize;
     let mut max = 0usize;
     let mut line = 1;
+    let mut signs = 0usize;
+    let mut in_comment = false;
     for b in text.bytes() {
         match b {
             b'(' | b'[' | b'{' => {
@@ -195,6 +197,36 @@ fn check_nesting(text: &str) -> Result<(), LoadError> {
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
             b'\n' => line += 1,
             _ => {}
+        }
+        // Prefix operators nest too: `- - - … 1` recurses once per sign (comments do not count).
+        match b {
+            b'#' => in_comment = true,
+            b'\n' => in_comment = false,
+            _ => {}
+        }
+        match b {
+            _ if in_comment => signs = 0,
+            b'-' | b'+' | b'~' => {
+                signs += 1;
+                if signs > MAX_BRACKET_DEPTH {
+                    return Err(LoadError::new(format!(
+                        "more than {MAX_BRACKET_DEPTH} unary operators in a row (line {line}): \
+                         nnlint refuses such source rather than risk its stack"
+                    )));
+                }
+            }
+            b' ' | b'\t' => {}
+            _ => signs = 0,
+        }
+    }
+    let mut nots = 0usize;
+    for word in text.split_ascii_whitespace() {
+        nots = if word == "not" { nots + 1 } else { 0 };
+        if nots > MAX_BRACKET_DEPTH {
+            return Err(LoadError::new(format!(
+                "more than {MAX_BRACKET_DEPTH} `not` in a row: nnlint refuses such source rather \
+                 than risk its stack"
+            )));
         }
     }
     Ok(())
@@ -500,5 +532,13 @@ mod tests {
         );
         let e = check_nesting(&text).unwrap_err();
         assert!(e.message.contains("nested more than"), "{}", e.message);
+        let text = format!("import keras\nx = {}1\n", "- ".repeat(5000));
+        let e = check_nesting(&text).unwrap_err();
+        assert!(e.message.contains("unary operators"), "{}", e.message);
+        let text = format!("import keras\nx = {}y\n", "not ".repeat(5000));
+        assert!(check_nesting(&text).is_err());
+        // Ordinary code passes: comment rulers, `a - -b`, `x = -1`.
+        assert!(check_nesting("# ----------\nx = a - -b\ny = -1\n").is_ok());
+        assert!(check_nesting(&format!("# {}\nx = 1\n", "-".repeat(5000))).is_ok());
     }
 }
