@@ -622,3 +622,33 @@ fn mutated_fixtures_never_panic() {
     }
     assert!(variants > 1_000, "{variants}");
 }
+
+fn cli(args: &[&str]) -> (i32, String) {
+    let out = Command::cargo_bin("nnlint")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .args(["--isolated"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+/// The whole human report for a script and a notebook, as a user sees it (after the behaviour
+/// above is asserted, the snapshot guards the wording and the layout).
+#[test]
+fn human_output_snapshots() {
+    let (code, out) = cli(&["fixtures/NNL001/bad_py_keras2_seq_add.py"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("python_human_founding_story", out);
+    let (code, out) = cli(&["fixtures/NNL004/bad_py_tf1_logits_thresholded.py"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("python_human_tf1_missing_sigmoid", out);
+    let (code, out) = cli(&["fixtures/NNL001/bad_py_notebook_magics.ipynb"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("python_human_notebook", out);
+}
