@@ -263,11 +263,37 @@ fn on_big_stack<F>(f: F) -> Result<Model, LoadError>
 where
     F: FnOnce() -> Result<Model, LoadError> + Send + 'static,
 {
-    let handle = std::thread::Builder::new()
-        .name("nnlint-python".into())
-        .stack_size(STACK_BYTES)
-        .spawn(f)
-        .map_err(|e| LoadError::new(format!("cannot start the parser thread ({e})")))?;
+    // The stack is reserved, not committed; where the system refuses a reservation that large
+    // (strict overcommit), a smaller one still covers every file the nesting limits let through.
+    let f = std::sync::Arc::new(std::sync::Mutex::new(Some(f)));
+    let mut last_error = None;
+    let mut handle = None;
+    for stack in [STACK_BYTES, STACK_BYTES / 8] {
+        let f = f.clone();
+        let spawned = std::thread::Builder::new()
+            .name("nnlint-python".into())
+            .stack_size(stack)
+            .spawn(move || {
+                let job = f.lock().ok().and_then(|mut g| g.take());
+                match job {
+                    Some(job) => job(),
+                    None => Err(LoadError::new("internal error: the parser job ran twice")),
+                }
+            });
+        match spawned {
+            Ok(h) => {
+                handle = Some(h);
+                break;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let Some(handle) = handle else {
+        let e = last_error.map(|e| e.to_string()).unwrap_or_default();
+        return Err(LoadError::new(format!(
+            "cannot start the parser thread ({e})"
+        )));
+    };
     handle.join().unwrap_or_else(|_| {
         Err(LoadError::new(
             "internal error while reading the Python source",
