@@ -592,6 +592,16 @@ impl World {
                 Value::Float(f) => Value::Float(-f),
                 _ => Value::Unknown,
             },
+            Expr::Greater { left, right, .. } => {
+                let l = self.eval(left, frame, globals).value;
+                let r = self.eval(right, frame, globals).value;
+                if let (Value::Tensor(t), Value::Float(f)) = (l, r)
+                    && f == 0.5
+                {
+                    self.thresholds.push((t, span));
+                }
+                Value::Unknown
+            }
             Expr::Slice { .. } | Expr::Lambda { .. } | Expr::Other { .. } => Value::Unknown,
         };
         SValue { value, span }

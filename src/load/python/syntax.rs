@@ -81,6 +81,12 @@ pub enum Expr {
     Lambda {
         span: Span,
     },
+    /// `a > b` / `a >= b` (one comparison): kept for `logits > 0.5` at test time.
+    Greater {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        span: Span,
+    },
     /// Anything else (comprehensions, f-strings, comparisons, ...): its value is unknown.
     Other {
         span: Span,
@@ -509,6 +515,15 @@ impl Converter<'_> {
                 span,
             },
             E::Lambda(_) => Expr::Lambda { span },
+            E::Compare(c)
+                if c.ops.len() == 1 && matches!(c.ops[0], ast::CmpOp::Gt | ast::CmpOp::GtE) =>
+            {
+                Expr::Greater {
+                    left: Box::new(self.expr(&c.left)),
+                    right: Box::new(self.expr(&c.comparators[0])),
+                    span,
+                }
+            }
             _ => Expr::Other { span },
         }
     }
@@ -553,6 +568,7 @@ impl Expr {
             | Expr::BinOp { span, .. }
             | Expr::Neg { span, .. }
             | Expr::Lambda { span }
+            | Expr::Greater { span, .. }
             | Expr::Other { span } => *span,
         }
     }
