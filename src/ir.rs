@@ -24,6 +24,8 @@ pub enum Format {
     KerasJson,
     KerasYaml,
     KerasArchive,
+    PythonSource,
+    Notebook,
 }
 
 /// Element types, numbered as ONNX's `TensorProto.DataType`.

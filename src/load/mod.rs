@@ -3,6 +3,7 @@
 pub mod external;
 pub mod keras;
 pub mod onnx;
+pub mod python;
 
 use std::path::Path;
 
@@ -82,6 +83,18 @@ pub const FRONT_ENDS: &[FrontEnd] = &[
         extensions: &["h5", "hdf5"],
         load: keras::load_h5,
         from_bytes: None,
+    },
+    FrontEnd {
+        name: "Python source",
+        extensions: &["py"],
+        load: python::load_python,
+        from_bytes: Some(|path, bytes| python::python_from_bytes(path, &bytes)),
+    },
+    FrontEnd {
+        name: "Jupyter notebook",
+        extensions: &["ipynb"],
+        load: python::load_notebook,
+        from_bytes: Some(|path, bytes| python::notebook_from_bytes(path, &bytes)),
     },
 ];
 

@@ -121,6 +121,16 @@ fn render_one(
     out: &mut String,
 ) {
     let resolved = super::resolve_within(model, f, width);
+    // Notebooks: say which cell and line, as Jupyter shows them (the snippet is the JSON text).
+    let where_ = match f.primary() {
+        Some(crate::finding::At::Span(s)) => {
+            crate::load::python::notebook_position(model, s.offset)
+                .map(|(cell, line)| format!(" (cell {cell}, line {line})"))
+        }
+        _ => None,
+    };
+    let path = format!("{path}{}", where_.unwrap_or_default());
+    let path = path.as_str();
     let diag = Diag {
         message: match suppressed {
             None => format!("{path}: {}", f.message),

@@ -243,6 +243,19 @@ fn locate(root: &Node) -> Result<(&Node, Option<&Node>), LoadError> {
     Ok((root, compile))
 }
 
+/// Lowers a config tree built by another front end (the Python source front end writes what the
+/// script builds as the tree `model.to_json()` would give, spans pointing into the script).
+pub(crate) fn build_from_tree(
+    path: &Path,
+    format: Format,
+    source_name: String,
+    text: String,
+    root: &Node,
+    metadata: BTreeMap<String, String>,
+) -> Result<Model, LoadError> {
+    build(path, format, source_name, text, root, metadata)
+}
+
 fn build(
     path: &Path,
     format: Format,

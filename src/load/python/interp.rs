@@ -1,0 +1,1392 @@
+//! Abstract interpretation of a Python module's Keras code, never executing anything. Statements
+//! run in order over abstract values: imports become dotted paths, small constants propagate, layer
+//! constructors become layer records, `Sequential`/`model.add`/functional calls/`Model(...)` become
+//! model records and `compile(...)` their training config. Whatever cannot be resolved is
+//! `Value::Unknown`, and a model mutated where the interpreter cannot tell how often (inside an
+//! `if` or a loop it did not create the model in) is marked unresolved and never reported on.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::syntax::{BinOp, BlockKind, Call, Expr, FunctionDef, Stmt};
+use crate::ir::Span;
+
+/// Class given to a layer changed after it was built: lowered as an opaque op of unknown shape.
+pub const UNRESOLVED_LAYER: &str = "UnresolvedPythonLayer";
+
+/// Inlined helper calls deeper than this return unknown.
+const MAX_CALL_DEPTH: usize = 3;
+/// Statements executed per file (helpers inlined included) before the interpreter stops.
+const MAX_STEPS: usize = 1_000_000;
+
+#[derive(Clone, Debug)]
+pub enum Value {
+    Unknown,
+    /// A module or an attribute of one: `tensorflow.keras.layers.Dense`.
+    Path(String),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+    None,
+    Tuple(Vec<SValue>),
+    List(Vec<SValue>),
+    /// A dict literal with string keys (`{"out": "binary_crossentropy"}`).
+    Dict(Vec<(String, SValue)>),
+    Layer(usize),
+    Tensor(usize),
+    Model(usize),
+    /// A method of a model (`model.add`), not yet called.
+    Method(usize, String),
+    /// A loss, metric or activation object (`BinaryCrossentropy(from_logits=True)`).
+    Object(Rc<ObjectRec>),
+    Function(Rc<FunctionDef>),
+    /// TF1: a variable or initializer of this shape (`tf.Variable(tf.random_normal([784, 10]))`).
+    Variable(Option<Vec<Option<i64>>>),
+    /// TF1: `tf.log(p)` of a tensor.
+    LogOf(usize),
+    /// TF1: `y * tf.log(p)` (sum or mean of it): a hand-written cross-entropy term on `p`.
+    CeTerm(usize),
+    /// TF1: `y * log(p) + (1 - y) * log(1 - p)`: the binary form.
+    BceTerm(usize),
+}
+
+/// A TF1 loss: what it is as a Keras loss, the tensor it consumes, where it was written.
+#[derive(Debug, Clone)]
+pub struct TfLoss {
+    pub class: &'static str,
+    pub tensor: usize,
+    pub callee_span: Span,
+    pub call_span: Span,
+    /// `logits=...` as written, when the loss takes logits.
+    pub logits_span: Option<Span>,
+}
+
+/// A value and where it was written.
+#[derive(Clone, Debug)]
+pub struct SValue {
+    pub value: Value,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct ObjectRec {
+    /// The class as written last (`BinaryCrossentropy`).
+    pub class: String,
+    pub callee_span: Span,
+    pub call_span: Span,
+    pub args: Vec<SValue>,
+    pub kwargs: Vec<KwValue>,
+}
+
+#[derive(Clone, Debug)]
+pub struct KwValue {
+    pub name: String,
+    /// `name=value` as written.
+    pub span: Span,
+    pub value: SValue,
+}
+
+#[derive(Debug)]
+pub struct LayerRec {
+    pub class: String,
+    pub callee_span: Span,
+    pub call_span: Span,
+    pub args: Vec<SValue>,
+    pub kwargs: Vec<KwValue>,
+    /// One entry per call of the layer on tensors: the input tensors.
+    pub calls: Vec<Vec<usize>>,
+    /// `Input(...)`: the layer is an input layer, its one tensor is [`LayerRec::calls`]-less.
+    pub is_input: bool,
+}
+
+#[derive(Debug)]
+pub struct TensorRec {
+    pub layer: usize,
+    pub node: usize,
+}
+
+#[derive(Debug)]
+pub enum ModelKind {
+    /// Layers in order; `None` where something unresolved was added.
+    Sequential(Vec<Option<usize>>),
+    Functional {
+        inputs: Vec<usize>,
+        outputs: Vec<usize>,
+    },
+}
+
+#[derive(Debug)]
+pub struct ModelRec {
+    pub kind: ModelKind,
+    pub span: Span,
+    pub name: Option<String>,
+    /// Mutated inside a branch or a loop the model was not created in: never reported.
+    pub unresolved: bool,
+    /// Nesting of maybe/loop blocks where the model was created.
+    depth: usize,
+    pub compile: Option<Compile>,
+    /// Order of creation and last compile, to choose which model a file is about.
+    pub compiled_at: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Compile {
+    pub span: Span,
+    pub loss: Option<KwValue>,
+    pub metrics: Option<KwValue>,
+    pub loss_weights: Option<KwValue>,
+}
+
+#[derive(Default)]
+pub struct World {
+    pub layers: Vec<LayerRec>,
+    pub tensors: Vec<TensorRec>,
+    pub models: Vec<ModelRec>,
+    /// TF1 losses in the order they were built; the last one is taken as the training loss.
+    pub tf_losses: Vec<TfLoss>,
+    /// TF1: tensors thresholded at 0.5 (`tf.round(t)`, `tf.greater(t, 0.5)`), with the call.
+    pub thresholds: Vec<(usize, Span)>,
+    /// Every deep-learning module imported (`keras`, `tensorflow`, `torch`, ...), top-level names.
+    pub frameworks: Vec<String>,
+    /// `from keras.layers import *` and the like.
+    star_imports: Vec<String>,
+    steps: usize,
+    clock: usize,
+    call_depth: usize,
+    /// Maybe/loop blocks currently open.
+    block_depth: usize,
+    called: std::collections::HashSet<String>,
+}
+
+type Env = HashMap<String, Value>;
+
+struct Frame {
+    locals: Env,
+}
+
+/// Runs a module body (notebook cells concatenated) and returns what it built.
+pub fn run(body: &[Stmt]) -> World {
+    let mut w = World::default();
+    let mut globals = Frame { locals: Env::new() };
+    let mut functions = vec![];
+    collect_functions(body, &mut functions);
+    w.exec_block(body, &mut globals, None);
+    // Helpers never called in the file (passed to a wrapper, called from another module): run
+    // once with unknown arguments so the models they build are seen.
+    for f in functions {
+        if !w.called.contains(&f.name) {
+            let mut frame = Frame { locals: Env::new() };
+            w.call_function(&f, &[], &[], &mut frame, Some(&globals.locals));
+        }
+    }
+    w
+}
+
+fn collect_functions(body: &[Stmt], out: &mut Vec<Rc<FunctionDef>>) {
+    for s in body {
+        match s {
+            Stmt::FunctionDef(f) => out.push(f.clone()),
+            Stmt::Block { branches, .. } => branches.iter().for_each(|b| collect_functions(b, out)),
+            _ => {}
+        }
+    }
+}
+
+const FRAMEWORKS: &[&str] = &["keras", "tensorflow", "tf_keras", "torch"];
+
+/// Whether a dotted module path belongs to a deep-learning framework.
+pub fn is_framework(module: &str) -> bool {
+    let top = module.split('.').next().unwrap_or("");
+    FRAMEWORKS.contains(&top)
+}
+
+/// The part of a path after the Keras package (`layers.Dense` for `tensorflow.keras.layers.Dense`),
+/// or `None` when the path is not Keras.
+pub fn keras_tail(path: &str) -> Option<&str> {
+    for prefix in [
+        "tensorflow.compat.v1.keras.",
+        "tensorflow.compat.v2.keras.",
+        "tensorflow.python.keras.",
+        "tensorflow.keras.",
+        "tf_keras.",
+        "keras.src.",
+        "keras.api.",
+        "keras._tf_keras.keras.",
+        "keras.",
+    ] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            return Some(rest);
+        }
+    }
+    None
+}
+
+/// What a call to a dotted path means.
+enum Callee<'a> {
+    Sequential,
+    Model,
+    Input,
+    Layer(&'a str),
+    /// A functional merge helper (`concatenate`), applied to its first argument at once.
+    Merge(&'static str),
+    /// A Keras object: loss, metric, activation layer used as an argument, optimizer...
+    Object {
+        class: &'a str,
+    },
+    Other,
+}
+
+fn classify(path: &str) -> Callee<'_> {
+    let Some(tail) = keras_tail(path) else {
+        return Callee::Other;
+    };
+    let mut parts = tail.split('.');
+    let first = parts.next().unwrap_or("");
+    let last = tail.rsplit('.').next().unwrap_or("");
+    match last {
+        "Sequential" => return Callee::Sequential,
+        "Model" | "Functional" => return Callee::Model,
+        "Input" => return Callee::Input,
+        _ => {}
+    }
+    let upper = last.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+    if first == "layers" && upper {
+        return Callee::Layer(last);
+    }
+    if first == "layers" {
+        // The functional merge helpers: `concatenate([a, b])` is `Concatenate()([a, b])`.
+        let class = match last {
+            "concatenate" => "Concatenate",
+            "add" => "Add",
+            "subtract" => "Subtract",
+            "multiply" => "Multiply",
+            "average" => "Average",
+            "maximum" => "Maximum",
+            "minimum" => "Minimum",
+            _ => return Callee::Other,
+        };
+        return Callee::Merge(class);
+    }
+    if tail == last && upper {
+        // `keras.Dense` does not exist, but `from keras import *` style paths land here.
+        return Callee::Other;
+    }
+    Callee::Object { class: last }
+}
+
+impl World {
+    fn tick(&mut self) -> bool {
+        self.steps += 1;
+        self.steps <= MAX_STEPS
+    }
+
+    fn exec_block(&mut self, body: &[Stmt], frame: &mut Frame, globals: Option<&Env>) -> Flow {
+        for s in body {
+            if !self.tick() {
+                return Flow::Stop;
+            }
+            match self.exec(s, frame, globals) {
+                Flow::Next => {}
+                other => return other,
+            }
+        }
+        Flow::Next
+    }
+
+    fn exec(&mut self, s: &Stmt, frame: &mut Frame, globals: Option<&Env>) -> Flow {
+        match s {
+            Stmt::Import(names) => {
+                for a in names {
+                    if is_framework(&a.name) {
+                        self.note_framework(&a.name);
+                    }
+                    match &a.asname {
+                        Some(as_) => {
+                            frame
+                                .locals
+                                .insert(as_.clone(), Value::Path(a.name.clone()));
+                        }
+                        None => {
+                            let top = a.name.split('.').next().unwrap_or("").to_string();
+                            frame.locals.insert(top.clone(), Value::Path(top));
+                        }
+                    }
+                }
+            }
+            Stmt::ImportFrom {
+                module,
+                level,
+                names,
+            } => {
+                let Some(module) = module.as_ref().filter(|_| *level == 0) else {
+                    for a in names {
+                        let n = a.asname.as_ref().unwrap_or(&a.name);
+                        frame.locals.insert(n.clone(), Value::Unknown);
+                    }
+                    return Flow::Next;
+                };
+                if is_framework(module) {
+                    self.note_framework(module);
+                }
+                for a in names {
+                    if a.name == "*" {
+                        if keras_tail(&format!("{module}.")).is_some() || module == "keras" {
+                            self.star_imports.push(module.clone());
+                        }
+                        continue;
+                    }
+                    let n = a.asname.as_ref().unwrap_or(&a.name);
+                    frame
+                        .locals
+                        .insert(n.clone(), Value::Path(format!("{module}.{}", a.name)));
+                }
+            }
+            Stmt::Assign { targets, value } => {
+                let v = self.eval(value, frame, globals);
+                for t in targets {
+                    self.assign(t, v.clone(), frame);
+                }
+            }
+            Stmt::Rebind(targets) => {
+                for t in targets {
+                    self.assign(
+                        t,
+                        SValue {
+                            value: Value::Unknown,
+                            span: t.span(),
+                        },
+                        frame,
+                    );
+                }
+            }
+            Stmt::Expr(e) => {
+                self.eval(e, frame, globals);
+            }
+            Stmt::Return(e) => {
+                let v = match e {
+                    Some(e) => self.eval(e, frame, globals).value,
+                    None => Value::None,
+                };
+                return Flow::Return(v);
+            }
+            Stmt::FunctionDef(f) => {
+                frame
+                    .locals
+                    .insert(f.name.clone(), Value::Function(f.clone()));
+            }
+            Stmt::ClassDef { name } => {
+                frame.locals.insert(name.clone(), Value::Unknown);
+            }
+            Stmt::Block { kind, branches } => {
+                return self.exec_branches(*kind, branches, frame, globals);
+            }
+            Stmt::Other => {}
+        }
+        Flow::Next
+    }
+
+    fn note_framework(&mut self, module: &str) {
+        let top = module.split('.').next().unwrap_or("").to_string();
+        if !self.frameworks.contains(&top) {
+            self.frameworks.push(top);
+        }
+    }
+
+    fn exec_branches(
+        &mut self,
+        kind: BlockKind,
+        branches: &[Vec<Stmt>],
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> Flow {
+        if kind == BlockKind::Once {
+            for b in branches {
+                match self.exec_block(b, frame, globals) {
+                    Flow::Next => {}
+                    other => return other,
+                }
+            }
+            return Flow::Next;
+        }
+        // A branch or a loop body: run each once from the same state. A name bound before the
+        // block and rebound inside, or bound in several branches, is unknown afterwards (the
+        // block may run zero, one or many times); a name only one branch introduces keeps its value.
+        let before = frame.locals.clone();
+        let mut assigned: HashMap<String, (usize, Value)> = HashMap::new();
+        self.block_depth += 1;
+        let mut returned = false;
+        for b in branches {
+            let mut inner = Frame {
+                locals: before.clone(),
+            };
+            if let Flow::Return(_) | Flow::Stop = self.exec_block(b, &mut inner, globals) {
+                returned = true;
+            }
+            for (k, v) in inner.locals {
+                let changed = before.get(&k).is_none_or(|old| !same(old, &v));
+                if changed {
+                    let e = assigned.entry(k).or_insert((0, v));
+                    e.0 += 1;
+                }
+            }
+        }
+        self.block_depth -= 1;
+        for (k, (count, v)) in assigned {
+            let keep = count == 1 && !before.contains_key(&k);
+            frame
+                .locals
+                .insert(k, if keep { v } else { Value::Unknown });
+        }
+        if returned {
+            // A return inside a branch: what the function returns is not known.
+            return Flow::Return(Value::Unknown);
+        }
+        Flow::Next
+    }
+
+    fn assign(&mut self, target: &Expr, v: SValue, frame: &mut Frame) {
+        match target {
+            Expr::Name { id, .. } => {
+                frame.locals.insert(id.clone(), v.value);
+            }
+            Expr::Tuple { items, .. } | Expr::List { items, .. } => {
+                let parts = match &v.value {
+                    Value::Tuple(p) | Value::List(p) if p.len() == items.len() => Some(p.clone()),
+                    _ => None,
+                };
+                for (i, t) in items.iter().enumerate() {
+                    let part = parts.as_ref().map_or(
+                        SValue {
+                            value: Value::Unknown,
+                            span: t.span(),
+                        },
+                        |p| p[i].clone(),
+                    );
+                    self.assign(t, part, frame);
+                }
+            }
+            // `cfg["units"] = 2`, `sizes[0] += 1`: the container's value is no longer known.
+            Expr::Subscript { .. } | Expr::Attribute { .. } => {
+                self.invalidate_container(target, frame, true)
+            }
+            _ => {}
+        }
+    }
+
+    /// Forgets the value of the list/tuple/dict at the root of `e` (`a` in `a.b[0]`). For an
+    /// assignment into a model or a layer (`model.layers[-1].activation = ...`, not
+    /// `model.trainable = False`), the model is unresolved and the layer unknown.
+    fn invalidate_container(&mut self, e: &Expr, frame: &mut Frame, assignment: bool) {
+        let mut root = e;
+        while let Expr::Subscript { value, .. } | Expr::Attribute { value, .. } = root {
+            root = value;
+        }
+        let Expr::Name { id, .. } = root else {
+            return;
+        };
+        // Only assignments reach here with `e` itself an attribute (`model.trainable = False`).
+        let harmless = !assignment
+            || matches!(e, Expr::Attribute { attr, value, .. }
+            if matches!(value.as_ref(), Expr::Name { .. })
+                && matches!(attr.as_str(), "trainable" | "name" | "_name"));
+        match frame.locals.get_mut(id) {
+            Some(v @ (Value::List(_) | Value::Tuple(_) | Value::Dict(_))) => *v = Value::Unknown,
+            // `model.layers[-1].activation = sigmoid`: the model is no longer what was built.
+            Some(Value::Model(m)) if !harmless => self.models[*m].unresolved = true,
+            // `head.activation = ...` on a layer object.
+            Some(Value::Layer(l)) if !harmless => {
+                self.layers[*l].class = UNRESOLVED_LAYER.to_string();
+            }
+            _ => {}
+        }
+    }
+
+    fn lookup(&self, id: &str, frame: &Frame, globals: Option<&Env>) -> Value {
+        if let Some(v) = frame
+            .locals
+            .get(id)
+            .or_else(|| globals.and_then(|g| g.get(id)))
+        {
+            return v.clone();
+        }
+        if !self.star_imports.is_empty()
+            && id.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        {
+            let model_class = matches!(id, "Sequential" | "Model" | "Input");
+            let module = self
+                .star_imports
+                .iter()
+                .find(|m| model_class || m.contains("layers"))
+                .or(self.star_imports.first());
+            if let Some(m) = module {
+                if model_class {
+                    return Value::Path(format!("keras.models.{id}"));
+                }
+                return Value::Path(format!("{m}.{id}"));
+            }
+        }
+        Value::Unknown
+    }
+
+    fn eval(&mut self, e: &Expr, frame: &mut Frame, globals: Option<&Env>) -> SValue {
+        let span = e.span();
+        let value = match e {
+            Expr::Name { id, .. } => self.lookup(id, frame, globals),
+            Expr::Attribute { value, attr, .. } => match self.eval(value, frame, globals).value {
+                Value::Path(p) => Value::Path(format!("{p}.{attr}")),
+                Value::Model(m) => Value::Method(m, attr.clone()),
+                _ => Value::Unknown,
+            },
+            Expr::Call(c) => self.call(c, frame, globals),
+            Expr::Str { value, .. } => Value::Str(value.clone()),
+            Expr::Int { value, .. } => value.map_or(Value::Unknown, Value::Int),
+            Expr::Float { value, .. } => Value::Float(*value),
+            Expr::Bool { value, .. } => Value::Bool(*value),
+            Expr::NoneLit { .. } => Value::None,
+            Expr::Tuple { items, .. } => Value::Tuple(self.eval_all(items, frame, globals)),
+            Expr::List { items, .. } => Value::List(self.eval_all(items, frame, globals)),
+            Expr::Dict { items, .. } => {
+                let mut out = Some(vec![]);
+                for (k, v) in items {
+                    let key = k.as_ref().map(|k| self.eval(k, frame, globals).value);
+                    let value = self.eval(v, frame, globals);
+                    match (key, out.as_mut()) {
+                        (Some(Value::Str(key)), Some(o)) => o.push((key, value)),
+                        _ => out = None,
+                    }
+                }
+                out.map_or(Value::Unknown, Value::Dict)
+            }
+            Expr::Subscript { value, index, .. } => {
+                let base = self.eval(value, frame, globals).value;
+                let idx = self.eval(index, frame, globals).value;
+                match (base, idx) {
+                    (Value::Dict(items), Value::Str(k)) => items
+                        .iter()
+                        .rev()
+                        .find(|(key, _)| *key == k)
+                        .map_or(Value::Unknown, |(_, v)| v.value.clone()),
+                    (Value::Tuple(items) | Value::List(items), Value::Int(i)) => {
+                        let n = items.len() as i64;
+                        let i = if i < 0 { i + n } else { i };
+                        usize::try_from(i)
+                            .ok()
+                            .and_then(|i| items.get(i))
+                            .map_or(Value::Unknown, |v| v.value.clone())
+                    }
+                    _ => Value::Unknown,
+                }
+            }
+            Expr::BinOp {
+                left, op, right, ..
+            } => {
+                let l = self.eval(left, frame, globals).value;
+                let r = self.eval(right, frame, globals).value;
+                tf1_binop(&l, *op, &r).unwrap_or_else(|| binop(l, *op, r))
+            }
+            Expr::Neg { operand, .. } => match self.eval(operand, frame, globals).value {
+                Value::CeTerm(p) => self.hand_written_loss(p, false, span),
+                Value::BceTerm(p) => self.hand_written_loss(p, true, span),
+                Value::Int(i) => i.checked_neg().map_or(Value::Unknown, Value::Int),
+                Value::Float(f) => Value::Float(-f),
+                _ => Value::Unknown,
+            },
+            Expr::Greater { left, right, .. } => {
+                let l = self.eval(left, frame, globals).value;
+                let r = self.eval(right, frame, globals).value;
+                if let (Value::Tensor(t), Value::Float(f)) = (l, r)
+                    && f == 0.5
+                {
+                    self.thresholds.push((t, span));
+                }
+                Value::Unknown
+            }
+            Expr::Slice { .. } | Expr::Lambda { .. } | Expr::Other { .. } => Value::Unknown,
+        };
+        SValue { value, span }
+    }
+
+    fn eval_all(
+        &mut self,
+        items: &[Expr],
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> Vec<SValue> {
+        items.iter().map(|i| self.eval(i, frame, globals)).collect()
+    }
+
+    fn kwargs(
+        &mut self,
+        c: &Call,
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> Option<Vec<KwValue>> {
+        let mut out = vec![];
+        let mut complete = true;
+        for k in &c.keywords {
+            let value = self.eval(&k.value, frame, globals);
+            match &k.name {
+                Some(name) => out.push(KwValue {
+                    name: name.clone(),
+                    span: k.span,
+                    value,
+                }),
+                None => complete = false,
+            }
+        }
+        complete.then_some(out)
+    }
+
+    fn call(&mut self, c: &Call, frame: &mut Frame, globals: Option<&Env>) -> Value {
+        let callee = self.eval(&c.func, frame, globals).value;
+        // `layers.append(...)`, `cfg.update(...)`: any method of a container may change it.
+        if let Expr::Attribute { value, .. } = &c.func {
+            self.invalidate_container(value, frame, false);
+        }
+        let args = self.eval_all(&c.args, frame, globals);
+        let starred = c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
+        let kwargs = self.kwargs(c, frame, globals);
+        match callee {
+            Value::Path(p) => {
+                // `**kwargs` or `*args` hide arguments: nothing built from this call is known.
+                let Some(kwargs) = kwargs else {
+                    return Value::Unknown;
+                };
+                if let Some(v) = self.tf1_call(&p, c, &args, &kwargs) {
+                    return v;
+                }
+                match classify(&p) {
+                    Callee::Sequential => self.sequential(c, &args, &kwargs),
+                    Callee::Model => self.functional(c, &args, &kwargs),
+                    Callee::Input => {
+                        if starred {
+                            return Value::Unknown;
+                        }
+                        let layer = self.new_layer("InputLayer", c, args, kwargs);
+                        self.layers[layer].is_input = true;
+                        self.tensors.push(TensorRec { layer, node: 0 });
+                        Value::Tensor(self.tensors.len() - 1)
+                    }
+                    Callee::Layer(class) => {
+                        if starred {
+                            return Value::Unknown;
+                        }
+                        let class = class.to_string();
+                        Value::Layer(self.new_layer(&class, c, args, kwargs))
+                    }
+                    Callee::Merge(class) => {
+                        let Some(inputs) = args.first().cloned() else {
+                            return Value::Unknown;
+                        };
+                        let rest: Vec<SValue> = args.iter().skip(1).cloned().collect();
+                        let layer = self.new_layer(class, c, rest, kwargs);
+                        self.call_layer(layer, &[inputs])
+                    }
+                    Callee::Object { class } => Value::Object(Rc::new(ObjectRec {
+                        class: class.to_string(),
+                        callee_span: c.func.span(),
+                        call_span: c.span,
+                        args,
+                        kwargs,
+                    })),
+                    Callee::Other => Value::Unknown,
+                }
+            }
+            Value::Layer(l) => self.call_layer(l, &args),
+            Value::Method(m, name) => {
+                let kwargs = kwargs.unwrap_or_default();
+                self.method(m, &name, c, &args, &kwargs);
+                Value::Unknown
+            }
+            Value::Function(f) => {
+                self.called.insert(f.name.clone());
+                if kwargs.is_none() || starred || self.call_depth >= MAX_CALL_DEPTH {
+                    return Value::Unknown;
+                }
+                let kwargs = kwargs.unwrap_or_default();
+                let mut callee_frame = Frame { locals: Env::new() };
+                // Globals of the callee: the module's names. At the top level they are this frame's.
+                let module_globals = match globals {
+                    Some(g) => g.clone(),
+                    None => frame.locals.clone(),
+                };
+                self.call_function(&f, &args, &kwargs, &mut callee_frame, Some(&module_globals))
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    /// TensorFlow 1 graph code: placeholders, `tf.layers.*`, `tf.matmul`, `tf.nn.*` activations, the
+    /// `tf.nn`/`tf.losses` losses, hand-written cross-entropy, and 0.5 thresholds at test time.
+    fn tf1_call(
+        &mut self,
+        path: &str,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Option<Value> {
+        let tail = tf1_tail(path)?;
+        let kw = |name: &str| kwargs.iter().find(|k| k.name == name);
+        let arg = |pos: usize, name: &str| -> Option<SValue> {
+            kw(name)
+                .map(|k| k.value.clone())
+                .or_else(|| args.get(pos).cloned())
+        };
+        let tensor_of = |v: &Option<SValue>| match v.as_ref().map(|v| &v.value) {
+            Some(Value::Tensor(t)) => Some(*t),
+            _ => None,
+        };
+        if tail == "placeholder" {
+            let shape = arg(1, "shape")?;
+            let name = kw("name").cloned();
+            let mut kw_out = vec![KwValue {
+                name: "batch_shape".into(),
+                span: shape.span,
+                value: shape,
+            }];
+            kw_out.extend(name);
+            let layer = self.new_layer("InputLayer", c, vec![], kw_out);
+            self.layers[layer].is_input = true;
+            self.tensors.push(TensorRec { layer, node: 0 });
+            return Some(Value::Tensor(self.tensors.len() - 1));
+        }
+        if let Some(class) = tf1_layer(tail) {
+            let Some(input) = tensor_of(&arg(0, "inputs").or_else(|| arg(0, "x"))) else {
+                return Some(Value::Unknown);
+            };
+            let rest: Vec<SValue> = if kw("inputs").is_some() || kw("x").is_some() {
+                args.to_vec()
+            } else {
+                args.iter().skip(1).cloned().collect()
+            };
+            let kwargs: Vec<KwValue> = kwargs
+                .iter()
+                .filter(|k| !matches!(k.name.as_str(), "inputs" | "x" | "training" | "reuse"))
+                .cloned()
+                .collect();
+            let layer = self.new_layer(class, c, rest, kwargs);
+            let t = self.call_layer(
+                layer,
+                &[SValue {
+                    value: Value::Tensor(input),
+                    span: c.span,
+                }],
+            );
+            return Some(t);
+        }
+        if let Some(name) = tf1_activation(tail) {
+            let Some(input) = tensor_of(
+                &arg(0, "features")
+                    .or_else(|| arg(0, "logits"))
+                    .or_else(|| arg(0, "x")),
+            ) else {
+                return Some(Value::Unknown);
+            };
+            let act = SValue {
+                value: Value::Str(name.into()),
+                span: c.func.span(),
+            };
+            let mut kw_out = vec![];
+            let class = match kw("axis").or_else(|| kw("dim")) {
+                Some(axis) if name == "softmax" => {
+                    kw_out.push(KwValue {
+                        name: "axis".into(),
+                        span: axis.span,
+                        value: axis.value.clone(),
+                    });
+                    "Softmax"
+                }
+                _ => "Activation",
+            };
+            let layer_args = if class == "Activation" {
+                vec![act]
+            } else {
+                vec![]
+            };
+            let layer = self.new_layer(class, c, layer_args, kw_out);
+            if class == "Softmax" {
+                // The label of the activation is the call itself.
+                self.layers[layer].callee_span = c.func.span();
+            }
+            return Some(self.call_layer(
+                layer,
+                &[SValue {
+                    value: Value::Tensor(input),
+                    span: c.span,
+                }],
+            ));
+        }
+        if let Some((class, from_logits, key, pos)) = tf1_loss(tail) {
+            let pred = kw(key)
+                .map(|k| (k.value.clone(), Some(k.span)))
+                .or_else(|| args.get(pos).map(|a| (a.clone(), None)));
+            let Some((
+                SValue {
+                    value: Value::Tensor(t),
+                    span,
+                },
+                kw_span,
+            )) = pred
+            else {
+                return Some(Value::Unknown);
+            };
+            self.tf_losses.push(TfLoss {
+                class,
+                tensor: t,
+                callee_span: c.func.span(),
+                call_span: c.span,
+                logits_span: if from_logits {
+                    Some(kw_span.unwrap_or(span))
+                } else {
+                    None
+                },
+            });
+            return Some(Value::Unknown);
+        }
+        match tail {
+            "matmul" | "linalg.matmul" => {
+                let (Some(x), Some(w)) = (tensor_of(&arg(0, "a")), arg(1, "b")) else {
+                    return Some(Value::Unknown);
+                };
+                let units = match &w.value {
+                    Value::Variable(Some(dims)) if dims.len() == 2 => dims[1],
+                    _ => None,
+                };
+                let Some(units) = units else {
+                    return Some(Value::Unknown);
+                };
+                let layer = self.new_layer(
+                    "Dense",
+                    c,
+                    vec![SValue {
+                        value: Value::Int(units),
+                        span: w.span,
+                    }],
+                    vec![KwValue {
+                        name: "use_bias".into(),
+                        span: c.span,
+                        value: SValue {
+                            value: Value::Bool(false),
+                            span: c.span,
+                        },
+                    }],
+                );
+                Some(self.call_layer(
+                    layer,
+                    &[SValue {
+                        value: Value::Tensor(x),
+                        span: c.span,
+                    }],
+                ))
+            }
+            "Variable" | "get_variable" => {
+                let init = if tail == "get_variable" {
+                    arg(1, "shape")
+                } else {
+                    arg(0, "initial_value")
+                };
+                Some(match init.map(|v| v.value) {
+                    Some(Value::Variable(s)) => Value::Variable(s),
+                    Some(Value::List(d) | Value::Tuple(d)) => Value::Variable(Some(dims(&d))),
+                    _ => Value::Variable(None),
+                })
+            }
+            "random_normal"
+            | "random.normal"
+            | "truncated_normal"
+            | "random.truncated_normal"
+            | "random_uniform"
+            | "random.uniform"
+            | "zeros"
+            | "ones"
+            | "constant_initializer" => Some(match arg(0, "shape").map(|v| v.value) {
+                Some(Value::List(d) | Value::Tuple(d)) => Value::Variable(Some(dims(&d))),
+                _ => Value::Variable(None),
+            }),
+            "log" | "math.log" => Some(match tensor_of(&arg(0, "x")) {
+                Some(p) => Value::LogOf(p),
+                None => Value::Unknown,
+            }),
+            "reduce_sum" | "reduce_mean" | "math.reduce_sum" | "math.reduce_mean" => {
+                Some(match arg(0, "input_tensor").map(|v| v.value) {
+                    Some(v @ (Value::CeTerm(_) | Value::BceTerm(_))) => v,
+                    _ => Value::Unknown,
+                })
+            }
+            "round" | "math.round" => {
+                if let Some(t) = tensor_of(&arg(0, "x")) {
+                    self.thresholds.push((t, c.span));
+                }
+                Some(Value::Unknown)
+            }
+            "greater" | "math.greater" => {
+                let half =
+                    matches!(arg(1, "y").map(|v| v.value), Some(Value::Float(f)) if f == 0.5);
+                if let (Some(t), true) = (tensor_of(&arg(0, "x")), half) {
+                    self.thresholds.push((t, c.span));
+                }
+                Some(Value::Unknown)
+            }
+            _ => None,
+        }
+    }
+
+    /// `-tf.reduce_sum(y * tf.log(p))`: categorical cross-entropy on `p` as written by hand.
+    fn hand_written_loss(&mut self, p: usize, binary: bool, span: Span) -> Value {
+        self.tf_losses.push(TfLoss {
+            class: if binary {
+                "BinaryCrossentropy"
+            } else {
+                "CategoricalCrossentropy"
+            },
+            tensor: p,
+            callee_span: span,
+            call_span: span,
+            logits_span: None,
+        });
+        Value::Unknown
+    }
+
+    /// A TF1 graph with a loss, as a functional model: inputs are the placeholders the loss's
+    /// tensor depends on, the output is that tensor, and a 0.5 threshold on it is its metric.
+    pub fn tf1_model(&mut self) -> Option<usize> {
+        let loss = self.tf_losses.last()?.clone();
+        let mut inputs = vec![];
+        let mut stack = vec![loss.tensor];
+        let mut seen = vec![false; self.tensors.len()];
+        while let Some(t) = stack.pop() {
+            if std::mem::replace(&mut seen[t], true) {
+                continue;
+            }
+            let rec = &self.tensors[t];
+            let layer = &self.layers[rec.layer];
+            if layer.is_input {
+                inputs.push(t);
+            } else if let Some(ins) = layer.calls.get(rec.node) {
+                stack.extend(ins.iter().copied());
+            }
+        }
+        if inputs.is_empty() {
+            return None;
+        }
+        inputs.sort_unstable();
+        let mut kwargs = vec![];
+        if let Some(s) = loss.logits_span {
+            kwargs.push(KwValue {
+                name: "from_logits".into(),
+                span: s,
+                value: SValue {
+                    value: Value::Bool(true),
+                    span: s,
+                },
+            });
+        }
+        let object = Value::Object(Rc::new(ObjectRec {
+            class: loss.class.to_string(),
+            callee_span: loss.callee_span,
+            call_span: loss.call_span,
+            args: vec![],
+            kwargs,
+        }));
+        let metrics: Vec<SValue> = self
+            .thresholds
+            .iter()
+            .filter(|(t, _)| *t == loss.tensor)
+            .map(|&(_, span)| SValue {
+                value: Value::Object(Rc::new(ObjectRec {
+                    class: "BinaryAccuracy".into(),
+                    callee_span: span,
+                    call_span: span,
+                    args: vec![],
+                    kwargs: vec![],
+                })),
+                span,
+            })
+            .collect();
+        let span = loss.call_span;
+        self.clock += 1;
+        self.models.push(ModelRec {
+            kind: ModelKind::Functional {
+                inputs,
+                outputs: vec![loss.tensor],
+            },
+            span: self.layers[self.tensors[loss.tensor].layer].call_span,
+            name: Some("tf_graph".into()),
+            unresolved: false,
+            depth: 0,
+            compile: Some(Compile {
+                span,
+                loss: Some(KwValue {
+                    name: "loss".into(),
+                    span,
+                    value: SValue {
+                        value: object,
+                        span,
+                    },
+                }),
+                metrics: (!metrics.is_empty()).then(|| KwValue {
+                    name: "metrics".into(),
+                    span,
+                    value: SValue {
+                        value: Value::List(metrics),
+                        span,
+                    },
+                }),
+                loss_weights: None,
+            }),
+            compiled_at: Some(self.clock),
+        });
+        Some(self.models.len() - 1)
+    }
+
+    fn call_function(
+        &mut self,
+        f: &FunctionDef,
+        args: &[SValue],
+        kwargs: &[KwValue],
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> Value {
+        self.call_depth += 1;
+        for (i, p) in f.params.iter().enumerate() {
+            let v = if let Some(a) = args.get(i) {
+                a.value.clone()
+            } else if let Some(k) = kwargs.iter().find(|k| k.name == p.name) {
+                k.value.value.clone()
+            } else if let Some(d) = &p.default {
+                // Defaults are evaluated in the module scope.
+                let mut g = Frame { locals: Env::new() };
+                self.eval(d, &mut g, globals).value
+            } else {
+                Value::Unknown
+            };
+            frame.locals.insert(p.name.clone(), v);
+        }
+        let out = match self.exec_block(&f.body, frame, globals) {
+            Flow::Return(v) => v,
+            _ => Value::None,
+        };
+        self.call_depth -= 1;
+        out
+    }
+
+    fn new_layer(
+        &mut self,
+        class: &str,
+        c: &Call,
+        args: Vec<SValue>,
+        kwargs: Vec<KwValue>,
+    ) -> usize {
+        self.layers.push(LayerRec {
+            class: class.to_string(),
+            callee_span: c.func.span(),
+            call_span: c.span,
+            args,
+            kwargs,
+            calls: vec![],
+            is_input: false,
+        });
+        self.layers.len() - 1
+    }
+
+    /// `Dense(...)(x)`: a new tensor, when every input is a known tensor.
+    fn call_layer(&mut self, layer: usize, args: &[SValue]) -> Value {
+        let Some(first) = args.first() else {
+            return Value::Unknown;
+        };
+        let inputs: Option<Vec<usize>> = match &first.value {
+            Value::Tensor(t) => Some(vec![*t]),
+            Value::List(items) | Value::Tuple(items) => items
+                .iter()
+                .map(|i| match i.value {
+                    Value::Tensor(t) => Some(t),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        };
+        let Some(inputs) = inputs.filter(|i| !i.is_empty()) else {
+            return Value::Unknown;
+        };
+        if self.layers[layer].is_input {
+            return Value::Unknown;
+        }
+        let rec = &mut self.layers[layer];
+        rec.calls.push(inputs);
+        let node = rec.calls.len() - 1;
+        self.tensors.push(TensorRec { layer, node });
+        Value::Tensor(self.tensors.len() - 1)
+    }
+
+    /// A layer, or the input layer behind an `Input(...)` tensor (Keras 3 style Sequential).
+    fn as_layer(&self, v: &Value) -> Option<usize> {
+        match v {
+            Value::Layer(l) => Some(*l),
+            Value::Tensor(t) => {
+                let rec = &self.tensors[*t];
+                self.layers[rec.layer].is_input.then_some(rec.layer)
+            }
+            _ => None,
+        }
+    }
+
+    fn layer_list(&self, items: &[SValue]) -> Vec<Option<usize>> {
+        items.iter().map(|i| self.as_layer(&i.value)).collect()
+    }
+
+    fn new_model(&mut self, kind: ModelKind, c: &Call, kwargs: &[KwValue]) -> Value {
+        let name = kwargs
+            .iter()
+            .find(|k| k.name == "name")
+            .and_then(|k| match &k.value.value {
+                Value::Str(s) => Some(s.clone()),
+                _ => None,
+            });
+        self.clock += 1;
+        self.models.push(ModelRec {
+            kind,
+            span: c.span,
+            name,
+            unresolved: false,
+            depth: self.block_depth,
+            compile: None,
+            compiled_at: None,
+        });
+        Value::Model(self.models.len() - 1)
+    }
+
+    fn sequential(&mut self, c: &Call, args: &[SValue], kwargs: &[KwValue]) -> Value {
+        let layers_arg = args.first().map(|a| &a.value).or_else(|| {
+            kwargs
+                .iter()
+                .find(|k| k.name == "layers")
+                .map(|k| &k.value.value)
+        });
+        let layers = match layers_arg {
+            None | Some(Value::None) => vec![],
+            Some(Value::List(items) | Value::Tuple(items)) => self.layer_list(items),
+            Some(_) => vec![None],
+        };
+        self.new_model(ModelKind::Sequential(layers), c, kwargs)
+    }
+
+    fn functional(&mut self, c: &Call, args: &[SValue], kwargs: &[KwValue]) -> Value {
+        let get = |pos: usize, names: &[&str]| -> Option<Value> {
+            kwargs
+                .iter()
+                .find(|k| names.contains(&k.name.as_str()))
+                .map(|k| k.value.value.clone())
+                .or_else(|| args.get(pos).map(|a| a.value.clone()))
+        };
+        let tensors = |v: Option<Value>| -> Option<Vec<usize>> {
+            match v? {
+                Value::Tensor(t) => Some(vec![t]),
+                Value::List(items) | Value::Tuple(items) => items
+                    .iter()
+                    .map(|i| match i.value {
+                        Value::Tensor(t) => Some(t),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => None,
+            }
+        };
+        let inputs = tensors(get(0, &["inputs", "input"]));
+        let outputs = tensors(get(1, &["outputs", "output"]));
+        match (inputs, outputs) {
+            (Some(inputs), Some(outputs)) if !inputs.is_empty() && !outputs.is_empty() => {
+                self.new_model(ModelKind::Functional { inputs, outputs }, c, kwargs)
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    fn method(&mut self, m: usize, name: &str, c: &Call, args: &[SValue], kwargs: &[KwValue]) {
+        let in_block = self.block_depth > self.models[m].depth;
+        match name {
+            "add" => {
+                if in_block {
+                    self.models[m].unresolved = true;
+                }
+                let layer = args.first().and_then(|a| self.as_layer(&a.value));
+                match &mut self.models[m].kind {
+                    ModelKind::Sequential(layers) => layers.push(layer),
+                    ModelKind::Functional { .. } => self.models[m].unresolved = true,
+                }
+            }
+            "pop" => self.models[m].unresolved = true,
+            "compile" => {
+                if in_block {
+                    self.models[m].unresolved = true;
+                }
+                let pick = |pos: usize, key: &str| -> Option<KwValue> {
+                    kwargs.iter().find(|k| k.name == key).cloned().or_else(|| {
+                        args.get(pos).map(|a| KwValue {
+                            name: key.to_string(),
+                            span: a.span,
+                            value: a.clone(),
+                        })
+                    })
+                };
+                self.clock += 1;
+                self.models[m].compiled_at = Some(self.clock);
+                self.models[m].compile = Some(Compile {
+                    span: c.span,
+                    loss: pick(1, "loss"),
+                    metrics: pick(2, "metrics"),
+                    loss_weights: pick(3, "loss_weights"),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `tensorflow.layers.dense` -> `layers.dense`; `None` for paths outside TensorFlow 1's API.
+fn tf1_tail(path: &str) -> Option<&str> {
+    if path.starts_with("tensorflow.keras.") || path.starts_with("tensorflow.compat.v1.keras.") {
+        return None;
+    }
+    path.strip_prefix("tensorflow.compat.v1.")
+        .or_else(|| path.strip_prefix("tensorflow.compat.v2."))
+        .or_else(|| path.strip_prefix("tensorflow."))
+}
+
+/// TF1 layer functions and the Keras layer each one is.
+fn tf1_layer(tail: &str) -> Option<&'static str> {
+    Some(match tail {
+        "layers.dense" => "Dense",
+        "layers.conv1d" => "Conv1D",
+        "layers.conv2d" => "Conv2D",
+        "layers.conv3d" => "Conv3D",
+        "layers.conv2d_transpose" => "Conv2DTranspose",
+        "layers.max_pooling1d" => "MaxPooling1D",
+        "layers.max_pooling2d" => "MaxPooling2D",
+        "layers.average_pooling2d" => "AveragePooling2D",
+        "layers.flatten" | "contrib.layers.flatten" => "Flatten",
+        "layers.dropout" | "nn.dropout" => "Dropout",
+        "layers.batch_normalization" => "BatchNormalization",
+        _ => return None,
+    })
+}
+
+/// TF activation functions applied to a tensor (`tf.nn.sigmoid(logits)`) and their Keras names.
+fn tf1_activation(tail: &str) -> Option<&'static str> {
+    Some(match tail {
+        "nn.sigmoid" | "sigmoid" | "math.sigmoid" => "sigmoid",
+        "nn.softmax" | "math.softmax" => "softmax",
+        "nn.log_softmax" | "math.log_softmax" => "log_softmax",
+        "nn.relu" => "relu",
+        "nn.relu6" => "relu6",
+        "nn.elu" => "elu",
+        "nn.selu" => "selu",
+        "nn.tanh" | "tanh" | "math.tanh" => "tanh",
+        "nn.softplus" | "math.softplus" => "softplus",
+        "nn.leaky_relu" => "leaky_relu",
+        _ => return None,
+    })
+}
+
+/// TF losses: (Keras loss class, takes logits, keyword of the predictions, their position).
+fn tf1_loss(tail: &str) -> Option<(&'static str, bool, &'static str, usize)> {
+    Some(match tail {
+        "nn.sigmoid_cross_entropy_with_logits" => {
+            ("SigmoidCrossEntropyWithLogits", true, "logits", 2)
+        }
+        "nn.softmax_cross_entropy_with_logits" | "nn.softmax_cross_entropy_with_logits_v2" => {
+            ("CategoricalCrossentropy", true, "logits", 2)
+        }
+        "nn.sparse_softmax_cross_entropy_with_logits" => {
+            ("SparseCategoricalCrossentropy", true, "logits", 2)
+        }
+        "losses.sigmoid_cross_entropy" => ("BinaryCrossentropy", true, "logits", 1),
+        "losses.softmax_cross_entropy" => ("CategoricalCrossentropy", true, "logits", 1),
+        "losses.sparse_softmax_cross_entropy" => {
+            ("SparseCategoricalCrossentropy", true, "logits", 1)
+        }
+        "losses.log_loss" => ("BinaryCrossentropy", false, "predictions", 1),
+        "losses.mean_squared_error" => ("MeanSquaredError", false, "predictions", 1),
+        "losses.absolute_difference" => ("MeanAbsoluteError", false, "predictions", 1),
+        _ => return None,
+    })
+}
+
+fn tf1_binop(l: &Value, op: BinOp, r: &Value) -> Option<Value> {
+    Some(match (l, op, r) {
+        // `y * tf.log(p)`
+        (Value::LogOf(p), BinOp::Mult, _) | (_, BinOp::Mult, Value::LogOf(p)) => Value::CeTerm(*p),
+        // `y * log(p) + (1 - y) * log(1 - p)`
+        (Value::CeTerm(p), BinOp::Add, _) | (_, BinOp::Add, Value::CeTerm(p)) => Value::BceTerm(*p),
+        // `tf.matmul(x, W) + b`: the bias keeps the tensor what it was.
+        (Value::Tensor(t), BinOp::Add, Value::Variable(_))
+        | (Value::Variable(_), BinOp::Add, Value::Tensor(t)) => Value::Tensor(*t),
+        _ => return None,
+    })
+}
+
+enum Flow {
+    Next,
+    Return(Value),
+    Stop,
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Layer(x), Value::Layer(y))
+        | (Value::Tensor(x), Value::Tensor(y))
+        | (Value::Model(x), Value::Model(y)) => x == y,
+        (Value::Path(x), Value::Path(y)) | (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::None, Value::None) | (Value::Unknown, Value::Unknown) => true,
+        (Value::Function(x), Value::Function(y)) => Rc::ptr_eq(x, y),
+        (Value::Object(x), Value::Object(y)) => Rc::ptr_eq(x, y),
+        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        (Value::Tuple(x), Value::Tuple(y)) | (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(&a.value, &b.value))
+        }
+        (Value::Method(x, a), Value::Method(y, b)) => x == y && a == b,
+        (Value::Dict(x), Value::Dict(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|(a, b)| a.0 == b.0 && same(&a.1.value, &b.1.value))
+        }
+        _ => false,
+    }
+}
+
+fn dims(items: &[SValue]) -> Vec<Option<i64>> {
+    items
+        .iter()
+        .map(|d| match d.value {
+            Value::Int(i) => Some(i),
+            _ => None,
+        })
+        .collect()
+}
+
+fn binop(l: Value, op: BinOp, r: Value) -> Value {
+    match (l, op, r) {
+        (Value::Int(a), BinOp::Add, Value::Int(b)) => {
+            a.checked_add(b).map_or(Value::Unknown, Value::Int)
+        }
+        (Value::Int(a), BinOp::Sub, Value::Int(b)) => {
+            a.checked_sub(b).map_or(Value::Unknown, Value::Int)
+        }
+        (Value::Int(a), BinOp::Mult, Value::Int(b)) => {
+            a.checked_mul(b).map_or(Value::Unknown, Value::Int)
+        }
+        (Value::Int(a), BinOp::FloorDiv, Value::Int(b)) if b != 0 => Value::Int(a.div_euclid(b)),
+        (Value::Tuple(mut a), BinOp::Add, Value::Tuple(b)) => {
+            a.extend(b);
+            Value::Tuple(a)
+        }
+        (Value::List(mut a), BinOp::Add, Value::List(b)) => {
+            a.extend(b);
+            Value::List(a)
+        }
+        _ => Value::Unknown,
+    }
+}

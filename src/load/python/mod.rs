@@ -1,0 +1,570 @@
+//! Python source front end: Keras / tf.keras scripts (`.py`) and notebooks (`.ipynb`), read and
+//! never executed. The text is parsed by ruff's error-recovering parser behind one adapter
+//! (`syntax.rs`), interpreted abstractly (`interp.rs`), and what it builds is written as the Keras 2
+//! config tree `model.to_json()` would give, with spans into the source (`synth.rs`); the Keras front
+//! end lowers that tree, so every rule and numerical check runs unchanged.
+
+mod interp;
+mod notebook;
+mod syntax;
+mod synth;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::LoadError;
+use crate::ir::{Format, Graph, Model, Span, Weights};
+
+/// Largest source file read.
+pub const MAX_SOURCE_BYTES: u64 = 32 << 20;
+/// Deepest bracket nesting accepted before parsing (CPython's own parser stops at 200).
+pub const MAX_BRACKET_DEPTH: usize = 1000;
+/// Stack of the thread that parses and interprets one file: ruff's parser and the drop of its tree
+/// recurse, and a 50,000-term `a+a+…` overflows rayon's 2 MiB threads.
+const STACK_BYTES: usize = 512 << 20;
+
+pub fn load_python(path: &Path) -> Result<Model, LoadError> {
+    let bytes = read_bytes(path)?;
+    python_from_bytes(path, &bytes)
+}
+
+pub fn load_notebook(path: &Path) -> Result<Model, LoadError> {
+    let bytes = read_bytes(path)?;
+    notebook_from_bytes(path, &bytes)
+}
+
+/// [`load_python`] on bytes already in memory; `path` only names the model (fuzzing and tests).
+pub fn python_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> {
+    let text = decode(bytes);
+    if !mentions_framework(&text) {
+        return Err(no_deep_learning());
+    }
+    let path = path.to_path_buf();
+    on_big_stack(move || {
+        check_nesting(&text)?;
+        let parsed = syntax::parse(&text, false, &|o| o);
+        if !parsed.errors.is_empty()
+            && let Some(line) = python2_line(&text)
+        {
+            return Err(LoadError::new(format!(
+                "Python 2 source is not supported (line {line} is Python 2 syntax); nnlint reads \
+                 Python 3"
+            )));
+        }
+        let source = Source {
+            format: Format::PythonSource,
+            text,
+            cells: None,
+        };
+        finish(&path, source, vec![parsed])
+    })
+}
+
+/// [`load_notebook`] on bytes already in memory; `path` only names the model.
+pub fn notebook_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    if !mentions_framework(&text) {
+        return Err(no_deep_learning());
+    }
+    let path = path.to_path_buf();
+    on_big_stack(move || {
+        let cells = notebook::code_cells(&text)?;
+        let mut parsed = vec![];
+        for cell in &cells {
+            check_nesting(&cell.code)?;
+            parsed.push(syntax::parse(&cell.code, true, &|o| cell.to_file(o)));
+        }
+        let starts = cells.iter().map(|c| (c.index, c.to_file(0))).collect();
+        let source = Source {
+            format: Format::Notebook,
+            text,
+            cells: Some(starts),
+        };
+        finish(&path, source, parsed)
+    })
+}
+
+struct Source {
+    format: Format,
+    text: String,
+    /// Notebook: (cell number, offset of the cell's code in the JSON text).
+    cells: Option<Vec<(usize, usize)>>,
+}
+
+fn no_deep_learning() -> LoadError {
+    LoadError::not_a_model(
+        "no deep-learning code found (the file imports neither keras, tensorflow nor torch)",
+    )
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
+    if !meta.is_file() {
+        return Err(LoadError::new("not a regular file"));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| LoadError::new(format!("cannot open the file ({e})")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(LoadError::not_a_model(format!(
+            "the file is larger than {MAX_SOURCE_BYTES} bytes, the limit for Python source"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// A cheap textual test before anything is parsed: directory scans skip most files here.
+fn mentions_framework(text: &str) -> bool {
+    ["keras", "tensorflow", "torch"]
+        .iter()
+        .any(|w| text.contains(w))
+}
+
+/// The text of a source file: UTF-8, or latin-1 (and its cp1252 superset, read as latin-1) when a
+/// PEP 263 declaration on one of the first two lines says so. Invalid UTF-8 is replaced.
+fn decode(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    if let Some(enc) = declared_encoding(bytes) {
+        let enc = enc.to_ascii_lowercase().replace('_', "-");
+        let latin1 = matches!(
+            enc.as_str(),
+            "latin-1"
+                | "latin1"
+                | "iso-8859-1"
+                | "iso8859-1"
+                | "l1"
+                | "cp1252"
+                | "windows-1252"
+                | "iso-8859-15"
+                | "latin-9"
+        ) || enc.starts_with("iso-8859-1-");
+        if latin1 && std::str::from_utf8(bytes).is_err() {
+            return bytes.iter().map(|&b| b as char).collect();
+        }
+    }
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `# -*- coding: latin-1 -*-` / `# vim: set fileencoding=latin-1 :` on line 1 or 2.
+fn declared_encoding(bytes: &[u8]) -> Option<String> {
+    for line in bytes.split(|&b| b == b'\n').take(2) {
+        let line = String::from_utf8_lossy(line);
+        let trimmed = line.trim_start();
+        if !trimmed.starts_with('#') {
+            continue;
+        }
+        let at = trimmed.find("coding")?;
+        let rest = &trimmed[at + "coding".len()..];
+        let rest = rest.strip_prefix([':', '='])?.trim_start();
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .collect();
+        if !name.is_empty() {
+            return Some(name);
+        }
+    }
+    None
+}
+
+/// Refuses absurd bracket nesting before the recursive parser sees it.
+fn check_nesting(text: &str) -> Result<(), LoadError> {
+    let mut depth = 0usize;
+    let mut max = 0usize;
+    let mut line = 1;
+    let mut signs = 0usize;
+    let mut in_comment = false;
+    for b in text.bytes() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    max = depth;
+                    if max > MAX_BRACKET_DEPTH {
+                        return Err(LoadError::new(format!(
+                            "brackets nested more than {MAX_BRACKET_DEPTH} deep (line {line}): \
+                             nnlint refuses such source rather than risk its stack"
+                        )));
+                    }
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' => line += 1,
+            _ => {}
+        }
+        // Prefix operators nest too: `- - - … 1` recurses once per sign (comments do not count).
+        match b {
+            b'#' => in_comment = true,
+            b'\n' => in_comment = false,
+            _ => {}
+        }
+        match b {
+            _ if in_comment => signs = 0,
+            b'-' | b'+' | b'~' => {
+                signs += 1;
+                if signs > MAX_BRACKET_DEPTH {
+                    return Err(LoadError::new(format!(
+                        "more than {MAX_BRACKET_DEPTH} unary operators in a row (line {line}): \
+                         nnlint refuses such source rather than risk its stack"
+                    )));
+                }
+            }
+            b' ' | b'\t' => {}
+            _ => signs = 0,
+        }
+    }
+    let mut nots = 0usize;
+    for word in text.split_ascii_whitespace() {
+        nots = if word == "not" { nots + 1 } else { 0 };
+        if nots > MAX_BRACKET_DEPTH {
+            return Err(LoadError::new(format!(
+                "more than {MAX_BRACKET_DEPTH} `not` in a row: nnlint refuses such source rather \
+                 than risk its stack"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The first line that is Python 2 only (`print x`, `print "..."`, `except E, e:`, `exec "..."`),
+/// when the file has syntax errors.
+fn python2_line(text: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            let print2 =
+                t.strip_prefix("print").is_some_and(|rest| {
+                    rest.starts_with([' ', '\t'])
+                        && rest.trim_start().chars().next().is_some_and(|c| {
+                            c == '"' || c == '\'' || c.is_alphanumeric() || c == '_'
+                        })
+                        && !rest.trim_start().starts_with(['=', '(', '.'])
+                });
+            let except2 = t.starts_with("except ")
+                && t.trim_end().ends_with(':')
+                && t.contains(',')
+                && !t.contains('(')
+                && !t.contains(" as ");
+            let exec2 = t.starts_with("exec \"") || t.starts_with("exec '");
+            print2 || except2 || exec2
+        })
+        .map(|i| i + 1)
+}
+
+/// Runs `f` on a thread with a large stack; a thread that cannot start or that panics becomes an
+/// error, never a crash of the process.
+fn on_big_stack<F>(f: F) -> Result<Model, LoadError>
+where
+    F: FnOnce() -> Result<Model, LoadError> + Send + 'static,
+{
+    // The stack is reserved, not committed; where the system refuses a reservation that large
+    // (strict overcommit), a smaller one still covers every file the nesting limits let through.
+    let f = std::sync::Arc::new(std::sync::Mutex::new(Some(f)));
+    let mut last_error = None;
+    let mut handle = None;
+    for stack in [STACK_BYTES, STACK_BYTES / 8] {
+        let f = f.clone();
+        let spawned = std::thread::Builder::new()
+            .name("nnlint-python".into())
+            .stack_size(stack)
+            .spawn(move || {
+                let job = f.lock().ok().and_then(|mut g| g.take());
+                match job {
+                    Some(job) => job(),
+                    None => Err(LoadError::new("internal error: the parser job ran twice")),
+                }
+            });
+        match spawned {
+            Ok(h) => {
+                handle = Some(h);
+                break;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let Some(handle) = handle else {
+        let e = last_error.map(|e| e.to_string()).unwrap_or_default();
+        return Err(LoadError::new(format!(
+            "cannot start the parser thread ({e})"
+        )));
+    };
+    handle.join().unwrap_or_else(|_| {
+        Err(LoadError::new(
+            "internal error while reading the Python source",
+        ))
+    })
+}
+
+/// Metadata key of a notebook's code cells: `cell:offset` pairs (offset of the cell's code in the
+/// JSON text), for [`notebook_position`].
+pub const CELL_STARTS: &str = "notebook_cell_starts";
+
+/// For a notebook, the cell (numbered as Jupyter shows them, from 1) and the line inside it
+/// (from 1) of a byte offset into the notebook's JSON text.
+pub fn notebook_position(model: &Model, offset: usize) -> Option<(usize, usize)> {
+    if model.format != Format::Notebook {
+        return None;
+    }
+    let text = model.source_text.as_deref()?;
+    let (cell, start) = model
+        .metadata
+        .get(CELL_STARTS)?
+        .split(',')
+        .filter_map(|p| {
+            let (c, at) = p.split_once(':')?;
+            Some((c.parse::<usize>().ok()?, at.parse::<usize>().ok()?))
+        })
+        .rfind(|&(_, at)| at <= offset)?;
+    // Lines inside the cell: the `\n` escapes of its source strings between its start and `offset`.
+    let raw = text.get(start..offset.min(text.len()))?.as_bytes();
+    let (mut line, mut i) = (1, 0);
+    while i < raw.len() {
+        if raw[i] == b'\\' {
+            if raw.get(i + 1) == Some(&b'n') {
+                line += 1;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    Some((cell, line))
+}
+
+fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Model, LoadError> {
+    let mut body = vec![];
+    let mut errors = vec![];
+    let mut comments = vec![];
+    let mut too_deep = false;
+    for p in parsed {
+        body.extend(p.body);
+        errors.extend(p.errors);
+        comments.extend(p.comments);
+        too_deep |= p.too_deep;
+    }
+    let mut world = interp::run(&body);
+    if world.frameworks.is_empty() {
+        return Err(no_deep_learning());
+    }
+    let mut metadata = BTreeMap::new();
+    metadata.insert("frameworks".into(), world.frameworks.join(", "));
+    if let Some(first) = errors.first() {
+        let (line, col) = crate::load::keras::tree::line_col(&source.text, first.span.offset);
+        metadata.insert(
+            "python_syntax_errors".into(),
+            format!(
+                "{} syntax error(s); the first at line {line}, column {col}: {}; findings cover \
+                 what parsed",
+                errors.len(),
+                first.message
+            ),
+        );
+    }
+    if too_deep {
+        metadata.insert(
+            "python_too_deep".into(),
+            format!(
+                "expressions nested deeper than {} were not analysed",
+                syntax::MAX_DEPTH
+            ),
+        );
+    }
+    if let Some(cells) = &source.cells {
+        metadata.insert("notebook_code_cells".into(), cells.len().to_string());
+        let starts: Vec<String> = cells.iter().map(|(i, at)| format!("{i}:{at}")).collect();
+        metadata.insert(CELL_STARTS.into(), starts.join(","));
+    }
+    let display = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let chosen = choose_model(&world).or_else(|| world.tf1_model());
+    let text: Arc<str> = Arc::from(source.text.as_str());
+    let empty = |metadata: BTreeMap<String, String>| Model {
+        path: path.to_path_buf(),
+        format: source.format,
+        source_name: display.clone(),
+        source_text: Some(text.clone()),
+        opset: crate::load::keras::OPSET,
+        producer: "python source".into(),
+        graph: Graph::default(),
+        training: None,
+        metadata,
+        weights: Weights::Absent,
+    };
+    let Some(m) = chosen else {
+        metadata.insert(
+            "python_models".into(),
+            "no Keras model nnlint could resolve statically".into(),
+        );
+        return Ok(empty(metadata));
+    };
+    let tree = synth::model_tree(&world.models[m], &world);
+    let built = crate::load::keras::build_from_tree(
+        path,
+        source.format,
+        display.clone(),
+        source.text.clone(),
+        &tree,
+        metadata.clone(),
+    );
+    let mut model = match built {
+        Ok(model) => model,
+        Err(e) => {
+            // What the interpreter resolved does not lower (an argument it could not read, a
+            // layer it does not know): stay silent rather than guess, and say why in the metadata.
+            metadata.insert(
+                "python_models".into(),
+                format!("not analysed: {}", e.message),
+            );
+            return Ok(empty(metadata));
+        }
+    };
+    model.producer = "python source".into();
+    apply_suppressions(&mut model, &comments, &world.models[m]);
+    Ok(model)
+}
+
+/// The model a file is about: the last one compiled, else the last one built (with layers).
+fn choose_model(w: &interp::World) -> Option<usize> {
+    let usable = |m: &interp::ModelRec| {
+        !m.unresolved
+            && match &m.kind {
+                interp::ModelKind::Sequential(l) => !l.is_empty(),
+                interp::ModelKind::Functional { .. } => true,
+            }
+    };
+    let compiled = w
+        .models
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| usable(m))
+        .filter_map(|(i, m)| m.compiled_at.map(|t| (t, i)))
+        .max()
+        .map(|(_, i)| i);
+    compiled.or_else(|| w.models.iter().rposition(usable))
+}
+
+/// `# nnlint: ignore[NNL001]` or `# noqa: NNL001` on the lines of a layer's call suppress those
+/// rules on its ops; on the lines of the `compile(...)` call, on the ops of the model's outputs
+/// (findings about a loss name the output layer).
+fn apply_suppressions(model: &mut Model, comments: &[syntax::Comment], m: &interp::ModelRec) {
+    let Some(text) = model.source_text.clone() else {
+        return;
+    };
+    let codes_on = |span: Span| -> Vec<String> {
+        let start = text[..span.offset.min(text.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let end_at = (span.offset + span.len).min(text.len());
+        let end = text[end_at..].find('\n').map_or(text.len(), |i| end_at + i);
+        let mut out = vec![];
+        for c in comments
+            .iter()
+            .filter(|c| c.span.offset >= start && c.span.offset <= end)
+        {
+            out.extend(crate::suppress::parse_markers(&c.text));
+            out.extend(noqa_codes(&c.text));
+        }
+        out
+    };
+    let compile_codes = m
+        .compile
+        .as_ref()
+        .map(|c| codes_on(c.span))
+        .unwrap_or_default();
+    let output_values: Vec<_> = model.graph.outputs.iter().map(|o| o.value).collect();
+    let output_paths: Vec<String> = output_values
+        .iter()
+        .filter_map(|&v| model.graph.value(v).producer)
+        .map(|op| model.graph.op(op).origin.path.clone())
+        .collect();
+    for op in &mut model.graph.ops {
+        if let Some(span) = op.origin.spans.get(&crate::ir::Part::Entry).copied() {
+            op.origin.suppress.extend(codes_on(span));
+        }
+        if output_paths.contains(&op.origin.path) {
+            op.origin.suppress.extend(compile_codes.iter().cloned());
+        }
+    }
+}
+
+/// `# noqa: NNL001, NNL004` (ruff/flake8 style; a bare `# noqa` names no nnlint code).
+fn noqa_codes(comment: &str) -> Vec<String> {
+    let lower = comment.to_ascii_lowercase();
+    let Some(at) = lower.find("noqa:") else {
+        return vec![];
+    };
+    comment[at + "noqa:".len()..]
+        .split([',', ' ', '\t'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .take_while(|s| {
+            let code = s.len() == 6
+                && s[..3].eq_ignore_ascii_case("nnl")
+                && s[3..].chars().all(|c| c.is_ascii_digit());
+            let name = s.contains('-') && s.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+            code || name
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin1_is_decoded_when_declared() {
+        let src = b"# -*- coding: latin-1 -*-\n# caf\xe9\nimport keras\n";
+        assert!(decode(src).contains("café"));
+        assert_eq!(decode(b"x = 1\n"), "x = 1\n");
+    }
+
+    #[test]
+    fn python2_lines_are_recognised() {
+        assert_eq!(
+            python2_line("import keras\nprint model.summary()\n"),
+            Some(2)
+        );
+        assert_eq!(python2_line("print 'hi'\n"), Some(1));
+        assert_eq!(python2_line("print('hi')\nprint = 3\n"), None);
+        assert_eq!(
+            python2_line("try:\n    x\nexcept ValueError, e:\n    pass\n"),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn noqa_codes_are_read() {
+        assert_eq!(noqa_codes("# noqa: NNL001, NNL004"), ["NNL001", "NNL004"]);
+        assert_eq!(noqa_codes("# NOQA:NNL001 because"), ["NNL001"]);
+        assert_eq!(noqa_codes("# noqa: E501"), Vec::<String>::new());
+        assert!(noqa_codes("# noqa").is_empty());
+    }
+
+    #[test]
+    fn deep_brackets_are_refused() {
+        let text = format!(
+            "import keras\nx = {}1{}\n",
+            "(".repeat(5000),
+            ")".repeat(5000)
+        );
+        let e = check_nesting(&text).unwrap_err();
+        assert!(e.message.contains("nested more than"), "{}", e.message);
+        let text = format!("import keras\nx = {}1\n", "- ".repeat(5000));
+        let e = check_nesting(&text).unwrap_err();
+        assert!(e.message.contains("unary operators"), "{}", e.message);
+        let text = format!("import keras\nx = {}y\n", "not ".repeat(5000));
+        assert!(check_nesting(&text).is_err());
+        // Ordinary code passes: comment rulers, `a - -b`, `x = -1`.
+        assert!(check_nesting("# ----------\nx = a - -b\ny = -1\n").is_ok());
+        assert!(check_nesting(&format!("# {}\nx = 1\n", "-".repeat(5000))).is_ok());
+    }
+}

@@ -1,0 +1,575 @@
+//! The only module that names ruff types. It parses Python text with ruff's error-recovering parser
+//! and converts the AST into the small tree below (dotted callees, positional and keyword arguments,
+//! assignments, literals, function definitions, the bodies of `with`/`for`/`if`/`try`), with byte
+//! spans on everything. The ruff crates are internal to ruff and change between releases: when they
+//! are upgraded, only this file changes.
+
+use ruff_python_ast as ast;
+use ruff_python_ast::token::TokenKind;
+use ruff_python_parser::{Mode, ParseOptions};
+use ruff_text_size::{Ranged, TextRange, TextSize};
+
+use crate::ir::Span;
+
+/// Deepest expression/statement nesting converted; anything deeper becomes [`Expr::Other`] (the
+/// interpreter treats it as unknown) and [`Parsed::too_deep`] says so.
+pub const MAX_DEPTH: usize = 200;
+
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Name {
+        id: String,
+        span: Span,
+    },
+    Attribute {
+        value: Box<Expr>,
+        attr: String,
+        span: Span,
+    },
+    Call(Box<Call>),
+    Str {
+        value: String,
+        span: Span,
+    },
+    /// `None` when the literal does not fit an i64.
+    Int {
+        value: Option<i64>,
+        span: Span,
+    },
+    Float {
+        value: f64,
+        span: Span,
+    },
+    Bool {
+        value: bool,
+        span: Span,
+    },
+    NoneLit {
+        span: Span,
+    },
+    Tuple {
+        items: Vec<Expr>,
+        span: Span,
+    },
+    List {
+        items: Vec<Expr>,
+        span: Span,
+    },
+    Dict {
+        items: Vec<(Option<Expr>, Expr)>,
+        span: Span,
+    },
+    Subscript {
+        value: Box<Expr>,
+        index: Box<Expr>,
+        span: Span,
+    },
+    /// `a[1:]`: kept only so the interpreter knows it is a slice (its value stays unknown).
+    Slice {
+        span: Span,
+    },
+    BinOp {
+        left: Box<Expr>,
+        op: BinOp,
+        right: Box<Expr>,
+        span: Span,
+    },
+    Neg {
+        operand: Box<Expr>,
+        span: Span,
+    },
+    Lambda {
+        span: Span,
+    },
+    /// `a > b` / `a >= b` (one comparison): kept for `logits > 0.5` at test time.
+    Greater {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        span: Span,
+    },
+    /// Anything else (comprehensions, f-strings, comparisons, ...): its value is unknown.
+    Other {
+        span: Span,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mult,
+    Div,
+    FloorDiv,
+    MatMult,
+    Other,
+}
+
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub func: Expr,
+    pub args: Vec<Expr>,
+    pub keywords: Vec<Keyword>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Keyword {
+    /// `None` for `**kwargs`.
+    pub name: Option<String>,
+    pub value: Expr,
+    /// From the name to the end of the value: `activation='softmax'`.
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Alias {
+    /// Dotted: `tensorflow.keras.layers`.
+    pub name: String,
+    pub asname: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    pub default: Option<Expr>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FunctionDef {
+    pub name: String,
+    pub params: Vec<Param>,
+    pub body: Vec<Stmt>,
+}
+
+/// How a nested body runs: once (`with`, `try`, `if __name__ == "__main__"`), maybe (`if`, `except`),
+/// or any number of times (`for`, `while`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockKind {
+    Once,
+    Maybe,
+    Loop,
+}
+
+#[derive(Clone, Debug)]
+pub enum Stmt {
+    Import(Vec<Alias>),
+    ImportFrom {
+        module: Option<String>,
+        level: u32,
+        names: Vec<Alias>,
+    },
+    Assign {
+        targets: Vec<Expr>,
+        value: Expr,
+    },
+    /// `x += ...`, `for x in ...` targets, `with ... as x`: the names get unknown values.
+    Rebind(Vec<Expr>),
+    Expr(Expr),
+    Return(Option<Expr>),
+    FunctionDef(std::rc::Rc<FunctionDef>),
+    ClassDef {
+        name: String,
+    },
+    /// A nested body; an `if` with `elif`/`else` gives one block per branch.
+    Block {
+        kind: BlockKind,
+        branches: Vec<Vec<Stmt>>,
+    },
+    Other,
+}
+
+#[derive(Clone, Debug)]
+pub struct SyntaxError {
+    pub message: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Comment {
+    pub span: Span,
+    pub text: String,
+}
+
+pub struct Parsed {
+    pub body: Vec<Stmt>,
+    pub errors: Vec<SyntaxError>,
+    pub comments: Vec<Comment>,
+    /// Some expression or statement was nested deeper than [`MAX_DEPTH`] and was not converted.
+    pub too_deep: bool,
+}
+
+/// Parses one module (or one notebook cell). `map` turns an offset in `source` into an offset in
+/// the text spans refer to (the identity for a `.py`, the JSON text for a notebook cell).
+pub fn parse(source: &str, notebook: bool, map: &dyn Fn(usize) -> usize) -> Parsed {
+    let mode = if notebook {
+        Mode::Ipython
+    } else {
+        Mode::Module
+    };
+    let parsed = ruff_python_parser::parse_unchecked(source, ParseOptions::from(mode));
+    let mut cx = Converter {
+        map,
+        depth: 0,
+        too_deep: false,
+    };
+    let errors = parsed
+        .errors()
+        .iter()
+        .map(|e| SyntaxError {
+            message: e.error.to_string(),
+            span: cx.span(e.location),
+        })
+        .collect();
+    let comments = parsed
+        .tokens()
+        .iter()
+        .filter(|t| t.kind() == TokenKind::Comment)
+        .map(|t| Comment {
+            span: cx.span(t.range()),
+            text: source
+                .get(t.range().start().to_usize()..t.range().end().to_usize())
+                .unwrap_or("")
+                .to_string(),
+        })
+        .collect();
+    let body = match parsed.syntax() {
+        ast::Mod::Module(m) => cx.stmts(&m.body),
+        ast::Mod::Expression(_) => vec![],
+    };
+    Parsed {
+        body,
+        errors,
+        comments,
+        too_deep: cx.too_deep,
+    }
+}
+
+struct Converter<'m> {
+    map: &'m dyn Fn(usize) -> usize,
+    depth: usize,
+    too_deep: bool,
+}
+
+impl Converter<'_> {
+    fn span(&self, r: TextRange) -> Span {
+        let start = (self.map)(r.start().to_usize());
+        let end = (self.map)(r.end().to_usize()).max(start);
+        Span {
+            offset: start,
+            len: end - start,
+        }
+    }
+
+    fn range_span(&self, start: TextSize, end: TextSize) -> Span {
+        self.span(TextRange::new(start, end.max(start)))
+    }
+
+    fn stmts(&mut self, body: &[ast::Stmt]) -> Vec<Stmt> {
+        body.iter().map(|s| self.stmt(s)).collect()
+    }
+
+    fn stmt(&mut self, s: &ast::Stmt) -> Stmt {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep = true;
+            return Stmt::Other;
+        }
+        self.depth += 1;
+        let out = self.stmt_inner(s);
+        self.depth -= 1;
+        out
+    }
+
+    fn stmt_inner(&mut self, s: &ast::Stmt) -> Stmt {
+        use ast::Stmt as S;
+        match s {
+            S::Import(i) => Stmt::Import(i.names.iter().map(alias).collect()),
+            S::ImportFrom(i) => Stmt::ImportFrom {
+                module: i.module.as_ref().map(|m| m.as_str().to_string()),
+                level: i.level,
+                names: i.names.iter().map(alias).collect(),
+            },
+            S::Assign(a) => Stmt::Assign {
+                targets: a.targets.iter().map(|t| self.expr(t)).collect(),
+                value: self.expr(&a.value),
+            },
+            S::AnnAssign(a) => match &a.value {
+                Some(v) => Stmt::Assign {
+                    targets: vec![self.expr(&a.target)],
+                    value: self.expr(v),
+                },
+                None => Stmt::Other,
+            },
+            S::AugAssign(a) => Stmt::Rebind(vec![self.expr(&a.target)]),
+            S::Expr(e) => Stmt::Expr(self.expr(&e.value)),
+            S::Return(r) => Stmt::Return(r.value.as_ref().map(|v| self.expr(v))),
+            S::FunctionDef(f) => {
+                let p = &f.parameters;
+                let params = p
+                    .posonlyargs
+                    .iter()
+                    .chain(p.args.iter())
+                    .chain(p.kwonlyargs.iter())
+                    .map(|a| Param {
+                        name: a.parameter.name.as_str().to_string(),
+                        default: a.default.as_ref().map(|d| self.expr(d)),
+                    })
+                    .collect();
+                Stmt::FunctionDef(std::rc::Rc::new(FunctionDef {
+                    name: f.name.as_str().to_string(),
+                    params,
+                    body: self.stmts(&f.body),
+                }))
+            }
+            S::ClassDef(c) => Stmt::ClassDef {
+                name: c.name.as_str().to_string(),
+            },
+            S::If(i) => {
+                let main_guard = is_main_guard(&i.test);
+                let mut branches = vec![self.stmts(&i.body)];
+                for clause in &i.elif_else_clauses {
+                    branches.push(self.stmts(&clause.body));
+                }
+                let kind = if main_guard {
+                    BlockKind::Once
+                } else {
+                    BlockKind::Maybe
+                };
+                Stmt::Block { kind, branches }
+            }
+            S::With(w) => {
+                let targets: Vec<Expr> = w
+                    .items
+                    .iter()
+                    .filter_map(|i| i.optional_vars.as_ref().map(|v| self.expr(v)))
+                    .collect();
+                let mut body = vec![Stmt::Rebind(targets)];
+                body.extend(self.stmts(&w.body));
+                Stmt::Block {
+                    kind: BlockKind::Once,
+                    branches: vec![body],
+                }
+            }
+            S::For(f) => {
+                let mut body = vec![Stmt::Rebind(vec![self.expr(&f.target)])];
+                body.extend(self.stmts(&f.body));
+                let mut branches = vec![body];
+                if !f.orelse.is_empty() {
+                    branches.push(self.stmts(&f.orelse));
+                }
+                Stmt::Block {
+                    kind: BlockKind::Loop,
+                    branches,
+                }
+            }
+            S::While(w) => {
+                let mut branches = vec![self.stmts(&w.body)];
+                if !w.orelse.is_empty() {
+                    branches.push(self.stmts(&w.orelse));
+                }
+                Stmt::Block {
+                    kind: BlockKind::Loop,
+                    branches,
+                }
+            }
+            S::Try(t) => {
+                let mut body = self.stmts(&t.body);
+                body.extend(self.stmts(&t.orelse));
+                let mut out = vec![Stmt::Block {
+                    kind: BlockKind::Once,
+                    branches: vec![body],
+                }];
+                let handlers: Vec<Vec<Stmt>> = t
+                    .handlers
+                    .iter()
+                    .map(|h| match h {
+                        ast::ExceptHandler::ExceptHandler(h) => self.stmts(&h.body),
+                    })
+                    .collect();
+                if !handlers.is_empty() {
+                    out.push(Stmt::Block {
+                        kind: BlockKind::Maybe,
+                        branches: handlers,
+                    });
+                }
+                out.push(Stmt::Block {
+                    kind: BlockKind::Once,
+                    branches: vec![self.stmts(&t.finalbody)],
+                });
+                Stmt::Block {
+                    kind: BlockKind::Once,
+                    branches: vec![out],
+                }
+            }
+            S::Match(m) => Stmt::Block {
+                kind: BlockKind::Maybe,
+                branches: m.cases.iter().map(|c| self.stmts(&c.body)).collect(),
+            },
+            _ => Stmt::Other,
+        }
+    }
+
+    fn exprs(&mut self, items: &[ast::Expr]) -> Vec<Expr> {
+        items.iter().map(|e| self.expr(e)).collect()
+    }
+
+    fn expr(&mut self, e: &ast::Expr) -> Expr {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep = true;
+            return Expr::Other {
+                span: self.span(e.range()),
+            };
+        }
+        self.depth += 1;
+        let out = self.expr_inner(e);
+        self.depth -= 1;
+        out
+    }
+
+    fn expr_inner(&mut self, e: &ast::Expr) -> Expr {
+        use ast::Expr as E;
+        let span = self.span(e.range());
+        match e {
+            E::Name(n) => Expr::Name {
+                id: n.id.as_str().to_string(),
+                span,
+            },
+            E::Attribute(a) => Expr::Attribute {
+                value: Box::new(self.expr(&a.value)),
+                attr: a.attr.as_str().to_string(),
+                span,
+            },
+            E::Call(c) => {
+                let args = self.exprs(&c.arguments.args);
+                let keywords = c
+                    .arguments
+                    .keywords
+                    .iter()
+                    .map(|k| Keyword {
+                        name: k.arg.as_ref().map(|a| a.as_str().to_string()),
+                        value: self.expr(&k.value),
+                        span: self.range_span(k.range().start(), k.range().end()),
+                    })
+                    .collect();
+                Expr::Call(Box::new(Call {
+                    func: self.expr(&c.func),
+                    args,
+                    keywords,
+                    span,
+                }))
+            }
+            E::StringLiteral(s) => Expr::Str {
+                value: s.value.to_str().to_string(),
+                span,
+            },
+            E::NumberLiteral(n) => match &n.value {
+                ast::Number::Int(i) => Expr::Int {
+                    value: i.as_i64(),
+                    span,
+                },
+                ast::Number::Float(f) => Expr::Float { value: *f, span },
+                ast::Number::Complex { .. } => Expr::Other { span },
+            },
+            E::BooleanLiteral(b) => Expr::Bool {
+                value: b.value,
+                span,
+            },
+            E::NoneLiteral(_) => Expr::NoneLit { span },
+            E::Tuple(t) => Expr::Tuple {
+                items: self.exprs(&t.elts),
+                span,
+            },
+            E::List(l) => Expr::List {
+                items: self.exprs(&l.elts),
+                span,
+            },
+            E::Dict(d) => Expr::Dict {
+                items: d
+                    .items
+                    .iter()
+                    .map(|i| (i.key.as_ref().map(|k| self.expr(k)), self.expr(&i.value)))
+                    .collect(),
+                span,
+            },
+            E::Subscript(s) => Expr::Subscript {
+                value: Box::new(self.expr(&s.value)),
+                index: Box::new(self.expr(&s.slice)),
+                span,
+            },
+            E::Slice(_) => Expr::Slice { span },
+            E::BinOp(b) => Expr::BinOp {
+                left: Box::new(self.expr(&b.left)),
+                op: match b.op {
+                    ast::Operator::Add => BinOp::Add,
+                    ast::Operator::Sub => BinOp::Sub,
+                    ast::Operator::Mult => BinOp::Mult,
+                    ast::Operator::Div => BinOp::Div,
+                    ast::Operator::FloorDiv => BinOp::FloorDiv,
+                    ast::Operator::MatMult => BinOp::MatMult,
+                    _ => BinOp::Other,
+                },
+                right: Box::new(self.expr(&b.right)),
+                span,
+            },
+            E::UnaryOp(u) if u.op == ast::UnaryOp::USub => Expr::Neg {
+                operand: Box::new(self.expr(&u.operand)),
+                span,
+            },
+            E::Lambda(_) => Expr::Lambda { span },
+            E::Compare(c)
+                if c.ops.len() == 1 && matches!(c.ops[0], ast::CmpOp::Gt | ast::CmpOp::GtE) =>
+            {
+                Expr::Greater {
+                    left: Box::new(self.expr(&c.left)),
+                    right: Box::new(self.expr(&c.comparators[0])),
+                    span,
+                }
+            }
+            _ => Expr::Other { span },
+        }
+    }
+}
+
+fn alias(a: &ast::Alias) -> Alias {
+    Alias {
+        name: a.name.as_str().to_string(),
+        asname: a.asname.as_ref().map(|n| n.as_str().to_string()),
+    }
+}
+
+/// `if __name__ == "__main__":`
+fn is_main_guard(test: &ast::Expr) -> bool {
+    let ast::Expr::Compare(c) = test else {
+        return false;
+    };
+    let is_name = |e: &ast::Expr| matches!(e, ast::Expr::Name(n) if n.id.as_str() == "__name__");
+    let is_main =
+        |e: &ast::Expr| matches!(e, ast::Expr::StringLiteral(s) if s.value.to_str() == "__main__");
+    c.comparators.len() == 1
+        && ((is_name(&c.left) && is_main(&c.comparators[0]))
+            || (is_main(&c.left) && is_name(&c.comparators[0])))
+}
+
+impl Expr {
+    pub fn span(&self) -> Span {
+        match self {
+            Expr::Call(c) => c.span,
+            Expr::Name { span, .. }
+            | Expr::Attribute { span, .. }
+            | Expr::Str { span, .. }
+            | Expr::Int { span, .. }
+            | Expr::Float { span, .. }
+            | Expr::Bool { span, .. }
+            | Expr::NoneLit { span }
+            | Expr::Tuple { span, .. }
+            | Expr::List { span, .. }
+            | Expr::Dict { span, .. }
+            | Expr::Subscript { span, .. }
+            | Expr::Slice { span }
+            | Expr::BinOp { span, .. }
+            | Expr::Neg { span, .. }
+            | Expr::Lambda { span }
+            | Expr::Greater { span, .. }
+            | Expr::Other { span } => *span,
+        }
+    }
+}

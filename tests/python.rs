@@ -1,0 +1,654 @@
+//! The Python source front end: which code fires, where its primary label points, that the check
+//! confirms it, and that hostile or odd input (syntax errors, Python 2, latin-1, absurd nesting,
+//! notebooks with magics, a 5 MB file) gives findings or one clear diagnostic, never a crash.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use nnlint::engine::{self, Linted, Settings};
+use nnlint::finding::{At, Finding};
+
+const FOUNDING: &str = "\
+from keras.models import Sequential
+from keras.layers import Dense
+
+model = Sequential()
+model.add(Dense(12, input_dim=8, activation='relu'))
+model.add(Dense(1, activation='softmax'))
+model.compile(loss='binary_crossentropy', optimizer='adam', metrics=['accuracy'])
+";
+
+fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn lint(path: &Path) -> Linted {
+    match engine::lint_path(path, &Settings::default()).outcome {
+        Ok(l) => l,
+        Err(e) => panic!("{}: {e}", path.display()),
+    }
+}
+
+/// 1-based line and column (in characters) of the finding's primary label.
+fn primary_line_col(linted: &Linted, f: &Finding) -> (usize, usize, String) {
+    let text = linted.model.source_text.as_deref().unwrap();
+    let Some(At::Span(span)) = f.primary() else {
+        panic!("{}: primary label is not a text span", f.code);
+    };
+    let before = &text[..span.offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
+    (
+        line,
+        col,
+        text[span.offset..span.offset + span.len].to_string(),
+    )
+}
+
+fn codes(l: &Linted) -> Vec<&'static str> {
+    l.findings.iter().map(|f| f.code).collect()
+}
+
+#[test]
+fn the_founding_story_points_at_the_activation_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "train.py", FOUNDING.as_bytes());
+    let linted = lint(&path);
+    assert_eq!(codes(&linted), ["NNL001"]);
+    let f = &linted.findings[0];
+    assert!(f.check.is_confirmed(), "{:?}", f.check);
+    assert_eq!(
+        primary_line_col(&linted, f),
+        (6, 20, "activation='softmax'".to_string())
+    );
+    // The other labels: the unit count and the loss string on the compile line.
+    let texts: Vec<String> = f
+        .labels
+        .iter()
+        .filter_map(|l| match l.at {
+            At::Span(s) => Some(FOUNDING[s.offset..s.offset + s.len].to_string()),
+            At::Op(_) => None,
+        })
+        .collect();
+    assert!(texts.contains(&"1".to_string()), "{texts:?}");
+    assert!(
+        texts.contains(&"'binary_crossentropy'".to_string()),
+        "{texts:?}"
+    );
+}
+
+#[test]
+fn every_style_of_the_founding_story_fires_and_its_twin_is_silent() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/NNL001");
+    let cases = [
+        ("bad_py_keras2_seq_add.py", 12, "activation='softmax'"),
+        ("bad_py_tfkeras_seq_list.py", 8, "activation=\"softmax\""),
+        ("bad_py_functional_alias.py", 12, "activation=\"softmax\""),
+        ("bad_py_keras1_spelling.py", 9, "'softmax'"),
+        ("bad_py_keras3_input_star.py", 10, "activation=\"softmax\""),
+    ];
+    for (name, line, text) in cases {
+        let linted = lint(&fixtures.join(name));
+        let hits: Vec<&Finding> = linted
+            .findings
+            .iter()
+            .filter(|f| f.code == "NNL001")
+            .collect();
+        assert_eq!(hits.len(), 1, "{name}: {:?}", codes(&linted));
+        assert!(hits[0].check.is_confirmed(), "{name}");
+        let (l, _, t) = primary_line_col(&linted, hits[0]);
+        assert_eq!((l, t.as_str()), (line, text), "{name}");
+        let twin = fixtures.join(name.replace("bad_", "good_"));
+        assert_eq!(
+            codes(&lint(&twin)),
+            Vec::<&str>::new(),
+            "{}",
+            twin.display()
+        );
+    }
+}
+
+#[test]
+fn loss_findings_point_at_the_loss_and_layer_lines() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    // (fixture, code, text one label must cover exactly, text another label must contain)
+    let cases = [
+        (
+            "NNL002/bad_py_autoencoder_sigmoid_cce.py",
+            "NNL002",
+            "activation='sigmoid'",
+            "categorical_crossentropy",
+        ),
+        (
+            "NNL002/bad_py_tf1_autoencoder_handwritten_ce.py",
+            "NNL002",
+            "tf.nn.sigmoid",
+            "tf.log(decoded)",
+        ),
+        (
+            "NNL004/bad_py_linear_bce_object.py",
+            "NNL004",
+            "layers.Dense",
+            "BinaryCrossentropy",
+        ),
+        (
+            "NNL004/bad_py_tf1_logits_thresholded.py",
+            "NNL004",
+            "tf.layers.dense",
+            "tf.round(logits)",
+        ),
+        (
+            "NNL005/bad_py_softmax_from_logits.py",
+            "NNL005",
+            "activation='softmax'",
+            "from_logits=True",
+        ),
+        (
+            "NNL006/bad_py_relu_output_bce.py",
+            "NNL006",
+            "activation='relu'",
+            "relu",
+        ),
+        (
+            "NNL006/bad_py_tf1_relu_probability.py",
+            "NNL006",
+            "activation=tf.nn.relu",
+            "relu",
+        ),
+        (
+            "NNL007/bad_py_sparse_cce_one_unit.py",
+            "NNL007",
+            "\"sparse_categorical_crossentropy\"",
+            "sparse",
+        ),
+    ];
+    for (name, code, exact, contains) in cases {
+        let linted = lint(&fixtures.join(name));
+        let f = linted
+            .findings
+            .iter()
+            .find(|f| f.code == code)
+            .unwrap_or_else(|| panic!("{name}: {:?}", codes(&linted)));
+        assert!(f.check.is_confirmed(), "{name}");
+        let text = linted.model.source_text.as_deref().unwrap();
+        let labelled: Vec<&str> = f
+            .labels
+            .iter()
+            .filter_map(|l| match l.at {
+                At::Span(s) => Some(&text[s.offset..s.offset + s.len]),
+                At::Op(_) => None,
+            })
+            .collect();
+        assert!(labelled.contains(&exact), "{name}: {labelled:?}");
+        assert!(
+            labelled.iter().any(|t| t.contains(contains)),
+            "{name}: {labelled:?}"
+        );
+    }
+}
+
+#[test]
+fn suppression_comments_on_the_layer_or_compile_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let ignore = FOUNDING.replace(
+        "activation='softmax'))",
+        "activation='softmax'))  # nnlint: ignore[NNL001]",
+    );
+    let noqa = FOUNDING.replace(
+        "activation='softmax'))",
+        "activation='softmax'))  # noqa: NNL001",
+    );
+    let other = FOUNDING.replace(
+        "activation='softmax'))",
+        "activation='softmax'))  # noqa: E501",
+    );
+    for (name, text, suppressed) in [
+        ("ignore.py", ignore, true),
+        ("noqa.py", noqa, true),
+        ("other.py", other, false),
+    ] {
+        let linted = lint(&write(&dir, name, text.as_bytes()));
+        assert_eq!(linted.findings.is_empty(), suppressed, "{name}");
+        assert_eq!(linted.suppressed.len(), usize::from(suppressed), "{name}");
+    }
+    // A loss finding silenced on the compile line.
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/NNL007/bad_py_sparse_cce_one_unit.py"),
+    )
+    .unwrap()
+    .replace(
+        "metrics=[\"accuracy\"])",
+        "metrics=[\"accuracy\"])  # noqa: NNL007",
+    );
+    let linted = lint(&write(&dir, "compile.py", src.as_bytes()));
+    assert!(!codes(&linted).contains(&"NNL007"), "{:?}", codes(&linted));
+    assert!(linted.suppressed.iter().any(|(f, _)| f.code == "NNL007"));
+}
+
+#[test]
+fn a_syntax_error_keeps_the_findings_of_what_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{FOUNDING}\ndef broken(:\n    pass\n");
+    let linted = lint(&write(&dir, "broken.py", text.as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
+    let note = &linted.model.metadata["python_syntax_errors"];
+    assert!(note.contains("line 9"), "{note}");
+}
+
+#[test]
+fn python2_source_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{FOUNDING}print model.summary()\nprint 'done'\n");
+    let path = write(&dir, "old.py", text.as_bytes());
+    let e = engine::lint_path(&path, &Settings::default())
+        .outcome
+        .err()
+        .expect("an error");
+    assert!(!e.not_a_model);
+    assert!(
+        e.message.starts_with("Python 2 source is not supported"),
+        "{}",
+        e.message
+    );
+    assert!(e.message.contains("line 8"), "{}", e.message);
+}
+
+#[test]
+fn latin1_source_is_decoded_and_columns_count_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"# -*- coding: latin-1 -*-\n# mod\xe8le binaire\n".to_vec();
+    bytes.extend(
+        FOUNDING
+            .replace("model.add(Dense(1,", "model.add(Dense(1, name='t\u{e9}te',")
+            .replace('\u{e9}', "\u{0}")
+            .as_bytes()
+            .iter()
+            .map(|&b| if b == 0 { 0xe9 } else { b }),
+    );
+    let linted = lint(&write(&dir, "latin.py", &bytes));
+    assert_eq!(codes(&linted), ["NNL001"]);
+    let (line, col, text) = primary_line_col(&linted, &linted.findings[0]);
+    assert_eq!((line, col, text.as_str()), (8, 33, "activation='softmax'"));
+    assert!(
+        linted
+            .model
+            .source_text
+            .as_deref()
+            .unwrap()
+            .contains("modèle")
+    );
+}
+
+#[test]
+fn absurd_nesting_never_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    // 50,000 terms: overflows a 2 MiB stack if the tree is visited or dropped recursively.
+    let mut text = String::from(FOUNDING);
+    text.push_str("a = 1\nb = ");
+    text.push_str(&vec!["a"; 50_000].join(" + "));
+    text.push('\n');
+    let linted = lint(&write(&dir, "chain.py", text.as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
+    assert!(linted.model.metadata.contains_key("python_too_deep"));
+    // Brackets nested 100,000 deep are refused before parsing, with one error.
+    let deep = format!(
+        "import keras\nx = {}1{}\n",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    let e = engine::lint_path(
+        &write(&dir, "deep.py", deep.as_bytes()),
+        &Settings::default(),
+    )
+    .outcome
+    .err()
+    .expect("an error");
+    assert!(
+        e.message.contains("nested more than 1000 deep"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_5mb_generated_file_is_linted_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(FOUNDING);
+    let mut i = 0;
+    while text.len() < 5 << 20 {
+        text.push_str(&format!(
+            "\ndef helper_{i}(x, y=({i}, 2)):\n    z = [v * 2 for v in range(x)]\n    \
+             return {{'k': z, 'y': y, 's': \"text {i}\"}}\n"
+        ));
+        i += 1;
+    }
+    let path = write(&dir, "big.py", text.as_bytes());
+    let start = Instant::now();
+    let linted = lint(&path);
+    let took = start.elapsed();
+    assert_eq!(codes(&linted), ["NNL001"]);
+    // Debug build on a shared machine: generous, but it would catch a quadratic pass.
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn files_without_deep_learning_code_are_not_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "util.py",
+        b"import numpy as np\n\ndef f(x):\n    return np.exp(x)\n",
+    );
+    let e = engine::lint_path(&path, &Settings::default())
+        .outcome
+        .err()
+        .expect("an error");
+    assert!(e.not_a_model);
+    assert!(
+        e.message.contains("no deep-learning code found"),
+        "{}",
+        e.message
+    );
+    // A script that mentions keras only in a comment is not a model either.
+    let path = write(&dir, "notes.py", b"# keras is great\nx = 1\n");
+    assert!(
+        engine::lint_path(&path, &Settings::default())
+            .outcome
+            .err()
+            .expect("an error")
+            .not_a_model
+    );
+    // In a directory scan both are skipped and the script with the bug is linted.
+    write(&dir, "train.py", FOUNDING.as_bytes());
+    let out = Command::cargo_bin("nnlint")
+        .unwrap()
+        .args(["--format", "concise", "--isolated"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("train.py:6:20: NNL001"), "{stdout}");
+    assert!(!stdout.contains("util.py"), "{stdout}");
+}
+
+#[test]
+fn unresolved_shapes_and_arguments_stay_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    // `X.shape[1:]` is unknown: no rank is guessed, so nothing is proven.
+    let text = FOUNDING.replace("input_dim=8", "input_shape=X.shape[1:]");
+    let linted = lint(&write(&dir, "shape.py", text.as_bytes()));
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    // An activation nnlint cannot resolve is never read as "linear".
+    let text = "import keras\nfrom keras.layers import Dense\n\
+                def act(x):\n    return keras.activations.sigmoid(x)\n\
+                m = keras.Sequential([Dense(4, input_shape=(3,)), Dense(1, activation=act)])\n\
+                m.compile(loss='binary_crossentropy')\n";
+    let linted = lint(&write(&dir, "act.py", text.as_bytes()));
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    // A container changed after it was built is not trusted (`HP["units"] = 3`, `stack.append`).
+    let text = FOUNDING
+        .replace(
+            "model = Sequential()",
+            "HP = {'units': 1}\nHP['units'] = 3\nmodel = Sequential()",
+        )
+        .replace(
+            "Dense(1, activation='softmax')",
+            "Dense(HP['units'], activation='softmax')",
+        )
+        .replace("'binary_crossentropy'", "'categorical_crossentropy'");
+    let linted = lint(&write(&dir, "dict.py", text.as_bytes()));
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    let text = "from keras.models import Sequential\nfrom keras.layers import Dense\n\
+                stack = [Dense(8, input_dim=4), Dense(1, activation='softmax')]\n\
+                stack.append(Dense(3, activation='softmax'))\n\
+                model = Sequential(stack)\nmodel.compile(loss='categorical_crossentropy')\n";
+    let linted = lint(&write(&dir, "list.py", text.as_bytes()));
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    // A layer changed after the model was built.
+    let text = format!("{FOUNDING}model.layers[-1].activation = keras.activations.sigmoid\n");
+    let linted = lint(&write(&dir, "patched.py", text.as_bytes()));
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    let text = format!("{FOUNDING}model.trainable = False\n");
+    let linted = lint(&write(&dir, "frozen.py", text.as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
+    // Unchanged, the same dict is a constant and the finding stands.
+    let text = FOUNDING
+        .replace(
+            "model = Sequential()",
+            "HP = {'units': 1}\nmodel = Sequential()",
+        )
+        .replace(
+            "Dense(1, activation='softmax')",
+            "Dense(HP['units'], activation='softmax')",
+        );
+    let linted = lint(&write(&dir, "const.py", text.as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
+    // `**kwargs` hides the arguments: the layer is unknown.
+    let text = FOUNDING.replace("Dense(1, activation='softmax')", "Dense(1, **head_args)");
+    let linted = lint(&write(&dir, "kwargs.py", text.as_bytes()));
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+}
+
+fn notebook(cells: &[(&str, &str)]) -> String {
+    let cells: Vec<serde_json::Value> = cells
+        .iter()
+        .map(|(kind, src)| {
+            let lines: Vec<String> = src.split_inclusive('\n').map(str::to_string).collect();
+            serde_json::json!({"cell_type": kind, "metadata": {}, "source": lines,
+                               "outputs": [], "execution_count": null})
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5
+    }))
+    .unwrap()
+}
+
+#[test]
+fn notebooks_with_magics_point_into_the_json_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let nb = notebook(&[
+        ("markdown", "# A \"binary\" classifier\n"),
+        (
+            "code",
+            "%matplotlib inline\n!pip install keras\nimport keras\nfrom keras import layers\n",
+        ),
+        ("code", "%%bash\necho this is not python\n"),
+        (
+            "code",
+            "model = keras.Sequential([\n    layers.Input(shape=(4,)),\n    \
+             layers.Dense(1, activation=\"softmax\"),\n])\n",
+        ),
+        (
+            "code",
+            "model.compile(loss=\"binary_crossentropy\", metrics=[\"accuracy\"])\nmodel.summary(",
+        ),
+    ]);
+    let path = write(&dir, "nb.ipynb", nb.as_bytes());
+    let linted = lint(&path);
+    assert_eq!(codes(&linted), ["NNL001"]);
+    let f = &linted.findings[0];
+    assert!(f.check.is_confirmed());
+    let (line, col, text) = primary_line_col(&linted, f);
+    // The label covers the argument as the JSON file spells it (escaped quotes).
+    assert_eq!(text, "activation=\\\"softmax\\\"");
+    let json_line = nb.lines().nth(line - 1).unwrap();
+    assert!(
+        json_line.contains("layers.Dense(1, activation"),
+        "{json_line}"
+    );
+    assert_eq!(
+        &json_line.chars().skip(col - 1).take(10).collect::<String>(),
+        "activation"
+    );
+    assert!(linted.model.metadata.contains_key("python_syntax_errors"));
+    // Human output names the cell and the line inside it, as Jupyter numbers them.
+    let Some(At::Span(s)) = f.primary() else {
+        unreachable!()
+    };
+    assert_eq!(
+        nnlint::load::python::notebook_position(&linted.model, s.offset),
+        Some((4, 3))
+    );
+    let out = Command::cargo_bin("nnlint")
+        .unwrap()
+        .args(["--isolated"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        human.contains("nb.ipynb (cell 4, line 3): softmax"),
+        "{human}"
+    );
+    // SARIF says the same line and column.
+    let out = Command::cargo_bin("nnlint")
+        .unwrap()
+        .args(["--format", "sarif", "--isolated"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let region = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], line as u64, "{region}");
+    assert_eq!(region["startColumn"], col as u64, "{region}");
+}
+
+#[test]
+fn helper_functions_are_inlined_and_uncalled_builders_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let called = "import tensorflow as tf\n\
+                  def head(n):\n    return tf.keras.layers.Dense(n, activation='softmax')\n\
+                  def build(n_in, n_out=1):\n    m = tf.keras.Sequential()\n    \
+                  m.add(tf.keras.layers.Dense(8, input_shape=(n_in,)))\n    m.add(head(n_out))\n    \
+                  m.compile(loss='binary_crossentropy')\n    return m\n\
+                  model = build(4)\n";
+    let linted = lint(&write(&dir, "called.py", called.as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
+    // Passed to a wrapper, never called in the file: read once with unknown arguments.
+    let uncalled = "from keras.models import Sequential\nfrom keras.layers import Dense\n\
+                    def create_model(optimizer='adam'):\n    model = Sequential()\n    \
+                    model.add(Dense(8, input_dim=4))\n    model.add(Dense(1, activation='softmax'))\n    \
+                    model.compile(loss='binary_crossentropy', optimizer=optimizer)\n    return model\n\
+                    clf = KerasClassifier(build_fn=create_model)\n";
+    let linted = lint(&write(&dir, "uncalled.py", uncalled.as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
+}
+
+/// Every Python fixture, truncated and with bytes swapped (deterministic, ~1,500 variants), loads to
+/// a model or one error and lints without a panic: what the fuzz targets do, in `cargo test`.
+#[test]
+fn mutated_fixtures_never_panic() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut files = vec![];
+    for dir in std::fs::read_dir(&root).unwrap().flatten() {
+        for f in std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let p = f.path();
+            if p.extension().is_some_and(|e| e == "py" || e == "ipynb")
+                && p.file_name().unwrap().to_string_lossy().contains("_py_")
+            {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 30, "{files:?}");
+    let mut settings = Settings::default();
+    settings.probe.count = 8;
+    let mut seed: u64 = 0x5eed;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    let junk: &[&[u8]] = &[
+        b"(",
+        b")",
+        b"\"",
+        b"'''",
+        b"\n",
+        b"\xff\xfe",
+        b"0",
+        b" ",
+        b":",
+        b"\\",
+        b"[",
+        b"{",
+    ];
+    let mut variants = 0;
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap();
+        let notebook = path.extension().is_some_and(|e| e == "ipynb");
+        let run = |data: &[u8]| {
+            let loaded = if notebook {
+                nnlint::load::python::notebook_from_bytes(path, data)
+            } else {
+                nnlint::load::python::python_from_bytes(path, data)
+            };
+            if let Ok(mut model) = loaded {
+                nnlint::intent::infer(&mut model);
+                let _ = engine::lint_model(&model, &settings);
+            }
+        };
+        for k in 1..20 {
+            run(&bytes[..bytes.len() * k / 20]);
+            variants += 1;
+        }
+        for _ in 0..30 {
+            let mut m = bytes.clone();
+            let at = next() % m.len();
+            let j = junk[next() % junk.len()];
+            if next() % 2 == 0 {
+                m.splice(at..at, j.iter().copied());
+            } else {
+                let end = (at + 1 + next() % 8).min(m.len());
+                m.splice(at..end, j.iter().copied());
+            }
+            run(&m);
+            variants += 1;
+        }
+    }
+    assert!(variants > 1_000, "{variants}");
+}
+
+fn cli(args: &[&str]) -> (i32, String) {
+    let out = Command::cargo_bin("nnlint")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .args(["--isolated"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+/// The whole human report for a script and a notebook, as a user sees it (after the behaviour
+/// above is asserted, the snapshot guards the wording and the layout).
+#[test]
+fn human_output_snapshots() {
+    let (code, out) = cli(&["fixtures/NNL001/bad_py_keras2_seq_add.py"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("python_human_founding_story", out);
+    let (code, out) = cli(&["fixtures/NNL004/bad_py_tf1_logits_thresholded.py"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("python_human_tf1_missing_sigmoid", out);
+    let (code, out) = cli(&["fixtures/NNL001/bad_py_notebook_magics.ipynb"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("python_human_notebook", out);
+}
