@@ -247,6 +247,10 @@ pub(super) fn dequantize_linear(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
 
 /// Saturation range of the quantised type: uint8 unless the zero point or `output_dtype` says int8.
 fn quant_range(cx: &Ctx) -> Result<(f64, f64), EvalError> {
+    quant_range_of(cx, cx.opt(2))
+}
+
+fn quant_range_of(cx: &Ctx, zero_point: Option<&Tensor>) -> Result<(f64, f64), EvalError> {
     match cx.op.attr_int("output_dtype") {
         Some(2) => return Ok((0.0, 255.0)),
         Some(3) => return Ok((-128.0, 127.0)),
@@ -257,7 +261,7 @@ fn quant_range(cx: &Ctx) -> Result<(f64, f64), EvalError> {
             });
         }
     }
-    match cx.opt(2) {
+    match zero_point {
         None => Ok((0.0, 255.0)),
         // The evaluator carries int8 and uint8 alike as int64: a zero point of 0..=127 does not say
         // which one the file meant, so only a negative one (int8) or one above 127 (uint8) is read.
@@ -307,6 +311,108 @@ pub(super) fn quantize_linear(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
             v.clamp(lo, hi) as i64
         }
     }))])
+}
+
+/// `(q - zero_point) * scale` for scalar (per-tensor) parameters.
+fn dequant(q: &Tensor, scale: &Tensor, zp: &Tensor) -> Result<ArrayD<f64>, EvalError> {
+    let (s, z) = (scale.to_f64_array(), zp.to_f64_array());
+    if s.len() != 1 || z.len() != 1 {
+        return Err(EvalError::Unsupported {
+            op: "QLinear op with per-channel scales".into(),
+        });
+    }
+    let (s, z) = (
+        s.iter().copied().next().unwrap_or(1.0),
+        z.iter().copied().next().unwrap_or(0.0),
+    );
+    Ok(q.to_f64_array().mapv(|v| (v - z) * s))
+}
+
+/// `saturate(round(y / scale) + zero_point)` for scalar parameters, the range from `zp`'s values.
+fn requant(cx: &Ctx, y: &ArrayD<f64>, scale: &Tensor, zp: &Tensor) -> Result<Tensor, EvalError> {
+    let (lo, hi) = quant_range_of(cx, Some(zp))?;
+    let (s, z) = (scale.to_f64_array(), zp.to_f64_array());
+    if s.len() != 1 || z.len() != 1 {
+        return Err(EvalError::Unsupported {
+            op: "QLinear op with per-channel output scale".into(),
+        });
+    }
+    let (s, z) = (
+        s.iter().copied().next().unwrap_or(1.0),
+        z.iter().copied().next().unwrap_or(0.0),
+    );
+    Ok(Tensor::I64(y.mapv(|v| {
+        let q = round_even(v / s) + z;
+        if q.is_nan() {
+            0
+        } else {
+            q.clamp(lo, hi) as i64
+        }
+    })))
+}
+
+/// `QLinearMatMul(a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp)`, per-tensor parameters.
+pub(super) fn qlinear_matmul(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
+    let a = dequant(
+        cx.input(0, "a")?,
+        cx.input(1, "a_scale")?,
+        cx.input(2, "a_zero_point")?,
+    )?;
+    let b = dequant(
+        cx.input(3, "b")?,
+        cx.input(4, "b_scale")?,
+        cx.input(5, "b_zero_point")?,
+    )?;
+    let mm = derived(cx.op, "MatMul", vec![], false);
+    let y = run(cx, &mm, &[Some(&Tensor::F64(a)), Some(&Tensor::F64(b))])?;
+    let out = requant(
+        cx,
+        &y.to_f64_array(),
+        cx.input(6, "y_scale")?,
+        cx.input(7, "y_zero_point")?,
+    )?;
+    Ok(vec![out])
+}
+
+/// `QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?)`, per-tensor parameters; the
+/// int32 bias is in units of `x_scale * w_scale`.
+pub(super) fn qlinear_conv(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
+    let x = dequant(
+        cx.input(0, "x")?,
+        cx.input(1, "x_scale")?,
+        cx.input(2, "x_zero_point")?,
+    )?;
+    let w = dequant(
+        cx.input(3, "w")?,
+        cx.input(4, "w_scale")?,
+        cx.input(5, "w_zero_point")?,
+    )?;
+    let scale = |i: usize, n: &str| -> Result<f64, EvalError> {
+        Ok(cx
+            .input(i, n)?
+            .to_f64_array()
+            .iter()
+            .copied()
+            .next()
+            .unwrap_or(1.0))
+    };
+    let bias = match cx.opt(8) {
+        Some(b) => {
+            let s = scale(1, "x_scale")? * scale(4, "w_scale")?;
+            Some(Tensor::F64(b.to_f64_array().mapv(|v| v * s)))
+        }
+        None => None,
+    };
+    let conv = derived(cx.op, "Conv", vec![], true);
+    let (x, w) = (Tensor::F64(x), Tensor::F64(w));
+    let y = run(cx, &conv, &[Some(&x), Some(&w), bias.as_ref()])?;
+    let out = requant(
+        cx,
+        &y.to_f64_array(),
+        cx.input(6, "y_scale")?,
+        cx.input(7, "y_zero_point")?,
+    )?;
+    Ok(vec![out])
 }
 
 /// `DynamicQuantizeLinear(x) -> (y: uint8, y_scale, y_zero_point)` over the range `[min(x,0), max(x,0)]`.
@@ -453,6 +559,21 @@ mod tests {
         let z = i64t(&[], &[128]);
         let d = eval(&op("DequantizeLinear", 3, 1, vec![]), &[&q, &s, &z], 17).unwrap();
         assert_eq!(vals(&d[0]), vec![-256.0, -250.0, 0.0]);
+    }
+
+    #[test]
+    fn qlinear_matmul_dequantizes_multiplies_and_requantizes() {
+        // a = (130-128)*0.5 = 1, b = (138-128)*0.25 = 2.5 -> y = 2.5 -> 2.5/0.5 + 128 = 133
+        let a = i64t(&[1, 1], &[130]);
+        let b = i64t(&[1, 1], &[138]);
+        let (s5, s25) = (f32t(&[], &[0.5]), f32t(&[], &[0.25]));
+        let z = i64t(&[], &[128]);
+        let o = op("QLinearMatMul", 8, 1, vec![]);
+        let y = eval(&o, &[&a, &s5, &z, &b, &s25, &z, &s5, &z], 17).unwrap();
+        assert_eq!(vals(&y[0]), vec![133.0]);
+        // a zero point of 0 does not say int8 or uint8: not guessed
+        let z0 = i64t(&[], &[0]);
+        assert!(eval(&o, &[&a, &s5, &z, &b, &s25, &z, &s5, &z0], 17).is_err());
     }
 
     #[test]

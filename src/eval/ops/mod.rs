@@ -113,6 +113,8 @@ pub fn eval_op(
         "DynamicQuantizeLinear" => contrib::dynamic_quantize_linear,
         "MatMulInteger" => contrib::matmul_integer,
         "ConvInteger" => contrib::conv_integer,
+        "QLinearMatMul" => contrib::qlinear_matmul,
+        "QLinearConv" => contrib::qlinear_conv,
         _ => {
             return Err(EvalError::Unsupported {
                 op: op.op_type.clone(),
