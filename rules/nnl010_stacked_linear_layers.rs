@@ -423,3 +423,106 @@ fn collapse(ctx: &RuleContext, pair: &Pair) -> Result<Check, String> {
         ],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::ir::{Attr, DType, Dim, Format, Model, Op, TensorData, TensorRef, Weights};
+    use crate::rule::ProbeSettings;
+
+    /// x[N,4] -> first(x, W1[4,6]) -> Gemm(·, W2[6,3]); `first` is a Gemm in `domain` with `attrs`,
+    /// and `c` a bias input that is a constant or (when false) a second graph input.
+    fn two_layers(domain: &str, op_type: &str, attrs: Vec<(&str, Attr)>, const_c: bool) -> Model {
+        let mut g = Graph::default();
+        let value = |g: &mut Graph, name: &str, shape: Vec<Dim>| {
+            let id = g.add_value(name);
+            g.value_mut(id).shape = Some(shape);
+            g.value_mut(id).dtype = Some(DType::F32);
+            id
+        };
+        let weight = |g: &mut Graph, name: &str, dims: [u64; 2]| {
+            let id = value(g, name, dims.iter().map(|&d| Dim::Fixed(d)).collect());
+            g.value_mut(id).constant = Some(TensorRef {
+                name: name.into(),
+                dtype: DType::F32,
+                dims: dims.iter().map(|&d| d as i64).collect(),
+                data: TensorData::Absent,
+            });
+            id
+        };
+        let n = || Dim::Named("N".into());
+        let x = value(&mut g, "x", vec![n(), Dim::Fixed(4)]);
+        g.inputs.push(x);
+        let w1 = weight(&mut g, "w1", [4, 6]);
+        let c = if const_c {
+            weight(&mut g, "c", [1, 6])
+        } else {
+            let c = value(&mut g, "c", vec![n(), Dim::Fixed(6)]);
+            g.inputs.push(c);
+            c
+        };
+        let h = value(&mut g, "h", vec![n(), Dim::Fixed(6)]);
+        let w2 = weight(&mut g, "w2", [6, 3]);
+        let y = value(&mut g, "y", vec![n(), Dim::Fixed(3)]);
+        let op =
+            |op_type: &str, domain: &str, inputs: Vec<ValueId>, out, attrs: Vec<(&str, Attr)>| Op {
+                op_type: op_type.into(),
+                domain: domain.into(),
+                name: op_type.into(),
+                inputs: inputs.into_iter().map(Some).collect(),
+                outputs: vec![out],
+                attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+                origin: Default::default(),
+            };
+        g.ops.push(op(op_type, domain, vec![x, w1, c], h, attrs));
+        g.value_mut(h).producer = Some(OpId(0));
+        g.ops.push(op("Gemm", "", vec![h, w2], y, vec![]));
+        g.value_mut(y).producer = Some(OpId(1));
+        g.outputs.push(crate::ir::GraphOutput {
+            value: y,
+            intent: crate::ir::Intent::Unknown,
+            intent_source: crate::ir::IntentSource::None,
+        });
+        Model {
+            path: "model.onnx".into(),
+            format: Format::Onnx,
+            source_name: "model.onnx".into(),
+            source_text: None,
+            opset: 13,
+            producer: String::new(),
+            graph: g,
+            training: None,
+            metadata: BTreeMap::new(),
+            weights: Weights::Absent,
+        }
+    }
+
+    fn fires(model: &Model) -> Vec<Check> {
+        let probe = ProbeSettings::default();
+        check(&RuleContext {
+            model,
+            probe: &probe,
+        })
+        .into_iter()
+        .map(|d| d.check)
+        .collect()
+    }
+
+    #[test]
+    fn a_plain_gemm_pair_fires_and_is_confirmed_on_seeded_weights() {
+        let found = fires(&two_layers("", "Gemm", vec![], true));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].is_confirmed(), "{:?}", found[0]);
+    }
+
+    #[test]
+    fn fused_activations_residual_bias_and_transposed_data_are_not_stacked() {
+        let relu = vec![("activation", Attr::String("Relu".into()))];
+        assert!(fires(&two_layers(ops::MICROSOFT, "FusedGemm", relu, true)).is_empty());
+        assert!(fires(&two_layers("", "Gemm", vec![], false)).is_empty());
+        let trans_a = vec![("transA", Attr::Int(1))];
+        assert!(fires(&two_layers("", "Gemm", trans_a, true)).is_empty());
+    }
+}
