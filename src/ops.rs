@@ -139,6 +139,13 @@ pub fn linear_class_axis(op: &Op) -> Option<FeatureAxis> {
     }
 }
 
+/// A fully connected layer in float arithmetic: a default-domain `MatMul` or `Gemm`, data in input 0,
+/// weight in input 1 (and for `Gemm` an optional bias in input 2). Excludes convolutions, the quantized
+/// and integer forms and onnxruntime's fused ops (which may carry an activation).
+pub fn is_dense(op: &Op) -> bool {
+    op.is_default_domain() && matches!(op.op_type.as_str(), "MatMul" | "Gemm")
+}
+
 /// Ops whose output is an affine function of their data input: a head that ends in one is linear.
 pub fn is_affine(op: &Op) -> bool {
     if op.is_default_domain() && matches!(op.op_type.as_str(), "Add" | "BatchNormalization") {
@@ -328,6 +335,17 @@ mod tests {
             linear_class_axis(&op("", "Conv")),
             Some(FeatureAxis::Channels)
         );
+    }
+
+    #[test]
+    fn dense_layers_are_float_matmul_and_gemm_only() {
+        assert!(is_dense(&op("", "MatMul")));
+        assert!(is_dense(&op("ai.onnx", "Gemm")));
+        for t in ["Conv", "MatMulInteger", "QLinearMatMul", "Add"] {
+            assert!(!is_dense(&op("", t)), "{t}");
+        }
+        assert!(!is_dense(&op(MICROSOFT, "FusedGemm")));
+        assert!(!is_dense(&op(MICROSOFT, "FusedMatMul")));
     }
 
     #[test]

@@ -388,7 +388,7 @@ fn unresolved_shapes_and_arguments_stay_silent() {
     // An activation nnlint cannot resolve is never read as "linear".
     let text = "import keras\nfrom keras.layers import Dense\n\
                 def act(x):\n    return keras.activations.sigmoid(x)\n\
-                m = keras.Sequential([Dense(4, input_shape=(3,)), Dense(1, activation=act)])\n\
+                m = keras.Sequential([Dense(4, input_shape=(3,), activation='relu'), Dense(1, activation=act)])\n\
                 m.compile(loss='binary_crossentropy')\n";
     let linted = lint(&write(&dir, "act.py", text.as_bytes()));
     assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
@@ -527,7 +527,7 @@ fn helper_functions_are_inlined_and_uncalled_builders_are_read() {
     let called = "import tensorflow as tf\n\
                   def head(n):\n    return tf.keras.layers.Dense(n, activation='softmax')\n\
                   def build(n_in, n_out=1):\n    m = tf.keras.Sequential()\n    \
-                  m.add(tf.keras.layers.Dense(8, input_shape=(n_in,)))\n    m.add(head(n_out))\n    \
+                  m.add(tf.keras.layers.Dense(8, input_shape=(n_in,), activation='relu'))\n    m.add(head(n_out))\n    \
                   m.compile(loss='binary_crossentropy')\n    return m\n\
                   model = build(4)\n";
     let linted = lint(&write(&dir, "called.py", called.as_bytes()));
@@ -535,7 +535,7 @@ fn helper_functions_are_inlined_and_uncalled_builders_are_read() {
     // Passed to a wrapper, never called in the file: read once with unknown arguments.
     let uncalled = "from keras.models import Sequential\nfrom keras.layers import Dense\n\
                     def create_model(optimizer='adam'):\n    model = Sequential()\n    \
-                    model.add(Dense(8, input_dim=4))\n    model.add(Dense(1, activation='softmax'))\n    \
+                    model.add(Dense(8, input_dim=4, activation='relu'))\n    model.add(Dense(1, activation='softmax'))\n    \
                     model.compile(loss='binary_crossentropy', optimizer=optimizer)\n    return model\n\
                     clf = KerasClassifier(build_fn=create_model)\n";
     let linted = lint(&write(&dir, "uncalled.py", uncalled.as_bytes()));
