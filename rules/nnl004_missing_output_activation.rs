@@ -41,6 +41,7 @@
 
 use crate::analysis::{self, KERAS_EPSILON, num};
 use crate::finding::{At, Check, Label, Severity};
+use crate::intent;
 use crate::ir::{Intent, IntentSource, LossKind, LossSpec, Part, ValueId};
 use crate::ops;
 use crate::rule::{Detection, RuleContext};
@@ -94,23 +95,34 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         if flagged.contains(&index) || !is_linear_output(ctx, o.value) {
             continue;
         }
-        let declared_prob = matches!(
-            o.intent,
-            Intent::Probability | Intent::Mask | Intent::Distribution
-        ) && matches!(
-            o.intent_source,
-            IntentSource::Declared | IntentSource::Name(_)
-        );
+        let probability_like =
+            |i: Intent| matches!(i, Intent::Probability | Intent::Mask | Intent::Distribution);
+        let declared_prob = probability_like(o.intent)
+            && matches!(
+                o.intent_source,
+                IntentSource::Declared | IntentSource::Name(_)
+            );
+        // A logits loss makes the output's intent "logits", but a name such as `mask` says what it is
+        // used as after training: the missing test-time sigmoid.
+        let out_name = &graph.value(o.value).name;
+        let named_prob = trained_on_logits(index)
+            && o.intent_source == IntentSource::TrainingSpec
+            && intent::from_name_unambiguous(out_name).is_some_and(probability_like);
+        let source = if named_prob {
+            IntentSource::Name(out_name.clone())
+        } else {
+            o.intent_source.clone()
+        };
         let metric = if trained_on_logits(index) {
             thresholds(index)
         } else {
             None
         };
-        if declared_prob || metric.is_some() {
+        if declared_prob || named_prob || metric.is_some() {
             out.push(missing_activation(
                 ctx,
                 o.value,
-                &o.intent_source,
+                &source,
                 metric.and_then(|m| m.span),
                 trained_on_logits(index),
             ));

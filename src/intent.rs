@@ -55,6 +55,34 @@ pub fn from_name(name: &str) -> Option<Intent> {
         .find_map(|t| NAME_TOKENS.iter().find(|(k, _)| k == t).map(|(_, i)| *i))
 }
 
+/// Tokens that name what an output holds firmly enough to stand against the loss: `score` and
+/// `scores` are left out, because scores are as often logits as probabilities.
+const UNAMBIGUOUS: &[&str] = &[
+    "prob",
+    "probs",
+    "probability",
+    "probabilities",
+    "confidence",
+    "sigmoid",
+    "softmax",
+    "mask",
+    "logit",
+    "logits",
+];
+
+/// [`from_name`] counting only unambiguous tokens (`mask`, `probs`, …; not `score`).
+pub fn from_name_unambiguous(name: &str) -> Option<Intent> {
+    let tokens = tokens(name);
+    let last = tokens
+        .iter()
+        .rev()
+        .find(|t| NAME_TOKENS.iter().any(|(k, _)| k == t))?;
+    UNAMBIGUOUS
+        .contains(&last.as_str())
+        .then(|| from_name(last))
+        .flatten()
+}
+
 /// The intent a loss implies for the output it is attached to.
 fn from_training(spec: &TrainingSpec, output: usize) -> Option<Intent> {
     // A loss without an output index applies to every output.
@@ -133,6 +161,19 @@ mod tests {
         assert_eq!(tokens("maskProbs"), ["mask", "probs"]);
         assert_eq!(tokens("Softmax_1"), ["softmax"]);
         assert_eq!(tokens("HTTPScore"), ["httpscore"]);
+    }
+
+    #[test]
+    fn unambiguous_names_leave_scores_out() {
+        assert_eq!(from_name_unambiguous("mask"), Some(Intent::Mask));
+        assert_eq!(
+            from_name_unambiguous("seg/mask_probs"),
+            Some(Intent::Probability)
+        );
+        assert_eq!(from_name_unambiguous("score"), None);
+        assert_eq!(from_name_unambiguous("mask_scores"), None);
+        assert_eq!(from_name_unambiguous("mask_logits"), Some(Intent::Logits));
+        assert_eq!(from_name_unambiguous("dense_1"), None);
     }
 
     #[test]
