@@ -31,6 +31,16 @@ pub struct Linted {
 }
 
 impl FileResult {
+    /// The file could not be read (or is not a model it was told to lint): exit code 2.
+    pub fn unreadable(&self) -> Option<&LoadError> {
+        self.outcome.as_ref().err().filter(|e| !e.not_checked)
+    }
+
+    /// A readable model nnlint has nothing to check in (a note in every format).
+    pub fn not_checked(&self) -> Option<&LoadError> {
+        self.outcome.as_ref().err().filter(|e| e.not_checked)
+    }
+
     pub fn findings(&self) -> &[Finding] {
         match &self.outcome {
             Ok(l) => &l.findings,
@@ -277,7 +287,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Exit code policy: 2 when any file could not be read, else 1 when a finding is at or above its
 /// file's `fail-on` level, else 0.
 pub fn exit_code(results: &[FileResult]) -> i32 {
-    if results.iter().any(|r| r.outcome.is_err()) {
+    if results.iter().any(|r| r.unreadable().is_some()) {
         2
     } else if results
         .iter()

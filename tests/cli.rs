@@ -466,3 +466,39 @@ fn human_output_fits_the_terminal_width() {
     let (_, text, _) = nnlint(&["fixtures/NNL001/bad_keras_mlp_opset13.onnx"]);
     assert!(text.lines().any(|l| l.chars().count() > 100));
 }
+
+#[test]
+fn a_subclassed_model_is_noted_once_as_not_checked_in_every_format_and_exits_0() {
+    let dir = "fixtures/not_checked";
+    let (code, out, _) = nnlint(&["--format", "concise", dir]);
+    assert_eq!(code, 0, "{out}");
+    let notes: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(": note: not checked: the architecture is not recorded"))
+        .collect();
+    assert_eq!(notes.len(), 2, "{out}");
+    assert!(out.contains("lint the Python source or an ONNX export"));
+    let (code, out, _) = nnlint(&["--format", "json", dir]);
+    assert_eq!(code, 0);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["summary"]["not_checked"], 2);
+    assert_eq!(doc["summary"]["unreadable"], 0);
+    assert_eq!(doc["files"][0]["status"], "not-checked");
+    let (_, out, _) = nnlint(&["--format", "github", dir]);
+    assert_eq!(out.matches("::notice file=").count(), 2, "{out}");
+    let (code, out, _) = nnlint(&["--format", "sarif", dir]);
+    assert_eq!(code, 0);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let inv = &doc["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], true);
+    let levels: Vec<&str> = inv["toolExecutionNotifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["note", "note"]);
+    // Beside a real finding the exit code is the finding's.
+    let (code, _, _) = nnlint(&[dir, BAD]);
+    assert_eq!(code, 1);
+}

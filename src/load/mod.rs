@@ -17,6 +17,9 @@ pub struct LoadError {
     /// The file is readable but is not a model (e.g. a `.json` that is no Keras config): a directory
     /// scan skips it silently, a file named on the command line is an error.
     pub not_a_model: bool,
+    /// The file is a readable model, but what nnlint checks is not in it (a subclassed Keras model
+    /// records no layers): a note, not an error, and the exit code ignores it.
+    pub not_checked: bool,
 }
 
 impl LoadError {
@@ -24,6 +27,17 @@ impl LoadError {
         LoadError {
             message: message.into(),
             not_a_model: false,
+            not_checked: false,
+        }
+    }
+
+    /// A readable model whose architecture the file does not record; the message says what to lint
+    /// instead.
+    pub fn not_checked(message: impl Into<String>) -> Self {
+        LoadError {
+            message: message.into(),
+            not_a_model: false,
+            not_checked: true,
         }
     }
 
@@ -31,6 +45,7 @@ impl LoadError {
         LoadError {
             message: message.into(),
             not_a_model: true,
+            not_checked: false,
         }
     }
 }

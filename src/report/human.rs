@@ -67,6 +67,7 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
     for r in results {
         let path = display_path(&r.path, &opts.root);
         match &r.outcome {
+            Err(e) if e.not_checked => out.push_str(&format!("note: {path}: {e}\n")),
             Err(e) => {
                 errors += 1;
                 out.push_str(&format!("error: {path}: {e}\n"));

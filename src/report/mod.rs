@@ -50,7 +50,7 @@ pub fn statistics(format: OutputFormat, results: &[FileResult]) -> String {
     }
     let mut rows: Vec<_> = counts.into_iter().collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let unreadable = results.iter().filter(|r| r.outcome.is_err()).count();
+    let unreadable = results.iter().filter(|r| r.unreadable().is_some()).count();
     if format == OutputFormat::Json {
         let rows: Vec<serde_json::Value> = rows
             .iter()
@@ -310,6 +310,7 @@ fn concise(results: &[FileResult], opts: &RenderOptions) -> String {
     for r in results {
         let path = display_path(&r.path, &opts.root);
         match &r.outcome {
+            Err(e) if e.not_checked => out.push_str(&format!("{path}:1:1: note: {e}\n")),
             Err(e) => out.push_str(&format!("{path}:1:1: error: {e}\n")),
             Ok(linted) => {
                 for (f, suppressed) in shown(linted, opts) {
@@ -342,6 +343,12 @@ fn github(results: &[FileResult], opts: &RenderOptions) -> String {
     for r in results {
         let path = display_path(&r.path, &opts.root);
         match &r.outcome {
+            Err(e) if e.not_checked => out.push_str(&format!(
+                "::notice file={},line=1,title={}::{}\n",
+                prop(&path),
+                prop("nnlint: not checked"),
+                data(&e.message)
+            )),
             Err(e) => out.push_str(&format!(
                 "::error file={},line=1,title={}::{}\n",
                 prop(&path),

@@ -23,7 +23,7 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
         let uri = display_path(&r.path, &opts.root);
         match &r.outcome {
             Err(e) => notifications.push(json!({
-                "level": "error",
+                "level": if e.not_checked { "note" } else { "error" },
                 "message": { "text": format!("{uri}: {e}") },
                 "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri } } }],
             })),
@@ -50,7 +50,7 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                 "rules": rules,
             }},
             "invocations": [{
-                "executionSuccessful": notifications.is_empty(),
+                "executionSuccessful": results.iter().all(|r| r.unreadable().is_none()),
                 "toolExecutionNotifications": notifications,
             }],
             "results": sarif_results,

@@ -227,9 +227,10 @@ fn locate(root: &Node) -> Result<(&Node, Option<&Node>), LoadError> {
         return Err(if model_class {
             LoadError::new(format!("Keras model `{class}` has no `config.layers` list"))
         } else if keras_like {
-            LoadError::new(format!(
-                "Keras object `{class}` has no layer list: a subclassed model or a single layer is \
-                 Python code that nnlint cannot see"
+            LoadError::not_checked(format!(
+                "not checked: the architecture is not recorded in the file (`{class}` is a \
+                 subclassed model or a single layer, whose structure is Python code); lint the \
+                 Python source or an ONNX export"
             ))
         } else {
             LoadError::not_a_model(format!(
