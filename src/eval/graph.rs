@@ -331,6 +331,11 @@ pub fn run_typed(
                 let d = precision::fit(d, &t);
                 total += t.len() as u64;
                 dtypes.insert(id, d);
+                let t = if precision::saturates(op) {
+                    precision::saturate(t, d)
+                } else {
+                    t
+                };
                 slot.insert(precision::narrow(t, d));
             }
         }

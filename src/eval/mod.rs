@@ -10,7 +10,7 @@ mod macros;
 mod constant;
 mod graph;
 mod ops;
-mod precision;
+pub(crate) mod precision;
 pub(crate) mod tensor;
 
 pub use constant::constant;

@@ -57,7 +57,39 @@ pub(crate) fn output_dtype(op: &Op, k: usize, inputs: &[Option<DType>]) -> Optio
         ("TopK" | "MaxPool", 1) => Some(DType::I64),
         ("Dropout", 1) => Some(DType::Bool),
         ("LayerNormalization", 1 | 2) => Some(attr_type("stash_type").unwrap_or(DType::F32)),
+        ("MatMulInteger" | "ConvInteger", _) => Some(DType::I32),
+        ("QuantizeLinear", 0) => attr_type("output_dtype").or(input(2)).or(Some(DType::U8)),
+        ("DequantizeLinear", _) => input(1).or(Some(DType::F32)),
+        ("DynamicQuantizeLinear", 1) => Some(DType::F32),
+        ("DynamicQuantizeLinear", _) => Some(DType::U8),
+        ("QLinearMatMul" | "QLinearConv", _) => input(7),
+        ("MatMulIntegerToFloat" | "DynamicQuantizeMatMul", _) => Some(DType::F32),
         _ => inputs.iter().flatten().next().copied(),
+    }
+}
+
+/// Quantizing ops saturate to their output type (ONNX's `saturate`) where other integer ops wrap.
+pub(crate) fn saturates(op: &Op) -> bool {
+    matches!(
+        op.op_type.as_str(),
+        "QuantizeLinear" | "DynamicQuantizeLinear" | "QLinearMatMul" | "QLinearConv"
+    )
+}
+
+/// Integers clamped to the range of `dtype` (for [`saturates`] ops); other tensors unchanged.
+pub(crate) fn saturate(t: Tensor, dtype: DType) -> Tensor {
+    let (lo, hi): (i64, i64) = match dtype {
+        DType::U8 => (0, 255),
+        DType::I8 => (-128, 127),
+        DType::U16 => (0, 65_535),
+        DType::I16 => (-32_768, 32_767),
+        DType::I32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        DType::U32 => (0, i64::from(u32::MAX)),
+        _ => return t,
+    };
+    match t {
+        Tensor::I64(a) => Tensor::I64(a.mapv(|v| v.clamp(lo, hi))),
+        t => t,
     }
 }
 

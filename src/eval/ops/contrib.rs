@@ -254,6 +254,8 @@ fn quant_range_of(cx: &Ctx, zero_point: Option<&Tensor>) -> Result<(f64, f64), E
     match cx.op.attr_int("output_dtype") {
         Some(2) => return Ok((0.0, 255.0)),
         Some(3) => return Ok((-128.0, 127.0)),
+        Some(4) => return Ok((0.0, 65_535.0)),
+        Some(5) => return Ok((-32_768.0, 32_767.0)),
         Some(0) | None => {}
         Some(other) => {
             return Err(EvalError::Unsupported {
@@ -263,20 +265,10 @@ fn quant_range_of(cx: &Ctx, zero_point: Option<&Tensor>) -> Result<(f64, f64), E
     }
     match zero_point {
         None => Ok((0.0, 255.0)),
-        // The evaluator carries int8 and uint8 alike as int64: a zero point of 0..=127 does not say
-        // which one the file meant, so only a negative one (int8) or one above 127 (uint8) is read.
-        Some(z) => {
-            let v = z.to_f64_array();
-            if v.iter().any(|&x| x < 0.0) {
-                Ok((-128.0, 127.0))
-            } else if v.iter().any(|&x| x > 127.0) {
-                Ok((0.0, 255.0))
-            } else {
-                Err(EvalError::Unsupported {
-                    op: "QuantizeLinear whose zero point does not show int8 or uint8".into(),
-                })
-            }
-        }
+        // The zero point's element type (int8, uint8, int16, …) is the output's: the evaluator
+        // carries every integer as int64, so the op leaves the values unclamped here and the
+        // evaluation saturates them to the declared type (`precision::saturate`).
+        Some(_) => Ok((f64::from(i32::MIN), f64::from(i32::MAX))),
     }
 }
 
@@ -303,7 +295,16 @@ pub(super) fn quantize_linear(cx: &Ctx) -> Result<Vec<Tensor>, EvalError> {
         Some(z) => per_axis(z.to_f64_array(), rank, axis)?,
         None => ArrayD::from_elem(IxDyn(&[]), 0.0),
     };
-    let q = zip_b(&zip_b(&xa, &s, |p, q| p / q)?, &z, |p, q| round_even(p) + q)?;
+    // Division in the input's own precision, as runtimes do (float32 halves round differently).
+    let f32_input = matches!(x, Tensor::F32(_));
+    let divide = move |p: f64, q: f64| {
+        if f32_input {
+            f64::from(p as f32 / q as f32)
+        } else {
+            p / q
+        }
+    };
+    let q = zip_b(&zip_b(&xa, &s, divide)?, &z, |p, q| round_even(p) + q)?;
     Ok(vec![Tensor::I64(q.mapv(|v| {
         if v.is_nan() {
             0
@@ -571,9 +572,11 @@ mod tests {
         let o = op("QLinearMatMul", 8, 1, vec![]);
         let y = eval(&o, &[&a, &s5, &z, &b, &s25, &z, &s5, &z], 17).unwrap();
         assert_eq!(vals(&y[0]), vec![133.0]);
-        // a zero point of 0 does not say int8 or uint8: not guessed
+        // With a zero point the op does not clamp: the evaluation saturates to the zero point's
+        // declared type (int8 or uint8 look alike here), see `precision::saturate`.
         let z0 = i64t(&[], &[0]);
-        assert!(eval(&o, &[&a, &s5, &z, &b, &s25, &z, &s5, &z0], 17).is_err());
+        let y = eval(&o, &[&a, &s5, &z, &b, &s25, &z, &s5, &z0], 17).unwrap();
+        assert_eq!(vals(&y[0]), vec![5.0]);
     }
 
     #[test]
@@ -584,6 +587,8 @@ mod tests {
         assert_eq!(vals(&q[0]), vec![0.0, 2.0, 255.0, 0.0]);
         let z = i64t(&[], &[-1]);
         let q = eval(&op("QuantizeLinear", 3, 1, vec![]), &[&x, &s, &z], 17).unwrap();
-        assert_eq!(vals(&q[0]), vec![-1.0, 1.0, 127.0, -3.0]);
+        assert_eq!(vals(&q[0]), vec![-1.0, 1.0, 499.0, -3.0]);
+        let saturated = crate::eval::precision::saturate(q[0].clone(), crate::ir::DType::I8);
+        assert_eq!(vals(&saturated), vec![-1.0, 1.0, 127.0, -3.0]);
     }
 }
