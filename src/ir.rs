@@ -24,6 +24,8 @@ pub enum Format {
     KerasJson,
     KerasYaml,
     KerasArchive,
+    /// A legacy Keras `.h5` model (config in HDF5 root attributes).
+    KerasH5,
 }
 
 /// Element types, numbered as ONNX's `TensorProto.DataType`.

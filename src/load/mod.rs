@@ -1,6 +1,7 @@
 //! Front ends: each turns one file format into the IR.
 
 pub mod external;
+pub mod hdf5;
 pub mod keras;
 pub mod onnx;
 

@@ -125,10 +125,12 @@ fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
         .position(|r| r.code == f.code)
         .unwrap_or(0);
     // The region of a .keras finding is in the archive's config.json; say so, since the URI is the zip.
-    let inside = if model.format == crate::ir::Format::KerasArchive {
-        ", in config.json inside the .keras archive"
-    } else {
-        ""
+    let inside = match model.format {
+        crate::ir::Format::KerasArchive => ", in config.json inside the .keras archive",
+        crate::ir::Format::KerasH5 => {
+            ", in the model_config/training_config attributes of the .h5 file"
+        }
+        _ => "",
     };
     let mut hasher = Sha256::new();
     for part in [f.code, uri, &f.node_path, &f.message] {
