@@ -358,11 +358,7 @@ fn build(
             Err(problems) => {
                 metadata.insert(
                     WEIGHTS_NOT_USED.into(),
-                    format!(
-                        "{} does not match the config: {}",
-                        w.what,
-                        problems.join("; ")
-                    ),
+                    format!("{} is not used: {}", w.what, problems.join("; ")),
                 );
             }
         },
