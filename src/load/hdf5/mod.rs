@@ -176,12 +176,46 @@ pub struct Object {
     messages: Vec<Message>,
 }
 
+/// A fractal heap's doubling table, as far as finding managed objects needs it.
+struct FractalHeap {
+    id_len: usize,
+    checksummed: bool,
+    width: u64,
+    start: u64,
+    max_direct: u64,
+    offset_bytes: usize,
+    root: u64,
+    rows: u64,
+}
+
 /// How a dataset's bytes are stored.
 #[derive(Debug, Clone)]
 enum Layout {
     Compact(Range<usize>),
-    Contiguous { address: u64, size: u64 },
-    Chunked { btree: u64, chunk: Vec<u64> },
+    Contiguous {
+        address: u64,
+        size: u64,
+    },
+    Chunked {
+        btree: u64,
+        chunk: Vec<u64>,
+    },
+    /// Layout message version 4: the chunk index named, at `address`.
+    Chunked4 {
+        address: u64,
+        chunk: Vec<u64>,
+        index: ChunkIndex,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ChunkIndex {
+    /// One chunk, the whole dataset (its stored size and filter mask when filtered).
+    Single { filtered: Option<(u64, u32)> },
+    /// Unfiltered chunks stored back to back in grid order.
+    Implicit,
+    /// A fixed array of chunk addresses (and sizes and masks when filtered), in grid order.
+    FixedArray,
 }
 
 #[derive(Debug, Clone)]
@@ -539,10 +573,9 @@ impl File {
                         r.skip(8)?;
                     }
                     let heap = r.offset()?;
+                    let names = r.offset()?;
                     if !self.undefined(heap) {
-                        return err(
-                            "a group stores its links densely (fractal heap), which nnlint does not read yet",
-                        );
+                        self.dense_links(heap, names, &mut out)?;
                     }
                 }
                 _ => {}
@@ -553,7 +586,11 @@ impl File {
 
     /// A link message: a hard link's name and target; soft and external links are skipped.
     fn link(&self, m: &Message) -> Result<Option<(String, u64)>> {
-        let mut r = self.body(m, "a link message")?;
+        let r = self.body(m, "a link message")?;
+        self.link_from(r)
+    }
+
+    fn link_from(&self, mut r: Reader<'_>) -> Result<Option<(String, u64)>> {
         let version = r.u8()?;
         if version != 1 {
             return err(format!("link message version {version} (expected 1)"));
@@ -573,6 +610,194 @@ impl File {
             return Ok(None);
         }
         Ok(Some((name, r.offset()?)))
+    }
+
+    /// Links stored densely (new-style groups with many links): the name index (a version 2 B-tree
+    /// of type 5 records: name hash, heap ID) points into a fractal heap holding link messages.
+    fn dense_links(&self, heap: u64, names: u64, out: &mut Vec<(String, u64)>) -> Result<()> {
+        let heap = self.fractal_heap(heap)?;
+        self.visit("a v2 B-tree")?;
+        let mut r = self.reader_at(names, "a v2 B-tree header")?;
+        if r.bytes(4)? != b"BTHD" {
+            return err(format!(
+                "v2 B-tree at address {names} lacks its BTHD signature"
+            ));
+        }
+        r.skip(1)?;
+        let kind = r.u8()?;
+        let _node_size = r.u32()?;
+        let record = r.u16()? as usize;
+        let depth = r.u16()?;
+        r.skip(2)?;
+        let root = r.offset()?;
+        let count = r.u16()? as usize;
+        if kind != 5 || record < 4 + heap.id_len {
+            return err(format!(
+                "v2 B-tree at address {names} is not a link name index"
+            ));
+        }
+        if depth != 0 {
+            return err(
+                "a group's link index is a v2 B-tree of more than one level, which nnlint does not read yet",
+            );
+        }
+        if count > self.limits.max_entries {
+            return err(format!(
+                "a group has more than {} links (limit)",
+                self.limits.max_entries
+            ));
+        }
+        self.visit("a v2 B-tree leaf")?;
+        let mut r = self.reader_at(root, "a v2 B-tree leaf")?;
+        if r.bytes(4)? != b"BTLF" {
+            return err(format!(
+                "v2 B-tree leaf at address {root} lacks its BTLF signature"
+            ));
+        }
+        r.skip(2)?;
+        for _ in 0..count {
+            let rec = r.take(record)?;
+            let id = &self.data[rec.start + 4..rec.start + 4 + heap.id_len];
+            let obj = self.heap_object(&heap, id)?;
+            let link = Reader::new(&self.data, obj.start, obj.end, "a link message")
+                .with_sizes(self.offsets, self.lengths);
+            if let Some(l) = self.link_from(link)? {
+                out.push(l);
+            }
+        }
+        Ok(())
+    }
+
+    fn fractal_heap(&self, addr: u64) -> Result<FractalHeap> {
+        self.visit("a fractal heap")?;
+        let mut r = self.reader_at(addr, "a fractal heap header")?;
+        if r.bytes(4)? != b"FRHP" {
+            return err(format!(
+                "fractal heap at address {addr} lacks its FRHP signature"
+            ));
+        }
+        r.skip(1)?;
+        let id_len = r.u16()? as usize;
+        let filters = r.u16()?;
+        let flags = r.u8()?;
+        r.skip(4)?; // max managed object size
+        r.length()?; // next huge object ID
+        r.offset()?; // huge object B-tree
+        r.length()?; // free space
+        r.offset()?; // free space manager
+        for _ in 0..8 {
+            r.length()?; // managed/allocated space, iterator, object counts and sizes
+        }
+        let width = u64::from(r.u16()?);
+        let start = r.length()?;
+        let max_direct = r.length()?;
+        let max_bits = r.u16()?;
+        r.skip(2)?; // starting rows
+        let root = r.offset()?;
+        let rows = u64::from(r.u16()?);
+        if filters != 0 {
+            return err("a fractal heap with I/O filters, which nnlint does not read");
+        }
+        let pow2 = |n: u64| n.is_power_of_two();
+        if width == 0
+            || width > 65_536
+            || !pow2(start)
+            || !pow2(max_direct)
+            || max_direct < start
+            || !(1..=64).contains(&max_bits)
+            || !(2..=16).contains(&id_len)
+        {
+            return err(format!(
+                "fractal heap at address {addr} has an impossible doubling table"
+            ));
+        }
+        Ok(FractalHeap {
+            id_len,
+            checksummed: flags & 2 != 0,
+            width,
+            start,
+            max_direct,
+            offset_bytes: usize::from(max_bits).div_ceil(8),
+            root,
+            rows,
+        })
+    }
+
+    /// The bytes of the managed object with heap ID `id`.
+    fn heap_object(&self, heap: &FractalHeap, id: &[u8]) -> Result<Range<usize>> {
+        if id[0] >> 6 != 0 || (id[0] >> 4) & 3 != 0 {
+            return err("a link is a huge or tiny fractal heap object, which nnlint does not read");
+        }
+        let ob = heap.offset_bytes;
+        if 1 + ob >= id.len() {
+            return err("a fractal heap ID is too short for its heap");
+        }
+        let le = |b: &[u8]| b.iter().rev().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+        let offset = le(&id[1..1 + ob]);
+        let len = le(&id[1 + ob..id.len().min(1 + ob + 8)]);
+        // Find the direct block holding `offset`.
+        let (block, block_offset, size) = if heap.rows == 0 {
+            (heap.root, 0, heap.start)
+        } else {
+            let row_span = heap.width.saturating_mul(heap.start);
+            let (row, row_start, row_size) = if offset < row_span {
+                (0u64, 0u64, heap.start)
+            } else {
+                let r = u64::from((offset / row_span).ilog2()) + 1;
+                let size = heap.start.checked_shl(r as u32 - 1).unwrap_or(u64::MAX);
+                (
+                    r,
+                    row_span.checked_shl(r as u32 - 1).unwrap_or(u64::MAX),
+                    size,
+                )
+            };
+            let direct_rows = u64::from((heap.max_direct / heap.start).ilog2()) + 2;
+            if row >= direct_rows || row >= heap.rows {
+                return err(
+                    "a link lies in a nested fractal heap block, which nnlint does not read yet",
+                );
+            }
+            let col = (offset - row_start) / row_size;
+            let entry = row * heap.width + col;
+            self.visit("a fractal heap indirect block")?;
+            let mut r = self.reader_at(heap.root, "a fractal heap indirect block")?;
+            if r.bytes(4)? != b"FHIB" {
+                return err(format!(
+                    "fractal heap block at {} lacks its FHIB signature",
+                    heap.root
+                ));
+            }
+            r.skip(1)?;
+            r.offset()?;
+            r.skip(heap.offset_bytes)?;
+            r.skip(
+                usize::try_from(entry)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(usize::from(self.offsets)),
+            )?;
+            let block = r.offset()?;
+            (block, row_start + col * row_size, row_size)
+        };
+        let r = self.range(block, size, "a fractal heap direct block")?;
+        if self.data.get(r.start..r.start + 4) != Some(b"FHDB") {
+            return err(format!(
+                "fractal heap block at {block} lacks its FHDB signature"
+            ));
+        }
+        let header = 5
+            + usize::from(self.offsets)
+            + heap.offset_bytes
+            + if heap.checksummed { 4 } else { 0 };
+        let within = offset - block_offset;
+        let end = within.checked_add(len);
+        match end {
+            Some(end) if within >= header as u64 && end <= size => {
+                Ok(r.start + within as usize..r.start + end as usize)
+            }
+            _ => err(format!(
+                "a fractal heap object ({len} bytes at heap offset {offset}) lies outside its block"
+            )),
+        }
     }
 
     /// The data segment of a local heap.
@@ -1054,9 +1279,52 @@ impl File {
                         chunk.pop();
                         Ok(Layout::Chunked { btree, chunk })
                     }
-                    2 => err(
-                        "chunked storage with a version 4 chunk index, which nnlint does not read yet",
-                    ),
+                    2 => {
+                        let flags = r.u8()?;
+                        let rank = r.u8()?;
+                        let width = u64::from(r.u8()?);
+                        let mut chunk = Vec::new();
+                        for _ in 0..rank {
+                            chunk.push(r.uint(width)?);
+                        }
+                        chunk.pop();
+                        let index = match r.u8()? {
+                            1 => {
+                                let filtered = if flags & 2 != 0 {
+                                    Some((r.length()?, r.u32()?))
+                                } else {
+                                    None
+                                };
+                                ChunkIndex::Single { filtered }
+                            }
+                            2 => ChunkIndex::Implicit,
+                            3 => {
+                                r.skip(1)?;
+                                ChunkIndex::FixedArray
+                            }
+                            4 => {
+                                return err(
+                                    "chunks indexed by an extensible array, which nnlint does not read yet",
+                                );
+                            }
+                            5 => {
+                                return err(
+                                    "chunks indexed by a version 2 B-tree, which nnlint does not read yet",
+                                );
+                            }
+                            t => {
+                                return err(format!(
+                                    "chunk index type {t} is not one HDF5 defines"
+                                ));
+                            }
+                        };
+                        let address = r.offset()?;
+                        Ok(Layout::Chunked4 {
+                            address,
+                            chunk,
+                            index,
+                        })
+                    }
                     3 => err("virtual dataset storage, which nnlint does not read"),
                     c => err(format!("data layout class {c} is not one HDF5 defines")),
                 }
@@ -1143,17 +1411,141 @@ impl File {
                 let r = self.range(*address, total, "a dataset's data")?;
                 Ok(self.data.slice(r))
             }
-            Layout::Chunked { btree, chunk } => self.read_chunked(ds, *btree, chunk, elem, total),
+            Layout::Chunked { btree, chunk } => {
+                let key = 8 + 8 * (ds.dims.len() + 1);
+                self.read_chunked(ds, chunk, elem, total, &mut |each| {
+                    let mut seen = HashSet::new();
+                    self.chunk_btree(*btree, key, 0, &mut seen, each)
+                })
+            }
+            Layout::Chunked4 {
+                address,
+                chunk,
+                index,
+            } => self.read_chunked(ds, chunk, elem, total, &mut |each| {
+                self.chunk_index(ds, *address, chunk, elem, *index, each)
+            }),
+        }
+    }
+
+    /// Visits every chunk of a version 4 chunk index.
+    fn chunk_index(
+        &self,
+        ds: &Dataset,
+        address: u64,
+        chunk: &[u64],
+        elem: u64,
+        index: ChunkIndex,
+        each: &mut ChunkVisitor<'_>,
+    ) -> Result<()> {
+        let rank = ds.dims.len();
+        let grid: Vec<u64> = (0..rank.min(chunk.len()))
+            .map(|d| ds.dims[d].div_ceil(chunk[d].max(1)))
+            .collect();
+        if grid.len() != rank {
+            return err("chunk dims do not match the dataset's rank");
+        }
+        let count = grid
+            .iter()
+            .try_fold(1u64, |a, &g| a.checked_mul(g))
+            .unwrap_or(u64::MAX);
+        let chunk_bytes = chunk
+            .iter()
+            .try_fold(elem, |a, &d| a.checked_mul(d))
+            .unwrap_or(u64::MAX);
+        let too_big = || Error("a chunk is larger than 4 GiB".into());
+        let size32 = u32::try_from(chunk_bytes).map_err(|_| too_big())?;
+        // Element offsets of chunk number `i` in grid order.
+        let offsets = |mut i: u64| -> Vec<u64> {
+            let mut o = vec![0u64; rank];
+            for d in (0..rank).rev() {
+                o[d] = (i % grid[d].max(1)) * chunk[d];
+                i /= grid[d].max(1);
+            }
+            o
+        };
+        match index {
+            ChunkIndex::Single { filtered } => {
+                let (size, mask) = filtered.unwrap_or((chunk_bytes, 0));
+                let size = u32::try_from(size).map_err(|_| too_big())?;
+                each(size, mask, &vec![0; rank], address)
+            }
+            ChunkIndex::Implicit => {
+                if !ds.filters.is_empty() {
+                    return err(
+                        "implicitly indexed chunks with filters (HDF5 does not write these)",
+                    );
+                }
+                for i in 0..count {
+                    self.visit("a chunk")?;
+                    let at = chunk_bytes
+                        .checked_mul(i)
+                        .and_then(|o| address.checked_add(o));
+                    let at = at.ok_or_else(|| Error("chunk addresses overflow".into()))?;
+                    each(size32, 0, &offsets(i), at)?;
+                }
+                Ok(())
+            }
+            ChunkIndex::FixedArray => {
+                self.visit("a fixed array")?;
+                let mut r = self.reader_at(address, "a fixed array header")?;
+                if r.bytes(4)? != b"FAHD" {
+                    return err(format!(
+                        "fixed array at address {address} lacks its FAHD signature"
+                    ));
+                }
+                r.skip(1)?;
+                let client = r.u8()?;
+                let entry = r.u8()? as usize;
+                let page_bits = r.u8()?;
+                let entries = r.length()?;
+                let block = r.offset()?;
+                if entries != count {
+                    return err(format!(
+                        "a fixed array lists {entries} chunks, the dataset has {count}"
+                    ));
+                }
+                if page_bits < 64 && entries > (1u64 << page_bits) {
+                    return err("a paged fixed array of chunks, which nnlint does not read yet");
+                }
+                let o = usize::from(self.offsets);
+                let filtered = client == 1;
+                if (filtered && (entry <= o + 4 || entry > o + 12)) || (!filtered && entry != o) {
+                    return err("a fixed array's entry size does not fit its kind");
+                }
+                let mut r = self.reader_at(block, "a fixed array data block")?;
+                if r.bytes(4)? != b"FADB" {
+                    return err(format!(
+                        "fixed array data block at {block} lacks its FADB signature"
+                    ));
+                }
+                r.skip(2)?;
+                r.offset()?;
+                for i in 0..entries {
+                    let at = r.offset()?;
+                    let (size, mask) = if filtered {
+                        let size = r.uint((entry - o - 4) as u64)?;
+                        (u32::try_from(size).unwrap_or(u32::MAX), r.u32()?)
+                    } else {
+                        (size32, 0)
+                    };
+                    if self.undefined(at) {
+                        continue; // never written: stays zero (h5py's fill value)
+                    }
+                    each(size, mask, &offsets(i), at)?;
+                }
+                Ok(())
+            }
         }
     }
 
     fn read_chunked(
         &self,
         ds: &Dataset,
-        btree: u64,
         chunk: &[u64],
         elem: u64,
         total: u64,
+        walk: &mut dyn FnMut(&mut ChunkVisitor<'_>) -> Result<()>,
     ) -> Result<Bytes> {
         let rank = ds.dims.len();
         if chunk.len() != rank {
@@ -1187,19 +1579,11 @@ impl File {
                 ))
             })?;
         let mut out = vec![0u8; total as usize];
-        let mut seen = HashSet::new();
-        let key = 8 + 8 * (rank + 1);
-        self.chunk_btree(
-            btree,
-            key,
-            0,
-            &mut seen,
-            &mut |size, mask, offsets, addr| {
-                let r = self.range(addr, u64::from(size), "a chunk")?;
-                let raw = self.unfilter(ds, &self.data[r], mask, chunk_bytes)?;
-                place(&mut out, &raw, &ds.dims, chunk, offsets, elem as usize)
-            },
-        )?;
+        walk(&mut |size, mask, offsets, addr| {
+            let r = self.range(addr, u64::from(size), "a chunk")?;
+            let raw = self.unfilter(ds, &self.data[r], mask, chunk_bytes)?;
+            place(&mut out, &raw, &ds.dims, chunk, offsets, elem as usize)
+        })?;
         Ok(Bytes::from(out))
     }
 
