@@ -10,9 +10,14 @@
 //! decompressed, B-tree depth, attribute size. Contiguous data comes back as a zero-copy slice of the
 //! buffer, so a tensor's pages are touched only when a check decodes it.
 //!
-//! Not read (each is a clear error when met): dense link or attribute storage (fractal heaps and v2
-//! B-trees, which h5py writes only for new-style groups with more than 8 links), shared or committed
-//! messages, external or virtual storage, chunk indexes of layout version 4, other filters.
+//! Also read: new-style groups whose links are stored densely (a fractal heap with a one-level v2
+//! B-tree name index, as h5py writes for more than 8 links with `libver="latest"`) and layout v4 chunk
+//! indexes (single chunk, implicit, fixed array). Not read, each a clear error when met: dense
+//! attribute storage, deeper v2 B-trees and nested fractal heap blocks, extensible-array and v2 B-tree
+//! chunk indexes, paged fixed arrays, shared or committed messages, external or virtual storage, and
+//! filters other than deflate, shuffle and fletcher32 (whose checksum is dropped, not verified).
+//! Object header and metadata checksums are not verified either: every field is bounds-checked
+//! instead.
 
 mod read;
 
