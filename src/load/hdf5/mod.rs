@@ -763,6 +763,9 @@ impl File {
                 );
             }
             let col = (offset - row_start) / row_size;
+            if col >= heap.width {
+                return err("a fractal heap ID points outside its heap's doubling table");
+            }
             let entry = row * heap.width + col;
             self.visit("a fractal heap indirect block")?;
             let mut r = self.reader_at(heap.root, "a fractal heap indirect block")?;
@@ -781,7 +784,11 @@ impl File {
                     .saturating_mul(usize::from(self.offsets)),
             )?;
             let block = r.offset()?;
-            (block, row_start + col * row_size, row_size)
+            (
+                block,
+                row_start.saturating_add(col.saturating_mul(row_size)),
+                row_size,
+            )
         };
         let r = self.range(block, size, "a fractal heap direct block")?;
         if self.data.get(r.start..r.start + 4) != Some(b"FHDB") {
@@ -793,7 +800,9 @@ impl File {
             + usize::from(self.offsets)
             + heap.offset_bytes
             + if heap.checksummed { 4 } else { 0 };
-        let within = offset - block_offset;
+        let Some(within) = offset.checked_sub(block_offset) else {
+            return err("a fractal heap ID points before its block");
+        };
         let end = within.checked_add(len);
         match end {
             Some(end) if within >= header as u64 && end <= size => {
@@ -992,10 +1001,8 @@ impl File {
                 }
             }
             3 => Datatype::FixedString { size },
-            9 if bits[0] & 0x0f == 1 => {
-                let _base = self.datatype(r);
-                Datatype::VlenString
-            }
+            // The base type (a one-byte string) follows; it is not needed and not parsed.
+            9 if bits[0] & 0x0f == 1 => Datatype::VlenString,
             _ => Datatype::Other { class, size },
         })
     }

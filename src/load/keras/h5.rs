@@ -124,11 +124,13 @@ fn legacy_weights(
         Some(n) => n,
         None => file.links(&group)?.into_iter().map(|(n, _)| n).collect(),
     };
+    let members: BTreeMap<String, u64> = file.links(&group)?.into_iter().collect();
     let mut layers: BTreeMap<String, Vec<FileTensor>> = BTreeMap::new();
     for layer in layer_names {
-        let Some(lg) = file.child(&group, &layer)? else {
+        let Some(&addr) = members.get(&layer) else {
             continue;
         };
+        let lg = file.object(addr)?;
         let names = chunked_strings(&file, &lg, "weight_names")?.unwrap_or_default();
         for wn in names {
             let Some(obj) = file.path(&lg, &wn)? else {
@@ -165,7 +167,8 @@ fn chunked_strings(
         return Ok(Some(file.attribute_strings(&a, name)?));
     }
     let mut out = Vec::new();
-    for i in 0..10_000 {
+    // Keras splits an attribute above 64 KB into parts; 1,000 parts is far beyond any real model.
+    for i in 0..1_000 {
         let part = format!("{name}{i}");
         match file.attribute(obj, &part)? {
             Some(a) => out.extend(file.attribute_strings(&a, &part)?),
