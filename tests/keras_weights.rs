@@ -100,3 +100,52 @@ fn eval_on_the_files_weights_reproduces_keras_predictions() {
         vec!["h5".to_string(), "keras".to_string()]
     );
 }
+
+/// Every Keras fixture that carries weights (.keras, .h5) is linted on them: the model says
+/// `Weights::Real`, no evidence mentions seeded weights, and every check that probes the model says it
+/// used the file's weights.
+#[test]
+fn every_keras_fixture_with_weights_is_checked_on_them() {
+    use nnlint::engine::{self, Settings};
+    use nnlint::finding::Check;
+    let mut files = 0;
+    let mut probed = 0;
+    for code in std::fs::read_dir(Path::new(ROOT).join("fixtures"))
+        .unwrap()
+        .flatten()
+    {
+        if !code.file_name().to_string_lossy().starts_with("NNL") {
+            continue;
+        }
+        for f in std::fs::read_dir(code.path()).unwrap().flatten() {
+            let path = f.path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !matches!(ext, "keras" | "h5") {
+                continue;
+            }
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let linted = engine::lint_path(&path, &Settings::default())
+                .outcome
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                linted.model.weights,
+                Weights::Real,
+                "{name}: {:?}",
+                linted.model.metadata
+            );
+            for finding in &linted.findings {
+                let Check::Confirmed { summary, .. } = &finding.check else {
+                    panic!("{name}: {:?}", finding.check);
+                };
+                assert!(!summary.contains("seeded Glorot"), "{name}: {summary}");
+                if summary.contains("weights") {
+                    assert!(summary.contains("the file's weights"), "{name}: {summary}");
+                    probed += 1;
+                }
+            }
+            files += 1;
+        }
+    }
+    assert!(files >= 50, "only {files} Keras fixtures with weights");
+    assert!(probed >= 25, "only {probed} probed findings");
+}
