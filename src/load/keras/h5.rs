@@ -275,20 +275,29 @@ pub fn attach(
             problems.push(format!("layer `{layer}` has no weights in the file"));
             continue;
         };
-        if weights.by_name {
-            for s in want {
-                match have.iter().find(|t| t.what == s.what) {
-                    Some(t) => plan.push((s, t)),
-                    None => problems.push(format!(
-                        "layer `{layer}`: the file has no `{}` (it has {})",
-                        s.what,
-                        have.iter()
-                            .map(|t| format!("`{}`", t.what))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                }
-            }
+        let named: Option<Vec<&FileTensor>> = if weights.by_name {
+            want.iter()
+                .map(|s| have.iter().find(|t| t.what == s.what))
+                .collect()
+        } else {
+            None
+        };
+        if let Some(named) = named {
+            plan.extend(want.iter().copied().zip(named));
+        } else if weights.by_name && have.len() != want.len() {
+            // Names differ between Keras versions (Keras 3 calls a depthwise kernel `kernel`), so
+            // position decides when the counts agree; otherwise the first missing name is reported.
+            let missing = want
+                .iter()
+                .find(|s| !have.iter().any(|t| t.what == s.what))
+                .map_or("", |s| s.what.as_str());
+            problems.push(format!(
+                "layer `{layer}`: the file has no `{missing}` (it has {})",
+                have.iter()
+                    .map(|t| format!("`{}`", t.what))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         } else if have.len() != want.len() {
             problems.push(format!(
                 "layer `{layer}`: the file has {} tensors, the config needs {} ({})",
