@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a given time: fuzz/run.sh TARGET SECONDS [extra libFuzzer flags]
-# Targets: onnx keras_json keras_yaml keras_archive. Needs cargo-fuzz (`cargo install cargo-fuzz`);
+# Targets: onnx keras_json keras_yaml keras_archive hdf5. Needs cargo-fuzz (`cargo install cargo-fuzz`);
 # on a stable toolchain RUSTC_BOOTSTRAP=1 lets it use the nightly-only sanitizer flags.
 # The corpus (fuzz/corpus/TARGET) is seeded from the fixtures on first use; crashes land in
 # fuzz/artifacts/TARGET; the log in target/fuzz-logs/TARGET.log. Copy each crash, once fixed, into
@@ -18,7 +18,8 @@ case $target in
   keras_json) ext=json max_len=131072 ;;
   keras_yaml) ext=yaml max_len=131072 ;;
   keras_archive) ext=keras max_len=131072 ;;
-  *) echo "unknown target $target (onnx keras_json keras_yaml keras_archive)" >&2; exit 2 ;;
+  hdf5) ext=h5 max_len=131072 ;;
+  *) echo "unknown target $target (onnx keras_json keras_yaml keras_archive hdf5)" >&2; exit 2 ;;
 esac
 
 corpus=corpus/$target
