@@ -788,6 +788,13 @@ fn legacy_h5_models_load_broken_ones_are_errors_and_other_hdf5_files_are_skipped
     assert!(e.not_a_model, "{e}");
     assert!(e.message.contains("without a Keras `model_config`"), "{e}");
     assert!(load_err(&write(d, "plain.h5", b"plain bytes")).not_a_model);
+    // An HDF5 file the reader cannot read and that never names `model_config` is some data file
+    // (a directory scan skips it); named on the command line it is still an error.
+    let mut data = b"\x89HDF\r\n\x1a\n".to_vec();
+    data.extend([9u8; 64]);
+    let e = load_err(&write(d, "unreadable_data.h5", &data));
+    assert!(e.not_a_model, "{e}");
+    assert!(e.message.contains("not a Keras model"), "{e}");
 
     // A tf_keras 2 model.save("x.h5"): config from the root attributes, weights from model_weights.
     let path = fixture("NNL001/bad_keras2_h5_cnn_softmax1_bce.h5");

@@ -79,7 +79,19 @@ pub fn read_legacy(data: Bytes, name: &str) -> Result<LegacyModel, LoadError> {
     if hdf5::find_signature(&data).is_none() {
         return Err(LoadError::not_a_model("not an HDF5 file"));
     }
-    let broken = |e: hdf5::Error| LoadError::new(format!("not a readable HDF5 file: {e}"));
+    // A file nnlint cannot read is an error only when it could be a Keras model: the attribute name
+    // `model_config` appears in the root object header (scanned on this error path only).
+    let scan = data.clone();
+    let broken = |e: hdf5::Error| {
+        let message = format!("not a readable HDF5 file: {e}");
+        if scan.windows(12).any(|w| w == b"model_config") {
+            LoadError::new(message)
+        } else {
+            LoadError::not_a_model(format!(
+                "{message} (and no `model_config` attribute name in it: not a Keras model)"
+            ))
+        }
+    };
     let file = hdf5::File::open(data).map_err(broken)?;
     let root = file.root().map_err(broken)?;
     let Some(config) = string_attr(&file, &root, "model_config").map_err(broken)? else {
