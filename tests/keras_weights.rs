@@ -149,3 +149,45 @@ fn every_keras_fixture_with_weights_is_checked_on_them() {
     assert!(files >= 50, "only {files} Keras fixtures with weights");
     assert!(probed >= 25, "only {probed} probed findings");
 }
+
+/// Keras stores `model.weights.h5` uncompressed (read by its byte range through the memory map); a
+/// re-zipped archive with a deflated weights entry is inflated in memory and gives the same weights.
+#[test]
+fn a_deflated_weights_entry_is_read_too() {
+    let src = Path::new(ROOT).join("fixtures/NNL001/bad_keras3_trained_cnn_softmax1_bce.keras");
+    let bytes = std::fs::read(&src).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("deflated.keras");
+    {
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&out).unwrap());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).unwrap();
+            let name = f.name().unwrap().to_string();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut data).unwrap();
+            w.start_file(name, opts).unwrap();
+            std::io::Write::write_all(&mut w, &data).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let stored = nnlint::load::load(&src).unwrap();
+    let deflated = nnlint::load::load(&out).unwrap();
+    assert_eq!(deflated.weights, Weights::Real, "{:?}", deflated.metadata);
+    assert_eq!(stored.metadata["weights"], deflated.metadata["weights"]);
+    let values = |m: &nnlint::ir::Model| -> Vec<Vec<f64>> {
+        m.graph
+            .values
+            .iter()
+            .filter(|v| v.constant.is_some())
+            .map(|v| {
+                nnlint::eval::constant(m, v.constant.as_ref().unwrap(), &Default::default())
+                    .unwrap()
+                    .to_f64_vec()
+            })
+            .collect()
+    };
+    assert_eq!(values(&stored), values(&deflated));
+}
