@@ -144,7 +144,7 @@ impl Datatype {
             } => format!(
                 "{}int{} {}",
                 if *signed { "" } else { "u" },
-                size * 8,
+                u64::from(*size) * 8,
                 if *big_endian {
                     "big-endian"
                 } else {
@@ -153,7 +153,7 @@ impl Datatype {
             ),
             Datatype::Float { size, big_endian } => format!(
                 "float{} {}",
-                size * 8,
+                u64::from(*size) * 8,
                 if *big_endian {
                     "big-endian"
                 } else {
