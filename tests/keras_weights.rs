@@ -191,3 +191,30 @@ fn a_deflated_weights_entry_is_read_too() {
     };
     assert_eq!(values(&stored), values(&deflated));
 }
+
+/// SARIF for a legacy .h5: the file is binary and its config text is assembled from attributes, so the
+/// region is line 1 and the message says where the finding is.
+#[test]
+fn sarif_for_an_h5_model_points_at_line_one_and_names_the_attributes() {
+    let path = Path::new(ROOT).join("fixtures/NNL001/bad_keras2_h5_cnn_softmax1_bce.h5");
+    let out = Command::cargo_bin("nnlint")
+        .unwrap()
+        .args(["--isolated", "--format", "sarif"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "NNL001");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({ "startLine": 1 })
+    );
+    let text = result["message"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("model_config/training_config attributes of the .h5 file"),
+        "{text}"
+    );
+    assert!(text.contains("with the file's weights"), "{text}");
+}

@@ -109,7 +109,11 @@ fn truncate(text: &str, limit: usize) -> String {
 
 fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
     let resolved = resolve(model, f);
-    let region = match resolved.region {
+    // A legacy .h5's config text is put together from HDF5 attributes: no file has those lines.
+    let text_region = resolved
+        .region
+        .filter(|_| model.format != crate::ir::Format::KerasH5);
+    let region = match text_region {
         Some(r) => json!({
             "startLine": r.start_line, "startColumn": r.start_column,
             "endLine": r.end_line, "endColumn": r.end_column,
