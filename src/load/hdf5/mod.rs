@@ -10,10 +10,10 @@
 //! decompressed, B-tree depth, attribute size. Contiguous data comes back as a zero-copy slice of the
 //! buffer, so a tensor's pages are touched only when a check decodes it.
 //!
-//! Also read: new-style groups whose links are stored densely (a fractal heap with a one-level v2
-//! B-tree name index, as h5py writes for more than 8 links with `libver="latest"`) and layout v4 chunk
-//! indexes (single chunk, implicit, fixed array). Not read, each a clear error when met: dense
-//! attribute storage, deeper v2 B-trees and nested fractal heap blocks, extensible-array and v2 B-tree
+//! Also read: new-style groups whose links are stored densely (a fractal heap with a v2 B-tree name
+//! index of up to 8 levels, as h5py writes for more than 8 links with `libver="latest"`) and layout v4
+//! chunk indexes (single chunk, implicit, fixed array). Not read, each a clear error when met: dense
+//! attribute storage, nested fractal heap indirect blocks, extensible-array and v2 B-tree
 //! chunk indexes, paged fixed arrays, shared or committed messages, external or virtual storage, and
 //! filters other than deflate, shuffle and fletcher32 (whose checksum is dropped, not verified).
 //! Object header and metadata checksums are not verified either: every field is bounds-checked
@@ -179,6 +179,19 @@ struct Message {
 pub struct Object {
     pub address: u64,
     messages: Vec<Message>,
+}
+
+/// A version 2 B-tree's shape: record size, and per level the most records one node and one
+/// subtree hold.
+struct BTree2 {
+    record: usize,
+    max_nrec: Vec<u64>,
+    cum: Vec<u64>,
+}
+
+/// Bytes HDF5 uses to encode counts up to `n` (its `limit_enc_size`).
+fn enc_size(n: u64) -> u64 {
+    u64::from(n.max(1).ilog2()) / 8 + 1
 }
 
 /// A fractal heap's doubling table, as far as finding managed objects needs it.
@@ -630,7 +643,7 @@ impl File {
         }
         r.skip(1)?;
         let kind = r.u8()?;
-        let _node_size = r.u32()?;
+        let node_size = u64::from(r.u32()?);
         let record = r.u16()? as usize;
         let depth = r.u16()?;
         r.skip(2)?;
@@ -641,33 +654,117 @@ impl File {
                 "v2 B-tree at address {names} is not a link name index"
             ));
         }
-        if depth != 0 {
-            return err(
-                "a group's link index is a v2 B-tree of more than one level, which nnlint does not read yet",
+        if depth > 8 || node_size < 16 {
+            return err(format!(
+                "v2 B-tree at address {names} declares depth {depth} and {node_size}-byte nodes"
+            ));
+        }
+        // Per level: the most records a node holds and the most a whole subtree holds, which size
+        // the child pointers' count fields in internal nodes.
+        let rec = record as u64;
+        let o = u64::from(self.offsets);
+        let mut max_nrec = vec![(node_size - 10) / rec];
+        let mut cum = vec![max_nrec[0]];
+        for d in 1..=u64::from(depth) {
+            let child_ptr = o
+                + enc_size(max_nrec[d as usize - 1])
+                + if d > 1 {
+                    enc_size(cum[d as usize - 1])
+                } else {
+                    0
+                };
+            let n = (node_size - 10).saturating_sub(child_ptr) / (rec + child_ptr);
+            max_nrec.push(n);
+            cum.push(
+                (n + 1)
+                    .saturating_mul(cum[d as usize - 1])
+                    .saturating_add(n),
             );
         }
-        if count > self.limits.max_entries {
-            return err(format!(
-                "a group has more than {} links (limit)",
-                self.limits.max_entries
-            ));
-        }
-        self.visit("a v2 B-tree leaf")?;
-        let mut r = self.reader_at(root, "a v2 B-tree leaf")?;
-        if r.bytes(4)? != b"BTLF" {
-            return err(format!(
-                "v2 B-tree leaf at address {root} lacks its BTLF signature"
-            ));
-        }
-        r.skip(2)?;
-        for _ in 0..count {
-            let rec = r.take(record)?;
-            let id = &self.data[rec.start + 4..rec.start + 4 + heap.id_len];
+        let tree = BTree2 {
+            record,
+            max_nrec,
+            cum,
+        };
+        let mut each = |rec: &[u8]| -> Result<()> {
+            let id = &rec[4..4 + heap.id_len];
             let obj = self.heap_object(&heap, id)?;
             let link = Reader::new(&self.data, obj.start, obj.end, "a link message")
                 .with_sizes(self.offsets, self.lengths);
             if let Some(l) = self.link_from(link)? {
+                if out.len() >= self.limits.max_entries {
+                    return err(format!(
+                        "a group has more than {} links (limit)",
+                        self.limits.max_entries
+                    ));
+                }
                 out.push(l);
+            }
+            Ok(())
+        };
+        let mut seen = HashSet::new();
+        self.btree2_node(&tree, root, count, depth, &mut seen, &mut each)
+    }
+
+    /// Visits the records of the v2 B-tree node at `addr` (`count` records, `depth` levels above
+    /// the leaves) and of its subtrees.
+    fn btree2_node(
+        &self,
+        tree: &BTree2,
+        addr: u64,
+        count: usize,
+        depth: u16,
+        seen: &mut HashSet<u64>,
+        each: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        if !seen.insert(addr) {
+            return err(format!("a v2 B-tree reaches node {addr} twice (a cycle)"));
+        }
+        self.visit("a v2 B-tree node")?;
+        let mut r = self.reader_at(addr, "a v2 B-tree node")?;
+        let sig: &[u8] = if depth == 0 { b"BTLF" } else { b"BTIN" };
+        if r.bytes(4)? != sig {
+            return err(format!(
+                "v2 B-tree node at address {addr} lacks its {} signature",
+                String::from_utf8_lossy(sig)
+            ));
+        }
+        r.skip(2)?;
+        let d = usize::from(depth);
+        if count as u64 > tree.max_nrec.get(d).copied().unwrap_or(0) {
+            return err(format!(
+                "v2 B-tree node at address {addr} claims {count} records, more than fit"
+            ));
+        }
+        let mut records = Vec::with_capacity(count);
+        for _ in 0..count {
+            records.push(r.take(tree.record)?);
+        }
+        if depth == 0 {
+            for rec in records {
+                each(&self.data[rec])?;
+            }
+            return Ok(());
+        }
+        let nrec_size = enc_size(tree.max_nrec[d - 1]);
+        let total_size = if depth > 1 {
+            enc_size(tree.cum[d - 1])
+        } else {
+            0
+        };
+        let mut children = Vec::with_capacity(count + 1);
+        for _ in 0..=count {
+            let child = r.offset()?;
+            let n = r.uint(nrec_size)?;
+            if total_size > 0 {
+                r.uint(total_size)?;
+            }
+            children.push((child, usize::try_from(n).unwrap_or(usize::MAX)));
+        }
+        for (i, (child, n)) in children.into_iter().enumerate() {
+            self.btree2_node(tree, child, n, depth - 1, seen, each)?;
+            if let Some(rec) = records.get(i) {
+                each(&self.data[rec.clone()])?;
             }
         }
         Ok(())

@@ -98,7 +98,7 @@ fn reads_what_h5py_wrote_in_both_file_layouts() {
             }
             checked += 1;
         }
-        assert_eq!(checked, 26, "{name}: datasets checked");
+        assert_eq!(checked, 86, "{name}: datasets checked");
     }
 }
 
