@@ -174,6 +174,9 @@ fn a_deflated_weights_entry_is_read_too() {
         w.finish().unwrap();
     }
     let stored = nnlint::load::load(&src).unwrap();
+    // The same archive from bytes in memory (standard input, fuzzing): the same weights.
+    let in_memory = nnlint::load::keras::archive_from_bytes(&src, &bytes).unwrap();
+    assert_eq!(in_memory.weights, Weights::Real, "{:?}", in_memory.metadata);
     let deflated = nnlint::load::load(&out).unwrap();
     assert_eq!(deflated.weights, Weights::Real, "{:?}", deflated.metadata);
     assert_eq!(stored.metadata["weights"], deflated.metadata["weights"]);

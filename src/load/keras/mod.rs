@@ -85,7 +85,12 @@ pub fn load_archive(path: &Path) -> Result<Model, LoadError> {
 /// [`load_archive`] on archive bytes already in memory; `path` only names the model (fuzzing and tests).
 pub fn archive_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> {
     let contents = archive::read_from(std::io::Cursor::new(bytes))?;
-    archive_from_contents(path, contents, Some(Ok(Bytes::copy_from_slice(bytes))))
+    let stored = matches!(
+        contents.weights_data,
+        Some(archive::WeightsData::Stored { .. })
+    );
+    let whole = stored.then(|| Ok(Bytes::copy_from_slice(bytes)));
+    archive_from_contents(path, contents, whole)
 }
 
 const WEIGHTS_IN_ARCHIVE: &str = "model.weights.h5 inside the archive";
