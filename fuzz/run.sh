@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a given time: fuzz/run.sh TARGET SECONDS [extra libFuzzer flags]
-# Targets: onnx keras_json keras_yaml keras_archive python notebook. Needs cargo-fuzz (`cargo install cargo-fuzz`);
+# Targets: onnx keras_json keras_yaml keras_archive python notebook hdf5. Needs cargo-fuzz (`cargo install cargo-fuzz`);
 # on a stable toolchain RUSTC_BOOTSTRAP=1 lets it use the nightly-only sanitizer flags.
 # The corpus (fuzz/corpus/TARGET) is seeded from the fixtures on first use; crashes land in
 # fuzz/artifacts/TARGET; the log in target/fuzz-logs/TARGET.log. Copy each crash, once fixed, into
@@ -20,7 +20,8 @@ case $target in
   keras_archive) ext=keras max_len=131072 ;;
   python) ext=py max_len=131072 ;;
   notebook) ext=ipynb max_len=131072 ;;
-  *) echo "unknown target $target (onnx keras_json keras_yaml keras_archive python notebook)" >&2; exit 2 ;;
+  hdf5) ext=h5 max_len=131072 ;;
+  *) echo "unknown target $target (onnx keras_json keras_yaml keras_archive python notebook hdf5)" >&2; exit 2 ;;
 esac
 
 corpus=corpus/$target

@@ -232,6 +232,14 @@ pub fn probe(ctx: &RuleContext, target: ValueId) -> Result<Probed, String> {
         shape: tensor.shape().to_vec(),
         weights: match model.weights {
             Weights::Real => "the file's weights",
+            Weights::Absent
+                if model
+                    .metadata
+                    .contains_key(crate::load::keras::WEIGHTS_NOT_USED) =>
+            {
+                "seeded Glorot-uniform weights of the real shapes (the file's weights do not match \
+                 its config, see the `weights_not_used` note)"
+            }
             Weights::Absent => {
                 "seeded Glorot-uniform weights of the real shapes (the file has none)"
             }

@@ -26,6 +26,8 @@ pub enum Format {
     KerasArchive,
     PythonSource,
     Notebook,
+    /// A legacy Keras `.h5` model (config in HDF5 root attributes).
+    KerasH5,
 }
 
 /// Element types, numbered as ONNX's `TensorProto.DataType`.

@@ -398,6 +398,8 @@ fn one_model_is_read_from_stdin_under_its_given_name() {
         "fixtures/NNL001/bad_keras3_seq_dense_softmax1_bce.json",
         "fixtures/NNL001/bad_keras3_seq_dense_softmax1_bce.yaml",
         "fixtures/NNL001/bad_keras3_seq_dense_softmax1_bce.keras",
+        "fixtures/NNL001/bad_keras2_h5_cnn_softmax1_bce.h5",
+        "fixtures/NNL001/bad_py_keras2_seq_add.py",
         BAD,
     ] {
         let (_, from_file, _) = nnlint(&["--format", "concise", file]);
@@ -414,11 +416,11 @@ fn one_model_is_read_from_stdin_under_its_given_name() {
     assert_eq!(code, 2);
     assert!(err.contains("--stdin-filename"), "{err}");
     let (code, out, _) = nnlint_stdin(
-        &["-", "--stdin-filename", "m.h5", "--format", "concise"],
+        &["-", "--stdin-filename", "m.txt", "--format", "concise"],
         b"x",
     );
     assert_eq!(code, 2);
-    assert!(out.contains("cannot be read from standard input"), "{out}");
+    assert!(out.contains("not a supported model file"), "{out}");
 }
 
 #[test]

@@ -21,7 +21,7 @@ fn fixture(rel: &str) -> PathBuf {
 fn is_keras(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
-        Some("json" | "yaml" | "keras")
+        Some("json" | "yaml" | "keras" | "h5")
     )
 }
 
@@ -115,7 +115,23 @@ fn bad_keras_fixtures_fire_nnl001_at_the_softmax_line_with_a_confirmed_check() {
             "{name}"
         );
         assert!(f.node_path.contains('/'), "{name}: {}", f.node_path);
-        assert_eq!(model.weights, Weights::Absent, "{name}");
+        // Files with weights (.keras archives, legacy .h5) are checked on them, and say so.
+        let Check::Confirmed { summary, .. } = &f.check else {
+            unreachable!()
+        };
+        if name.ends_with(".keras") || name.ends_with(".h5") {
+            assert_eq!(model.weights, Weights::Real, "{name}: {:?}", model.metadata);
+            assert!(
+                summary.contains("with the file's weights"),
+                "{name}: {summary}"
+            );
+        } else {
+            assert_eq!(model.weights, Weights::Absent, "{name}");
+            assert!(
+                summary.contains("seeded Glorot-uniform weights"),
+                "{name}: {summary}"
+            );
+        }
         let bce = model.training.as_ref().is_some_and(|t| {
             t.losses
                 .iter()
@@ -760,23 +776,95 @@ fn archives_that_are_not_keras_or_lie_about_sizes_are_refused_before_reading() {
 }
 
 #[test]
-fn legacy_h5_models_are_reported_as_unsupported_and_other_hdf5_files_are_skipped() {
+fn legacy_h5_models_load_broken_ones_are_errors_and_other_hdf5_files_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // The signature and the attribute's name, but no readable superblock behind them.
     let mut model = b"\x89HDF\r\n\x1a\n".to_vec();
     model.extend(vec![0u8; 200]);
     model.extend(b"model_config");
     let e = load_err(&write(d, "legacy.h5", &model));
     assert!(!e.not_a_model);
-    assert!(
-        e.message
-            .contains("legacy Keras HDF5 models (.h5) are not supported"),
-        "{e}"
+    assert!(e.message.contains("not a readable HDF5 file"), "{e}");
+    // A real HDF5 file without a Keras config (the reader's own test data) is skipped.
+    let data = std::fs::read(fixture("hdf5/variants_earliest.h5")).unwrap();
+    let e = load_err(&write(d, "data.h5", &data));
+    assert!(e.not_a_model, "{e}");
+    assert!(e.message.contains("without a Keras `model_config`"), "{e}");
+    assert!(load_err(&write(d, "plain.h5", b"plain bytes")).not_a_model);
+    // An HDF5 file the reader cannot read and that never names `model_config` is some data file
+    // (a directory scan skips it); named on the command line it is still an error.
+    let mut data = b"\x89HDF\r\n\x1a\n".to_vec();
+    data.extend([9u8; 64]);
+    let e = load_err(&write(d, "unreadable_data.h5", &data));
+    assert!(e.not_a_model, "{e}");
+    assert!(e.message.contains("not a Keras model"), "{e}");
+
+    // A tf_keras 2 model.save("x.h5"): config from the root attributes, weights from model_weights.
+    let path = fixture("NNL001/bad_keras2_h5_cnn_softmax1_bce.h5");
+    let model = nnlint::load::load(&path).unwrap();
+    assert_eq!(model.format, Format::KerasH5);
+    assert_eq!(model.weights, Weights::Real, "{:?}", model.metadata);
+    assert_eq!(
+        model.source_name,
+        "the model_config and training_config attributes of bad_keras2_h5_cnn_softmax1_bce.h5"
     );
-    let mut weights = b"\x89HDF\r\n\x1a\n".to_vec();
-    weights.extend(vec![0u8; 200]);
-    assert!(load_err(&write(d, "model.weights.h5", &weights)).not_a_model);
-    assert!(load_err(&write(d, "data.h5", b"plain bytes")).not_a_model);
+    assert_eq!(model.metadata["keras_version"], "2.21.0");
+    assert_eq!(model.metadata["backend"], "tensorflow");
+    assert_eq!(
+        model.metadata["weights"],
+        "4 tensors from the model_weights group of bad_keras2_h5_cnn_softmax1_bce.h5"
+    );
+    let text = model.source_text.as_deref().unwrap();
+    assert!(text.contains("\"model_config\": {\"class_name\": \"Sequential\""));
+}
+
+/// Weights whose shapes do not fit the config are never used: the model says why, and the
+/// numerical check runs on seeded weights and says that, too.
+#[test]
+fn weights_that_do_not_fit_the_config_are_reported_not_used() {
+    let src = fixture("NNL001/bad_keras3_trained_cnn_softmax1_bce.keras");
+    let bytes = std::fs::read(&src).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
+    let mut config = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("config.json").unwrap(), &mut config).unwrap();
+    // Three filters in the file; the edited config asks for four.
+    assert!(config.contains("\"filters\": 3"));
+    let edited = config.replace("\"filters\": 3", "\"filters\": 4");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("edited.keras");
+    {
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&out).unwrap());
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for i in 0..zip.len() {
+            let mut f = zip.by_index(i).unwrap();
+            let name = f.name().unwrap().to_string();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut data).unwrap();
+            if name == "config.json" {
+                data = edited.clone().into_bytes();
+            }
+            w.start_file(name, opts).unwrap();
+            std::io::Write::write_all(&mut w, &data).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let (model, findings) = lint(&out);
+    assert_eq!(model.weights, Weights::Absent);
+    let note = &model.metadata["weights_not_used"];
+    assert!(
+        note.contains("layer `conv` `kernel`") && note.contains("[3, 3, 1, 3]"),
+        "{note}"
+    );
+    let f = findings.iter().find(|f| f.code == "NNL001").unwrap();
+    let Check::Confirmed { summary, .. } = &f.check else {
+        panic!("{:?}", f.check)
+    };
+    assert!(
+        summary.contains("the file's weights do not match"),
+        "{summary}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

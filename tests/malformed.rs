@@ -19,8 +19,11 @@ enum Expect {
     Error(&'static str),
     /// Findings, one of whose numerical checks is unconfirmed with a reason containing the text.
     Unconfirmed(&'static str),
+    /// The config loads but the file's weights are not used: the model's `weights_not_used` note
+    /// contains the text, and the checks say they ran on seeded weights (the CLI exits 1).
+    WeightsNotUsed(&'static str),
 }
-use Expect::{Error, Unconfirmed};
+use Expect::{Error, Unconfirmed, WeightsNotUsed};
 
 const CASES: &[(&str, Expect)] = &[
     // Protobuf damage.
@@ -112,6 +115,51 @@ const CASES: &[(&str, Expect)] = &[
     ("not_utf8.json", Error("not UTF-8 text")),
     ("not_utf8.yaml", Error("not UTF-8 text")),
     ("truncated.json", Error("invalid JSON at line 86, column 9")),
+    // HDF5 (damage to a real tf_keras `.h5` model): the config cannot be read, exit 2.
+    (
+        "h5_truncated.h5",
+        Error(
+            "a global heap collection at address 2048 (4096 bytes) lies beyond the end of the file (2112 bytes)",
+        ),
+    ),
+    (
+        "h5_bad_heap_signature.h5",
+        Error("global heap collection at address 2048 lacks its GCOL signature"),
+    ),
+    (
+        "h5_huge_heap_size.h5",
+        Error("(1152921504606846976 bytes) lies beyond the end of the file"),
+    ),
+    (
+        "h5_huge_string.h5",
+        Error("attribute `model_config` is larger than 67108864 bytes (limit)"),
+    ),
+    (
+        "h5_cyclic_continuation.h5",
+        Error("a continuation block at 112 is reached twice (a cycle)"),
+    ),
+    (
+        "h5_bad_superblock.h5",
+        Error("superblock version 7 is not one HDF5 defines (0–3)"),
+    ),
+    (
+        "h5_offset_size_3.h5",
+        Error("the superblock declares 3-byte offsets (2, 4 or 8 expected)"),
+    ),
+    ("h5_not_hdf5.h5", Error("not an HDF5 file")),
+    // HDF5 damage behind a readable config: the weights are refused, the checks run on seeded ones.
+    (
+        "h5_cyclic_btree.h5",
+        WeightsNotUsed("a group B-tree reaches node 136 twice (a cycle)"),
+    ),
+    (
+        "h5_unknown_filter.h5",
+        WeightsNotUsed("kernel:0: filter 32000 (optional) is not one nnlint can undo"),
+    ),
+    (
+        "h5_huge_dataset_dims.h5",
+        WeightsNotUsed("in the file is [1099511627776, 1], the config needs [6, 1]"),
+    ),
 ];
 
 fn dir() -> PathBuf {
@@ -160,8 +208,23 @@ fn every_malformed_input_has_its_expected_message() {
                     "{name}: unconfirmed reasons {reasons:?}"
                 );
             }
+            (WeightsNotUsed(text), Ok(linted)) => {
+                let note = linted.model.metadata.get("weights_not_used");
+                assert!(
+                    note.is_some_and(|n| n.contains(text)),
+                    "{name}: weights_not_used = {note:?}"
+                );
+                assert_eq!(linted.model.weights, nnlint::ir::Weights::Absent, "{name}");
+                for f in &linted.findings {
+                    if let Check::Confirmed { summary, .. } = &f.check {
+                        assert!(summary.contains("seeded"), "{name}: {summary}");
+                    }
+                }
+            }
             (Error(_), Ok(l)) => panic!("{name}: loaded, with {} findings", l.findings.len()),
-            (Unconfirmed(_), Err(e)) => panic!("{name}: error `{}`", e.message),
+            (Unconfirmed(_) | WeightsNotUsed(_), Err(e)) => {
+                panic!("{name}: error `{}`", e.message)
+            }
         }
     }
 }
@@ -209,7 +272,7 @@ fn the_cli_names_the_file_and_the_problem() {
                     "{name}: `{line}` does not name the file"
                 );
             }
-            Unconfirmed(_) => {
+            Unconfirmed(_) | WeightsNotUsed(_) => {
                 assert_eq!(code, Some(1), "{name}: {stdout}{stderr}");
                 assert!(stdout.contains(name), "{name}: {stdout}");
             }

@@ -1,6 +1,7 @@
 //! Front ends: each turns one file format into the IR.
 
 pub mod external;
+pub mod hdf5;
 pub mod keras;
 pub mod onnx;
 pub mod python;
@@ -62,9 +63,8 @@ pub struct FrontEnd {
     /// Lower-case, without the dot.
     pub extensions: &'static [&'static str],
     pub load: fn(&Path) -> Result<Model, LoadError>,
-    /// The same on bytes already in memory (standard input); `path` only names the model. `None` for
-    /// formats that need the file itself (HDF5).
-    pub from_bytes: Option<FromBytes>,
+    /// The same on bytes already in memory (standard input); `path` only names the model.
+    pub from_bytes: FromBytes,
 }
 
 /// Every format nnlint reads. Adding a front end = a folder under `load/` and a row here.
@@ -73,43 +73,43 @@ pub const FRONT_ENDS: &[FrontEnd] = &[
         name: "ONNX",
         extensions: &["onnx"],
         load: onnx::load_onnx,
-        from_bytes: Some(onnx::from_bytes),
+        from_bytes: onnx::from_bytes,
     },
     FrontEnd {
         name: "Keras JSON",
         extensions: &["json"],
         load: keras::load_json,
-        from_bytes: Some(|path, bytes| keras::json_from_text(path, utf8(bytes)?)),
+        from_bytes: |path, bytes| keras::json_from_text(path, utf8(bytes)?),
     },
     FrontEnd {
         name: "Keras YAML",
         extensions: &["yaml", "yml"],
         load: keras::load_yaml,
-        from_bytes: Some(|path, bytes| keras::yaml_from_text(path, utf8(bytes)?)),
+        from_bytes: |path, bytes| keras::yaml_from_text(path, utf8(bytes)?),
     },
     FrontEnd {
         name: "Keras archive",
         extensions: &["keras"],
         load: keras::load_archive,
-        from_bytes: Some(|path, bytes| keras::archive_from_bytes(path, &bytes)),
+        from_bytes: |path, bytes| keras::archive_from_bytes(path, &bytes),
     },
     FrontEnd {
         name: "Keras HDF5",
         extensions: &["h5", "hdf5"],
         load: keras::load_h5,
-        from_bytes: None,
+        from_bytes: |path, bytes| keras::h5_from_bytes(path, bytes::Bytes::from(bytes)),
     },
     FrontEnd {
         name: "Python source",
         extensions: &["py"],
         load: python::load_python,
-        from_bytes: Some(|path, bytes| python::python_from_bytes(path, &bytes)),
+        from_bytes: |path, bytes| python::python_from_bytes(path, &bytes),
     },
     FrontEnd {
         name: "Jupyter notebook",
         extensions: &["ipynb"],
         load: python::load_notebook,
-        from_bytes: Some(|path, bytes| python::notebook_from_bytes(path, &bytes)),
+        from_bytes: |path, bytes| python::notebook_from_bytes(path, &bytes),
     },
 ];
 
@@ -130,14 +130,7 @@ pub fn load(path: &Path) -> Result<Model, LoadError> {
 
 /// [`load`] on bytes read elsewhere (standard input), named by `path`.
 pub fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Model, LoadError> {
-    let front_end = front_end_or_error(path)?;
-    let from_bytes = front_end.from_bytes.ok_or_else(|| {
-        LoadError::new(format!(
-            "{} files cannot be read from standard input; name the file instead",
-            front_end.name
-        ))
-    })?;
-    let mut model = from_bytes(path, bytes)?;
+    let mut model = (front_end_or_error(path)?.from_bytes)(path, bytes)?;
     finish(&mut model);
     Ok(model)
 }

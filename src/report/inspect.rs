@@ -37,6 +37,11 @@ pub fn text(path: &str, model: &Model) -> String {
     if !model.producer.trim().is_empty() {
         let _ = writeln!(out, "producer: {}", model.producer.trim());
     }
+    for key in ["weights", "weights_not_used"] {
+        if let Some(note) = model.metadata.get(key) {
+            let _ = writeln!(out, "{key}: {note}");
+        }
+    }
     let _ = writeln!(out, "inputs:");
     for &i in &g.inputs {
         let _ = writeln!(out, "  {}  {}", g.value(i).name, describe(g, i));

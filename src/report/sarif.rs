@@ -109,7 +109,11 @@ fn truncate(text: &str, limit: usize) -> String {
 
 fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
     let resolved = resolve(model, f);
-    let region = match resolved.region {
+    // A legacy .h5's config text is put together from HDF5 attributes: no file has those lines.
+    let text_region = resolved
+        .region
+        .filter(|_| model.format != crate::ir::Format::KerasH5);
+    let region = match text_region {
         Some(r) => json!({
             "startLine": r.start_line, "startColumn": r.start_column,
             "endLine": r.end_line, "endColumn": r.end_column,
@@ -125,10 +129,12 @@ fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
         .position(|r| r.code == f.code)
         .unwrap_or(0);
     // The region of a .keras finding is in the archive's config.json; say so, since the URI is the zip.
-    let inside = if model.format == crate::ir::Format::KerasArchive {
-        ", in config.json inside the .keras archive"
-    } else {
-        ""
+    let inside = match model.format {
+        crate::ir::Format::KerasArchive => ", in config.json inside the .keras archive",
+        crate::ir::Format::KerasH5 => {
+            ", in the model_config/training_config attributes of the .h5 file"
+        }
+        _ => "",
     };
     let mut hasher = Sha256::new();
     for part in [f.code, uri, &f.node_path, &f.message] {

@@ -19,9 +19,25 @@ const MAX_ENTRIES: usize = 100_000;
 pub struct Contents {
     pub config: String,
     pub metadata: Option<String>,
-    /// Name and declared size of the weights file, when present (never read).
+    /// Name and declared size of the weights file, when present.
     pub weights: Option<(String, u64)>,
+    /// Where the weights file's bytes are: a stored entry by its exact range in the archive (read
+    /// through a memory map by the caller), a deflated one inflated here within a limit.
+    pub weights_data: Option<WeightsData>,
 }
+
+pub enum WeightsData {
+    Stored {
+        start: u64,
+        size: u64,
+    },
+    Inflated(Vec<u8>),
+    /// Why the weights entry cannot be read (the architecture still is).
+    Unreadable(String),
+}
+
+/// Largest deflated `model.weights.h5` inflated into memory (Keras stores it uncompressed).
+const MAX_INFLATED_WEIGHTS: u64 = 256 << 20;
 
 fn refuse(what: impl std::fmt::Display) -> LoadError {
     LoadError::new(format!("not a readable Keras archive: {what}"))
@@ -78,11 +94,43 @@ pub fn read_from<R: Read + Seek>(reader: R) -> Result<Contents, LoadError> {
                 .ok()
                 .map(|f| (f.name().unwrap_or_default().to_string(), f.size()))
         });
+    let weights_data = zip
+        .index_for_name("model.weights.h5")
+        .map(|i| weights_entry(&mut zip, i));
     Ok(Contents {
         config,
         metadata,
         weights,
+        weights_data,
     })
+}
+
+fn weights_entry<R: Read + Seek>(zip: &mut ZipArchive<R>, index: usize) -> WeightsData {
+    let stored = match zip.by_index_raw(index) {
+        Ok(f) if f.encrypted() => return WeightsData::Unreadable("it is encrypted".into()),
+        Ok(f) if f.compression() == CompressionMethod::Stored => {
+            if f.compressed_size() != f.size() {
+                return WeightsData::Unreadable(format!(
+                    "it is stored uncompressed but declares {} bytes in {}",
+                    f.size(),
+                    f.compressed_size()
+                ));
+            }
+            match f.data_start() {
+                Some(start) => Some((start, f.size())),
+                None => return WeightsData::Unreadable("its data offset is unknown".into()),
+            }
+        }
+        Ok(_) => None,
+        Err(e) => return WeightsData::Unreadable(format!("it cannot be opened ({e})")),
+    };
+    match stored {
+        Some((start, size)) => WeightsData::Stored { start, size },
+        None => match read_entry(zip, index, "model.weights.h5", MAX_INFLATED_WEIGHTS) {
+            Ok(bytes) => WeightsData::Inflated(bytes),
+            Err(e) => WeightsData::Unreadable(e.message),
+        },
+    }
 }
 
 fn read_entry<R: Read + Seek>(

@@ -1231,9 +1231,11 @@ fn batch_norm(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
         return Ok(cx.opaque(o, l.class, &[x], vec![], vec![s])[0]);
     }
     let c = Some(shape[a].fixed());
+    let scale = l.flag("scale", true)?;
+    let center = l.flag("center", true)?;
     let params: Vec<ValueId> = ["gamma", "beta", "moving_mean", "moving_variance"]
         .iter()
-        .map(|w| cx.weight(&l.path, w, &[c.flatten()]))
+        .map(|&w| fixed_or_weight(cx, l, w, c.flatten(), scale, center))
         .collect();
     let move_axis = a != 1;
     let xc = if move_axis {
@@ -1265,8 +1267,10 @@ fn layer_norm(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
         return Ok(cx.opaque(o, l.class, &[x], vec![], vec![s])[0]);
     };
     let c = shape[a].fixed();
-    let gamma = cx.weight(&l.path, "gamma", &[c]);
-    let beta = cx.weight(&l.path, "beta", &[c]);
+    let scale = l.flag("scale", true)?;
+    let center = l.flag("center", true)?;
+    let gamma = fixed_or_weight(cx, l, "gamma", c, scale, center);
+    let beta = fixed_or_weight(cx, l, "beta", c, scale, center);
     Ok(cx.op(
         o,
         "LayerNormalization",
@@ -1274,6 +1278,29 @@ fn layer_norm(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
         vec![("axis", Attr::Int(-1)), ("epsilon", f(eps))],
         s,
     ))
+}
+
+/// A normalisation parameter: with `scale=False` Keras has no `gamma` (it is 1), with
+/// `center=False` no `beta` (it is 0), so these are constants rather than weights a file fills in.
+fn fixed_or_weight(
+    cx: &mut Cx,
+    l: &Layer,
+    what: &str,
+    c: Option<u64>,
+    scale: bool,
+    center: bool,
+) -> ValueId {
+    let fixed = match what {
+        "gamma" if !scale => Some(1.0),
+        "beta" if !center => Some(0.0),
+        _ => None,
+    };
+    match (fixed, c.and_then(|c| usize::try_from(c).ok())) {
+        (Some(v), Some(n)) if n <= 1 << 24 => {
+            cx.const_f32(&l.path, what, vec![n as i64], vec![v; n])
+        }
+        _ => cx.weight(&l.path, what, &[c]),
+    }
 }
 
 /// Broadcast shape of a merge layer's inputs, by the one shape engine (`crate::shape::broadcast`).

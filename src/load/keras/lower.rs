@@ -43,6 +43,17 @@ pub struct Lowered {
     /// Values whose computed shape disagrees with the shape the file declares for them (a lowering
     /// bug or a hand-edited config); the declared dims are kept where the computed ones were unknown.
     pub conflicts: Vec<String>,
+    /// Every layer weight the lowering created, in creation order (what a weights file fills in).
+    pub weight_slots: Vec<WeightSlot>,
+}
+
+/// A weight constant of a layer: `path` is the layer path (`model/layer`), `what` the Keras weight
+/// name (`kernel`, `bias`, `gamma`, ...).
+#[derive(Clone, Debug)]
+pub struct WeightSlot {
+    pub path: String,
+    pub what: String,
+    pub value: ValueId,
 }
 
 /// One layer entry of a config.
@@ -324,6 +335,7 @@ pub struct Cx {
     pub keras2: bool,
     names: HashSet<String>,
     weights: HashMap<String, ValueId>,
+    slots: Vec<WeightSlot>,
     depth: usize,
     conflicts: Vec<String>,
 }
@@ -335,6 +347,7 @@ impl Cx {
             keras2,
             names: HashSet::new(),
             weights: HashMap::new(),
+            slots: vec![],
             depth: 0,
             conflicts: vec![],
         }
@@ -480,14 +493,23 @@ impl Cx {
         out
     }
 
-    /// A weight of a layer: dims as Keras stores them, no data (the archive's HDF5 weights are not
-    /// read). Shared layers get the same constant on every call.
+    /// A weight of a layer: dims as Keras stores them, no data yet (a weights file fills it in after
+    /// lowering, see `h5.rs`). Shared layers get the same constant on every call.
     pub fn weight(&mut self, layer_path: &str, what: &str, dims: &[Option<u64>]) -> ValueId {
         let dims: Vec<i64> = dims
             .iter()
             .map(|d| d.and_then(|d| i64::try_from(d).ok()).unwrap_or(-1))
             .collect();
-        self.constant(layer_path, what, DType::F32, dims, TensorData::Absent)
+        let known = self.weights.contains_key(&format!("{layer_path}/{what}"));
+        let value = self.constant(layer_path, what, DType::F32, dims, TensorData::Absent);
+        if !known {
+            self.slots.push(WeightSlot {
+                path: layer_path.to_string(),
+                what: what.to_string(),
+                value,
+            });
+        }
+        value
     }
 
     pub fn const_i64(&mut self, layer_path: &str, what: &str, values: Vec<i64>) -> ValueId {
@@ -585,6 +607,7 @@ pub fn lower(root: &Node, keras2: bool) -> Result<Lowered> {
         graph: cx.graph,
         output_names,
         conflicts: cx.conflicts,
+        weight_slots: cx.slots,
     })
 }
 

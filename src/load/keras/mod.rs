@@ -1,10 +1,12 @@
 //! Keras front end: `model.to_json()` output (Keras 3 and Keras 2 / tf.keras layouts), YAML configs of
 //! the same structure, and `.keras` archives (their `config.json`). The text is parsed into a tree
 //! that keeps byte spans (`tree.rs`, by `json.rs` or `yaml.rs`), lowered into the IR (`lower.rs`,
-//! `layers.rs`) and the compile config read into the training spec (`training.rs`). Weights are never
-//! read: constants carry the real dims and no data, and numerical checks draw seeded weights.
+//! `layers.rs`) and the compile config read into the training spec (`training.rs`). Legacy `.h5`
+//! models and the weights of `.keras` archives are read with our HDF5 reader (`h5.rs`); weights that
+//! match the config fill the layers' constants, and numerical checks then run on them.
 
 pub mod archive;
+pub mod h5;
 pub mod json;
 mod layers;
 mod lower;
@@ -17,9 +19,15 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use self::tree::{Node, line_col};
 use super::LoadError;
 use crate::ir::{Format, Model, Part, Weights};
+
+/// Metadata key saying why a file's weights were not used (numerical checks then run on seeded
+/// weights and say so).
+pub const WEIGHTS_NOT_USED: &str = "weights_not_used";
 
 /// Keras layers lower to ONNX ops with the semantics of this opset (Softmax over one axis).
 pub const OPSET: i64 = 13;
@@ -42,6 +50,7 @@ pub fn json_from_text(path: &Path, text: String) -> Result<Model, LoadError> {
         text,
         &root,
         BTreeMap::new(),
+        None,
     )
 }
 
@@ -60,19 +69,64 @@ pub fn yaml_from_text(path: &Path, text: String) -> Result<Model, LoadError> {
         text,
         &root,
         BTreeMap::new(),
+        None,
     )
 }
 
 pub fn load_archive(path: &Path) -> Result<Model, LoadError> {
-    archive_from_contents(path, archive::read(path)?)
+    let contents = archive::read(path)?;
+    let whole = match contents.weights_data {
+        Some(archive::WeightsData::Stored { .. }) => Some(h5::map_file(path)),
+        _ => None,
+    };
+    archive_from_contents(path, contents, whole)
 }
 
 /// [`load_archive`] on archive bytes already in memory; `path` only names the model (fuzzing and tests).
 pub fn archive_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> {
-    archive_from_contents(path, archive::read_from(std::io::Cursor::new(bytes))?)
+    let contents = archive::read_from(std::io::Cursor::new(bytes))?;
+    let stored = matches!(
+        contents.weights_data,
+        Some(archive::WeightsData::Stored { .. })
+    );
+    let whole = stored.then(|| Ok(Bytes::copy_from_slice(bytes)));
+    archive_from_contents(path, contents, whole)
 }
 
-fn archive_from_contents(path: &Path, contents: archive::Contents) -> Result<Model, LoadError> {
+const WEIGHTS_IN_ARCHIVE: &str = "model.weights.h5 inside the archive";
+
+/// The archive's weights file, read (not yet decoded); `Err` says why it cannot be used.
+fn archive_weights(
+    data: Option<archive::WeightsData>,
+    whole: Option<Result<Bytes, LoadError>>,
+) -> Option<Result<h5::FileWeights, String>> {
+    let bytes = match data? {
+        archive::WeightsData::Unreadable(why) => return Some(Err(why)),
+        archive::WeightsData::Inflated(v) => Bytes::from(v),
+        archive::WeightsData::Stored { start, size } => {
+            let whole = match whole? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e.message)),
+            };
+            let end = start.checked_add(size).filter(|&e| e <= whole.len() as u64);
+            match end {
+                Some(end) => whole.slice(start as usize..end as usize),
+                None => {
+                    return Some(Err(format!(
+                        "its {size} bytes at offset {start} run past the end of the archive"
+                    )));
+                }
+            }
+        }
+    };
+    Some(h5::read_keras3(bytes, WEIGHTS_IN_ARCHIVE.to_string()))
+}
+
+fn archive_from_contents(
+    path: &Path,
+    contents: archive::Contents,
+    whole: Option<Result<Bytes, LoadError>>,
+) -> Result<Model, LoadError> {
     let mut metadata = BTreeMap::new();
     if let Some(meta) = contents
         .metadata
@@ -86,11 +140,9 @@ fn archive_from_contents(path: &Path, contents: archive::Contents) -> Result<Mod
         }
     }
     if let Some((name, size)) = &contents.weights {
-        metadata.insert(
-            "weights_file".into(),
-            format!("{name} ({size} bytes, HDF5, not read)"),
-        );
+        metadata.insert("weights_file".into(), format!("{name} ({size} bytes)"));
     }
+    let weights = archive_weights(contents.weights_data, whole);
     let source_name = format!("{}/config.json", display_name(path));
     let root = json::parse(&contents.config)
         .map_err(|e| LoadError::new(format!("config.json inside the archive: {e}")))?;
@@ -101,6 +153,7 @@ fn archive_from_contents(path: &Path, contents: archive::Contents) -> Result<Mod
         contents.config,
         &root,
         metadata,
+        weights,
     )
     .map_err(|e| {
         if e.not_a_model {
@@ -111,33 +164,41 @@ fn archive_from_contents(path: &Path, contents: archive::Contents) -> Result<Mod
     })
 }
 
-const HDF5_SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
-
-/// Legacy `.h5` models keep their config in HDF5 attributes. nnlint has no HDF5 reader (see
-/// docs/design.md), so a Keras `.h5` model is reported as unsupported and any other HDF5 file is
-/// skipped as "not a model".
+/// A legacy Keras `.h5` model: the root attributes `model_config` and `training_config` (with
+/// `keras_version`, `backend`) are lowered as one JSON document, and `model_weights/` fills the
+/// layers' constants. Any other HDF5 file (weights, data) is `not_a_model`.
 pub fn load_h5(path: &Path) -> Result<Model, LoadError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| LoadError::new(format!("cannot open the file ({e})")))?;
-    let mut head = Vec::new();
-    file.take(4 << 20)
-        .read_to_end(&mut head)
-        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
-    let is_hdf5 = [0usize, 512, 1024, 2048]
-        .iter()
-        .any(|&at| head.get(at..at + 8) == Some(HDF5_SIGNATURE));
-    if !is_hdf5 {
-        return Err(LoadError::not_a_model("not an HDF5 file"));
-    }
-    if head.windows(12).any(|w| w == b"model_config") {
-        return Err(LoadError::new(
-            "legacy Keras HDF5 models (.h5) are not supported: nnlint has no sound HDF5 reader; \
-             re-save the model as `.keras` or lint the output of `model.to_json()`",
-        ));
-    }
-    Err(LoadError::not_a_model(
-        "an HDF5 file without a Keras `model_config` attribute (weights or data, not a model)",
-    ))
+    h5_from_bytes(path, h5::map_file(path)?)
+}
+
+/// [`load_h5`] on bytes already in memory; `path` only names the model (fuzzing and tests).
+pub fn h5_from_bytes(path: &Path, data: Bytes) -> Result<Model, LoadError> {
+    let name = display_name(path);
+    let legacy = h5::read_legacy(data, &name)?;
+    let source_name = if legacy.has_training {
+        format!("the model_config and training_config attributes of {name}")
+    } else {
+        format!("the model_config attribute of {name}")
+    };
+    let root = json::parse(&legacy.text)
+        .map_err(|e| LoadError::new(format!("the model_config attribute: {e}")))?;
+    let weights = legacy.weights.transpose();
+    build(
+        path,
+        Format::KerasH5,
+        source_name,
+        legacy.text,
+        &root,
+        BTreeMap::new(),
+        weights,
+    )
+    .map_err(|e| {
+        if e.not_a_model {
+            LoadError::new(format!("the model_config attribute: {}", e.message))
+        } else {
+            e
+        }
+    })
 }
 
 fn display_name(path: &Path) -> String {
@@ -254,7 +315,7 @@ pub(crate) fn build_from_tree(
     root: &Node,
     metadata: BTreeMap<String, String>,
 ) -> Result<Model, LoadError> {
-    build(path, format, source_name, text, root, metadata)
+    build(path, format, source_name, text, root, metadata, None)
 }
 
 fn build(
@@ -264,6 +325,7 @@ fn build(
     text: String,
     root: &Node,
     mut metadata: BTreeMap<String, String>,
+    weights: Option<Result<h5::FileWeights, String>>,
 ) -> Result<Model, LoadError> {
     let (model_root, compile) = locate(root)?;
     let version = root
@@ -297,6 +359,29 @@ fn build(
     if !lowered.conflicts.is_empty() {
         metadata.insert("shape_conflicts".into(), lowered.conflicts.join("; "));
     }
+    let mut weights_state = Weights::Absent;
+    match weights {
+        None => {}
+        Some(Err(why)) => {
+            metadata.insert(
+                WEIGHTS_NOT_USED.into(),
+                format!("the weights file cannot be read: {why}"),
+            );
+        }
+        Some(Ok(w)) => match h5::attach(&mut graph, &lowered.weight_slots, &w) {
+            Ok(0) => {}
+            Ok(n) => {
+                weights_state = Weights::Real;
+                metadata.insert("weights".into(), format!("{n} tensors from {}", w.what));
+            }
+            Err(problems) => {
+                metadata.insert(
+                    WEIGHTS_NOT_USED.into(),
+                    format!("{} is not used: {}", w.what, problems.join("; ")),
+                );
+            }
+        },
+    }
     crate::shape::infer(&mut graph, OPSET);
     // An uncompiled Keras 3 model writes `"compile_config": {}`.
     let compiled = compile.filter(|c| c.entries().is_some_and(|e| !e.is_empty()));
@@ -327,7 +412,7 @@ fn build(
         graph,
         training,
         metadata,
-        weights: Weights::Absent,
+        weights: weights_state,
     })
 }
 
