@@ -157,6 +157,25 @@ fn utf8(bytes: Vec<u8>) -> Result<String, LoadError> {
     })
 }
 
+/// Reads a regular file, at most `max + 1` bytes (never more than it holds); the flag says it holds
+/// more than `max`. For the front ends that read their input whole.
+pub(crate) fn read_capped(path: &Path, max: u64) -> Result<(Vec<u8>, bool), LoadError> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
+    if !meta.is_file() {
+        return Err(LoadError::new("not a regular file"));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| LoadError::new(format!("cannot open the file ({e})")))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
+    let over = bytes.len() as u64 > max;
+    Ok((bytes, over))
+}
+
 /// What every loaded model goes through after its front end, whoever called the loader.
 pub fn finish(model: &mut Model) {
     crate::shape::infer(&mut model.graph, model.opset);

@@ -15,7 +15,6 @@ pub mod tree;
 pub mod yaml;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -208,18 +207,8 @@ fn display_name(path: &Path) -> String {
 }
 
 fn read_text(path: &Path) -> Result<String, LoadError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
-    if !meta.is_file() {
-        return Err(LoadError::new("not a regular file"));
-    }
-    let file = std::fs::File::open(path)
-        .map_err(|e| LoadError::new(format!("cannot open the file ({e})")))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_TEXT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
-    if bytes.len() as u64 > MAX_TEXT_BYTES {
+    let (bytes, over) = super::read_capped(path, MAX_TEXT_BYTES)?;
+    if over {
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]);
         let message = format!("the file is larger than {MAX_TEXT_BYTES} bytes");
         return Err(if looks_like_keras(&head) {

@@ -10,7 +10,6 @@ mod syntax;
 mod synth;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -100,18 +99,8 @@ fn no_deep_learning() -> LoadError {
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, LoadError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
-    if !meta.is_file() {
-        return Err(LoadError::new("not a regular file"));
-    }
-    let file = std::fs::File::open(path)
-        .map_err(|e| LoadError::new(format!("cannot open the file ({e})")))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SOURCE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| LoadError::new(format!("cannot read the file ({e})")))?;
-    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+    let (bytes, over) = super::read_capped(path, MAX_SOURCE_BYTES)?;
+    if over {
         return Err(LoadError::not_a_model(format!(
             "the file is larger than {MAX_SOURCE_BYTES} bytes, the limit for Python source"
         )));
