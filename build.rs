@@ -28,7 +28,7 @@ struct Rule {
 
 fn main() {
     build_id();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let dir = manifest_dir().join("rules");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .expect("rules/ directory")
@@ -62,7 +62,7 @@ fn main() {
 /// `NNLINT_BUILD` for `nnlint --version`: the commit it was built from (when built from a git
 /// checkout) and the profile.
 fn build_id() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir();
     for watched in [".git/HEAD", ".git/refs/heads"] {
         if root.join(watched).exists() {
             println!("cargo:rerun-if-changed={}", root.join(watched).display());
@@ -163,4 +163,12 @@ fn quote_path(expr: &syn::Expr) -> String {
             .join("::"),
         _ => panic!("SEVERITY must be a path such as Severity::Error"),
     }
+}
+
+/// The crate's folder, read when the script runs: a build script compiled for one copy of the crate
+/// may be reused for another (pre-commit builds a temporary clone in the same target folder).
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
 }
