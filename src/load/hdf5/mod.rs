@@ -1902,5 +1902,42 @@ fn place(
     }
 }
 
+impl File {
+    /// Reads every group, dataset and Keras attribute below `obj` (eight levels deep at most),
+    /// ignoring errors: what the fuzz target and the regression test exercise the reader with.
+    pub fn read_everything(&self, obj: &Object) {
+        self.read_below(obj, 0);
+    }
+
+    fn read_below(&self, obj: &Object, depth: usize) {
+        for name in [
+            "model_config",
+            "training_config",
+            "name",
+            "weight_names",
+            "layer_names",
+            "title",
+        ] {
+            if let Ok(Some(a)) = self.attribute(obj, name) {
+                let _ = self.attribute_strings(&a, name);
+            }
+        }
+        if self.is_dataset(obj) {
+            if let Ok(ds) = self.dataset(obj) {
+                let _ = self.read(&ds);
+            }
+            return;
+        }
+        if depth > 8 {
+            return;
+        }
+        for (_, addr) in self.links(obj).unwrap_or_default() {
+            if let Ok(child) = self.object(addr) {
+                self.read_below(&child, depth + 1);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
