@@ -124,3 +124,25 @@ fn both_hooks_run_the_same_command_on_every_format_nnlint_reads() {
         assert!(!files.is_match("README.md") && !files.is_match("src/main.rs"));
     }
 }
+
+/// The first build is part of a newcomer's first minute (docs/contributing.md, "Keeping the first
+/// build short"): two dependency trees that cost a third of it and give nnlint nothing stay out.
+#[test]
+fn the_lock_file_keeps_the_heavy_dependency_trees_out_of_the_first_build() {
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
+    let packages: Vec<&str> = lock
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .collect();
+    assert!(
+        packages.contains(&"miette"),
+        "Cargo.lock does not list miette: {packages:?}"
+    );
+    for heavy in ["backtrace", "icu_segmenter"] {
+        assert!(
+            !packages.contains(&heavy),
+            "{heavy} is back in Cargo.lock; see docs/contributing.md, \"Keeping the first build short\""
+        );
+    }
+}
