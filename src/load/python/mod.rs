@@ -4,6 +4,7 @@
 //! config tree `model.to_json()` would give, with spans into the source (`synth.rs`); the Keras front
 //! end lowers that tree, so every rule and numerical check runs unchanged.
 
+mod big_stack;
 mod interp;
 mod notebook;
 mod syntax;
@@ -20,9 +21,6 @@ use crate::ir::{Format, Graph, Model, Span, Weights};
 pub const MAX_SOURCE_BYTES: u64 = 32 << 20;
 /// Deepest bracket nesting accepted before parsing (CPython's own parser stops at 200).
 pub const MAX_BRACKET_DEPTH: usize = 1000;
-/// Stack of the thread that parses and interprets one file: ruff's parser and the drop of its tree
-/// recurse, and a 50,000-term `a+a+…` overflows rayon's 2 MiB threads.
-const STACK_BYTES: usize = 512 << 20;
 
 pub fn load_python(path: &Path) -> Result<Model, LoadError> {
     let bytes = read_bytes(path)?;
@@ -41,7 +39,7 @@ pub fn python_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> 
         return Err(no_deep_learning());
     }
     let path = path.to_path_buf();
-    on_big_stack(move || {
+    big_stack::run(move || {
         check_nesting(&text)?;
         let parsed = syntax::parse(&text, false, &|o| o);
         if !parsed.errors.is_empty()
@@ -68,7 +66,7 @@ pub fn notebook_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError
         return Err(no_deep_learning());
     }
     let path = path.to_path_buf();
-    on_big_stack(move || {
+    big_stack::run(move || {
         let cells = notebook::code_cells(&text)?;
         let mut parsed = vec![];
         for cell in &cells {
@@ -244,50 +242,6 @@ fn python2_line(text: &str) -> Option<usize> {
             print2 || except2 || exec2
         })
         .map(|i| i + 1)
-}
-
-/// Runs `f` on a thread with a large stack; a thread that cannot start or that panics becomes an
-/// error, never a crash of the process.
-fn on_big_stack<F>(f: F) -> Result<Model, LoadError>
-where
-    F: FnOnce() -> Result<Model, LoadError> + Send + 'static,
-{
-    // The stack is reserved, not committed; where the system refuses a reservation that large
-    // (strict overcommit), a smaller one still covers every file the nesting limits let through.
-    let f = std::sync::Arc::new(std::sync::Mutex::new(Some(f)));
-    let mut last_error = None;
-    let mut handle = None;
-    for stack in [STACK_BYTES, STACK_BYTES / 8] {
-        let f = f.clone();
-        let spawned = std::thread::Builder::new()
-            .name("nnlint-python".into())
-            .stack_size(stack)
-            .spawn(move || {
-                let job = f.lock().ok().and_then(|mut g| g.take());
-                match job {
-                    Some(job) => job(),
-                    None => Err(LoadError::new("internal error: the parser job ran twice")),
-                }
-            });
-        match spawned {
-            Ok(h) => {
-                handle = Some(h);
-                break;
-            }
-            Err(e) => last_error = Some(e),
-        }
-    }
-    let Some(handle) = handle else {
-        let e = last_error.map(|e| e.to_string()).unwrap_or_default();
-        return Err(LoadError::new(format!(
-            "cannot start the parser thread ({e})"
-        )));
-    };
-    handle.join().unwrap_or_else(|_| {
-        Err(LoadError::new(
-            "internal error while reading the Python source",
-        ))
-    })
 }
 
 /// Metadata key of a notebook's code cells: `cell:offset` pairs (offset of the cell's code in the
