@@ -159,9 +159,23 @@ fn probability_loss_on_logits(ctx: &RuleContext, loss: &LossSpec, value: ValueId
         });
     }
     Detection {
-        message: format!("`{}` expects probabilities but `{name}` has no final activation", loss.written),
-        help: "set from_logits=True on the loss (and apply the sigmoid/softmax at inference), or add the activation to the output layer".into(),
-        symptom: "logits outside [1e-7, 1-1e-7] are clipped and get no gradient: the loss stalls and accuracy barely moves".into(),
+        message: format!(
+            "`{}` expects probabilities but `{name}` has no final activation",
+            loss.written
+        ),
+        help: if analysis::is_torch_loss(loss) {
+            format!(
+                "return the logit and train with `nn.BCEWithLogitsLoss` (stable, and it applies the sigmoid itself), or end `forward` in `torch.sigmoid` if `{}` must stay",
+                loss.written
+            )
+        } else {
+            "set from_logits=True on the loss (and apply the sigmoid/softmax at inference), or add the activation to the output layer".into()
+        },
+        symptom: if analysis::is_torch_loss(loss) {
+            "PyTorch stops with `RuntimeError: all elements of input should be between 0 and 1` as soon as a logit leaves [0, 1]; where inputs are clamped to make it run, those logits get no gradient and the loss stalls".into()
+        } else {
+            "logits outside [1e-7, 1-1e-7] are clipped and get no gradient: the loss stalls and accuracy barely moves".into()
+        },
         labels,
         node_path: node_path(ctx, value),
         check: outside_check(ctx, value, Bound::KerasClip),
@@ -195,7 +209,11 @@ fn missing_activation(
             "`{name}` {why} but outputs raw logits{}",
             if logits_loss { " (the model was trained with a logits loss, so the activation lived only in the loss)" } else { "" }
         ),
-        help: "add the sigmoid (or softmax) to the inference output, or rename/declare the output as logits and apply the activation downstream".into(),
+        help: if analysis::trained_with_torch(ctx.model) {
+            "apply the activation before thresholding: `torch.sigmoid(model(x)) > 0.5` (or compare the logit with 0)".into()
+        } else {
+            "add the sigmoid (or softmax) to the inference output, or rename/declare the output as logits and apply the activation downstream".into()
+        },
         symptom: "scores and masks outside [0, 1]; a 0.5 threshold on logits selects the wrong examples or pixels".into(),
         labels,
         node_path: node_path(ctx, value),

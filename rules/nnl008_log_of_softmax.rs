@@ -44,7 +44,7 @@
 use crate::analysis::{self, num};
 use crate::eval::{self, Tensor};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{Model, Op, OpId};
+use crate::ir::{Model, Op, OpId, Part};
 use crate::ops::{self, Act};
 use crate::rule::{Detection, RuleContext};
 
@@ -96,11 +96,11 @@ fn finding(ctx: &RuleContext, log_id: OpId, act_id: OpId) -> Detection {
                 .into(),
         labels: vec![
             Label {
-                at: At::Op(log_id),
+                at: At::op_key(&model.graph, log_id, Part::Class),
                 text: format!("log of the {what} output: use {fused}"),
             },
             Label {
-                at: At::Op(act_id),
+                at: At::op_key(&model.graph, act_id, Part::Activation),
                 text: format!("{what} computed here"),
             },
         ],

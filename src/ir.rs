@@ -440,6 +440,9 @@ pub enum LossKind {
     SigmoidCrossEntropyWithLogits,
     MeanSquaredError,
     MeanAbsoluteError,
+    /// PyTorch `NLLLoss` / `F.nll_loss`: minus the input at the target index, so the input must
+    /// already be log-probabilities.
+    NegativeLogLikelihood,
     Other(String),
 }
 

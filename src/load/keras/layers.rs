@@ -429,7 +429,21 @@ fn dense(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
             Some(l.node.span),
         );
     }
-    let in_dim = s.as_ref().and_then(|s| s.last()).and_then(Dim::fixed);
+    let mut in_dim = s.as_ref().and_then(|s| s.last()).and_then(Dim::fixed);
+    // PyTorch source: `nn.Linear(in_features, out)` states the input's last dim, which a flatten of
+    // unknown spatial size leaves unknown here.
+    if let Some(k) = l.get("in_features").and_then(Node::as_i64)
+        && let Ok(k) = u64::try_from(k)
+        && (1..=MAX_SIZE).contains(&k)
+        && in_dim.is_none()
+        && let Some(mut shape) = s.clone()
+        && let Some(last) = shape.last_mut()
+    {
+        *last = Dim::Fixed(k);
+        cx.set_shape(x, Some(shape));
+        in_dim = Some(k);
+    }
+    let s = cx.shape(x);
     let out = s.map(|mut s| {
         s.pop();
         s.push(Dim::Fixed(units));
@@ -720,10 +734,15 @@ fn activation_layer(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
 }
 
 fn flatten(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
-    let s = cx.shape(x).filter(|s| !s.is_empty()).map(|s| {
-        let rest = product(s[1..].iter().map(Dim::fixed));
-        vec![s[0].clone(), rest.map_or(Dim::Unknown, Dim::Fixed)]
-    });
+    let s = match cx.shape(x) {
+        Some(s) if !s.is_empty() => {
+            let rest = product(s[1..].iter().map(Dim::fixed));
+            Some(vec![s[0].clone(), rest.map_or(Dim::Unknown, Dim::Fixed)])
+        }
+        Some(_) => None,
+        // Whatever the input, a flatten gives [batch, features] (the next layer may say how many).
+        None => Some(vec![Dim::Named("batch".into()), Dim::Unknown]),
+    };
     Ok(cx.op(&l.origin, "Flatten", &[x], vec![("axis", Attr::Int(1))], s))
 }
 

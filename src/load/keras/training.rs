@@ -115,14 +115,19 @@ fn normalized(name: &str) -> String {
 
 pub fn loss_kind(name: &str) -> LossKind {
     match normalized(name).as_str() {
-        "binarycrossentropy" | "bce" => LossKind::BinaryCrossentropy,
+        // PyTorch spellings (`nn.BCELoss`, `F.binary_cross_entropy`, ...) from Python source.
+        "binarycrossentropy" | "bce" | "bceloss" => LossKind::BinaryCrossentropy,
         "categoricalcrossentropy" | "cce" => LossKind::CategoricalCrossentropy,
-        "sparsecategoricalcrossentropy" | "scce" => LossKind::SparseCategoricalCrossentropy,
-        "sigmoidcrossentropywithlogits" | "bcewithlogitsloss" => {
+        // PyTorch's cross-entropy takes class indices (or probabilities) and always logits.
+        "sparsecategoricalcrossentropy" | "scce" | "crossentropyloss" | "crossentropy" => {
+            LossKind::SparseCategoricalCrossentropy
+        }
+        "sigmoidcrossentropywithlogits" | "bcewithlogitsloss" | "binarycrossentropywithlogits" => {
             LossKind::SigmoidCrossEntropyWithLogits
         }
-        "meansquarederror" | "mse" => LossKind::MeanSquaredError,
-        "meanabsoluteerror" | "mae" => LossKind::MeanAbsoluteError,
+        "meansquarederror" | "mse" | "mseloss" => LossKind::MeanSquaredError,
+        "meanabsoluteerror" | "mae" | "l1loss" => LossKind::MeanAbsoluteError,
+        "nllloss" => LossKind::NegativeLogLikelihood,
         _ => LossKind::Other(name.to_string()),
     }
 }

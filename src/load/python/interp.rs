@@ -8,8 +8,11 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::syntax::{BinOp, BlockKind, Call, Expr, FunctionDef, Stmt};
+use super::syntax::{BinOp, BlockKind, Call, ClassDef, Expr, FunctionDef, Stmt};
 use crate::ir::Span;
+
+mod torch;
+pub use torch::InstanceRec;
 
 /// Class given to a layer changed after it was built: lowered as an opaque op of unknown shape.
 pub const UNRESOLVED_LAYER: &str = "UnresolvedPythonLayer";
@@ -49,11 +52,20 @@ pub enum Value {
     CeTerm(usize),
     /// TF1: `y * log(p) + (1 - y) * log(1 - p)`: the binary form.
     BceTerm(usize),
+    /// PyTorch: an `nn.Module` or `LightningModule` subclass defined in the file.
+    Class(Rc<torch::TorchClass>),
+    /// PyTorch: a module instance (of a class above, or `nn.Sequential`), index into `instances`.
+    Instance(usize),
+    /// PyTorch: an attribute of an instance that is a method, not yet called (`model.to`).
+    Bound(usize, String),
+    /// PyTorch: a method of a tensor, not yet called (`x.view`, `logits.sigmoid`).
+    TensorMethod(usize, String),
 }
 
 /// A TF1 loss: what it is as a Keras loss, the tensor it consumes, where it was written.
 #[derive(Debug, Clone)]
 pub struct TfLoss {
+    /// The Keras loss class, or the PyTorch name as written (`CrossEntropyLoss`, `nll_loss`).
     pub class: &'static str,
     pub tensor: usize,
     pub callee_span: Span,
@@ -143,6 +155,14 @@ pub struct World {
     pub layers: Vec<LayerRec>,
     pub tensors: Vec<TensorRec>,
     pub models: Vec<ModelRec>,
+    /// PyTorch module instances.
+    pub instances: Vec<InstanceRec>,
+    /// PyTorch module classes defined in the file, in order.
+    torch_classes: Vec<Rc<torch::TorchClass>>,
+    /// Input layers made for PyTorch models (their shapes are set from the first layer at the end).
+    torch_inputs: Vec<usize>,
+    /// Module forwards running now (a forward that calls itself is not followed).
+    forward_depth: usize,
     /// TF1 losses in the order they were built; the last one is taken as the training loss.
     pub tf_losses: Vec<TfLoss>,
     /// TF1: tensors thresholded at 0.5 (`tf.round(t)`, `tf.greater(t, 0.5)`), with the call.
@@ -180,6 +200,7 @@ pub fn run(body: &[Stmt]) -> World {
             w.call_function(&f, &[], &[], &mut frame, Some(&globals.locals));
         }
     }
+    w.finish_torch(&globals.locals);
     w
 }
 
@@ -193,7 +214,14 @@ fn collect_functions(body: &[Stmt], out: &mut Vec<Rc<FunctionDef>>) {
     }
 }
 
-const FRAMEWORKS: &[&str] = &["keras", "tensorflow", "tf_keras", "torch"];
+const FRAMEWORKS: &[&str] = &[
+    "keras",
+    "tensorflow",
+    "tf_keras",
+    "torch",
+    "lightning",
+    "pytorch_lightning",
+];
 
 /// Whether a dotted module path belongs to a deep-learning framework.
 pub fn is_framework(module: &str) -> bool {
@@ -375,8 +403,9 @@ impl World {
                     .locals
                     .insert(f.name.clone(), Value::Function(f.clone()));
             }
-            Stmt::ClassDef { name } => {
-                frame.locals.insert(name.clone(), Value::Unknown);
+            Stmt::ClassDef(c) => {
+                let v = self.define_class(c, frame, globals);
+                frame.locals.insert(c.name.clone(), v);
             }
             Stmt::Block { kind, branches } => {
                 return self.exec_branches(*kind, branches, frame, globals);
@@ -466,6 +495,15 @@ impl World {
                     self.assign(t, part, frame);
                 }
             }
+            // `self.fc = nn.Linear(...)` in a module's `__init__`.
+            Expr::Attribute { value, attr, .. }
+                if let Expr::Name { id, .. } = value.as_ref()
+                    && let Some(Value::Instance(i)) = frame.locals.get(id) =>
+            {
+                let i = *i;
+                self.name_module(&v.value, attr);
+                self.instances[i].attrs.insert(attr.clone(), v.value);
+            }
             // `cfg["units"] = 2`, `sizes[0] += 1`: the container's value is no longer known.
             Expr::Subscript { .. } | Expr::Attribute { .. } => {
                 self.invalidate_container(target, frame, true)
@@ -485,6 +523,18 @@ impl World {
         let Expr::Name { id, .. } = root else {
             return;
         };
+        // `self.blocks.append(...)`: a list held by a module is no longer known.
+        if let Some(Value::Instance(i)) = frame.locals.get(id) {
+            let i = *i;
+            if let Expr::Attribute { attr, value, .. } = e
+                && matches!(value.as_ref(), Expr::Name { .. })
+                && let Some(v @ (Value::List(_) | Value::Tuple(_) | Value::Dict(_))) =
+                    self.instances[i].attrs.get_mut(attr)
+            {
+                *v = Value::Unknown;
+            }
+            return;
+        }
         // Only assignments reach here with `e` itself an attribute (`model.trainable = False`).
         let harmless = !assignment
             || matches!(e, Expr::Attribute { attr, value, .. }
@@ -536,6 +586,8 @@ impl World {
             Expr::Attribute { value, attr, .. } => match self.eval(value, frame, globals).value {
                 Value::Path(p) => Value::Path(format!("{p}.{attr}")),
                 Value::Model(m) => Value::Method(m, attr.clone()),
+                Value::Instance(i) => self.instance_attr(i, attr),
+                Value::Tensor(t) => Value::TensorMethod(t, attr.clone()),
                 _ => Value::Unknown,
             },
             Expr::Call(c) => self.call(c, frame, globals),
@@ -656,6 +708,9 @@ impl World {
                 if let Some(v) = self.tf1_call(&p, c, &args, &kwargs) {
                     return v;
                 }
+                if let Some(v) = self.torch_call(&p, c, &args, &kwargs) {
+                    return v;
+                }
                 match classify(&p) {
                     Callee::Sequential => self.sequential(c, &args, &kwargs),
                     Callee::Model => self.functional(c, &args, &kwargs),
@@ -694,6 +749,23 @@ impl World {
                 }
             }
             Value::Layer(l) => self.call_layer(l, &args),
+            Value::Class(class) => {
+                let kwargs = kwargs.unwrap_or_default();
+                self.instantiate(class, c, &args, &kwargs, frame, globals)
+            }
+            Value::Instance(i) => self.call_instance(i, c, &args),
+            Value::Bound(i, name) => {
+                let kwargs = kwargs.unwrap_or_default();
+                self.call_bound(i, &name, c, &args, &kwargs)
+            }
+            Value::TensorMethod(t, name) => {
+                let kwargs = kwargs.unwrap_or_default();
+                self.tensor_method(t, &name, c, &args, &kwargs)
+            }
+            Value::Object(o) if torch::is_torch_loss(&o.class) => {
+                let kwargs = kwargs.unwrap_or_default();
+                self.torch_loss(torch::loss_name(&o.class), o.callee_span, c, &args, &kwargs)
+            }
             Value::Method(m, name) => {
                 let kwargs = kwargs.unwrap_or_default();
                 self.method(m, &name, c, &args, &kwargs);
@@ -712,6 +784,15 @@ impl World {
                     None => frame.locals.clone(),
                 };
                 self.call_function(&f, &args, &kwargs, &mut callee_frame, Some(&module_globals))
+            }
+            // Inside a module's forward, something nnlint cannot see into applied to a tensor (a
+            // torchvision backbone, a helper from another file): an opaque layer, unknown shape.
+            Value::Unknown
+                if self.forward_depth > 0
+                    && matches!(args.first().map(|a| &a.value), Some(Value::Tensor(_))) =>
+            {
+                let layer = self.new_layer(UNRESOLVED_LAYER, c, vec![], vec![]);
+                self.call_layer(layer, &args[..1])
             }
             _ => Value::Unknown,
         }
@@ -1346,7 +1427,11 @@ fn same(a: &Value, b: &Value) -> bool {
         (Value::Tuple(x), Value::Tuple(y)) | (Value::List(x), Value::List(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(&a.value, &b.value))
         }
-        (Value::Method(x, a), Value::Method(y, b)) => x == y && a == b,
+        (Value::Method(x, a), Value::Method(y, b))
+        | (Value::Bound(x, a), Value::Bound(y, b))
+        | (Value::TensorMethod(x, a), Value::TensorMethod(y, b)) => x == y && a == b,
+        (Value::Instance(x), Value::Instance(y)) => x == y,
+        (Value::Class(x), Value::Class(y)) => Rc::ptr_eq(x, y),
         (Value::Dict(x), Value::Dict(y)) => {
             x.len() == y.len()
                 && x.iter()

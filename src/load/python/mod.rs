@@ -327,7 +327,9 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    let chosen = choose_model(&world).or_else(|| world.tf1_model());
+    let chosen = choose_model(&world)
+        .or_else(|| world.tf1_model())
+        .or_else(|| world.torch_model());
     let text: Arc<str> = Arc::from(source.text.as_str());
     let empty = |metadata: BTreeMap<String, String>| Model {
         path: path.to_path_buf(),

@@ -135,6 +135,14 @@ pub struct Param {
 }
 
 #[derive(Clone, Debug)]
+pub struct ClassDef {
+    pub name: String,
+    pub bases: Vec<Expr>,
+    pub body: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
 pub struct FunctionDef {
     pub name: String,
     pub params: Vec<Param>,
@@ -167,9 +175,8 @@ pub enum Stmt {
     Expr(Expr),
     Return(Option<Expr>),
     FunctionDef(std::rc::Rc<FunctionDef>),
-    ClassDef {
-        name: String,
-    },
+    /// A class: its bases as written and its body (methods are `FunctionDef`s in it).
+    ClassDef(std::rc::Rc<ClassDef>),
     /// A nested body; an `if` with `elif`/`else` gives one block per branch.
     Block {
         kind: BlockKind,
@@ -320,9 +327,16 @@ impl Converter<'_> {
                     body: self.stmts(&f.body),
                 }))
             }
-            S::ClassDef(c) => Stmt::ClassDef {
+            S::ClassDef(c) => Stmt::ClassDef(std::rc::Rc::new(ClassDef {
                 name: c.name.as_str().to_string(),
-            },
+                bases: c
+                    .arguments
+                    .as_ref()
+                    .map(|a| self.exprs(&a.args))
+                    .unwrap_or_default(),
+                body: self.stmts(&c.body),
+                span: self.span(c.range()),
+            })),
             S::If(i) => {
                 let main_guard = is_main_guard(&i.test);
                 let mut branches = vec![self.stmts(&i.body)];

@@ -1,0 +1,1070 @@
+//! PyTorch source, interpreted into the same layer and tensor records as Keras code: `nn.Module` and
+//! `LightningModule` subclasses (layers assigned in `__init__`, dataflow in `forward`),
+//! `nn.Sequential`, the `F.*` / `torch.*` / tensor-method activations and reshapes, the losses where
+//! they are called (`criterion(model(x), y)`, `F.cross_entropy(...)`, in a loop or a
+//! `training_step`), and 0.5 thresholds in evaluation code. Each module becomes the Keras layer with
+//! the same computation (`nn.Linear` a `Dense`, `nn.Conv2d` a channels-first `Conv2D`, ...), so the
+//! Keras lowering, every rule and every numerical check apply unchanged.
+//!
+//! A model is called on data the interpreter cannot see: its first call on something that is not a
+//! tensor gets a fresh input, and every later call returns the same output tensor, so the training
+//! loop, the loss and the evaluation code all refer to one graph.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::{
+    Call, ClassDef, Env, Frame, FunctionDef, KwValue, LayerRec, ObjectRec, SValue, Stmt, TensorRec,
+    TfLoss, UNRESOLVED_LAYER, Value, World,
+};
+use crate::ir::Span;
+
+/// Method calls (`__init__`, `forward`, `training_step`) nested deeper than this return unknown.
+const MAX_METHOD_DEPTH: usize = 8;
+/// Module forwards nested deeper than this (a forward calling itself) return unknown.
+const MAX_FORWARD_DEPTH: usize = 16;
+
+/// A module class defined in the file.
+#[derive(Debug)]
+pub struct TorchClass {
+    pub def: Rc<ClassDef>,
+    /// The class, then the classes of this file it derives from (nearest first).
+    mro: Vec<Rc<ClassDef>>,
+    /// Derives from `LightningModule`: its `*_step` methods hold the losses.
+    lightning: bool,
+}
+
+impl TorchClass {
+    fn method(&self, name: &str) -> Option<Rc<FunctionDef>> {
+        self.mro.iter().find_map(|c| {
+            c.body.iter().find_map(|s| match s {
+                Stmt::FunctionDef(f) if f.name == name => Some(f.clone()),
+                _ => None,
+            })
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct InstanceRec {
+    class: Option<Rc<TorchClass>>,
+    /// `nn.Sequential(...)`: the modules, applied in order.
+    seq: Option<Vec<SValue>>,
+    pub attrs: HashMap<String, Value>,
+    /// The module's names when it was built, for its methods.
+    globals: Rc<Env>,
+    /// The input made for the first call on data the interpreter cannot see, and the output.
+    cached: Option<(usize, usize)>,
+    created: usize,
+}
+
+/// Methods of `nn.Module` that return the module itself.
+fn returns_self(name: &str) -> bool {
+    matches!(
+        name,
+        "to" | "cuda"
+            | "cpu"
+            | "eval"
+            | "train"
+            | "float"
+            | "double"
+            | "requires_grad_"
+            | "share_memory"
+    )
+}
+
+/// Tensor methods and functions that keep the values a rule looks at (device, dtype, a unit dim).
+fn keeps_values(name: &str) -> bool {
+    matches!(
+        name,
+        "to" | "float"
+            | "double"
+            | "cpu"
+            | "cuda"
+            | "contiguous"
+            | "detach"
+            | "clone"
+            | "squeeze"
+            | "dropout"
+            | "dropout2d"
+    )
+}
+
+/// PyTorch loss classes (as in `nn.X`) and functions (as in `F.x`).
+pub fn is_torch_loss(name: &str) -> bool {
+    loss_name(name) != "?"
+}
+
+/// The static spelling of a PyTorch loss name, `"?"` for anything else.
+pub fn loss_name(name: &str) -> &'static str {
+    match name {
+        "CrossEntropyLoss" => "CrossEntropyLoss",
+        "BCELoss" => "BCELoss",
+        "BCEWithLogitsLoss" => "BCEWithLogitsLoss",
+        "NLLLoss" => "NLLLoss",
+        "MSELoss" => "MSELoss",
+        "L1Loss" => "L1Loss",
+        "cross_entropy" => "cross_entropy",
+        "binary_cross_entropy" => "binary_cross_entropy",
+        "binary_cross_entropy_with_logits" => "binary_cross_entropy_with_logits",
+        "nll_loss" => "nll_loss",
+        "mse_loss" => "mse_loss",
+        "l1_loss" => "l1_loss",
+        _ => "?",
+    }
+}
+
+/// Losses that apply their own log-softmax or sigmoid to what they are given.
+fn takes_logits(name: &str) -> bool {
+    matches!(
+        name,
+        "CrossEntropyLoss"
+            | "cross_entropy"
+            | "BCEWithLogitsLoss"
+            | "binary_cross_entropy_with_logits"
+    )
+}
+
+/// Element-wise activations: PyTorch name (module class lowered) → Keras activation name.
+fn activation_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "relu" | "ReLU" => "relu",
+        "sigmoid" | "Sigmoid" => "sigmoid",
+        "tanh" | "Tanh" => "tanh",
+        "gelu" | "GELU" => "gelu",
+        "elu" | "ELU" => "elu",
+        "selu" | "SELU" => "selu",
+        "softplus" | "Softplus" => "softplus",
+        "relu6" | "ReLU6" => "relu6",
+        "silu" | "SiLU" => "silu",
+        "leaky_relu" | "LeakyReLU" => "leaky_relu",
+        "Identity" => "linear",
+        _ => return None,
+    })
+}
+
+fn kw(name: &str, span: Span, value: Value) -> KwValue {
+    KwValue {
+        name: name.into(),
+        span,
+        value: SValue { value, span },
+    }
+}
+
+/// Positional-or-keyword argument `name` at `pos`.
+fn arg(args: &[SValue], kwargs: &[KwValue], pos: usize, name: &str) -> Option<SValue> {
+    kwargs
+        .iter()
+        .find(|k| k.name == name)
+        .map(|k| SValue {
+            value: k.value.value.clone(),
+            span: k.span,
+        })
+        .or_else(|| args.get(pos).cloned())
+}
+
+fn int_of(v: &Option<SValue>) -> Option<i64> {
+    match v.as_ref().map(|v| &v.value) {
+        Some(Value::Int(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+/// `3` or `(3, 3)` with every entry an integer.
+fn size_of(v: &SValue) -> Option<Vec<i64>> {
+    match &v.value {
+        Value::Int(i) => Some(vec![*i]),
+        Value::Tuple(items) | Value::List(items) => items
+            .iter()
+            .map(|i| match i.value {
+                Value::Int(x) => Some(x),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// `nn.X` of `torch.nn.X` (also `torch.nn.modules.*.X`), `None` for other paths.
+fn nn_class(tail: &str) -> Option<&str> {
+    let rest = tail.strip_prefix("nn.")?;
+    if rest.starts_with("functional.") || rest.starts_with("init.") {
+        return None;
+    }
+    let last = rest.rsplit('.').next()?;
+    last.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase())
+        .then_some(last)
+}
+
+impl World {
+    /// A `class` statement: a module class when a base is `nn.Module`, a `LightningModule` or a module
+    /// class of this file; anything else stays unknown.
+    pub(super) fn define_class(
+        &mut self,
+        c: &Rc<ClassDef>,
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> Value {
+        let mut mro = vec![c.clone()];
+        let mut module = false;
+        let mut lightning = false;
+        for b in &c.bases {
+            match self.eval(b, frame, globals).value {
+                Value::Path(p) => {
+                    let top = p.split('.').next().unwrap_or("");
+                    if matches!(top, "lightning" | "pytorch_lightning")
+                        && p.ends_with(".LightningModule")
+                    {
+                        module = true;
+                        lightning = true;
+                    } else if p == "torch.nn.Module" || p == "torch.nn.modules.module.Module" {
+                        module = true;
+                    }
+                }
+                Value::Class(base) => {
+                    module = true;
+                    lightning |= base.lightning;
+                    mro.extend(base.mro.iter().cloned());
+                }
+                _ => {}
+            }
+        }
+        if !module {
+            return Value::Unknown;
+        }
+        let class = Rc::new(TorchClass {
+            def: c.clone(),
+            mro,
+            lightning,
+        });
+        self.torch_classes.push(class.clone());
+        Value::Class(class)
+    }
+
+    fn new_instance(
+        &mut self,
+        class: Option<Rc<TorchClass>>,
+        seq: Option<Vec<SValue>>,
+        globals: Rc<Env>,
+    ) -> usize {
+        self.clock += 1;
+        self.instances.push(InstanceRec {
+            class,
+            seq,
+            attrs: HashMap::new(),
+            globals,
+            cached: None,
+            created: self.clock,
+        });
+        self.instances.len() - 1
+    }
+
+    /// `Net(...)`: a new instance, with `__init__` run on it.
+    pub(super) fn instantiate(
+        &mut self,
+        class: Rc<TorchClass>,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+        frame: &Frame,
+        globals: Option<&Env>,
+    ) -> Value {
+        let module_globals = Rc::new(globals.cloned().unwrap_or_else(|| frame.locals.clone()));
+        Value::Instance(self.instantiate_with(class, c.span, args, kwargs, module_globals))
+    }
+
+    fn instantiate_with(
+        &mut self,
+        class: Rc<TorchClass>,
+        span: Span,
+        args: &[SValue],
+        kwargs: &[KwValue],
+        globals: Rc<Env>,
+    ) -> usize {
+        let i = self.new_instance(Some(class.clone()), None, globals);
+        if let Some(init) = class.method("__init__") {
+            let mut all = vec![SValue {
+                value: Value::Instance(i),
+                span,
+            }];
+            all.extend(args.iter().cloned());
+            self.run_method(i, &init, &all, kwargs);
+        }
+        i
+    }
+
+    fn run_method(
+        &mut self,
+        i: usize,
+        f: &FunctionDef,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Value {
+        if self.call_depth >= MAX_METHOD_DEPTH {
+            return Value::Unknown;
+        }
+        let globals = self.instances[i].globals.clone();
+        let mut frame = Frame { locals: Env::new() };
+        self.call_function(f, args, kwargs, &mut frame, Some(&globals))
+    }
+
+    /// `self.fc2 = nn.Linear(...)`: the layer is named `fc2` (the items of an `nn.Sequential`
+    /// `features.0`, `features.1`, ...), as PyTorch names its parameters.
+    pub(super) fn name_module(&mut self, v: &Value, attr: &str) {
+        match v {
+            Value::Layer(l) => self.set_name(*l, attr.to_string()),
+            Value::Instance(i) => {
+                let items = self.instances[*i].seq.clone().unwrap_or_default();
+                for (n, item) in items.iter().enumerate() {
+                    if let Value::Layer(l) = item.value {
+                        self.set_name(l, format!("{attr}.{n}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Names a layer unless its source already did.
+    fn set_name(&mut self, l: usize, name: String) {
+        let rec = &mut self.layers[l];
+        if !rec.kwargs.iter().any(|k| k.name == "name") {
+            let span = rec.callee_span;
+            rec.kwargs.push(kw("name", span, Value::Str(name)));
+        }
+    }
+
+    /// `self.fc`, `model.to`: an attribute set in `__init__`, or a method.
+    pub(super) fn instance_attr(&self, i: usize, attr: &str) -> Value {
+        let rec = &self.instances[i];
+        if let Some(v) = rec.attrs.get(attr) {
+            return v.clone();
+        }
+        let method = rec.class.as_ref().is_some_and(|c| c.method(attr).is_some());
+        if method || returns_self(attr) || attr == "forward" {
+            return Value::Bound(i, attr.to_string());
+        }
+        Value::Unknown
+    }
+
+    /// `model(x)`: the forward on `x`, or on a fresh input when `x` is data nnlint cannot see.
+    pub(super) fn call_instance(&mut self, i: usize, c: &Call, args: &[SValue]) -> Value {
+        self.call_instance_at(i, c.span, args)
+    }
+
+    fn call_instance_at(&mut self, i: usize, span: Span, args: &[SValue]) -> Value {
+        if let Some(SValue {
+            value: Value::Tensor(t),
+            ..
+        }) = args.first()
+        {
+            let t = *t;
+            return self.forward(i, t, span, &args[1..]);
+        }
+        if let Some((_, out)) = self.instances[i].cached {
+            return Value::Tensor(out);
+        }
+        let input = self.torch_input(span);
+        let rest = args.get(1..).unwrap_or(&[]);
+        let out = self.forward(i, input, span, rest);
+        if let Value::Tensor(o) = out {
+            self.instances[i].cached = Some((input, o));
+        }
+        out
+    }
+
+    fn forward(&mut self, i: usize, input: usize, span: Span, rest: &[SValue]) -> Value {
+        if self.forward_depth >= MAX_FORWARD_DEPTH {
+            return Value::Unknown;
+        }
+        self.forward_depth += 1;
+        let x = SValue {
+            value: Value::Tensor(input),
+            span,
+        };
+        let out = if let Some(seq) = self.instances[i].seq.clone() {
+            let mut v = x;
+            for m in &seq {
+                let next = self.apply_module(&m.value, &v, span);
+                v = SValue { value: next, span };
+            }
+            v.value
+        } else if let Some(f) = self.instances[i]
+            .class
+            .as_ref()
+            .and_then(|c| c.method("forward"))
+        {
+            let mut all = vec![
+                SValue {
+                    value: Value::Instance(i),
+                    span,
+                },
+                x,
+            ];
+            all.extend(rest.iter().cloned());
+            self.run_method(i, &f, &all, &[])
+        } else {
+            Value::Unknown
+        };
+        self.forward_depth -= 1;
+        out
+    }
+
+    /// One module of an `nn.Sequential` applied to `x`.
+    fn apply_module(&mut self, m: &Value, x: &SValue, span: Span) -> Value {
+        match m {
+            Value::Layer(l) => self.call_layer(*l, std::slice::from_ref(x)),
+            Value::Instance(j) => self.call_instance_at(*j, span, std::slice::from_ref(x)),
+            _ => Value::Unknown,
+        }
+    }
+
+    /// An input layer for data the interpreter cannot see; its shape comes from the layer that
+    /// reads it, at the end (`finish_torch`).
+    fn torch_input(&mut self, span: Span) -> usize {
+        self.layers.push(LayerRec {
+            class: "InputLayer".into(),
+            callee_span: span,
+            call_span: span,
+            args: vec![],
+            kwargs: vec![],
+            calls: vec![],
+            is_input: true,
+        });
+        let layer = self.layers.len() - 1;
+        self.torch_inputs.push(layer);
+        self.tensors.push(TensorRec { layer, node: 0 });
+        self.tensors.len() - 1
+    }
+
+    /// `model.to(device)`, `self.forward(x)`, `model.training_step(...)`.
+    pub(super) fn call_bound(
+        &mut self,
+        i: usize,
+        name: &str,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Value {
+        let method = self.instances[i]
+            .class
+            .as_ref()
+            .and_then(|cl| cl.method(name));
+        if name == "forward" && method.is_some() {
+            return self.call_instance(i, c, args);
+        }
+        if let Some(f) = method {
+            let mut all = vec![SValue {
+                value: Value::Instance(i),
+                span: c.span,
+            }];
+            all.extend(args.iter().cloned());
+            return self.run_method(i, &f, &all, kwargs);
+        }
+        if returns_self(name) {
+            return Value::Instance(i);
+        }
+        Value::Unknown
+    }
+
+    /// A call of a `torch.*` path; `None` when the path is not PyTorch's.
+    pub(super) fn torch_call(
+        &mut self,
+        path: &str,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Option<Value> {
+        let tail = path.strip_prefix("torch.")?;
+        if tail == "nn.Sequential" {
+            let globals = Rc::new(Env::new());
+            let i = self.new_instance(None, Some(args.to_vec()), globals);
+            return Some(Value::Instance(i));
+        }
+        if tail == "nn.ModuleList" {
+            return Some(match args.first().map(|a| &a.value) {
+                Some(v @ Value::List(_)) => v.clone(),
+                _ => Value::Unknown,
+            });
+        }
+        if let Some(class) = nn_class(tail) {
+            if is_torch_loss(class) {
+                return Some(Value::Object(Rc::new(ObjectRec {
+                    class: class.to_string(),
+                    callee_span: c.func.span(),
+                    call_span: c.span,
+                    args: args.to_vec(),
+                    kwargs: kwargs.to_vec(),
+                })));
+            }
+            return Some(self.torch_module(class, c, args, kwargs));
+        }
+        let name = tail
+            .strip_prefix("nn.functional.")
+            .or_else(|| tail.strip_prefix("special."))
+            .unwrap_or(tail);
+        if is_torch_loss(name) {
+            return Some(self.torch_loss(loss_name(name), c.func.span(), c, args, kwargs));
+        }
+        let Some(SValue {
+            value: Value::Tensor(t),
+            ..
+        }) = arg(args, kwargs, 0, "input")
+        else {
+            return Some(Value::Unknown);
+        };
+        let rest = args.get(1..).unwrap_or(&[]);
+        let kwargs: Vec<KwValue> = kwargs
+            .iter()
+            .filter(|k| k.name != "input")
+            .cloned()
+            .collect();
+        Some(self.tensor_fn(t, name, c, rest, &kwargs))
+    }
+
+    /// `x.view(...)`, `logits.sigmoid()`, `out.squeeze(1)`.
+    pub(super) fn tensor_method(
+        &mut self,
+        t: usize,
+        name: &str,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Value {
+        self.tensor_fn(t, name, c, args, kwargs)
+    }
+
+    /// A PyTorch function of one tensor `t` (its other arguments in `args`/`kwargs`), written as a
+    /// function (`torch.softmax(t, 1)`, `F.relu(t)`) or a method (`t.softmax(1)`).
+    fn tensor_fn(
+        &mut self,
+        t: usize,
+        name: &str,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Value {
+        let before = self.layers.len();
+        let out = self.tensor_fn_inner(t, name, c, args, kwargs);
+        // A layer made here is named after the function (`softmax`, `log`, `sigmoid`).
+        if self.layers.len() == before + 1 {
+            self.set_name(before, name.to_string());
+        }
+        out
+    }
+
+    fn tensor_fn_inner(
+        &mut self,
+        t: usize,
+        name: &str,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Value {
+        let x = SValue {
+            value: Value::Tensor(t),
+            span: c.span,
+        };
+        if keeps_values(name) {
+            return Value::Tensor(t);
+        }
+        if let Some(act) = activation_name(name) {
+            let layer = self.new_layer(
+                "Activation",
+                c,
+                vec![SValue {
+                    value: Value::Str(act.into()),
+                    span: c.func.span(),
+                }],
+                vec![],
+            );
+            return self.call_layer(layer, &[x]);
+        }
+        match name {
+            "softmax" | "log_softmax" => {
+                // Without `dim`, PyTorch picks an axis from the rank (legacy implicit dim): unknown.
+                let Some(dim) = arg(args, kwargs, 0, "dim") else {
+                    return Value::Unknown;
+                };
+                if !matches!(dim.value, Value::Int(_)) {
+                    return Value::Unknown;
+                }
+                let layer = self.norm_layer(name == "log_softmax", c, dim);
+                self.call_layer(layer, &[x])
+            }
+            "log" => {
+                let layer = self.new_layer(
+                    "TFOpLambda",
+                    c,
+                    vec![],
+                    vec![kw("function", c.func.span(), Value::Str("math.log".into()))],
+                );
+                self.call_layer(layer, &[x])
+            }
+            "flatten" => {
+                let start = int_of(&arg(args, kwargs, 0, "start_dim"));
+                let end = int_of(&arg(args, kwargs, 1, "end_dim")).unwrap_or(-1);
+                if start == Some(1) && end == -1 {
+                    let layer = self.new_layer("Flatten", c, vec![], vec![]);
+                    return self.call_layer(layer, &[x]);
+                }
+                Value::Unknown
+            }
+            "view" | "reshape" => self.view(t, c, args),
+            "round" => {
+                self.thresholds.push((t, c.span));
+                Value::Unknown
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    /// `x.view(x.size(0), -1)` is a flatten, `x.view(-1, k)` a reshape to `k` features, `x.view(-1)`
+    /// keeps the values; any other view is unknown.
+    fn view(&mut self, t: usize, c: &Call, args: &[SValue]) -> Value {
+        let x = SValue {
+            value: Value::Tensor(t),
+            span: c.span,
+        };
+        let dims: Vec<&Value> = match args {
+            [one] => match &one.value {
+                Value::Tuple(items) | Value::List(items) => {
+                    items.iter().map(|i| &i.value).collect()
+                }
+                v => vec![v],
+            },
+            many => many.iter().map(|a| &a.value).collect(),
+        };
+        match dims.as_slice() {
+            [Value::Int(-1)] => Value::Tensor(t),
+            [Value::Int(-1), Value::Int(k)] if *k > 0 => {
+                let span = args.last().map_or(c.span, |a| a.span);
+                let layer = self.new_layer(
+                    "Reshape",
+                    c,
+                    vec![],
+                    vec![kw(
+                        "target_shape",
+                        span,
+                        Value::List(vec![SValue {
+                            value: Value::Int(*k),
+                            span,
+                        }]),
+                    )],
+                );
+                self.call_layer(layer, &[x])
+            }
+            [first, Value::Int(-1)] if !matches!(first, Value::Int(_)) => {
+                let layer = self.new_layer("Flatten", c, vec![], vec![]);
+                self.call_layer(layer, &[x])
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    /// A softmax (as Keras `Softmax`) or log-softmax (as the op layer) over `dim`.
+    fn norm_layer(&mut self, log: bool, c: &Call, dim: SValue) -> usize {
+        let axis = KwValue {
+            name: "axis".into(),
+            span: dim.span,
+            value: dim,
+        };
+        let layer = if log {
+            self.new_layer(
+                "TFOpLambda",
+                c,
+                vec![],
+                vec![
+                    kw(
+                        "function",
+                        c.func.span(),
+                        Value::Str("nn.log_softmax".into()),
+                    ),
+                    axis,
+                ],
+            )
+        } else {
+            self.new_layer("Softmax", c, vec![], vec![axis])
+        };
+        // The label of the activation is the call itself (`F.softmax`, `nn.Softmax`).
+        self.layers[layer].callee_span = c.func.span();
+        layer
+    }
+
+    /// `nn.X(...)`: the Keras layer computing the same thing; a module nnlint does not model is an
+    /// opaque layer (unknown shape after it, nothing guessed).
+    fn torch_module(
+        &mut self,
+        class: &str,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Value {
+        let a = |pos: usize, name: &str| arg(args, kwargs, pos, name);
+        let channels_first =
+            |span: Span| kw("data_format", span, Value::Str("channels_first".into()));
+        let mut out: Vec<KwValue> = vec![];
+        let keras = match class {
+            "Linear" | "LazyLinear" => {
+                let (units, inf) = if class == "Linear" {
+                    (a(1, "out_features"), a(0, "in_features"))
+                } else {
+                    (a(0, "out_features"), None)
+                };
+                let Some(units) = units else {
+                    return self.opaque(c);
+                };
+                out.push(kw("units", units.span, units.value));
+                if let Some(k) = inf.filter(|k| matches!(k.value, Value::Int(_))) {
+                    out.push(kw("in_features", k.span, k.value));
+                }
+                if let Some(b) = a(2, "bias") {
+                    out.push(kw("use_bias", b.span, b.value));
+                }
+                "Dense"
+            }
+            "Conv1d" | "Conv2d" | "Conv3d" => {
+                let n = match class {
+                    "Conv1d" => 1,
+                    "Conv2d" => 2,
+                    _ => 3,
+                };
+                let (Some(filters), Some(k)) = (a(1, "out_channels"), a(2, "kernel_size")) else {
+                    return self.opaque(c);
+                };
+                let groups = int_of(&a(6, "groups")).unwrap_or(1);
+                let stride = a(3, "stride");
+                let kernel = size_of(&k);
+                let strides = stride.as_ref().map_or(Some(vec![1]), size_of);
+                let padding = match a(4, "padding") {
+                    None => Some("valid"),
+                    Some(p) => match &p.value {
+                        Value::Str(s) if s == "same" || s == "valid" => {
+                            Some(if s == "same" { "same" } else { "valid" })
+                        }
+                        _ => match (size_of(&p), &kernel, &strides) {
+                            (Some(p), _, _) if p.iter().all(|&x| x == 0) => Some("valid"),
+                            // `padding=k//2` with stride 1 and an odd kernel keeps the size: "same".
+                            (Some(p), Some(k), Some(s))
+                                if s.iter().all(|&x| x == 1)
+                                    && (p.len() == k.len() || p.len() == 1)
+                                    && k.iter().all(|&kk| kk % 2 == 1)
+                                    && k.iter().enumerate().all(|(i, &kk)| {
+                                        p.get(i).or(p.first()) == Some(&(kk / 2))
+                                    }) =>
+                            {
+                                Some("same")
+                            }
+                            _ => None,
+                        },
+                    },
+                };
+                let dilation = a(5, "dilation");
+                let (Some(padding), true, Some(_)) = (padding, groups == 1, kernel) else {
+                    return self.opaque(c);
+                };
+                if dilation.is_some_and(|d| size_of(&d).is_none_or(|d| d.iter().any(|&x| x != 1))) {
+                    return self.opaque(c);
+                }
+                out.push(kw("filters", filters.span, filters.value));
+                out.push(kw("kernel_size", k.span, k.value));
+                if let Some(s) = stride {
+                    out.push(kw("strides", s.span, s.value));
+                }
+                out.push(kw("padding", c.span, Value::Str(padding.into())));
+                if let Some(b) = a(7, "bias") {
+                    out.push(kw("use_bias", b.span, b.value));
+                }
+                if let Some(ch) = a(0, "in_channels").filter(|v| matches!(v.value, Value::Int(_))) {
+                    out.push(kw("in_channels", ch.span, ch.value));
+                }
+                out.push(channels_first(c.span));
+                match n {
+                    1 => "Conv1D",
+                    2 => "Conv2D",
+                    _ => "Conv3D",
+                }
+            }
+            "MaxPool1d" | "MaxPool2d" | "AvgPool1d" | "AvgPool2d" => {
+                let Some(k) = a(0, "kernel_size") else {
+                    return self.opaque(c);
+                };
+                let stride = a(1, "stride").filter(|s| !matches!(s.value, Value::None));
+                let padding_zero = a(2, "padding")
+                    .is_none_or(|p| size_of(&p).is_some_and(|p| p.iter().all(|&x| x == 0)));
+                if !padding_zero || size_of(&k).is_none() {
+                    return self.opaque(c);
+                }
+                out.push(kw("pool_size", k.span, k.value.clone()));
+                let strides = stride.unwrap_or(k);
+                out.push(kw("strides", strides.span, strides.value));
+                out.push(kw("padding", c.span, Value::Str("valid".into())));
+                out.push(channels_first(c.span));
+                match class {
+                    "MaxPool1d" => "MaxPooling1D",
+                    "MaxPool2d" => "MaxPooling2D",
+                    "AvgPool1d" => "AveragePooling1D",
+                    _ => "AveragePooling2D",
+                }
+            }
+            "AdaptiveAvgPool2d" | "AdaptiveMaxPool2d" => {
+                let one = a(0, "output_size")
+                    .and_then(|s| size_of(&s))
+                    .is_some_and(|s| s.iter().all(|&x| x == 1));
+                if !one {
+                    return self.opaque(c);
+                }
+                out.push(channels_first(c.span));
+                out.push(kw("keepdims", c.span, Value::Bool(true)));
+                if class == "AdaptiveAvgPool2d" {
+                    "GlobalAveragePooling2D"
+                } else {
+                    "GlobalMaxPooling2D"
+                }
+            }
+            "Flatten" => {
+                let start = int_of(&a(0, "start_dim")).unwrap_or(1);
+                let end = int_of(&a(1, "end_dim")).unwrap_or(-1);
+                if (start, end) != (1, -1) {
+                    return self.opaque(c);
+                }
+                "Flatten"
+            }
+            "Dropout" | "Dropout1d" | "Dropout2d" | "AlphaDropout" => {
+                if let Some(p) = a(0, "p") {
+                    out.push(kw("rate", p.span, p.value));
+                }
+                "Dropout"
+            }
+            "BatchNorm1d" | "BatchNorm2d" | "BatchNorm3d" => {
+                out.push(kw("axis", c.span, Value::Int(1)));
+                "BatchNormalization"
+            }
+            "LayerNorm" => {
+                out.push(kw("axis", c.span, Value::Int(-1)));
+                "LayerNormalization"
+            }
+            "Softmax" | "LogSoftmax" => {
+                let Some(dim) = a(0, "dim").filter(|d| matches!(d.value, Value::Int(_))) else {
+                    return self.opaque(c);
+                };
+                return Value::Layer(self.norm_layer(class == "LogSoftmax", c, dim));
+            }
+            "LeakyReLU" => {
+                if let Some(s) = a(0, "negative_slope") {
+                    out.push(kw("negative_slope", s.span, s.value));
+                }
+                "LeakyReLU"
+            }
+            other => match activation_name(other) {
+                Some(act) => {
+                    return Value::Layer(self.new_layer(
+                        "Activation",
+                        c,
+                        vec![SValue {
+                            value: Value::Str(act.into()),
+                            span: c.func.span(),
+                        }],
+                        vec![],
+                    ));
+                }
+                None => return self.opaque(c),
+            },
+        };
+        Value::Layer(self.new_layer(keras, c, vec![], out))
+    }
+
+    fn opaque(&mut self, c: &Call) -> Value {
+        Value::Layer(self.new_layer(UNRESOLVED_LAYER, c, vec![], vec![]))
+    }
+
+    /// A loss called on a prediction: `criterion(out, y)`, `F.nll_loss(out, y)`.
+    pub(super) fn torch_loss(
+        &mut self,
+        name: &'static str,
+        callee_span: Span,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Value {
+        let Some(SValue {
+            value: Value::Tensor(t),
+            span,
+        }) = arg(args, kwargs, 0, "input")
+        else {
+            return Value::Unknown;
+        };
+        self.tf_losses.push(TfLoss {
+            class: name,
+            tensor: t,
+            callee_span,
+            call_span: c.span,
+            logits_span: takes_logits(name).then_some(span),
+        });
+        Value::Unknown
+    }
+
+    /// After the module ran: module classes never instantiated are built with unknown arguments
+    /// (and a Lightning module's steps run), so a file that only defines a model is still read;
+    /// then each input made for a model gets the shape its first layer states.
+    pub(super) fn finish_torch(&mut self, globals: &Env) {
+        let built: Vec<*const ClassDef> = self
+            .instances
+            .iter()
+            .filter_map(|i| i.class.as_ref().map(|c| Rc::as_ptr(&c.def)))
+            .collect();
+        let globals = Rc::new(globals.clone());
+        for class in self.torch_classes.clone() {
+            if built.contains(&Rc::as_ptr(&class.def)) {
+                continue;
+            }
+            let span = class.def.span;
+            let i = self.instantiate_with(class.clone(), span, &[], &[], globals.clone());
+            self.lightning_steps(i, span);
+            if self.instances[i].cached.is_none() {
+                self.call_instance_at(i, span, &[]);
+            }
+        }
+        // A Lightning module built in the file is trained by `Trainer.fit`: its steps run once, on
+        // the last instance of each class.
+        let mut last: Vec<(*const ClassDef, usize)> = vec![];
+        for (i, rec) in self.instances.iter().enumerate() {
+            if let Some(c) = rec.class.as_ref().filter(|c| c.lightning) {
+                let key = Rc::as_ptr(&c.def);
+                last.retain(|(k, _)| *k != key);
+                last.push((key, i));
+            }
+        }
+        for (key, i) in last {
+            if built.contains(&key) {
+                let span = self.instances[i]
+                    .class
+                    .as_ref()
+                    .map_or(Span { offset: 0, len: 0 }, |c| c.def.span);
+                self.lightning_steps(i, span);
+            }
+        }
+        for layer in self.torch_inputs.clone() {
+            self.set_input_shape(layer);
+        }
+    }
+
+    /// Runs the `*_step` methods of a Lightning module with unknown batches.
+    fn lightning_steps(&mut self, i: usize, span: Span) {
+        let Some(class) = self.instances[i].class.clone().filter(|c| c.lightning) else {
+            return;
+        };
+        for step in [
+            "training_step",
+            "validation_step",
+            "test_step",
+            "predict_step",
+        ] {
+            if let Some(f) = class.method(step) {
+                let self_arg = SValue {
+                    value: Value::Instance(i),
+                    span,
+                };
+                self.run_method(i, &f, &[self_arg], &[]);
+            }
+        }
+    }
+
+    /// `[None, in_features]` before an `nn.Linear`, `[None, C, None, None]` before an `nn.Conv2d`.
+    fn set_input_shape(&mut self, input_layer: usize) {
+        let Some(tensor) = self.tensors.iter().position(|t| t.layer == input_layer) else {
+            return;
+        };
+        let Some(first) = self
+            .layers
+            .iter()
+            .find(|l| l.calls.iter().any(|ins| ins.first() == Some(&tensor)))
+        else {
+            return;
+        };
+        let find = |key: &str| first.kwargs.iter().find(|k| k.name == key);
+        let unknown = |span| SValue {
+            value: Value::None,
+            span,
+        };
+        let (dims, span) = match first.class.as_str() {
+            "Dense" => match find("in_features") {
+                Some(k) => (vec![unknown(k.span), k.value.clone()], k.span),
+                None => return,
+            },
+            c @ ("Conv1D" | "Conv2D" | "Conv3D") => match find("in_channels") {
+                Some(k) => {
+                    let spatial = match c {
+                        "Conv1D" => 1,
+                        "Conv2D" => 2,
+                        _ => 3,
+                    };
+                    let mut d = vec![unknown(k.span), k.value.clone()];
+                    d.extend((0..spatial).map(|_| unknown(k.span)));
+                    (d, k.span)
+                }
+                None => return,
+            },
+            _ => return,
+        };
+        self.layers[input_layer]
+            .kwargs
+            .push(kw("batch_shape", span, Value::List(dims)));
+    }
+
+    /// Without a loss: the PyTorch model called last on unseen data (or built last), its output
+    /// thresholded at 0.5 read as a metric.
+    pub fn torch_model(&mut self) -> Option<usize> {
+        let (input, output) = self
+            .instances
+            .iter()
+            .filter_map(|i| i.cached.map(|c| (i.created, c)))
+            .max_by_key(|(created, _)| *created)
+            .map(|(_, c)| c)?;
+        let span = self.layers[self.tensors[output].layer].call_span;
+        let metrics: Vec<SValue> = self
+            .thresholds
+            .iter()
+            .filter(|(t, _)| *t == output)
+            .map(|&(_, span)| SValue {
+                value: Value::Object(Rc::new(ObjectRec {
+                    class: "BinaryAccuracy".into(),
+                    callee_span: span,
+                    call_span: span,
+                    args: vec![],
+                    kwargs: vec![],
+                })),
+                span,
+            })
+            .collect();
+        self.clock += 1;
+        let compile = (!metrics.is_empty()).then(|| super::Compile {
+            span,
+            loss: None,
+            metrics: Some(KwValue {
+                name: "metrics".into(),
+                span,
+                value: SValue {
+                    value: Value::List(metrics),
+                    span,
+                },
+            }),
+            loss_weights: None,
+        });
+        self.models.push(super::ModelRec {
+            kind: super::ModelKind::Functional {
+                inputs: vec![input],
+                outputs: vec![output],
+            },
+            span,
+            name: Some("torch_module".into()),
+            unresolved: false,
+            depth: 0,
+            compiled_at: compile.as_ref().map(|_| self.clock),
+            compile,
+        });
+        Some(self.models.len() - 1)
+    }
+}
