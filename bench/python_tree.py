@@ -1,6 +1,7 @@
 """Throughput of the Python source front end on a generated tree of Python files.
 
     python3 bench/python_tree.py [--files 10000] [--runs 5] [--binary target/release/nnlint]
+    python3 bench/python_tree.py --torch --files 1000    # PyTorch scripts only
 
 Writes target/bench-data/python-tree/ (never committed): half the files are ordinary Python with no
 deep-learning import (utility modules, CLI scripts, tests), half are Keras / tf.keras / TF1 training
@@ -106,6 +107,99 @@ pred = tf.round(tf.nn.sigmoid(logits))
 ]
 
 
+TORCH_STYLES = [
+    # nn.Module class, CrossEntropyLoss, a training loop and an evaluation loop
+    '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net{i}(nn.Module):
+    def __init__(self, n_in={n_in}, hidden={h}, n_out={k}):
+        super().__init__()
+        self.fc1 = nn.Linear(n_in, hidden)
+        self.fc2 = nn.Linear(hidden, n_out)
+        self.drop = nn.Dropout(0.2)
+
+    def forward(self, x):
+        x = self.drop(F.relu(self.fc1(x)))
+        return {ce_out}
+
+model = Net{i}().to("cpu")
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for epoch in range(10):
+    for xb, yb in train_loader:
+        optimizer.zero_grad()
+        loss = criterion(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+model.eval()
+with torch.no_grad():
+    correct = (model(x_val).argmax(dim=1) == y_val).sum().item()
+''',
+    # nn.Sequential from a helper, binary head with BCELoss
+    '''import torch
+from torch import nn
+
+def build(n_in, hidden={h}):
+    return nn.Sequential(
+        nn.Linear(n_in, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, 1),
+        {bin_act}
+    )
+
+net = build({n_in})
+loss_fn = nn.BCELoss()
+opt = torch.optim.SGD(net.parameters(), lr=0.01)
+for step, (x, y) in enumerate(loader):
+    opt.zero_grad()
+    out = net(x)
+    loss = loss_fn(out, y)
+    loss.backward()
+    opt.step()
+''',
+    # small CNN, BCEWithLogitsLoss, sigmoid at evaluation
+    '''import torch
+import torch.nn as nn
+
+class SmallCNN{i}(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(32 * 8 * 8, 1)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+model = SmallCNN{i}()
+criterion = nn.BCEWithLogitsLoss()
+for images, labels in loader:
+    loss = criterion(model(images), labels.float())
+model.eval()
+with torch.no_grad():
+    preds = (torch.sigmoid(model(images)) > 0.5).float()
+''',
+]
+
+
+def torch_file(rng, i):
+    buggy = rng.random() < 0.1
+    style = rng.randrange(len(TORCH_STYLES))
+    body = TORCH_STYLES[style].format(
+        i=i, n_in=rng.randint(4, 512), h=rng.choice([16, 32, 64, 128]), k=rng.choice([3, 10]),
+        ce_out="F.softmax(self.fc2(x), dim=1)" if buggy else "self.fc2(x)",
+        bin_act="" if buggy else "nn.Sigmoid(),")
+    extra = "".join(PLAIN_BODY.format(i=f"{i}_{k}", size=k + 8) for k in range(rng.randint(0, 3)))
+    # The CNN style trains on logits and applies the sigmoid at evaluation: never a bug.
+    return "import collections\n" + body + extra, buggy and style != 2
+
+
 def plain_file(rng, i):
     parts = [rng.choice(PLAIN_HEAD)]
     for k in range(rng.randint(1, 6)):
@@ -130,7 +224,7 @@ def keras_file(rng, i):
     return "import collections\n" + body + extra, buggy and style != 3
 
 
-def generate(dest, n):
+def generate(dest, n, torch_only=False):
     if os.path.isdir(dest):
         shutil.rmtree(dest)
     rng = random.Random(20261203)
@@ -138,12 +232,15 @@ def generate(dest, n):
     for i in range(n):
         sub = os.path.join(dest, "pkg%03d" % (i // 100))
         os.makedirs(sub, exist_ok=True)
-        if i % 2:
+        if torch_only:
+            text, bug = torch_file(rng, i)
+            bugs += bug
+        elif i % 2:
             text, bug = keras_file(rng, i)
             bugs += bug
         else:
             text = plain_file(rng, i)
-        name = ("train_%05d.py" if i % 2 else "util_%05d.py") % i
+        name = ("train_%05d.py" if i % 2 or torch_only else "util_%05d.py") % i
         with open(os.path.join(sub, name), "w") as f:
             f.write(text)
         total += len(text)
@@ -155,11 +252,13 @@ def main():
     ap.add_argument("--files", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--binary", default=os.path.join(ROOT, "target/release/nnlint"))
+    ap.add_argument("--torch", action="store_true",
+                    help="every file a PyTorch training script (nn.Module, nn.Sequential, CNN)")
     args = ap.parse_args()
-    dest = os.path.join(ROOT, "target/bench-data/python-tree")
-    size, bugs = generate(dest, args.files)
-    print(f"tree: {args.files} files, {size / 1e6:.1f} MB, half without deep-learning imports, "
-          f"{bugs} scripts with a bug")
+    dest = os.path.join(ROOT, "target/bench-data", "torch-tree" if args.torch else "python-tree")
+    size, bugs = generate(dest, args.files, args.torch)
+    kind = "all PyTorch training scripts" if args.torch else "half without deep-learning imports"
+    print(f"tree: {args.files} files, {size / 1e6:.1f} MB, {kind}, {bugs} scripts with a bug")
     cmd = [args.binary, "--format", "concise", "--isolated", dest]
     subprocess.run(cmd, capture_output=True)  # warm the page cache
     walls, cpus = [], []

@@ -313,18 +313,50 @@ impl World {
     /// `self.fc2 = nn.Linear(...)`: the layer is named `fc2` (the items of an `nn.Sequential`
     /// `features.0`, `features.1`, ...), as PyTorch names its parameters.
     pub(super) fn name_module(&mut self, v: &Value, attr: &str) {
+        let mut seen = vec![];
+        self.name_under(v, attr, &mut seen);
+    }
+
+    /// Names `v` (a layer, or every layer inside a module) under the dotted path `prefix`.
+    fn name_under(&mut self, v: &Value, prefix: &str, seen: &mut Vec<usize>) {
         match v {
-            Value::Layer(l) => self.set_name(*l, attr.to_string()),
-            Value::Instance(i) => {
+            Value::Layer(l) => self.set_name(*l, prefix.to_string()),
+            Value::Instance(i) if !seen.contains(i) => {
+                seen.push(*i);
                 let items = self.instances[*i].seq.clone().unwrap_or_default();
                 for (n, item) in items.iter().enumerate() {
-                    if let Value::Layer(l) = item.value {
-                        self.set_name(l, format!("{attr}.{n}"));
+                    match &item.value {
+                        Value::Layer(l) => self.rename(*l, format!("{prefix}.{n}")),
+                        inner @ Value::Instance(_) => {
+                            self.name_under(inner, &format!("{prefix}.{n}"), seen)
+                        }
+                        _ => {}
+                    }
+                }
+                let mut attrs: Vec<(String, Value)> = self.instances[*i]
+                    .attrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                attrs.sort_by(|a, b| a.0.cmp(&b.0));
+                // Named inside the submodule's `__init__` (`l1`): now `u1.l1`.
+                for (k, v) in attrs {
+                    match v {
+                        Value::Layer(l) => self.rename(l, format!("{prefix}.{k}")),
+                        other => self.name_under(&other, &format!("{prefix}.{k}"), seen),
                     }
                 }
             }
             _ => {}
         }
+    }
+
+    /// Gives a layer its path inside the module that holds it.
+    fn rename(&mut self, l: usize, name: String) {
+        let rec = &mut self.layers[l];
+        rec.kwargs.retain(|k| k.name != "name");
+        let span = rec.callee_span;
+        rec.kwargs.push(kw("name", span, Value::Str(name)));
     }
 
     /// Names a layer unless its source already did.
