@@ -163,7 +163,7 @@ fn probability_loss_on_logits(ctx: &RuleContext, loss: &LossSpec, value: ValueId
             "`{}` expects probabilities but `{name}` has no final activation",
             loss.written
         ),
-        help: if analysis::is_torch_loss(loss) {
+        help: if loss.is_torch() {
             format!(
                 "return the logit and train with `nn.BCEWithLogitsLoss` (stable, and it applies the sigmoid itself), or end `forward` in `torch.sigmoid` if `{}` must stay",
                 loss.written
@@ -171,7 +171,7 @@ fn probability_loss_on_logits(ctx: &RuleContext, loss: &LossSpec, value: ValueId
         } else {
             "set from_logits=True on the loss (and apply the sigmoid/softmax at inference), or add the activation to the output layer".into()
         },
-        symptom: if analysis::is_torch_loss(loss) {
+        symptom: if loss.is_torch() {
             "PyTorch stops with `RuntimeError: all elements of input should be between 0 and 1` as soon as a logit leaves [0, 1]; where inputs are clamped to make it run, those logits get no gradient and the loss stalls".into()
         } else {
             "logits outside [1e-7, 1-1e-7] are clipped and get no gradient: the loss stalls and accuracy barely moves".into()

@@ -157,7 +157,7 @@ fn logits_loss(
             loss.written,
             describe(graph, act)
         ),
-        help: if analysis::is_torch_loss(loss) {
+        help: if loss.is_torch() {
             format!(
                 "return the logits from `forward` (drop the final {kind}): `{}` applies {} itself; apply \
                  the {kind} only at inference",

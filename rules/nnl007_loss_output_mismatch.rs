@@ -133,12 +133,12 @@ fn finding(
     let (message, help, symptom) = match &m {
         Mismatch::CategoricalOnOneUnit => (
             format!("`{}` on the one-unit output `{out_name}`: the loss is constant and nothing learns", loss.written),
-            if analysis::is_torch_loss(loss) {
+            if loss.is_torch() {
                 "give the head two units (`nn.Linear(h, 2)`) for CrossEntropyLoss, or keep one unit and train with `nn.BCEWithLogitsLoss`".to_string()
             } else {
                 "use one sigmoid unit with binary_crossentropy, or K ≥ 2 softmax units with (sparse) categorical cross-entropy".to_string()
             },
-            if analysis::is_torch_loss(loss) {
+            if loss.is_torch() {
                 "the loss is exactly 0 for target 0 and nothing learns; a target of 1 stops training with `IndexError: Target 1 is out of bounds`".to_string()
             } else {
                 "the loss shows 0.0000 (1.2e-7, the clipping floor) from the first step and the weights never change".to_string()

@@ -248,32 +248,12 @@ pub fn probe(ctx: &RuleContext, target: ValueId) -> Result<Probed, String> {
     })
 }
 
-/// Whether a loss is written with its PyTorch name (`CrossEntropyLoss`, `F.nll_loss`, ...): help
-/// texts then give the PyTorch fix.
-pub fn is_torch_loss(loss: &crate::ir::LossSpec) -> bool {
-    matches!(
-        loss.written.as_str(),
-        "CrossEntropyLoss"
-            | "BCELoss"
-            | "BCEWithLogitsLoss"
-            | "NLLLoss"
-            | "MSELoss"
-            | "L1Loss"
-            | "cross_entropy"
-            | "binary_cross_entropy"
-            | "binary_cross_entropy_with_logits"
-            | "nll_loss"
-            | "mse_loss"
-            | "l1_loss"
-    )
-}
-
-/// Whether the model was trained with a PyTorch loss (see [`is_torch_loss`]).
+/// Whether the model was trained with a PyTorch loss (see [`crate::ir::LossSpec::is_torch`]).
 pub fn trained_with_torch(model: &crate::ir::Model) -> bool {
     model
         .training
         .as_ref()
-        .is_some_and(|t| t.losses.iter().any(is_torch_loss))
+        .is_some_and(|t| t.losses.iter().any(crate::ir::LossSpec::is_torch))
 }
 
 /// Keras's fuzz factor: predictions are clipped to [ε, 1−ε] before the log.

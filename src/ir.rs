@@ -446,6 +446,23 @@ pub enum LossKind {
     Other(String),
 }
 
+/// PyTorch losses as written in source: the `nn` classes and the `nn.functional` functions. The
+/// Python front end recognises them by this list, and rules give PyTorch help when a loss is one.
+pub const TORCH_LOSS_NAMES: &[&str] = &[
+    "CrossEntropyLoss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "NLLLoss",
+    "MSELoss",
+    "L1Loss",
+    "cross_entropy",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "nll_loss",
+    "mse_loss",
+    "l1_loss",
+];
+
 /// The loss attached to one output, with where it was written.
 #[derive(Clone, Debug)]
 pub struct LossSpec {
@@ -458,6 +475,13 @@ pub struct LossSpec {
     pub weight: Option<f64>,
     pub span: Option<Span>,
     pub from_logits_span: Option<Span>,
+}
+
+impl LossSpec {
+    /// Written with its PyTorch name ([`TORCH_LOSS_NAMES`]).
+    pub fn is_torch(&self) -> bool {
+        TORCH_LOSS_NAMES.contains(&self.written.as_str())
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -159,7 +159,7 @@ pub struct World {
     pub instances: Vec<InstanceRec>,
     /// PyTorch module classes defined in the file, in order.
     torch_classes: Vec<Rc<torch::TorchClass>>,
-    /// Input layers made for PyTorch models (their shapes are set from the first layer at the end).
+    /// Input tensors made for PyTorch models (their shapes are set from the first layer at the end).
     torch_inputs: Vec<usize>,
     /// Module forwards running now (a forward that calls itself is not followed).
     forward_depth: usize,
@@ -495,17 +495,17 @@ impl World {
                     self.assign(t, part, frame);
                 }
             }
-            // `self.fc = nn.Linear(...)` in a module's `__init__`.
-            Expr::Attribute { value, attr, .. }
-                if let Expr::Name { id, .. } = value.as_ref()
-                    && let Some(Value::Instance(i)) = frame.locals.get(id) =>
-            {
-                let i = *i;
-                self.name_module(&v.value, attr);
-                self.instances[i].attrs.insert(attr.clone(), v.value);
-            }
-            // `cfg["units"] = 2`, `sizes[0] += 1`: the container's value is no longer known.
             Expr::Subscript { .. } | Expr::Attribute { .. } => {
+                // `self.fc = nn.Linear(...)` in a module's `__init__`.
+                if let Expr::Attribute { value, attr, .. } = target
+                    && let Expr::Name { id, .. } = value.as_ref()
+                    && let Some(&Value::Instance(i)) = frame.locals.get(id)
+                {
+                    self.name_module(&v.value, attr);
+                    self.instances[i].attrs.insert(attr.clone(), v.value);
+                    return;
+                }
+                // `cfg["units"] = 2`, `sizes[0] += 1`: the container's value is no longer known.
                 self.invalidate_container(target, frame, true)
             }
             _ => {}
@@ -753,19 +753,23 @@ impl World {
                 let kwargs = kwargs.unwrap_or_default();
                 self.instantiate(class, c, &args, &kwargs, frame, globals)
             }
-            Value::Instance(i) => self.call_instance(i, c, &args),
+            Value::Instance(i) => self.call_instance(i, c.span, &args),
             Value::Bound(i, name) => {
                 let kwargs = kwargs.unwrap_or_default();
                 self.call_bound(i, &name, c, &args, &kwargs)
             }
             Value::TensorMethod(t, name) => {
                 let kwargs = kwargs.unwrap_or_default();
-                self.tensor_method(t, &name, c, &args, &kwargs)
+                self.tensor_fn(t, &name, c, &args, &kwargs)
             }
-            Value::Object(o) if torch::is_torch_loss(&o.class) => {
-                let kwargs = kwargs.unwrap_or_default();
-                self.torch_loss(torch::loss_name(&o.class), o.callee_span, c, &args, &kwargs)
-            }
+            // `criterion(out, y)` for `criterion = nn.CrossEntropyLoss()`.
+            Value::Object(o) => match torch::loss_name(&o.class) {
+                Some(loss) => {
+                    let kwargs = kwargs.unwrap_or_default();
+                    self.torch_loss(loss, o.callee_span, c, &args, &kwargs)
+                }
+                None => Value::Unknown,
+            },
             Value::Method(m, name) => {
                 let kwargs = kwargs.unwrap_or_default();
                 self.method(m, &name, c, &args, &kwargs);
@@ -1070,22 +1074,8 @@ impl World {
             args: vec![],
             kwargs,
         }));
-        let metrics: Vec<SValue> = self
-            .thresholds
-            .iter()
-            .filter(|(t, _)| *t == loss.tensor)
-            .map(|&(_, span)| SValue {
-                value: Value::Object(Rc::new(ObjectRec {
-                    class: "BinaryAccuracy".into(),
-                    callee_span: span,
-                    call_span: span,
-                    args: vec![],
-                    kwargs: vec![],
-                })),
-                span,
-            })
-            .collect();
         let span = loss.call_span;
+        let metrics = self.threshold_metrics(loss.tensor, span);
         self.clock += 1;
         self.models.push(ModelRec {
             kind: ModelKind::Functional {
@@ -1106,19 +1096,41 @@ impl World {
                         span,
                     },
                 }),
-                metrics: (!metrics.is_empty()).then(|| KwValue {
-                    name: "metrics".into(),
-                    span,
-                    value: SValue {
-                        value: Value::List(metrics),
-                        span,
-                    },
-                }),
+                metrics,
                 loss_weights: None,
             }),
             compiled_at: Some(self.clock),
         });
         Some(self.models.len() - 1)
+    }
+
+    /// The `metrics=` of a model whose output is tensor `t`: a `BinaryAccuracy` (threshold 0.5)
+    /// for each 0.5 threshold the code applies to `t`, written where the threshold is; `None` when
+    /// there is none.
+    fn threshold_metrics(&self, t: usize, span: Span) -> Option<KwValue> {
+        let metrics: Vec<SValue> = self
+            .thresholds
+            .iter()
+            .filter(|(on, _)| *on == t)
+            .map(|&(_, at)| SValue {
+                value: Value::Object(Rc::new(ObjectRec {
+                    class: "BinaryAccuracy".into(),
+                    callee_span: at,
+                    call_span: at,
+                    args: vec![],
+                    kwargs: vec![],
+                })),
+                span: at,
+            })
+            .collect();
+        (!metrics.is_empty()).then(|| KwValue {
+            name: "metrics".into(),
+            span,
+            value: SValue {
+                value: Value::List(metrics),
+                span,
+            },
+        })
     }
 
     fn call_function(

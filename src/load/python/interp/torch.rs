@@ -90,28 +90,12 @@ fn keeps_values(name: &str) -> bool {
     )
 }
 
-/// PyTorch loss classes (as in `nn.X`) and functions (as in `F.x`).
-pub fn is_torch_loss(name: &str) -> bool {
-    loss_name(name) != "?"
-}
-
-/// The static spelling of a PyTorch loss name, `"?"` for anything else.
-pub fn loss_name(name: &str) -> &'static str {
-    match name {
-        "CrossEntropyLoss" => "CrossEntropyLoss",
-        "BCELoss" => "BCELoss",
-        "BCEWithLogitsLoss" => "BCEWithLogitsLoss",
-        "NLLLoss" => "NLLLoss",
-        "MSELoss" => "MSELoss",
-        "L1Loss" => "L1Loss",
-        "cross_entropy" => "cross_entropy",
-        "binary_cross_entropy" => "binary_cross_entropy",
-        "binary_cross_entropy_with_logits" => "binary_cross_entropy_with_logits",
-        "nll_loss" => "nll_loss",
-        "mse_loss" => "mse_loss",
-        "l1_loss" => "l1_loss",
-        _ => "?",
-    }
+/// The PyTorch loss a class (`nn.X`) or function (`F.x`) name is, with a static lifetime.
+pub fn loss_name(name: &str) -> Option<&'static str> {
+    crate::ir::TORCH_LOSS_NAMES
+        .iter()
+        .find(|n| **n == name)
+        .copied()
 }
 
 /// Losses that apply their own log-softmax or sigmoid to what they are given.
@@ -382,11 +366,7 @@ impl World {
     }
 
     /// `model(x)`: the forward on `x`, or on a fresh input when `x` is data nnlint cannot see.
-    pub(super) fn call_instance(&mut self, i: usize, c: &Call, args: &[SValue]) -> Value {
-        self.call_instance_at(i, c.span, args)
-    }
-
-    fn call_instance_at(&mut self, i: usize, span: Span, args: &[SValue]) -> Value {
+    pub(super) fn call_instance(&mut self, i: usize, span: Span, args: &[SValue]) -> Value {
         if let Some(SValue {
             value: Value::Tensor(t),
             ..
@@ -448,7 +428,7 @@ impl World {
     fn apply_module(&mut self, m: &Value, x: &SValue, span: Span) -> Value {
         match m {
             Value::Layer(l) => self.call_layer(*l, std::slice::from_ref(x)),
-            Value::Instance(j) => self.call_instance_at(*j, span, std::slice::from_ref(x)),
+            Value::Instance(j) => self.call_instance(*j, span, std::slice::from_ref(x)),
             _ => Value::Unknown,
         }
     }
@@ -466,8 +446,8 @@ impl World {
             is_input: true,
         });
         let layer = self.layers.len() - 1;
-        self.torch_inputs.push(layer);
         self.tensors.push(TensorRec { layer, node: 0 });
+        self.torch_inputs.push(self.tensors.len() - 1);
         self.tensors.len() - 1
     }
 
@@ -485,7 +465,7 @@ impl World {
             .as_ref()
             .and_then(|cl| cl.method(name));
         if name == "forward" && method.is_some() {
-            return self.call_instance(i, c, args);
+            return self.call_instance(i, c.span, args);
         }
         if let Some(f) = method {
             let mut all = vec![SValue {
@@ -522,7 +502,7 @@ impl World {
             });
         }
         if let Some(class) = nn_class(tail) {
-            if is_torch_loss(class) {
+            if loss_name(class).is_some() {
                 return Some(Value::Object(Rc::new(ObjectRec {
                     class: class.to_string(),
                     callee_span: c.func.span(),
@@ -537,8 +517,8 @@ impl World {
             .strip_prefix("nn.functional.")
             .or_else(|| tail.strip_prefix("special."))
             .unwrap_or(tail);
-        if is_torch_loss(name) {
-            return Some(self.torch_loss(loss_name(name), c.func.span(), c, args, kwargs));
+        if let Some(loss) = loss_name(name) {
+            return Some(self.torch_loss(loss, c.func.span(), c, args, kwargs));
         }
         let Some(SValue {
             value: Value::Tensor(t),
@@ -556,21 +536,9 @@ impl World {
         Some(self.tensor_fn(t, name, c, rest, &kwargs))
     }
 
-    /// `x.view(...)`, `logits.sigmoid()`, `out.squeeze(1)`.
-    pub(super) fn tensor_method(
-        &mut self,
-        t: usize,
-        name: &str,
-        c: &Call,
-        args: &[SValue],
-        kwargs: &[KwValue],
-    ) -> Value {
-        self.tensor_fn(t, name, c, args, kwargs)
-    }
-
     /// A PyTorch function of one tensor `t` (its other arguments in `args`/`kwargs`), written as a
-    /// function (`torch.softmax(t, 1)`, `F.relu(t)`) or a method (`t.softmax(1)`).
-    fn tensor_fn(
+    /// function (`torch.softmax(t, 1)`, `F.relu(t)`) or a method (`t.softmax(1)`, `x.view(...)`).
+    pub(super) fn tensor_fn(
         &mut self,
         t: usize,
         name: &str,
@@ -956,30 +924,30 @@ impl World {
             let i = self.instantiate_with(class.clone(), span, &[], &[], globals.clone());
             self.lightning_steps(i, span);
             if self.instances[i].cached.is_none() {
-                self.call_instance_at(i, span, &[]);
+                self.call_instance(i, span, &[]);
             }
         }
         // A Lightning module built in the file is trained by `Trainer.fit`: its steps run once, on
         // the last instance of each class.
-        let mut last: Vec<(*const ClassDef, usize)> = vec![];
-        for (i, rec) in self.instances.iter().enumerate() {
-            if let Some(c) = rec.class.as_ref().filter(|c| c.lightning) {
-                let key = Rc::as_ptr(&c.def);
-                last.retain(|(k, _)| *k != key);
-                last.push((key, i));
-            }
+        let mut last: Vec<(usize, Span)> = self
+            .torch_classes
+            .iter()
+            .filter(|c| c.lightning && built.contains(&Rc::as_ptr(&c.def)))
+            .filter_map(|c| {
+                let i = self.instances.iter().rposition(|r| {
+                    r.class
+                        .as_ref()
+                        .is_some_and(|rc| Rc::ptr_eq(&rc.def, &c.def))
+                })?;
+                Some((i, c.def.span))
+            })
+            .collect();
+        last.sort_by_key(|&(i, _)| i);
+        for (i, span) in last {
+            self.lightning_steps(i, span);
         }
-        for (key, i) in last {
-            if built.contains(&key) {
-                let span = self.instances[i]
-                    .class
-                    .as_ref()
-                    .map_or(Span { offset: 0, len: 0 }, |c| c.def.span);
-                self.lightning_steps(i, span);
-            }
-        }
-        for layer in self.torch_inputs.clone() {
-            self.set_input_shape(layer);
+        for tensor in self.torch_inputs.clone() {
+            self.set_input_shape(tensor);
         }
     }
 
@@ -1005,10 +973,8 @@ impl World {
     }
 
     /// `[None, in_features]` before an `nn.Linear`, `[None, C, None, None]` before an `nn.Conv2d`.
-    fn set_input_shape(&mut self, input_layer: usize) {
-        let Some(tensor) = self.tensors.iter().position(|t| t.layer == input_layer) else {
-            return;
-        };
+    fn set_input_shape(&mut self, tensor: usize) {
+        let input_layer = self.tensors[tensor].layer;
         let Some(first) = self
             .layers
             .iter()
@@ -1056,35 +1022,15 @@ impl World {
             .max_by_key(|(created, _)| *created)
             .map(|(_, c)| c)?;
         let span = self.layers[self.tensors[output].layer].call_span;
-        let metrics: Vec<SValue> = self
-            .thresholds
-            .iter()
-            .filter(|(t, _)| *t == output)
-            .map(|&(_, span)| SValue {
-                value: Value::Object(Rc::new(ObjectRec {
-                    class: "BinaryAccuracy".into(),
-                    callee_span: span,
-                    call_span: span,
-                    args: vec![],
-                    kwargs: vec![],
-                })),
-                span,
-            })
-            .collect();
         self.clock += 1;
-        let compile = (!metrics.is_empty()).then(|| super::Compile {
-            span,
-            loss: None,
-            metrics: Some(KwValue {
-                name: "metrics".into(),
+        let compile = self
+            .threshold_metrics(output, span)
+            .map(|metrics| super::Compile {
                 span,
-                value: SValue {
-                    value: Value::List(metrics),
-                    span,
-                },
-            }),
-            loss_weights: None,
-        });
+                loss: None,
+                metrics: Some(metrics),
+                loss_weights: None,
+            });
         self.models.push(super::ModelRec {
             kind: super::ModelKind::Functional {
                 inputs: vec![input],
