@@ -105,7 +105,8 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         // A logits loss makes the output's intent "logits", but a name such as `mask` says what it is
         // used as after training: the missing test-time sigmoid.
         let out_name = &graph.value(o.value).name;
-        let named_prob = trained_on_logits(index)
+        let named_prob = o.name_speaks
+            && trained_on_logits(index)
             && o.intent_source == IntentSource::TrainingSpec
             && intent::from_name_unambiguous(out_name).is_some_and(probability_like);
         let source = if named_prob {

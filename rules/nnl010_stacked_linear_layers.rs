@@ -484,6 +484,7 @@ mod tests {
             value: y,
             intent: crate::ir::Intent::Unknown,
             intent_source: crate::ir::IntentSource::None,
+            name_speaks: true,
         });
         Model {
             path: "model.onnx".into(),

@@ -140,8 +140,10 @@ pub fn infer(model: &mut Model) {
             Some((intent, IntentSource::TrainingSpec))
         } else if let Some(intent) = from_consumer(&model.graph, value) {
             Some((intent, IntentSource::Consumer))
-        } else {
+        } else if out.name_speaks {
             from_name(&name).map(|intent| (intent, IntentSource::Name(name)))
+        } else {
+            None
         };
         if let Some((intent, source)) = found {
             let out = &mut model.graph.outputs[i];

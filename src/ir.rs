@@ -365,6 +365,10 @@ pub struct GraphOutput {
     pub value: ValueId,
     pub intent: Intent,
     pub intent_source: IntentSource,
+    /// The value's name was chosen for what it holds (an ONNX output name, a Keras layer name), so
+    /// it may say what the output is (`probs`, `mask`). False where nnlint derived the name (PyTorch
+    /// module paths such as `score_head.proj`).
+    pub name_speaks: bool,
 }
 
 /// A graph: values, ops in topological order, inputs (non-constant) and outputs.

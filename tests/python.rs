@@ -392,7 +392,8 @@ fn unresolved_shapes_and_arguments_stay_silent() {
                 m.compile(loss='binary_crossentropy')\n";
     let linted = lint(&write(&dir, "act.py", text.as_bytes()));
     assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
-    // A container changed after it was built is not trusted (`HP["units"] = 3`, `stack.append`).
+    // A container changed after it was built in a way not followed is not trusted
+    // (`HP["units"] = 3`, `stack.insert`).
     let text = FOUNDING
         .replace(
             "model = Sequential()",
@@ -407,10 +408,17 @@ fn unresolved_shapes_and_arguments_stay_silent() {
     assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
     let text = "from keras.models import Sequential\nfrom keras.layers import Dense\n\
                 stack = [Dense(8, input_dim=4), Dense(1, activation='softmax')]\n\
-                stack.append(Dense(3, activation='softmax'))\n\
+                stack.insert(1, Dense(3, activation='softmax'))\n\
                 model = Sequential(stack)\nmodel.compile(loss='categorical_crossentropy')\n";
     let linted = lint(&write(&dir, "list.py", text.as_bytes()));
     assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    // `append` is followed: the one-unit softmax it adds is the head.
+    let text = "from keras.models import Sequential\nfrom keras.layers import Dense\n\
+                stack = [Dense(8, input_dim=4, activation='relu')]\n\
+                stack.append(Dense(1, activation='softmax'))\n\
+                model = Sequential(stack)\nmodel.compile(loss='binary_crossentropy')\n";
+    let linted = lint(&write(&dir, "append.py", text.as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
     // A layer changed after the model was built.
     let text = format!("{FOUNDING}model.layers[-1].activation = keras.activations.sigmoid\n");
     let linted = lint(&write(&dir, "patched.py", text.as_bytes()));

@@ -599,6 +599,7 @@ pub fn lower(root: &Node, keras2: bool) -> Result<Lowered> {
                 value: v,
                 intent: Intent::Unknown,
                 intent_source: IntentSource::None,
+                name_speaks: true,
             });
         }
     }

@@ -629,6 +629,7 @@ fn graph_outputs(g: &GraphProto, v: &mut Values<'_>) -> Result<Vec<GraphOutput>,
             value: id,
             intent: Intent::Unknown,
             intent_source: IntentSource::None,
+            name_speaks: true,
         });
     }
     Ok(outputs)

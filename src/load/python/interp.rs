@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::syntax::{BinOp, BlockKind, Call, ClassDef, Expr, FunctionDef, Stmt};
+use super::syntax::{BinOp, BlockKind, Call, ClassDef, CmpOp, Expr, FunctionDef, Stmt};
 use crate::ir::Span;
 
 mod torch;
@@ -21,6 +21,53 @@ pub const UNRESOLVED_LAYER: &str = "UnresolvedPythonLayer";
 const MAX_CALL_DEPTH: usize = 3;
 /// Statements executed per file (helpers inlined included) before the interpreter stops.
 const MAX_STEPS: usize = 1_000_000;
+/// A `for` over a known sequence longer than this (or a comprehension) runs as an unknown loop.
+const MAX_UNROLL: usize = 64;
+/// Python's builtin functions: called on anything, they build no layer (`len(x)`, `print(x)` in a
+/// forward are not an opaque module).
+const BUILTINS: &[&str] = &[
+    "abs",
+    "all",
+    "any",
+    "bool",
+    "callable",
+    "dict",
+    "dir",
+    "divmod",
+    "enumerate",
+    "filter",
+    "float",
+    "format",
+    "getattr",
+    "hasattr",
+    "hash",
+    "id",
+    "int",
+    "isinstance",
+    "issubclass",
+    "iter",
+    "len",
+    "list",
+    "map",
+    "max",
+    "min",
+    "next",
+    "print",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "setattr",
+    "sorted",
+    "str",
+    "sum",
+    "super",
+    "tuple",
+    "type",
+    "vars",
+    "zip",
+];
 
 #[derive(Clone, Debug)]
 pub enum Value {
@@ -208,7 +255,9 @@ fn collect_functions(body: &[Stmt], out: &mut Vec<Rc<FunctionDef>>) {
     for s in body {
         match s {
             Stmt::FunctionDef(f) => out.push(f.clone()),
-            Stmt::Block { branches, .. } => branches.iter().for_each(|b| collect_functions(b, out)),
+            Stmt::Block { branches, .. }
+            | Stmt::If { branches, .. }
+            | Stmt::For { branches, .. } => branches.iter().for_each(|b| collect_functions(b, out)),
             _ => {}
         }
     }
@@ -410,7 +459,14 @@ impl World {
             Stmt::Block { kind, branches } => {
                 return self.exec_branches(*kind, branches, frame, globals);
             }
-            Stmt::Other => {}
+            Stmt::If { tests, branches } => return self.exec_if(tests, branches, frame, globals),
+            Stmt::For {
+                target,
+                iter,
+                jumps,
+                branches,
+            } => return self.exec_for(target, iter, *jumps, branches, frame, globals),
+            Stmt::Jump | Stmt::Other => {}
         }
         Flow::Next
     }
@@ -419,6 +475,84 @@ impl World {
         let top = module.split('.').next().unwrap_or("").to_string();
         if !self.frameworks.contains(&top) {
             self.frameworks.push(top);
+        }
+    }
+
+    /// An `if`: a test whose truth is known picks its branch; from the first unknown test on, the
+    /// remaining branches may each run.
+    fn exec_if(
+        &mut self,
+        tests: &[Expr],
+        branches: &[Vec<Stmt>],
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> Flow {
+        for (k, test) in tests.iter().enumerate() {
+            let v = self.eval(test, frame, globals).value;
+            match truth(&v) {
+                Some(true) => {
+                    return self.exec_branches(BlockKind::Once, &branches[k..=k], frame, globals);
+                }
+                Some(false) => {}
+                None => {
+                    return self.exec_branches(BlockKind::Maybe, &branches[k..], frame, globals);
+                }
+            }
+        }
+        let rest = branches.get(tests.len()..).unwrap_or(&[]);
+        self.exec_branches(BlockKind::Once, rest, frame, globals)
+    }
+
+    /// A `for` over a sequence the interpreter knows (a list, `range(3)`, an `nn.ModuleList`, the
+    /// modules of an `nn.Sequential`) runs once per item, in order; any other loop runs its body once
+    /// with the target unknown, as a block that may run any number of times.
+    fn exec_for(
+        &mut self,
+        target: &Expr,
+        iter: &Expr,
+        jumps: bool,
+        branches: &[Vec<Stmt>],
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> Flow {
+        let seq = self.eval(iter, frame, globals);
+        let items = if jumps {
+            None
+        } else {
+            self.items_of(&seq).filter(|i| i.len() <= MAX_UNROLL)
+        };
+        let Some(items) = items else {
+            return self.exec_branches(BlockKind::Loop, branches, frame, globals);
+        };
+        let body = branches[0].get(1..).unwrap_or(&[]);
+        for item in items {
+            if !self.tick() {
+                return Flow::Stop;
+            }
+            self.assign(target, item, frame);
+            match self.exec_block(body, frame, globals) {
+                Flow::Next => {}
+                other => return other,
+            }
+        }
+        self.exec_branches(BlockKind::Once, &branches[1..], frame, globals)
+    }
+
+    /// The items iterating `v` yields, when the interpreter knows them.
+    fn items_of(&self, v: &SValue) -> Option<Vec<SValue>> {
+        match &v.value {
+            Value::List(items) | Value::Tuple(items) => Some(items.clone()),
+            Value::Dict(items) => Some(
+                items
+                    .iter()
+                    .map(|(k, v)| SValue {
+                        value: Value::Str(k.clone()),
+                        span: v.span,
+                    })
+                    .collect(),
+            ),
+            Value::Instance(i) => self.instance_items(*i),
+            _ => None,
         }
     }
 
@@ -502,7 +636,12 @@ impl World {
                     && let Some(&Value::Instance(i)) = frame.locals.get(id)
                 {
                     self.name_module(&v.value, attr);
-                    self.instances[i].attrs.insert(attr.clone(), v.value);
+                    let rec = &mut self.instances[i];
+                    // Rebound in a branch or a loop that may not run as read: unknown.
+                    let maybe = self.block_depth > rec.depth
+                        && rec.attrs.get(attr).is_some_and(|old| !same(old, &v.value));
+                    let value = if maybe { Value::Unknown } else { v.value };
+                    rec.attrs.insert(attr.clone(), value);
                     return;
                 }
                 // `cfg["units"] = 2`, `sizes[0] += 1`: the container's value is no longer known.
@@ -597,7 +736,10 @@ impl World {
             Expr::Bool { value, .. } => Value::Bool(*value),
             Expr::NoneLit { .. } => Value::None,
             Expr::Tuple { items, .. } => Value::Tuple(self.eval_all(items, frame, globals)),
-            Expr::List { items, .. } => Value::List(self.eval_all(items, frame, globals)),
+            Expr::List { items, .. } => match self.eval_spread(items, frame, globals) {
+                (items, true) => Value::List(items),
+                _ => Value::Unknown,
+            },
             Expr::Dict { items, .. } => {
                 let mut out = Some(vec![]);
                 for (k, v) in items {
@@ -611,6 +753,35 @@ impl World {
                 out.map_or(Value::Unknown, Value::Dict)
             }
             Expr::Subscript { value, index, .. } => {
+                if let Expr::Slice {
+                    lower, upper, step, ..
+                } = index.as_ref()
+                {
+                    let base = self.eval(value, frame, globals).value;
+                    let bounds = [lower, upper, step].map(|e| match e {
+                        None => Some(None),
+                        Some(e) => match self.eval(e, frame, globals).value {
+                            Value::Int(i) => Some(Some(i)),
+                            Value::None => Some(None),
+                            _ => None,
+                        },
+                    });
+                    let part = match (&base, bounds) {
+                        (
+                            Value::List(items) | Value::Tuple(items),
+                            [Some(lo), Some(hi), Some(st)],
+                        ) => slice_items(items, lo, hi, st),
+                        _ => None,
+                    };
+                    return SValue {
+                        value: match (part, base) {
+                            (Some(p), Value::List(_)) => Value::List(p),
+                            (Some(p), _) => Value::Tuple(p),
+                            (None, _) => Value::Unknown,
+                        },
+                        span,
+                    };
+                }
                 let base = self.eval(value, frame, globals).value;
                 let idx = self.eval(index, frame, globals).value;
                 match (base, idx) {
@@ -635,7 +806,13 @@ impl World {
             } => {
                 let l = self.eval(left, frame, globals).value;
                 let r = self.eval(right, frame, globals).value;
-                tf1_binop(&l, *op, &r).unwrap_or_else(|| binop(l, *op, r))
+                match (l, *op, r) {
+                    // A residual `x + f(x)`.
+                    (Value::Tensor(a), BinOp::Add, Value::Tensor(b)) => {
+                        self.add_tensors(a, b, span)
+                    }
+                    (l, op, r) => tf1_binop(&l, op, &r).unwrap_or_else(|| binop(l, op, r)),
+                }
             }
             Expr::Neg { operand, .. } => match self.eval(operand, frame, globals).value {
                 Value::CeTerm(p) => self.hand_written_loss(p, false, span),
@@ -644,17 +821,51 @@ impl World {
                 Value::Float(f) => Value::Float(-f),
                 _ => Value::Unknown,
             },
-            Expr::Greater { left, right, .. } => {
+            Expr::Compare {
+                left, op, right, ..
+            } => {
                 let l = self.eval(left, frame, globals).value;
                 let r = self.eval(right, frame, globals).value;
-                if let (Value::Tensor(t), Value::Float(f)) = (l, r)
-                    && f == 0.5
-                {
-                    self.thresholds.push((t, span));
+                // `probs > 0.5`, `0.5 < probs`: the tensor is read as a probability.
+                match (&l, *op, &r) {
+                    (Value::Tensor(t), CmpOp::Gt | CmpOp::GtE, Value::Float(f))
+                    | (Value::Float(f), CmpOp::Lt | CmpOp::LtE, Value::Tensor(t))
+                        if *f == 0.5 =>
+                    {
+                        self.thresholds.push((*t, span));
+                    }
+                    _ => {}
                 }
-                Value::Unknown
+                compare(&l, *op, &r).map_or(Value::Unknown, Value::Bool)
             }
-            Expr::Slice { .. } | Expr::Lambda { .. } | Expr::Other { .. } => Value::Unknown,
+            Expr::Not { operand, .. } => {
+                let v = self.eval(operand, frame, globals).value;
+                truth(&v).map_or(Value::Unknown, |b| Value::Bool(!b))
+            }
+            Expr::Comprehension {
+                elt, target, iter, ..
+            } => {
+                let seq = self.eval(iter, frame, globals);
+                match self.items_of(&seq).filter(|i| i.len() <= MAX_UNROLL) {
+                    Some(items) => {
+                        // The comprehension's own scope: its target does not leak.
+                        let mut inner = Frame {
+                            locals: frame.locals.clone(),
+                        };
+                        let mut out = vec![];
+                        for item in items {
+                            self.assign(target, item, &mut inner);
+                            out.push(self.eval(elt, &mut inner, globals));
+                        }
+                        Value::List(out)
+                    }
+                    None => Value::Unknown,
+                }
+            }
+            Expr::Slice { .. }
+            | Expr::Lambda { .. }
+            | Expr::Starred { .. }
+            | Expr::Other { .. } => Value::Unknown,
         };
         SValue { value, span }
     }
@@ -666,6 +877,37 @@ impl World {
         globals: Option<&Env>,
     ) -> Vec<SValue> {
         items.iter().map(|i| self.eval(i, frame, globals)).collect()
+    }
+
+    /// `items` with each `*xs` replaced by the items of `xs`, and whether every `xs` was known (an
+    /// unknown one stands as one unknown item).
+    fn eval_spread(
+        &mut self,
+        items: &[Expr],
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> (Vec<SValue>, bool) {
+        let mut out = vec![];
+        let mut known = true;
+        for i in items {
+            match i {
+                Expr::Starred { value, span } => {
+                    let v = self.eval(value, frame, globals);
+                    match self.items_of(&v) {
+                        Some(items) => out.extend(items),
+                        None => {
+                            known = false;
+                            out.push(SValue {
+                                value: Value::Unknown,
+                                span: *span,
+                            });
+                        }
+                    }
+                }
+                _ => out.push(self.eval(i, frame, globals)),
+            }
+        }
+        (out, known)
     }
 
     fn kwargs(
@@ -691,20 +933,35 @@ impl World {
     }
 
     fn call(&mut self, c: &Call, frame: &mut Frame, globals: Option<&Env>) -> Value {
+        if let Expr::Attribute { value, attr, .. } = &c.func
+            && let Some(v) = self.container_call(value, attr, c, frame, globals)
+        {
+            return v;
+        }
         let callee = self.eval(&c.func, frame, globals).value;
-        // `layers.append(...)`, `cfg.update(...)`: any method of a container may change it.
+        // `cfg.update(...)`, `layers.insert(...)`: any other method of a container may change it.
         if let Expr::Attribute { value, .. } = &c.func {
             self.invalidate_container(value, frame, false);
         }
-        let args = self.eval_all(&c.args, frame, globals);
-        let starred = c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
+        let (args, spread) = self.eval_spread(&c.args, frame, globals);
+        let starred = !spread || c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
         let kwargs = self.kwargs(c, frame, globals);
+        if let (Value::Unknown, Expr::Name { id, .. }) = (&callee, &c.func)
+            && !frame.locals.contains_key(id)
+            && !globals.is_some_and(|g| g.contains_key(id))
+            && let Some(v) = self.builtin(id, &args, kwargs.as_deref(), c.span)
+        {
+            return v;
+        }
         match callee {
             Value::Path(p) => {
                 // `**kwargs` or `*args` hide arguments: nothing built from this call is known.
                 let Some(kwargs) = kwargs else {
                     return Value::Unknown;
                 };
+                if p == "collections.OrderedDict" {
+                    return self.dict_of(&args, &kwargs);
+                }
                 if let Some(v) = self.tf1_call(&p, c, &args, &kwargs) {
                     return v;
                 }
@@ -1133,6 +1390,256 @@ impl World {
         })
     }
 
+    /// `a + b` of two tensors: an `Add` layer.
+    fn add_tensors(&mut self, a: usize, b: usize, span: Span) -> Value {
+        self.layers.push(LayerRec {
+            class: "Add".into(),
+            callee_span: span,
+            call_span: span,
+            args: vec![],
+            kwargs: vec![],
+            calls: vec![],
+            is_input: false,
+        });
+        let pair = [a, b].map(|t| SValue {
+            value: Value::Tensor(t),
+            span,
+        });
+        let list = SValue {
+            value: Value::List(pair.to_vec()),
+            span,
+        };
+        self.call_layer(self.layers.len() - 1, &[list])
+    }
+
+    /// A call of one of Python's builtins (the name is not bound in the file): the ones that build
+    /// sequences a loop or a model reads are evaluated, the others return unknown.
+    fn builtin(
+        &self,
+        id: &str,
+        args: &[SValue],
+        kwargs: Option<&[KwValue]>,
+        span: Span,
+    ) -> Option<Value> {
+        if !BUILTINS.contains(&id) {
+            return None;
+        }
+        let int = |k: usize| match args.get(k).map(|a| &a.value) {
+            Some(Value::Int(i)) => Some(*i),
+            _ => None,
+        };
+        let item = |value: Value| SValue { value, span };
+        let seq = |k: usize| args.get(k).and_then(|a| self.items_of(a));
+        let v = match id {
+            "range" => {
+                let bounds = match args.len() {
+                    1 => int(0).map(|b| (0, b, 1)),
+                    2 => int(0).zip(int(1)).map(|(a, b)| (a, b, 1)),
+                    3 => int(0).zip(int(1)).zip(int(2)).map(|((a, b), c)| (a, b, c)),
+                    _ => None,
+                };
+                match bounds.and_then(|(a, b, step)| range_items(a, b, step)) {
+                    Some(ints) => {
+                        Value::List(ints.into_iter().map(|i| item(Value::Int(i))).collect())
+                    }
+                    None => Value::Unknown,
+                }
+            }
+            "enumerate" => {
+                let start = if args.len() > 1 { int(1) } else { Some(0) };
+                match (seq(0), start) {
+                    (Some(items), Some(start)) => Value::List(
+                        items
+                            .into_iter()
+                            .zip(start..)
+                            .map(|(it, k)| item(Value::Tuple(vec![item(Value::Int(k)), it])))
+                            .collect(),
+                    ),
+                    _ => Value::Unknown,
+                }
+            }
+            "zip" => {
+                let all: Option<Vec<Vec<SValue>>> = (0..args.len()).map(seq).collect();
+                match all.filter(|a| !a.is_empty()) {
+                    Some(all) => {
+                        let n = all.iter().map(Vec::len).min().unwrap_or(0);
+                        Value::List(
+                            (0..n)
+                                .map(|k| {
+                                    item(Value::Tuple(all.iter().map(|a| a[k].clone()).collect()))
+                                })
+                                .collect(),
+                        )
+                    }
+                    None => Value::Unknown,
+                }
+            }
+            "reversed" => seq(0).map_or(Value::Unknown, |mut items| {
+                items.reverse();
+                Value::List(items)
+            }),
+            "list" | "tuple" => {
+                let items = if args.is_empty() {
+                    Some(vec![])
+                } else {
+                    seq(0)
+                };
+                match items {
+                    Some(items) if id == "list" => Value::List(items),
+                    Some(items) => Value::Tuple(items),
+                    None => Value::Unknown,
+                }
+            }
+            "len" => match args.first().map(|a| &a.value) {
+                Some(Value::Str(s)) => Value::Int(s.chars().count() as i64),
+                Some(Value::Dict(d)) => Value::Int(d.len() as i64),
+                _ => seq(0).map_or(Value::Unknown, |items| Value::Int(items.len() as i64)),
+            },
+            "min" | "max" if args.len() >= 2 => {
+                let ints: Option<Vec<i64>> = (0..args.len()).map(int).collect();
+                match ints {
+                    Some(v) if id == "min" => {
+                        v.into_iter().min().map_or(Value::Unknown, Value::Int)
+                    }
+                    Some(v) => v.into_iter().max().map_or(Value::Unknown, Value::Int),
+                    None => Value::Unknown,
+                }
+            }
+            "dict" => match kwargs {
+                Some(kwargs) => self.dict_of(args, kwargs),
+                None => Value::Unknown,
+            },
+            _ => Value::Unknown,
+        };
+        Some(v)
+    }
+
+    /// `dict(...)` / `OrderedDict(...)` of a dict, of `(str, value)` pairs, and of keywords.
+    fn dict_of(&self, args: &[SValue], kwargs: &[KwValue]) -> Value {
+        let mut out = match args {
+            [] => vec![],
+            [a] => match &a.value {
+                Value::Dict(d) => d.clone(),
+                _ => {
+                    let Some(items) = self.items_of(a) else {
+                        return Value::Unknown;
+                    };
+                    let mut pairs = vec![];
+                    for it in items {
+                        match &it.value {
+                            Value::Tuple(kv) | Value::List(kv) if kv.len() == 2 => {
+                                match &kv[0].value {
+                                    Value::Str(k) => pairs.push((k.clone(), kv[1].clone())),
+                                    _ => return Value::Unknown,
+                                }
+                            }
+                            _ => return Value::Unknown,
+                        }
+                    }
+                    pairs
+                }
+            },
+            _ => return Value::Unknown,
+        };
+        out.extend(kwargs.iter().map(|k| (k.name.clone(), k.value.clone())));
+        Value::Dict(out)
+    }
+
+    /// `xs.append(v)`, `xs.extend(vs)` on a list held in a local or in a module's attribute
+    /// (`self.layers.append(nn.Linear(...))`), and `d.items()`/`keys()`/`values()` of a dict. `None`
+    /// when the receiver is not such a container: the call is then an ordinary one.
+    fn container_call(
+        &mut self,
+        recv: &Expr,
+        method: &str,
+        c: &Call,
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> Option<Value> {
+        if !matches!(method, "append" | "extend" | "items" | "keys" | "values") {
+            return None;
+        }
+        // Where the container lives: a local name, or an attribute of a module instance.
+        let (owner, name, current) = match recv {
+            Expr::Name { id, .. } => (None, id.clone(), frame.locals.get(id)?.clone()),
+            Expr::Attribute { value, attr, .. } => {
+                let Expr::Name { id, .. } = value.as_ref() else {
+                    return None;
+                };
+                let Value::Instance(i) = self.lookup(id, frame, globals) else {
+                    return None;
+                };
+                let current = self.instances[i].attrs.get(attr)?.clone();
+                (Some(i), attr.clone(), current)
+            }
+            _ => return None,
+        };
+        let span = c.span;
+        match (method, current) {
+            ("items" | "keys" | "values", Value::Dict(d)) if c.args.is_empty() => {
+                Some(Value::List(
+                    d.into_iter()
+                        .map(|(k, v)| {
+                            let key = SValue {
+                                value: Value::Str(k),
+                                span: v.span,
+                            };
+                            match method {
+                                "keys" => key,
+                                "values" => v,
+                                _ => SValue {
+                                    value: Value::Tuple(vec![key, v]),
+                                    span,
+                                },
+                            }
+                        })
+                        .collect(),
+                ))
+            }
+            ("append" | "extend", Value::List(mut items))
+                if c.args.len() == 1 && c.keywords.is_empty() =>
+            {
+                let v = self.eval(&c.args[0], frame, globals);
+                let added = if method == "append" {
+                    Some(vec![v])
+                } else {
+                    self.items_of(&v)
+                };
+                match owner {
+                    None => {
+                        let new = added.map_or(Value::Unknown, |a| {
+                            items.extend(a);
+                            Value::List(items)
+                        });
+                        frame.locals.insert(name, new);
+                    }
+                    // An append in a branch or a loop that may not run as read: unknown.
+                    Some(i) if self.block_depth > self.instances[i].depth => {
+                        self.instances[i].attrs.insert(name, Value::Unknown);
+                    }
+                    Some(i) => {
+                        let new = match added {
+                            Some(a) => {
+                                for (n, it) in a.iter().enumerate() {
+                                    self.name_module(
+                                        &it.value,
+                                        &format!("{name}.{}", items.len() + n),
+                                    );
+                                }
+                                items.extend(a);
+                                Value::List(items)
+                            }
+                            None => Value::Unknown,
+                        };
+                        self.instances[i].attrs.insert(name, new);
+                    }
+                }
+                Some(Value::None)
+            }
+            _ => None,
+        }
+    }
+
     fn call_function(
         &mut self,
         f: &FunctionDef,
@@ -1422,6 +1929,131 @@ enum Flow {
     Next,
     Return(Value),
     Stop,
+}
+
+/// `range(a, b, step)` when it has at most [`MAX_UNROLL`] items.
+fn range_items(a: i64, b: i64, step: i64) -> Option<Vec<i64>> {
+    if step == 0 {
+        return None;
+    }
+    let (a, b, step) = (i128::from(a), i128::from(b), i128::from(step));
+    let n = if step > 0 {
+        (b - a + step - 1).div_euclid(step)
+    } else {
+        (a - b - step - 1).div_euclid(-step)
+    }
+    .max(0);
+    if n > MAX_UNROLL as i128 {
+        return None;
+    }
+    (0..n).map(|k| i64::try_from(a + k * step).ok()).collect()
+}
+
+/// `items[lo:hi:step]` with Python's clamping of bounds; `None` for a step of 0.
+fn slice_items(
+    items: &[SValue],
+    lo: Option<i64>,
+    hi: Option<i64>,
+    step: Option<i64>,
+) -> Option<Vec<SValue>> {
+    let n = items.len() as i64;
+    let step = step.unwrap_or(1);
+    if step == 0 {
+        return None;
+    }
+    let clamp = |i: i64, low: i64, high: i64| {
+        let i = if i < 0 { i + n } else { i };
+        i.clamp(low, high)
+    };
+    let mut out = vec![];
+    if step > 0 {
+        let (mut i, end) = (
+            lo.map_or(0, |l| clamp(l, 0, n)),
+            hi.map_or(n, |h| clamp(h, 0, n)),
+        );
+        while i < end {
+            out.push(items[i as usize].clone());
+            i = i.saturating_add(step);
+        }
+    } else {
+        let (mut i, end) = (
+            lo.map_or(n - 1, |l| clamp(l, -1, n - 1)),
+            hi.map_or(-1, |h| clamp(h, -1, n - 1)),
+        );
+        while i > end {
+            out.push(items[i as usize].clone());
+            i = i.saturating_add(step);
+        }
+    }
+    Some(out)
+}
+
+/// Python truthiness, where the value says it.
+fn truth(v: &Value) -> Option<bool> {
+    Some(match v {
+        Value::Bool(b) => *b,
+        Value::Int(i) => *i != 0,
+        Value::Float(f) => *f != 0.0,
+        Value::None => false,
+        Value::Str(s) => !s.is_empty(),
+        Value::List(items) | Value::Tuple(items) => !items.is_empty(),
+        Value::Dict(items) => !items.is_empty(),
+        Value::Layer(_)
+        | Value::Model(_)
+        | Value::Object(_)
+        | Value::Function(_)
+        | Value::Class(_) => true,
+        _ => return None,
+    })
+}
+
+/// One comparison of known values (numbers, strings, `is None`).
+fn compare(l: &Value, op: CmpOp, r: &Value) -> Option<bool> {
+    use std::cmp::Ordering;
+    let concrete = |v: &Value| {
+        matches!(
+            v,
+            Value::Int(_)
+                | Value::Float(_)
+                | Value::Str(_)
+                | Value::Bool(_)
+                | Value::List(_)
+                | Value::Tuple(_)
+                | Value::Dict(_)
+                | Value::Layer(_)
+                | Value::Tensor(_)
+                | Value::Model(_)
+                | Value::Instance(_)
+                | Value::Object(_)
+                | Value::Function(_)
+                | Value::Class(_)
+        )
+    };
+    let ord = match (l, r) {
+        (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
+        (Value::Int(a), Value::Float(b)) => (*a as f64).partial_cmp(b),
+        (Value::Float(a), Value::Int(b)) => a.partial_cmp(&(*b as f64)),
+        (Value::Float(a), Value::Float(b)) => a.partial_cmp(b),
+        (Value::Str(a), Value::Str(b)) => Some(a.cmp(b)),
+        (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+        _ => None,
+    };
+    let is_none = match (l, r) {
+        (Value::None, Value::None) => Some(true),
+        (Value::None, v) | (v, Value::None) if concrete(v) => Some(false),
+        _ => None,
+    };
+    match op {
+        CmpOp::Is => is_none,
+        CmpOp::IsNot => is_none.map(|b| !b),
+        CmpOp::Eq => ord.map(|o| o == Ordering::Equal).or(is_none),
+        CmpOp::NotEq => ord.map(|o| o != Ordering::Equal).or(is_none.map(|b| !b)),
+        CmpOp::Lt => ord.map(|o| o == Ordering::Less),
+        CmpOp::LtE => ord.map(|o| o != Ordering::Greater),
+        CmpOp::Gt => ord.map(|o| o == Ordering::Greater),
+        CmpOp::GtE => ord.map(|o| o != Ordering::Less),
+        CmpOp::Other => None,
+    }
 }
 
 fn same(a: &Value, b: &Value) -> bool {

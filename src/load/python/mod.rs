@@ -372,6 +372,12 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         }
     };
     model.producer = "python source".into();
+    if world.is_torch_model(m) {
+        // Layer names are module paths nnlint made up (`score_head.proj`), not names for the output.
+        for o in &mut model.graph.outputs {
+            o.name_speaks = false;
+        }
+    }
     apply_suppressions(&mut model, &comments, &world.models[m]);
     Ok(model)
 }

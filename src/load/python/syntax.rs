@@ -64,8 +64,11 @@ pub enum Expr {
         index: Box<Expr>,
         span: Span,
     },
-    /// `a[1:]`: kept only so the interpreter knows it is a slice (its value stays unknown).
+    /// `a[1:]`, `a[:-1]`, `a[::2]`: the bounds as written.
     Slice {
+        lower: Option<Box<Expr>>,
+        upper: Option<Box<Expr>>,
+        step: Option<Box<Expr>>,
         span: Span,
     },
     BinOp {
@@ -81,16 +84,47 @@ pub enum Expr {
     Lambda {
         span: Span,
     },
-    /// `a > b` / `a >= b` (one comparison): kept for `logits > 0.5` at test time.
-    Greater {
+    /// One comparison (`logits > 0.5` at test time, `i < len(self.layers) - 1` in a forward).
+    Compare {
         left: Box<Expr>,
+        op: CmpOp,
         right: Box<Expr>,
+        span: Span,
+    },
+    /// `not x`.
+    Not {
+        operand: Box<Expr>,
+        span: Span,
+    },
+    /// `*layers` in a call or a list.
+    Starred {
+        value: Box<Expr>,
+        span: Span,
+    },
+    /// `[f(x) for x in xs]` or `(f(x) for x in xs)`: one `for`, no `if`.
+    Comprehension {
+        elt: Box<Expr>,
+        target: Box<Expr>,
+        iter: Box<Expr>,
         span: Span,
     },
     /// Anything else (comprehensions, f-strings, comparisons, ...): its value is unknown.
     Other {
         span: Span,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Gt,
+    GtE,
+    Lt,
+    LtE,
+    Eq,
+    NotEq,
+    Is,
+    IsNot,
+    Other,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,18 +204,34 @@ pub enum Stmt {
         targets: Vec<Expr>,
         value: Expr,
     },
-    /// `x += ...`, `for x in ...` targets, `with ... as x`: the names get unknown values.
+    /// `for x in ...` targets, `with ... as x`: the names get unknown values.
     Rebind(Vec<Expr>),
     Expr(Expr),
     Return(Option<Expr>),
     FunctionDef(std::rc::Rc<FunctionDef>),
     /// A class: its bases as written and its body (methods are `FunctionDef`s in it).
     ClassDef(std::rc::Rc<ClassDef>),
-    /// A nested body; an `if` with `elif`/`else` gives one block per branch.
+    /// A nested body (`with`, `try`, `while`, `match`, `if __name__ == "__main__"`).
     Block {
         kind: BlockKind,
         branches: Vec<Vec<Stmt>>,
     },
+    /// `if`/`elif`/`else`: one test per `if`/`elif`, one branch per test and one more for `else`.
+    If {
+        tests: Vec<Expr>,
+        branches: Vec<Vec<Stmt>>,
+    },
+    /// `for target in iter: body else: orelse`. `branches[0]` is the body behind a `Rebind` of the
+    /// target (how it runs when the iterable is not known), `branches[1]` the `else` if any.
+    /// `jumps`: the body has a `break` or `continue` of this loop.
+    For {
+        target: Expr,
+        iter: Expr,
+        jumps: bool,
+        branches: Vec<Vec<Stmt>>,
+    },
+    /// `break` or `continue`.
+    Jump,
     Other,
 }
 
@@ -306,7 +356,19 @@ impl Converter<'_> {
                 },
                 None => Stmt::Other,
             },
-            S::AugAssign(a) => Stmt::Rebind(vec![self.expr(&a.target)]),
+            // `x += y` as `x = x + y` (for a list the same value; Python extends it in place).
+            S::AugAssign(a) => {
+                let target = self.expr(&a.target);
+                Stmt::Assign {
+                    targets: vec![target.clone()],
+                    value: Expr::BinOp {
+                        left: Box::new(target),
+                        op: bin_op(a.op),
+                        right: Box::new(self.expr(&a.value)),
+                        span: self.span(a.range()),
+                    },
+                }
+            }
             S::Expr(e) => Stmt::Expr(self.expr(&e.value)),
             S::Return(r) => Stmt::Return(r.value.as_ref().map(|v| self.expr(v))),
             S::FunctionDef(f) => {
@@ -338,17 +400,22 @@ impl Converter<'_> {
                 span: self.span(c.range()),
             })),
             S::If(i) => {
-                let main_guard = is_main_guard(&i.test);
                 let mut branches = vec![self.stmts(&i.body)];
+                let mut tests = vec![self.expr(&i.test)];
                 for clause in &i.elif_else_clauses {
+                    if let Some(t) = &clause.test {
+                        tests.push(self.expr(t));
+                    }
                     branches.push(self.stmts(&clause.body));
                 }
-                let kind = if main_guard {
-                    BlockKind::Once
+                if is_main_guard(&i.test) {
+                    Stmt::Block {
+                        kind: BlockKind::Once,
+                        branches: branches.into_iter().take(1).collect(),
+                    }
                 } else {
-                    BlockKind::Maybe
-                };
-                Stmt::Block { kind, branches }
+                    Stmt::If { tests, branches }
+                }
             }
             S::With(w) => {
                 let targets: Vec<Expr> = w
@@ -364,14 +431,20 @@ impl Converter<'_> {
                 }
             }
             S::For(f) => {
-                let mut body = vec![Stmt::Rebind(vec![self.expr(&f.target)])];
-                body.extend(self.stmts(&f.body));
+                let target = self.expr(&f.target);
+                let iter = self.expr(&f.iter);
+                let inner = self.stmts(&f.body);
+                let jumps = has_jump(&inner);
+                let mut body = vec![Stmt::Rebind(vec![target.clone()])];
+                body.extend(inner);
                 let mut branches = vec![body];
                 if !f.orelse.is_empty() {
                     branches.push(self.stmts(&f.orelse));
                 }
-                Stmt::Block {
-                    kind: BlockKind::Loop,
+                Stmt::For {
+                    target,
+                    iter,
+                    jumps,
                     branches,
                 }
             }
@@ -418,6 +491,7 @@ impl Converter<'_> {
                 kind: BlockKind::Maybe,
                 branches: m.cases.iter().map(|c| self.stmts(&c.body)).collect(),
             },
+            S::Break(_) | S::Continue(_) => Stmt::Jump,
             _ => Stmt::Other,
         }
     }
@@ -509,18 +583,19 @@ impl Converter<'_> {
                 index: Box::new(self.expr(&s.slice)),
                 span,
             },
-            E::Slice(_) => Expr::Slice { span },
+            E::Slice(sl) => {
+                let mut part =
+                    |e: &Option<Box<ast::Expr>>| e.as_ref().map(|e| Box::new(self.expr(e)));
+                Expr::Slice {
+                    lower: part(&sl.lower),
+                    upper: part(&sl.upper),
+                    step: part(&sl.step),
+                    span,
+                }
+            }
             E::BinOp(b) => Expr::BinOp {
                 left: Box::new(self.expr(&b.left)),
-                op: match b.op {
-                    ast::Operator::Add => BinOp::Add,
-                    ast::Operator::Sub => BinOp::Sub,
-                    ast::Operator::Mult => BinOp::Mult,
-                    ast::Operator::Div => BinOp::Div,
-                    ast::Operator::FloorDiv => BinOp::FloorDiv,
-                    ast::Operator::MatMult => BinOp::MatMult,
-                    _ => BinOp::Other,
-                },
+                op: bin_op(b.op),
                 right: Box::new(self.expr(&b.right)),
                 span,
             },
@@ -529,17 +604,60 @@ impl Converter<'_> {
                 span,
             },
             E::Lambda(_) => Expr::Lambda { span },
-            E::Compare(c)
-                if c.ops.len() == 1 && matches!(c.ops[0], ast::CmpOp::Gt | ast::CmpOp::GtE) =>
+            E::Compare(c) if c.ops.len() == 1 => Expr::Compare {
+                left: Box::new(self.expr(&c.left)),
+                op: match c.ops[0] {
+                    ast::CmpOp::Gt => CmpOp::Gt,
+                    ast::CmpOp::GtE => CmpOp::GtE,
+                    ast::CmpOp::Lt => CmpOp::Lt,
+                    ast::CmpOp::LtE => CmpOp::LtE,
+                    ast::CmpOp::Eq => CmpOp::Eq,
+                    ast::CmpOp::NotEq => CmpOp::NotEq,
+                    ast::CmpOp::Is => CmpOp::Is,
+                    ast::CmpOp::IsNot => CmpOp::IsNot,
+                    _ => CmpOp::Other,
+                },
+                right: Box::new(self.expr(&c.comparators[0])),
+                span,
+            },
+            E::UnaryOp(u) if u.op == ast::UnaryOp::Not => Expr::Not {
+                operand: Box::new(self.expr(&u.operand)),
+                span,
+            },
+            E::Starred(st) => Expr::Starred {
+                value: Box::new(self.expr(&st.value)),
+                span,
+            },
+            E::ListComp(ast::ExprListComp {
+                elt, generators, ..
+            })
+            | E::Generator(ast::ExprGenerator {
+                elt, generators, ..
+            }) if generators.len() == 1
+                && generators[0].ifs.is_empty()
+                && !generators[0].is_async =>
             {
-                Expr::Greater {
-                    left: Box::new(self.expr(&c.left)),
-                    right: Box::new(self.expr(&c.comparators[0])),
+                Expr::Comprehension {
+                    elt: Box::new(self.expr(elt)),
+                    target: Box::new(self.expr(&generators[0].target)),
+                    iter: Box::new(self.expr(&generators[0].iter)),
                     span,
                 }
             }
             _ => Expr::Other { span },
         }
+    }
+}
+
+fn bin_op(op: ast::Operator) -> BinOp {
+    match op {
+        ast::Operator::Add => BinOp::Add,
+        ast::Operator::Sub => BinOp::Sub,
+        ast::Operator::Mult => BinOp::Mult,
+        ast::Operator::Div => BinOp::Div,
+        ast::Operator::FloorDiv => BinOp::FloorDiv,
+        ast::Operator::MatMult => BinOp::MatMult,
+        _ => BinOp::Other,
     }
 }
 
@@ -563,6 +681,17 @@ fn is_main_guard(test: &ast::Expr) -> bool {
             || (is_main(&c.left) && is_name(&c.comparators[0])))
 }
 
+/// A `break` or `continue` that leaves this loop body (not one of a loop nested in it).
+fn has_jump(body: &[Stmt]) -> bool {
+    body.iter().any(|s| match s {
+        Stmt::Jump => true,
+        Stmt::Block { branches, .. } | Stmt::If { branches, .. } => {
+            branches.iter().any(|b| has_jump(b))
+        }
+        _ => false,
+    })
+}
+
 impl Expr {
     pub fn span(&self) -> Span {
         match self {
@@ -578,11 +707,14 @@ impl Expr {
             | Expr::List { span, .. }
             | Expr::Dict { span, .. }
             | Expr::Subscript { span, .. }
-            | Expr::Slice { span }
+            | Expr::Slice { span, .. }
             | Expr::BinOp { span, .. }
             | Expr::Neg { span, .. }
             | Expr::Lambda { span }
-            | Expr::Greater { span, .. }
+            | Expr::Compare { span, .. }
+            | Expr::Not { span, .. }
+            | Expr::Starred { span, .. }
+            | Expr::Comprehension { span, .. }
             | Expr::Other { span } => *span,
         }
     }

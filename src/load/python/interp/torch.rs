@@ -50,6 +50,11 @@ pub struct InstanceRec {
     class: Option<Rc<TorchClass>>,
     /// `nn.Sequential(...)`: the modules, applied in order.
     seq: Option<Vec<SValue>>,
+    /// `nn.Sequential(OrderedDict(...))`: the names of the modules in `seq`.
+    seq_keys: Vec<String>,
+    /// Nesting of maybe/loop blocks where the module was made: a later change of an attribute inside
+    /// a deeper block may not happen as read.
+    pub depth: usize,
     pub attrs: HashMap<String, Value>,
     /// The module's names when it was built, for its methods.
     globals: Rc<Env>,
@@ -237,6 +242,8 @@ impl World {
         self.instances.push(InstanceRec {
             class,
             seq,
+            seq_keys: vec![],
+            depth: self.block_depth,
             attrs: HashMap::new(),
             globals,
             cached: None,
@@ -308,14 +315,10 @@ impl World {
             Value::Instance(i) if !seen.contains(i) => {
                 seen.push(*i);
                 let items = self.instances[*i].seq.clone().unwrap_or_default();
+                let keys = self.instances[*i].seq_keys.clone();
                 for (n, item) in items.iter().enumerate() {
-                    match &item.value {
-                        Value::Layer(l) => self.rename(*l, format!("{prefix}.{n}")),
-                        inner @ Value::Instance(_) => {
-                            self.name_under(inner, &format!("{prefix}.{n}"), seen)
-                        }
-                        _ => {}
-                    }
+                    let key = keys.get(n).cloned().unwrap_or_else(|| n.to_string());
+                    self.name_item(&item.value, &format!("{prefix}.{key}"), seen);
                 }
                 let mut attrs: Vec<(String, Value)> = self.instances[*i]
                     .attrs
@@ -325,14 +328,35 @@ impl World {
                 attrs.sort_by(|a, b| a.0.cmp(&b.0));
                 // Named inside the submodule's `__init__` (`l1`): now `u1.l1`.
                 for (k, v) in attrs {
-                    match v {
-                        Value::Layer(l) => self.rename(l, format!("{prefix}.{k}")),
-                        other => self.name_under(&other, &format!("{prefix}.{k}"), seen),
-                    }
+                    self.name_item(&v, &format!("{prefix}.{k}"), seen);
+                }
+            }
+            // `nn.ModuleList([...])`, `nn.ModuleDict({...})`: `blocks.0`, `heads.cls`.
+            Value::List(items) | Value::Tuple(items) => {
+                for (n, item) in items.iter().enumerate() {
+                    self.name_item(&item.value, &format!("{prefix}.{n}"), seen);
+                }
+            }
+            Value::Dict(items) => {
+                for (k, item) in items {
+                    self.name_item(&item.value, &format!("{prefix}.{k}"), seen);
                 }
             }
             _ => {}
         }
+    }
+
+    /// Names a module held inside another under `path`, replacing the name it had.
+    fn name_item(&mut self, v: &Value, path: &str, seen: &mut Vec<usize>) {
+        match v {
+            Value::Layer(l) => self.rename(*l, path.to_string()),
+            other => self.name_under(other, path, seen),
+        }
+    }
+
+    /// The modules iterating an instance yields: those of an `nn.Sequential`.
+    pub(super) fn instance_items(&self, i: usize) -> Option<Vec<SValue>> {
+        self.instances[i].seq.clone()
     }
 
     /// Gives a layer its path inside the module that holds it.
@@ -492,12 +516,40 @@ impl World {
         let tail = path.strip_prefix("torch.")?;
         if tail == "nn.Sequential" {
             let globals = Rc::new(Env::new());
+            // `nn.Sequential(OrderedDict([("fc", ...), ...]))`: the modules, named by their keys.
+            if let [
+                SValue {
+                    value: Value::Dict(d),
+                    ..
+                },
+            ] = args
+            {
+                let modules = d.iter().map(|(_, v)| v.clone()).collect();
+                let i = self.new_instance(None, Some(modules), globals);
+                self.instances[i].seq_keys = d.iter().map(|(k, _)| k.clone()).collect();
+                for (k, v) in d {
+                    if let Value::Layer(l) = v.value {
+                        self.set_name(l, k.clone());
+                    }
+                }
+                return Some(Value::Instance(i));
+            }
             let i = self.new_instance(None, Some(args.to_vec()), globals);
             return Some(Value::Instance(i));
         }
-        if tail == "nn.ModuleList" {
+        // Containers of modules: a list and a dict, which `forward` indexes or loops over.
+        if tail == "nn.ModuleList" || tail == "nn.ModuleDict" {
+            let empty = if tail == "nn.ModuleList" {
+                Value::List(vec![])
+            } else {
+                Value::Dict(vec![])
+            };
             return Some(match args.first().map(|a| &a.value) {
-                Some(v @ Value::List(_)) => v.clone(),
+                None => empty,
+                Some(v @ Value::Dict(_)) if tail == "nn.ModuleDict" => v.clone(),
+                Some(Value::List(items) | Value::Tuple(items)) if tail == "nn.ModuleList" => {
+                    Value::List(items.clone())
+                }
                 _ => Value::Unknown,
             });
         }
@@ -1014,6 +1066,16 @@ impl World {
 
     /// Without a loss: the PyTorch model called last on unseen data (or built last), its output
     /// thresholded at 0.5 read as a metric.
+    /// The model reads an input made for a PyTorch module (its layers are modules).
+    pub fn is_torch_model(&self, m: usize) -> bool {
+        match &self.models[m].kind {
+            super::ModelKind::Functional { inputs, .. } => {
+                inputs.iter().any(|t| self.torch_inputs.contains(t))
+            }
+            super::ModelKind::Sequential(_) => false,
+        }
+    }
+
     pub fn torch_model(&mut self) -> Option<usize> {
         let (input, output) = self
             .instances
