@@ -28,6 +28,17 @@
 //! ])
 //! model.compile(loss="binary_crossentropy", metrics=["accuracy"])
 //! ```
+//! In PyTorch, a softmax after a one-output `nn.Linear`:
+//! ```python
+//! model = nn.Sequential(
+//!     nn.Linear(64, 1),
+//!     nn.Softmax(dim=1),  # over one unit: always 1.0
+//! )
+//! criterion = nn.BCELoss()
+//! loss = criterion(model(x), y)
+//! ```
+//! `BCELoss` clamps log 0 to −100, so there the loss is 100 × the share of negative labels, and no
+//! gradient reaches the `Linear`.
 //!
 //! ## Fix
 //! For a binary problem use one unit with a sigmoid and binary cross-entropy:
@@ -38,13 +49,24 @@
 //! ```python
 //! keras.layers.Dense(2, activation="softmax")  # loss="sparse_categorical_crossentropy"
 //! ```
-//! In PyTorch, drop the `Softmax(dim=1)` after a one-output `Linear` and train with
-//! `BCEWithLogitsLoss`, applying `torch.sigmoid` at inference.
+//! In PyTorch, drop the softmax, return the logit and train with `nn.BCEWithLogitsLoss`, which
+//! applies the sigmoid itself; apply `torch.sigmoid` where you need a probability:
+//! ```python
+//! model = nn.Sequential(nn.Linear(64, 1))  # one logit
+//! criterion = nn.BCEWithLogitsLoss()
+//! loss = criterion(model(x), y)
+//! probs = torch.sigmoid(model(x))  # at inference
+//! ```
+//! (Ending the model in `nn.Sigmoid()` and keeping `nn.BCELoss` also works, but is less stable.)
 //!
 //! ## Formats
 //! ONNX graphs (any opset; both softmax semantics) and Keras configs (JSON, YAML, `.keras`). ONNX
 //! carries no loss, so there the symptom is stated for the common case of binary cross-entropy; Keras
-//! configs with a compile config label the loss too.
+//! configs with a compile config label the loss too. PyTorch source (`.py`, `.ipynb`): `nn.Softmax`,
+//! `F.softmax` or `torch.softmax` with an explicit `dim` over a one-output layer, in `nn.Sequential`
+//! or `forward`; when the training loop (or a Lightning `training_step`) calls `nn.BCELoss` or
+//! `F.binary_cross_entropy` on the output, the loss is labelled too. A softmax without `dim` is not
+//! checked.
 //!
 //! ## References
 //! - ONNX operator docs, `Softmax` (axis semantics before and after opset 13)

@@ -33,7 +33,10 @@
 //! ```
 //!
 //! ## Formats
-//! Keras configs with a compile config (JSON, YAML, `.keras`). ONNX graphs carry no loss.
+//! Keras configs with a compile config (JSON, YAML, `.keras`). ONNX graphs carry no loss. Not PyTorch
+//! source: PyTorch has no categorical cross-entropy that takes probabilities (`nn.CrossEntropyLoss`
+//! and `F.cross_entropy` take logits and apply `log_softmax` themselves), so a `CrossEntropyLoss` on
+//! sigmoid outputs is reported as NNL005, an activation before a loss that takes logits.
 //!
 //! ## References
 //! - Keras `categorical_crossentropy` (divides `y_pred` by its sum, clips to [1e−7, 1−1e−7])

@@ -27,15 +27,33 @@
 //! # [batch, time, classes] with softmax over time
 //! y = keras.layers.Softmax(axis=1)(keras.layers.Dense(5)(lstm_seq))
 //! ```
+//! In PyTorch, a softmax over `dim=0` of a `[batch, classes]` output normalises over the batch:
+//! ```python
+//! model = nn.Sequential(
+//!     nn.Linear(8, 32),
+//!     nn.ReLU(),
+//!     nn.Linear(32, 3),
+//!     nn.Softmax(dim=0),  # each class sums to 1 over the batch
+//! )
+//! probs = model(x)
+//! loss = F.mse_loss(probs, F.one_hot(y, 3).float())
+//! ```
 //!
 //! ## Fix
 //! Normalise over the class axis: `Softmax(axis=-1)` for `[batch, ..., classes]`, `dim=1` for
 //! `[N, C, H, W]`. At opset < 13, transpose the classes last before the softmax (or export at opset
 //! 13+). For multi-label outputs, keep the sigmoids and stop reading them as a distribution.
 //!
+//! In PyTorch, pass the class axis as `dim` (`dim=1` or `dim=-1` for `[batch, classes]`):
+//! ```python
+//! model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 3), nn.Softmax(dim=1))
+//! ```
+//!
 //! ## Formats
 //! ONNX graphs (both softmax semantics) and Keras configs (Softmax layers with `axis`, activations on
-//! sequence outputs).
+//! sequence outputs). PyTorch source (`.py`, `.ipynb`): the softmax over the wrong axis, from
+//! `nn.Softmax`, `F.softmax` or `torch.softmax` with an explicit `dim`, in `nn.Sequential` or
+//! `forward`; it needs no loss. A softmax without `dim` is not checked.
 //!
 //! ## References
 //! - ONNX operator docs, `Softmax` (axis semantics before and after opset 13)

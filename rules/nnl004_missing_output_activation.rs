@@ -27,14 +27,41 @@
 //! model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True),
 //!               metrics=["accuracy"])                                 # thresholds logits at 0.5
 //! ```
+//! In PyTorch, a model that ends in `nn.Linear` trained with `nn.BCELoss`, which expects
+//! probabilities and raises `RuntimeError: all elements of input should be between 0 and 1` as soon
+//! as a batch holds an output outside [0, 1]:
+//! ```python
+//! model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 1))  # a logit
+//! criterion = nn.BCELoss()
+//! loss = criterion(model(x), y)
+//! ```
+//! or one trained correctly with `nn.BCEWithLogitsLoss` whose evaluation code thresholds the logit
+//! at 0.5 (probability 0.62):
+//! ```python
+//! criterion = nn.BCEWithLogitsLoss()
+//! loss = criterion(model(x), y)
+//! preds = model(x_val) > 0.5
+//! ```
 //!
 //! ## Fix
 //! Add the activation to the inference graph (`activation="sigmoid"` / `"softmax"`, or a separate
 //! output for probabilities), or keep the logits and set `from_logits=True`, applying the activation at
 //! test time. For metrics on logits use `keras.metrics.BinaryAccuracy(threshold=0.0)`.
 //!
+//! In PyTorch, train the logit with `nn.BCEWithLogitsLoss` (it applies the sigmoid itself) and apply
+//! `torch.sigmoid` before any threshold, or compare the logit with 0:
+//! ```python
+//! criterion = nn.BCEWithLogitsLoss()
+//! loss = criterion(model(x), y)
+//! preds = torch.sigmoid(model(x_val)) > 0.5  # or: model(x_val) > 0
+//! ```
+//!
 //! ## Formats
 //! Keras configs (with the loss) and ONNX graphs (from a declared intent or the output's name).
+//! PyTorch source (`.py`, `.ipynb`): the loss the training loop or a Lightning `training_step` calls
+//! on the model's output (`nn.BCELoss` or `F.binary_cross_entropy` on a linear output), and a 0.5
+//! threshold in evaluation code (`model(x) > 0.5`, `torch.round(model(x))`) on a model trained with
+//! `nn.BCEWithLogitsLoss` or `F.binary_cross_entropy_with_logits`.
 //!
 //! ## References
 //! - Keras losses, `from_logits`; `tf.nn.sigmoid_cross_entropy_with_logits`

@@ -26,6 +26,18 @@
 //! model = keras.Sequential([..., keras.layers.Dense(10, activation="softmax")])
 //! model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True))
 //! ```
+//! In PyTorch, a `forward` that ends in a softmax, trained with `nn.CrossEntropyLoss`, which applies
+//! `log_softmax` itself:
+//! ```python
+//! class Net(nn.Module):
+//!     def forward(self, x):
+//!         return F.softmax(self.fc(x), dim=1)
+//!
+//! criterion = nn.CrossEntropyLoss()
+//! loss = criterion(model(x), y)
+//! ```
+//! The same happens with `nn.Sigmoid()` before `nn.BCEWithLogitsLoss`, and with
+//! `F.cross_entropy(torch.softmax(logits, dim=1), y)` in the training loop.
 //!
 //! ## Fix
 //! Keep exactly one activation: either drop the final activation and keep `from_logits=True`
@@ -34,10 +46,24 @@
 //! model = keras.Sequential([..., keras.layers.Dense(10)])
 //! model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True))
 //! ```
+//! In PyTorch, return the logits and let the loss normalise them; take the softmax (or sigmoid, for
+//! `nn.BCEWithLogitsLoss`) only where probabilities are needed:
+//! ```python
+//! class Net(nn.Module):
+//!     def forward(self, x):
+//!         return self.fc(x)  # logits
+//!
+//! criterion = nn.CrossEntropyLoss()
+//! loss = criterion(model(x), y)
+//! probs = F.softmax(model(x), dim=1)  # at inference
+//! ```
 //!
 //! ## Formats
-//! Stacked activations: ONNX graphs and Keras configs. The from_logits case needs a loss, so it is
-//! found in Keras configs with a compile config only (ONNX carries no loss).
+//! Stacked activations: ONNX graphs, Keras configs and PyTorch source (`.py`, `.ipynb`). The
+//! from_logits case needs a loss, so it is found in Keras configs with a compile config and in
+//! PyTorch source, from the loss call in the training loop or a Lightning `training_step`:
+//! `nn.CrossEntropyLoss`, `F.cross_entropy`, `nn.BCEWithLogitsLoss` and
+//! `F.binary_cross_entropy_with_logits` always take logits. ONNX carries no loss.
 //!
 //! ## References
 //! - Keras losses, `from_logits`

@@ -24,6 +24,18 @@
 //! outputs = keras.layers.Dense(3, activation="relu", name="class_probs")(x)
 //! model.compile(loss="categorical_crossentropy")
 //! ```
+//! In PyTorch, a ReLU head trained with `nn.BCELoss`:
+//! ```python
+//! model = nn.Sequential(
+//!     nn.Linear(8, 1),
+//!     nn.ReLU(),  # 0 below zero, unbounded above
+//! )
+//! criterion = nn.BCELoss()
+//! loss = criterion(model(x), y)
+//! ```
+//! `BCELoss` raises `RuntimeError: all elements of input should be between 0 and 1` as soon as a
+//! batch holds an output above 1; outputs stuck at 0 cost 100 for a positive label (log 0 is clamped
+//! to −100) and get no gradient through the ReLU.
 //!
 //! ## Fix
 //! Use the activation that matches the meaning: softmax for one class out of K, sigmoid for independent
@@ -31,10 +43,22 @@
 //! ```python
 //! outputs = keras.layers.Dense(3, activation="softmax", name="class_probs")(x)
 //! ```
+//! In PyTorch, end in `nn.Sigmoid()` instead of the ReLU and keep `nn.BCELoss`, or, more stably,
+//! return the logit and train with `nn.BCEWithLogitsLoss`, which applies the sigmoid itself:
+//! ```python
+//! model = nn.Sequential(nn.Linear(8, 1))  # one logit
+//! criterion = nn.BCEWithLogitsLoss()
+//! loss = criterion(model(x), y)
+//! ```
 //!
 //! ## Formats
 //! ONNX graphs (intent from a declaration, a consumer or the output's name) and Keras configs (also
-//! from the compiled loss).
+//! from the compiled loss). PyTorch source (`.py`, `.ipynb`): the head ends in `nn.ReLU`, `F.relu`,
+//! `nn.Softplus` or `F.softplus`, and the intent comes from a probability loss that the training
+//! loop or a Lightning `training_step` calls on the output (`nn.BCELoss`, `F.binary_cross_entropy`)
+//! or from a declaration. A 0.5 threshold in evaluation code does not make the output a probability
+//! there, and losses that take logits (`nn.CrossEntropyLoss`, `nn.BCEWithLogitsLoss`) are not
+//! probability losses.
 //!
 //! ## References
 //! - Keras `categorical_crossentropy` / `binary_crossentropy` (ε = 1e−7 clipping)

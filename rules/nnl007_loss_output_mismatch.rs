@@ -26,14 +26,34 @@
 //! model.add(keras.layers.Dense(10, activation="softmax"))
 //! model.compile(loss="binary_crossentropy", metrics=["accuracy"])
 //! ```
+//! In PyTorch, `nn.CrossEntropyLoss` on a one-output head:
+//! ```python
+//! model = nn.Sequential(nn.Linear(24, 32), nn.ReLU(), nn.Linear(32, 1))  # one logit
+//! criterion = nn.CrossEntropyLoss()
+//! loss = criterion(model(x), y)  # y: class indices 0 and 1
+//! ```
+//! The log-softmax over one logit is 0, so the loss is exactly 0 for target 0, and PyTorch stops
+//! with `IndexError: Target 1 is out of bounds` on the first batch that holds a 1.
 //!
 //! ## Fix
 //! Match the loss to the head: one sigmoid unit with `binary_crossentropy`; K softmax units with
 //! `categorical_crossentropy` (one-hot labels) or `sparse_categorical_crossentropy` (integer labels);
 //! independent sigmoids (multi-label) with `binary_crossentropy`.
 //!
+//! In PyTorch, give `nn.CrossEntropyLoss` one logit per class, or keep one logit and train it with
+//! `nn.BCEWithLogitsLoss` on float targets of shape `[batch, 1]`:
+//! ```python
+//! model = nn.Sequential(nn.Linear(24, 32), nn.ReLU(), nn.Linear(32, 2))  # two classes
+//! criterion = nn.CrossEntropyLoss()
+//! loss = criterion(model(x), y)
+//! ```
+//!
 //! ## Formats
-//! Keras configs with a compile config (JSON, YAML, `.keras`). ONNX graphs carry no loss.
+//! Keras configs with a compile config (JSON, YAML, `.keras`). ONNX graphs carry no loss. PyTorch
+//! source (`.py`, `.ipynb`), with the loss the training loop or a Lightning `training_step` calls on
+//! the output: `nn.CrossEntropyLoss` or `F.cross_entropy` on one unit, and `nn.BCELoss` or
+//! `F.binary_cross_entropy` on a softmax over more than two classes. The sparse case on sigmoids
+//! does not arise there: PyTorch's cross-entropy takes logits, and a sigmoid before it is NNL005.
 //!
 //! ## References
 //! - Keras losses and the `"accuracy"` metric resolution (binary accuracy for one unit or binary loss)

@@ -24,18 +24,40 @@
 //! log_probs = torch.log(torch.softmax(logits, dim=1))  # -inf once logits spread by ~104
 //! loss = F.nll_loss(log_probs, target)
 //! ```
+//! nnlint reads this in PyTorch source, written in the training loop as above or in a module's
+//! `forward`:
+//! ```python
+//! class Net(nn.Module):
+//!     def forward(self, x):
+//!         return torch.log(torch.softmax(self.fc(x), dim=1))
+//!
+//! criterion = nn.NLLLoss()
+//! loss = criterion(model(x), y)
+//! ```
 //!
 //! ## Fix
 //! ```python
 //! log_probs = torch.log_softmax(logits, dim=1)   # or F.cross_entropy(logits, target)
 //! log_p = F.logsigmoid(x)                        # instead of torch.log(torch.sigmoid(x))
 //! ```
+//! In a module, return the fused form from `forward` (or return the logits and train with
+//! `nn.CrossEntropyLoss`):
+//! ```python
+//! class Net(nn.Module):
+//!     def forward(self, x):
+//!         return F.log_softmax(self.fc(x), dim=1)
+//!
+//! criterion = nn.NLLLoss()
+//! loss = criterion(model(x), y)
+//! ```
 //! In Keras use `activation="log_softmax"` or a loss with `from_logits=True`.
 //!
 //! ## Formats
-//! ONNX graphs. Keras configs only show this construct inside Lambda layers (which nnlint cannot
-//! see into; NNL009 reports those) or as separate operation layers, which lower to the same `Log`
-//! op and are checked the same way.
+//! ONNX graphs, and PyTorch source (`.py`, `.ipynb`): `torch.log` or `.log()` of `torch.softmax`,
+//! `F.softmax` or `torch.sigmoid` in `forward`, and in the training loop when the result is passed
+//! to a PyTorch loss such as `F.nll_loss` (a hand-written loss hides it). Keras configs only show
+//! this construct inside Lambda layers (which nnlint cannot see into; NNL009 reports those) or as
+//! separate operation layers, which lower to the same `Log` op and are checked the same way.
 //!
 //! ## References
 //! - ONNX operator docs, `LogSoftmax` and `Softmax`
