@@ -72,7 +72,7 @@
 //! - ONNX operator docs, `Softmax` (axis semantics before and after opset 13)
 //! - Keras `binary_crossentropy` (ε = 1e−7 clipping)
 
-use crate::analysis::{self, keras_bce, num};
+use crate::analysis::{self, keras_bce, num, torch_bce};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{LossKind, OpId, Part};
 use crate::ops;
@@ -134,9 +134,21 @@ fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis)
         });
     }
 
-    let negative_cost = keras_bce(0.0, 1.0) as f64;
-    let check = numerical_check(ctx, out, log, negative_cost);
+    let torch = bce.is_some_and(|l| l.is_torch());
+    let negative_cost = if torch {
+        torch_bce(0.0, 1.0) as f64
+    } else {
+        keras_bce(0.0, 1.0) as f64
+    };
+    let check = numerical_check(ctx, out, log, negative_cost, torch);
     let symptom = match (bce, log) {
+        (Some(_), false) if torch => format!(
+            "every prediction is 1.0: accuracy equals the share of positive labels (≈0.50 on balanced \
+             data) in every epoch, and `BCELoss` sits at {:.0} × the share of negative labels (PyTorch \
+             clamps each log at −100; ≈{:.0} at 50 %), with no gradient reaching the layers below",
+            negative_cost,
+            negative_cost / 2.0
+        ),
         (_, true) => "every output is 0.0 (log 1): a negative log-likelihood loss is 0 for every \
              example and no gradient reaches the layers below, so nothing learns"
             .to_string(),
@@ -160,7 +172,11 @@ fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis)
         message: format!(
             "{kind} over a single unit always outputs {constant}: {what} produces `{out_name}`"
         ),
-        help: if log {
+        help: if torch && !log {
+            "drop the softmax after the one-output layer, return the logit and train with \
+             `nn.BCEWithLogitsLoss`; apply `torch.sigmoid` where a probability is needed"
+                .into()
+        } else if log {
             "use one unit with a sigmoid and binary cross-entropy (or a log-sigmoid), or give the \
              log-softmax at least two classes"
                 .into()
@@ -182,6 +198,7 @@ fn numerical_check(
     out: crate::ir::ValueId,
     log: bool,
     negative_cost: f64,
+    torch: bool,
 ) -> Check {
     ctx.check_probed(out, |probed| {
         let expected: f64 = if log { 0.0 } else { 1.0 };
@@ -211,7 +228,12 @@ fn numerical_check(
             ("max |d output / d logit|".to_string(), max_grad),
         ];
         if !log {
-            numbers.push(("binary cross-entropy per negative label (Keras, float32)".into(), negative_cost));
+            let which = if torch {
+                "PyTorch BCELoss, logs clamped at −100"
+            } else {
+                "Keras, float32"
+            };
+            numbers.push((format!("binary cross-entropy per negative label ({which})"), negative_cost));
             numbers.push(("predicted accuracy at 50 % positives".into(), 0.5));
         }
         Check::Confirmed {

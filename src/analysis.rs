@@ -265,6 +265,13 @@ pub fn keras_bce(label: f32, pred: f32) -> f32 {
     -(label * p.ln() + (1.0 - label) * (1.0 - p).ln())
 }
 
+/// PyTorch's `BCELoss` of one prediction: each log is clamped at −100, so a certain wrong answer
+/// costs 100.
+pub fn torch_bce(label: f32, pred: f32) -> f32 {
+    let log = |x: f32| x.ln().max(-100.0);
+    -(label * log(pred) + (1.0 - label) * log(1.0 - pred))
+}
+
 /// How messages name an op: "layer `dense_1`" for Keras, "node `/fc/Gemm`" (or "node #12" when
 /// unnamed) for ONNX.
 pub fn describe_op(op: &Op) -> String {
