@@ -660,3 +660,135 @@ fn human_output_snapshots() {
     assert_eq!(code, 1);
     insta::assert_snapshot!("python_human_notebook", out);
 }
+
+/// Loops over known sequences run once per item (`nn.ModuleList`, `range`, `zip` of slices,
+/// `enumerate`), lists grow by `append`/`+=`, `OrderedDict`/`nn.ModuleDict` hold named modules and
+/// `x + f(x)` is a residual: the head behind them is found, on its own line.
+#[test]
+fn pytorch_loops_and_containers_reach_the_head() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    for (file, code, line, col, text) in [
+        (
+            "NNL001/bad_pt_modulelist_loop.py",
+            "NNL001",
+            15,
+            23,
+            "nn.Softmax",
+        ),
+        (
+            "NNL001/bad_pt_ordereddict_sequential.py",
+            "NNL001",
+            14,
+            22,
+            "nn.Softmax",
+        ),
+        (
+            "NNL001/bad_pt_residual_blocks.py",
+            "NNL001",
+            27,
+            16,
+            "torch.softmax",
+        ),
+        (
+            "NNL005/bad_pt_sequential_from_list.py",
+            "NNL005",
+            15,
+            36,
+            "nn.Sigmoid",
+        ),
+        (
+            "NNL005/bad_pt_modulelist_enumerate.py",
+            "NNL005",
+            20,
+            16,
+            "F.softmax",
+        ),
+        (
+            "NNL005/bad_pt_moduledict_heads.py",
+            "NNL005",
+            18,
+            16,
+            "self.heads[\"species\"](h).softmax",
+        ),
+    ] {
+        let linted = lint(&root.join(file));
+        assert_eq!(codes(&linted), [code], "{file}");
+        let f = &linted.findings[0];
+        assert!(f.check.is_confirmed(), "{file}: {:?}", f.check);
+        let (l, c, spanned) = primary_line_col(&linted, f);
+        assert_eq!((l, c), (line, col), "{file}: points at `{spanned}`");
+        assert!(spanned.starts_with(text), "{file}: points at `{spanned}`");
+    }
+    // The twins are traced to the same depth (their heads are seen), not silent for lack of a model.
+    for (file, output) in [
+        ("NNL001/good_pt_modulelist_loop.py", "squash"),
+        ("NNL001/good_pt_ordereddict_sequential.py", "prob"),
+        ("NNL005/good_pt_modulelist_enumerate.py", "fcs.2"),
+        ("NNL005/good_pt_moduledict_heads.py", "heads.species"),
+    ] {
+        let linted = lint(&root.join(file));
+        assert!(linted.findings.is_empty(), "{file}: {:?}", codes(&linted));
+        let outs: Vec<&str> = linted
+            .model
+            .graph
+            .outputs
+            .iter()
+            .map(|o| linted.model.graph.value(o.value).name.as_str())
+            .collect();
+        assert_eq!(outs, [output], "{file}");
+    }
+}
+
+/// What the interpreter cannot follow exactly stays unknown: a loop of unknown length, a loop with
+/// `break`, a module attribute rebound under a test it cannot decide. A test it can decide picks
+/// its branch.
+#[test]
+fn loops_and_tests_it_cannot_decide_stay_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = |prelude: &str, head: &str| {
+        format!(
+            "import torch.nn as nn\n{prelude}\n\
+             class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        \
+             self.fc = nn.Linear(8, 1)\n{head}\n    def forward(self, x):\n        \
+             return self.act(self.fc(x))\n\
+             net = Net()\ncrit = nn.BCELoss()\nfor x, y in loader:\n    loss = crit(net(x), y)\n"
+        )
+    };
+    let softmax = "        self.act = nn.Softmax(dim=1)";
+    let linted = lint(&write(&dir, "plain.py", model("", softmax).as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
+    // Decided: `USE_SIGMOID = False` picks the softmax branch.
+    let branch = "        if USE_SIGMOID:\n            self.act = nn.Sigmoid()\n        else:\n\
+                  \x20           self.act = nn.Softmax(dim=1)";
+    let linted = lint(&write(
+        &dir,
+        "decided.py",
+        model("USE_SIGMOID = False", branch).as_bytes(),
+    ));
+    assert_eq!(codes(&linted), ["NNL001"]);
+    // Undecided: either branch may run, so the activation is unknown.
+    let linted = lint(&write(
+        &dir,
+        "undecided.py",
+        model("import sys\nUSE_SIGMOID = len(sys.argv) > 1", branch).as_bytes(),
+    ));
+    assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
+    // A list built by a loop of unknown length, or by a loop that may stop early, is unknown.
+    for (name, bound, body_end) in [
+        ("unknown_len.py", "int(sys.argv[1])", ""),
+        (
+            "with_break.py",
+            "3",
+            "\n    if len(layers) > 4:\n        break",
+        ),
+    ] {
+        let text = format!(
+            "import sys\nimport torch.nn as nn\nlayers = []\nfor _ in range({bound}):\n    \
+             layers.append(nn.Linear(8, 8)){body_end}\n\
+             net = nn.Sequential(*layers, nn.Linear(8, 1), nn.Softmax(dim=1))\n\
+             crit = nn.BCELoss()\nfor x, y in loader:\n    loss = crit(net(x), y)\n"
+        );
+        let linted = lint(&write(&dir, name, text.as_bytes()));
+        assert!(linted.findings.is_empty(), "{name}: {:?}", codes(&linted));
+    }
+}

@@ -838,6 +838,17 @@ impl World {
                 }
                 compare(&l, *op, &r).map_or(Value::Unknown, Value::Bool)
             }
+            // Only the branch the test picks runs; with the test unknown, neither is known.
+            Expr::IfExp {
+                test, body, orelse, ..
+            } => {
+                let t = self.eval(test, frame, globals).value;
+                match truth(&t) {
+                    Some(true) => self.eval(body, frame, globals).value,
+                    Some(false) => self.eval(orelse, frame, globals).value,
+                    None => Value::Unknown,
+                }
+            }
             Expr::Not { operand, .. } => {
                 let v = self.eval(operand, frame, globals).value;
                 truth(&v).map_or(Value::Unknown, |b| Value::Bool(!b))

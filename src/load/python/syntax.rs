@@ -91,6 +91,13 @@ pub enum Expr {
         right: Box<Expr>,
         span: Span,
     },
+    /// `a if test else b`.
+    IfExp {
+        test: Box<Expr>,
+        body: Box<Expr>,
+        orelse: Box<Expr>,
+        span: Span,
+    },
     /// `not x`.
     Not {
         operand: Box<Expr>,
@@ -620,6 +627,12 @@ impl Converter<'_> {
                 right: Box::new(self.expr(&c.comparators[0])),
                 span,
             },
+            E::If(i) => Expr::IfExp {
+                test: Box::new(self.expr(&i.test)),
+                body: Box::new(self.expr(&i.body)),
+                orelse: Box::new(self.expr(&i.orelse)),
+                span,
+            },
             E::UnaryOp(u) if u.op == ast::UnaryOp::Not => Expr::Not {
                 operand: Box::new(self.expr(&u.operand)),
                 span,
@@ -713,6 +726,7 @@ impl Expr {
             | Expr::Lambda { span }
             | Expr::Compare { span, .. }
             | Expr::Not { span, .. }
+            | Expr::IfExp { span, .. }
             | Expr::Starred { span, .. }
             | Expr::Comprehension { span, .. }
             | Expr::Other { span } => *span,
