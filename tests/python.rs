@@ -792,3 +792,29 @@ fn loops_and_tests_it_cannot_decide_stay_silent() {
         assert!(linted.findings.is_empty(), "{name}: {:?}", codes(&linted));
     }
 }
+
+/// Loops the interpreter unrolls cannot blow up: doubling lists and tuples stop at a size cap, and
+/// nested loops and comprehensions spend one step budget; the file says where it stopped.
+#[test]
+fn unrolled_loops_have_a_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "import torch.nn as nn\nxs = [1]\nfor _ in range(64):\n    xs = xs + xs\n\
+                ys = [1]\nfor _ in range(64):\n    ys = [*ys, *ys]\nts = (1,)\nfor _ in range(64):\n    ts += ts\n\
+                net = nn.Sequential(nn.Linear(4, 1), nn.Softmax(dim=1))\n\
+                crit = nn.BCELoss()\nfor x, y in loader:\n    loss = crit(net(x), y)\n";
+    let linted = lint(&write(&dir, "doubling.py", text.as_bytes()));
+    assert_eq!(codes(&linted), ["NNL001"]);
+    assert!(!linted.model.metadata.contains_key("python_steps"));
+    let mut nested = String::from("import torch.nn as nn\nzs = []\n");
+    for depth in 0..6 {
+        nested.push_str(&format!(
+            "{}for i{depth} in range(64):\n",
+            "    ".repeat(depth)
+        ));
+    }
+    nested.push_str(&format!("{}zs.append(i0)\n", "    ".repeat(6)));
+    nested.push_str("w = [[[[a for a in range(64)] for b in range(64)] for c in range(64)] for d in range(64)]\n");
+    let linted = lint(&write(&dir, "nested.py", nested.as_bytes()));
+    assert!(linted.findings.is_empty());
+    assert!(linted.model.metadata.contains_key("python_steps"));
+}

@@ -20,9 +20,11 @@ pub const UNRESOLVED_LAYER: &str = "UnresolvedPythonLayer";
 /// Inlined helper calls deeper than this return unknown.
 const MAX_CALL_DEPTH: usize = 3;
 /// Statements executed per file (helpers inlined included) before the interpreter stops.
-const MAX_STEPS: usize = 1_000_000;
+pub const MAX_STEPS: usize = 1_000_000;
 /// A `for` over a known sequence longer than this (or a comprehension) runs as an unknown loop.
 const MAX_UNROLL: usize = 64;
+/// A list or tuple longer than this is unknown: `xs = xs + xs` in a loop must not grow without bound.
+const MAX_ITEMS: usize = 4096;
 /// Python's builtin functions: called on anything, they build no layer (`len(x)`, `print(x)` in a
 /// forward are not an opaque module).
 const BUILTINS: &[&str] = &[
@@ -353,6 +355,11 @@ fn classify(path: &str) -> Callee<'_> {
 }
 
 impl World {
+    /// The file ran out of [`MAX_STEPS`]: what came after was not interpreted.
+    pub fn out_of_steps(&self) -> bool {
+        self.steps > MAX_STEPS
+    }
+
     fn tick(&mut self) -> bool {
         self.steps += 1;
         self.steps <= MAX_STEPS
@@ -864,11 +871,20 @@ impl World {
                             locals: frame.locals.clone(),
                         };
                         let mut out = vec![];
+                        let mut complete = true;
                         for item in items {
+                            if !self.tick() {
+                                complete = false;
+                                break;
+                            }
                             self.assign(target, item, &mut inner);
                             out.push(self.eval(elt, &mut inner, globals));
                         }
-                        Value::List(out)
+                        if complete {
+                            Value::List(out)
+                        } else {
+                            Value::Unknown
+                        }
                     }
                     None => Value::Unknown,
                 }
@@ -916,6 +932,10 @@ impl World {
                     }
                 }
                 _ => out.push(self.eval(i, frame, globals)),
+            }
+            if out.len() > MAX_ITEMS {
+                out.truncate(MAX_ITEMS);
+                known = false;
             }
         }
         (out, known)
@@ -1618,10 +1638,13 @@ impl World {
                 };
                 match owner {
                     None => {
-                        let new = added.map_or(Value::Unknown, |a| {
-                            items.extend(a);
-                            Value::List(items)
-                        });
+                        let new = match added {
+                            Some(a) if items.len() + a.len() <= MAX_ITEMS => {
+                                items.extend(a);
+                                Value::List(items)
+                            }
+                            _ => Value::Unknown,
+                        };
                         frame.locals.insert(name, new);
                     }
                     // An append in a branch or a loop that may not run as read: unknown.
@@ -1630,7 +1653,7 @@ impl World {
                     }
                     Some(i) => {
                         let new = match added {
-                            Some(a) => {
+                            Some(a) if items.len() + a.len() <= MAX_ITEMS => {
                                 for (n, it) in a.iter().enumerate() {
                                     self.name_module(
                                         &it.value,
@@ -1640,7 +1663,7 @@ impl World {
                                 items.extend(a);
                                 Value::List(items)
                             }
-                            None => Value::Unknown,
+                            _ => Value::Unknown,
                         };
                         self.instances[i].attrs.insert(name, new);
                     }
@@ -2119,11 +2142,11 @@ fn binop(l: Value, op: BinOp, r: Value) -> Value {
             a.checked_mul(b).map_or(Value::Unknown, Value::Int)
         }
         (Value::Int(a), BinOp::FloorDiv, Value::Int(b)) if b != 0 => Value::Int(a.div_euclid(b)),
-        (Value::Tuple(mut a), BinOp::Add, Value::Tuple(b)) => {
+        (Value::Tuple(mut a), BinOp::Add, Value::Tuple(b)) if a.len() + b.len() <= MAX_ITEMS => {
             a.extend(b);
             Value::Tuple(a)
         }
-        (Value::List(mut a), BinOp::Add, Value::List(b)) => {
+        (Value::List(mut a), BinOp::Add, Value::List(b)) if a.len() + b.len() <= MAX_ITEMS => {
             a.extend(b);
             Value::List(a)
         }

@@ -318,6 +318,15 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             ),
         );
     }
+    if world.out_of_steps() {
+        metadata.insert(
+            "python_steps".into(),
+            format!(
+                "the interpreter stopped after {} steps; findings cover what ran before",
+                interp::MAX_STEPS
+            ),
+        );
+    }
     if let Some(cells) = &source.cells {
         metadata.insert("notebook_code_cells".into(), cells.len().to_string());
         let starts: Vec<String> = cells.iter().map(|(i, at)| format!("{i}:{at}")).collect();
