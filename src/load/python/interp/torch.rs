@@ -665,6 +665,7 @@ impl World {
                 Value::Unknown
             }
             "view" | "reshape" => self.view(t, c, args),
+            "permute" => self.permute(t, c, args, kwargs),
             "round" => {
                 self.thresholds.push((t, c.span));
                 Value::Unknown
@@ -714,6 +715,63 @@ impl World {
             }
             _ => Value::Unknown,
         }
+    }
+
+    /// `x.permute(0, 2, 3, 1)` / `torch.permute(x, (0, 2, 3, 1))`: a Keras `Permute` of the non-batch
+    /// axes (`(2, 3, 1)`). A permutation that moves the batch axis, or is not one, is unknown.
+    fn permute(&mut self, t: usize, c: &Call, args: &[SValue], kwargs: &[KwValue]) -> Value {
+        let given: Vec<SValue> = match (args, kwargs.iter().find(|k| k.name == "dims")) {
+            ([], Some(k)) => vec![k.value.clone()],
+            (args, None) => args.to_vec(),
+            _ => return Value::Unknown,
+        };
+        let items = match given.as_slice() {
+            [one] => match &one.value {
+                Value::Tuple(items) | Value::List(items) => items.clone(),
+                _ => given.clone(),
+            },
+            _ => given.clone(),
+        };
+        let dims: Option<Vec<i64>> = items
+            .iter()
+            .map(|i| match i.value {
+                Value::Int(d) => Some(d),
+                _ => None,
+            })
+            .collect();
+        let Some(dims) = dims else {
+            return Value::Unknown;
+        };
+        let n = dims.len() as i64;
+        let mut normal: Vec<i64> = dims
+            .iter()
+            .map(|&d| if d < 0 { d + n } else { d })
+            .collect();
+        let mut sorted = normal.clone();
+        sorted.sort_unstable();
+        if n < 2 || normal[0] != 0 || sorted != (0..n).collect::<Vec<_>>() {
+            return Value::Unknown;
+        }
+        normal.remove(0);
+        let span = given.first().map_or(c.span, |g| g.span);
+        let keras_dims = normal
+            .into_iter()
+            .map(|d| SValue {
+                value: Value::Int(d),
+                span,
+            })
+            .collect();
+        let layer = self.new_layer(
+            "Permute",
+            c,
+            vec![],
+            vec![kw("dims", span, Value::Tuple(keras_dims))],
+        );
+        let x = SValue {
+            value: Value::Tensor(t),
+            span: c.span,
+        };
+        self.call_layer(layer, &[x])
     }
 
     /// A softmax (as Keras `Softmax`) or log-softmax (as the op layer) over `dim`.
