@@ -23,6 +23,10 @@ const MAX_CALL_DEPTH: usize = 3;
 pub const MAX_STEPS: usize = 1_000_000;
 /// A `for` over a known sequence longer than this (or a comprehension) runs as an unknown loop.
 const MAX_UNROLL: usize = 64;
+/// More layer records or module instances than this stop the interpreter like the step budget: one
+/// statement can build many (a module whose `__init__` builds modules in an unrolled loop).
+pub const MAX_LAYERS: usize = 100_000;
+pub const MAX_INSTANCES: usize = 10_000;
 /// A list or tuple longer than this is unknown: `xs = xs + xs` in a loop must not grow without bound.
 const MAX_ITEMS: usize = 4096;
 /// Python's builtin functions: called on anything, they build no layer (`len(x)`, `print(x)` in a
@@ -221,6 +225,7 @@ pub struct World {
     /// `from keras.layers import *` and the like.
     star_imports: Vec<String>,
     steps: usize,
+    out_of_budget: bool,
     clock: usize,
     call_depth: usize,
     /// Maybe/loop blocks currently open.
@@ -355,14 +360,21 @@ fn classify(path: &str) -> Callee<'_> {
 }
 
 impl World {
-    /// The file ran out of [`MAX_STEPS`]: what came after was not interpreted.
+    /// The file ran out of its budget ([`MAX_STEPS`], [`MAX_LAYERS`], [`MAX_INSTANCES`]): what came
+    /// after was not interpreted.
     pub fn out_of_steps(&self) -> bool {
-        self.steps > MAX_STEPS
+        self.out_of_budget
     }
 
     fn tick(&mut self) -> bool {
         self.steps += 1;
-        self.steps <= MAX_STEPS
+        if self.steps > MAX_STEPS
+            || self.layers.len() > MAX_LAYERS
+            || self.instances.len() > MAX_INSTANCES
+        {
+            self.out_of_budget = true;
+        }
+        !self.out_of_budget
     }
 
     fn exec_block(&mut self, body: &[Stmt], frame: &mut Frame, globals: Option<&Env>) -> Flow {

@@ -322,8 +322,11 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         metadata.insert(
             "python_steps".into(),
             format!(
-                "the interpreter stopped after {} steps; findings cover what ran before",
-                interp::MAX_STEPS
+                "the interpreter stopped at its budget ({} steps, {} layers or {} module \
+                 instances); findings cover what ran before",
+                interp::MAX_STEPS,
+                interp::MAX_LAYERS,
+                interp::MAX_INSTANCES
             ),
         );
     }
