@@ -243,6 +243,10 @@ struct Frame {
 pub fn run(body: &[Stmt]) -> World {
     let mut w = World::default();
     let mut globals = Frame { locals: Env::new() };
+    // The file runs as the main module: `if __name__ == "__main__":` is a test decided true.
+    globals
+        .locals
+        .insert("__name__".into(), Value::Str("__main__".into()));
     let mut functions = vec![];
     collect_functions(body, &mut functions);
     w.exec_block(body, &mut globals, None);
@@ -362,7 +366,7 @@ fn classify(path: &str) -> Callee<'_> {
 impl World {
     /// The file ran out of its budget ([`MAX_STEPS`], [`MAX_LAYERS`], [`MAX_INSTANCES`]): what came
     /// after was not interpreted.
-    pub fn out_of_steps(&self) -> bool {
+    pub fn out_of_budget(&self) -> bool {
         self.out_of_budget
     }
 
@@ -535,11 +539,7 @@ impl World {
         globals: Option<&Env>,
     ) -> Flow {
         let seq = self.eval(iter, frame, globals);
-        let items = if jumps {
-            None
-        } else {
-            self.items_of(&seq).filter(|i| i.len() <= MAX_UNROLL)
-        };
+        let items = if jumps { None } else { self.unrollable(&seq) };
         let Some(items) = items else {
             return self.exec_branches(BlockKind::Loop, branches, frame, globals);
         };
@@ -555,6 +555,11 @@ impl World {
             }
         }
         self.exec_branches(BlockKind::Once, &branches[1..], frame, globals)
+    }
+
+    /// The items of `v` when a loop or a comprehension over it can run once per item.
+    fn unrollable(&self, v: &SValue) -> Option<Vec<SValue>> {
+        self.items_of(v).filter(|i| i.len() <= MAX_UNROLL)
     }
 
     /// The items iterating `v` yields, when the interpreter knows them.
@@ -876,7 +881,7 @@ impl World {
                 elt, target, iter, ..
             } => {
                 let seq = self.eval(iter, frame, globals);
-                match self.items_of(&seq).filter(|i| i.len() <= MAX_UNROLL) {
+                match self.unrollable(&seq) {
                     Some(items) => {
                         // The comprehension's own scope: its target does not leak.
                         let mut inner = Frame {
@@ -1648,36 +1653,32 @@ impl World {
                 } else {
                     self.items_of(&v)
                 };
+                let start = items.len();
+                let grown = match added {
+                    Some(a) if start + a.len() <= MAX_ITEMS => {
+                        items.extend(a);
+                        Value::List(items)
+                    }
+                    _ => Value::Unknown,
+                };
                 match owner {
                     None => {
-                        let new = match added {
-                            Some(a) if items.len() + a.len() <= MAX_ITEMS => {
-                                items.extend(a);
-                                Value::List(items)
-                            }
-                            _ => Value::Unknown,
-                        };
-                        frame.locals.insert(name, new);
-                    }
-                    // An append in a branch or a loop that may not run as read: unknown.
-                    Some(i) if self.block_depth > self.instances[i].depth => {
-                        self.instances[i].attrs.insert(name, Value::Unknown);
+                        frame.locals.insert(name, grown);
                     }
                     Some(i) => {
-                        let new = match added {
-                            Some(a) if items.len() + a.len() <= MAX_ITEMS => {
-                                for (n, it) in a.iter().enumerate() {
-                                    self.name_module(
-                                        &it.value,
-                                        &format!("{name}.{}", items.len() + n),
-                                    );
-                                }
-                                items.extend(a);
-                                Value::List(items)
-                            }
-                            _ => Value::Unknown,
+                        // An append in a branch or a loop that may not run as read: unknown.
+                        let grown = if self.block_depth > self.instances[i].depth {
+                            Value::Unknown
+                        } else {
+                            grown
                         };
-                        self.instances[i].attrs.insert(name, new);
+                        // The modules added are `layers.3`, `layers.4`, ... as PyTorch names them.
+                        if let Value::List(items) = &grown {
+                            for (n, it) in items.iter().enumerate().skip(start) {
+                                self.name_module(&it.value, &format!("{name}.{n}"));
+                            }
+                        }
+                        self.instances[i].attrs.insert(name, grown);
                     }
                 }
                 Some(Value::None)

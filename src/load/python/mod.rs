@@ -318,7 +318,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             ),
         );
     }
-    if world.out_of_steps() {
+    if world.out_of_budget() {
         metadata.insert(
             "python_steps".into(),
             format!(

@@ -190,7 +190,7 @@ pub struct FunctionDef {
     pub body: Vec<Stmt>,
 }
 
-/// How a nested body runs: once (`with`, `try`, `if __name__ == "__main__"`), maybe (`if`, `except`),
+/// How a nested body runs: once (`with`, `try`), maybe (`except`, `match`, an `if` whose test is unknown),
 /// or any number of times (`for`, `while`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockKind {
@@ -218,7 +218,7 @@ pub enum Stmt {
     FunctionDef(std::rc::Rc<FunctionDef>),
     /// A class: its bases as written and its body (methods are `FunctionDef`s in it).
     ClassDef(std::rc::Rc<ClassDef>),
-    /// A nested body (`with`, `try`, `while`, `match`, `if __name__ == "__main__"`).
+    /// A nested body (`with`, `try`, `while`, `match`).
     Block {
         kind: BlockKind,
         branches: Vec<Vec<Stmt>>,
@@ -415,14 +415,7 @@ impl Converter<'_> {
                     }
                     branches.push(self.stmts(&clause.body));
                 }
-                if is_main_guard(&i.test) {
-                    Stmt::Block {
-                        kind: BlockKind::Once,
-                        branches: branches.into_iter().take(1).collect(),
-                    }
-                } else {
-                    Stmt::If { tests, branches }
-                }
+                Stmt::If { tests, branches }
             }
             S::With(w) => {
                 let targets: Vec<Expr> = w
@@ -679,19 +672,6 @@ fn alias(a: &ast::Alias) -> Alias {
         name: a.name.as_str().to_string(),
         asname: a.asname.as_ref().map(|n| n.as_str().to_string()),
     }
-}
-
-/// `if __name__ == "__main__":`
-fn is_main_guard(test: &ast::Expr) -> bool {
-    let ast::Expr::Compare(c) = test else {
-        return false;
-    };
-    let is_name = |e: &ast::Expr| matches!(e, ast::Expr::Name(n) if n.id.as_str() == "__name__");
-    let is_main =
-        |e: &ast::Expr| matches!(e, ast::Expr::StringLiteral(s) if s.value.to_str() == "__main__");
-    c.comparators.len() == 1
-        && ((is_name(&c.left) && is_main(&c.comparators[0]))
-            || (is_main(&c.left) && is_name(&c.comparators[0])))
 }
 
 /// A `break` or `continue` that leaves this loop body (not one of a loop nested in it).
