@@ -497,6 +497,7 @@ mod tests {
             training: None,
             metadata: BTreeMap::new(),
             weights: Weights::Absent,
+            assumed_widths: vec![],
         }
     }
 

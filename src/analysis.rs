@@ -207,7 +207,8 @@ pub struct Probed {
     pub values: Vec<f64>,
     pub shape: Vec<usize>,
     /// "the file's weights" or "seeded weights of the real shapes": said in every evidence line.
-    pub weights: &'static str,
+    /// Where a width was not in the file, also the width probed instead.
+    pub weights: String,
     /// Batch rows actually evaluated (a graph with a fixed batch dim keeps its own).
     pub rows: usize,
 }
@@ -230,22 +231,33 @@ pub fn probe(ctx: &RuleContext, target: ValueId) -> Result<Probed, String> {
     Ok(Probed {
         values: tensor.to_f64_vec(),
         shape: tensor.shape().to_vec(),
-        weights: match model.weights {
-            Weights::Real => "the file's weights",
-            Weights::Absent
-                if model
-                    .metadata
-                    .contains_key(crate::load::keras::WEIGHTS_NOT_USED) =>
-            {
-                "seeded Glorot-uniform weights of the real shapes (the file's weights do not match \
-                 its config, see the `weights_not_used` note)"
-            }
-            Weights::Absent => {
-                "seeded Glorot-uniform weights of the real shapes (the file has none)"
-            }
-        },
+        weights: weights_used(model, &head),
         rows: tensor.shape().first().copied().unwrap_or(1),
     })
+}
+
+/// The weights a check ran with, as its evidence says them.
+fn weights_used(model: &crate::ir::Model, head: &eval::Head) -> String {
+    let weights = match model.weights {
+        Weights::Real => "the file's weights",
+        Weights::Absent
+            if model
+                .metadata
+                .contains_key(crate::load::keras::WEIGHTS_NOT_USED) =>
+        {
+            "seeded Glorot-uniform weights of the real shapes (the file's weights do not match \
+                 its config, see the `weights_not_used` note)"
+        }
+        Weights::Absent => "seeded Glorot-uniform weights of the real shapes (the file has none)",
+    };
+    if head.probes.iter().any(|p| model.assumed_widths.contains(p)) {
+        return format!(
+            "seeded Glorot-uniform weights (the file has none; its input width is not in the file, \
+             so the head was probed at width {})",
+            crate::ir::REPRESENTATIVE_WIDTH
+        );
+    }
+    weights.to_string()
 }
 
 /// Whether the model was trained with a PyTorch loss (see [`crate::ir::LossSpec::is_torch`]).

@@ -530,7 +530,14 @@ pub struct Model {
     pub training: Option<TrainingSpec>,
     pub metadata: BTreeMap<String, String>,
     pub weights: Weights,
+    /// Values whose last dim the file does not give and the front end set to
+    /// [`REPRESENTATIVE_WIDTH`] so a head's numerical check can run (a `Dense` on an input of
+    /// unknown width): the check's evidence says so. Never the width of a flagged layer itself.
+    pub assumed_widths: Vec<ValueId>,
 }
+
+/// The width probed where a layer's input width is not in the file.
+pub const REPRESENTATIVE_WIDTH: u64 = 64;
 
 impl Model {
     /// Folder external data must stay inside.

@@ -445,6 +445,7 @@ mod tests {
                 training: None,
                 metadata: BTreeMap::new(),
                 weights: Weights::Real,
+                assumed_widths: vec![],
             }
         }
     }

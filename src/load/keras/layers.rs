@@ -443,6 +443,19 @@ fn dense(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
         cx.set_shape(x, Some(shape));
         in_dim = Some(k);
     }
+    // Width not in the file (an input of unknown shape, an opaque layer before): the head is
+    // probed at a representative width, and the evidence says so. Of an input of unknown rank
+    // only the last axis matters to a Dense: it is probed as a batch of vectors.
+    if in_dim.is_none()
+        && cx.assume_widths
+        && let Some(mut shape) = s.clone().or_else(|| Some(vec![Dim::Unknown, Dim::Unknown]))
+        && let Some(last) = shape.last_mut()
+    {
+        *last = Dim::Fixed(crate::ir::REPRESENTATIVE_WIDTH);
+        cx.set_shape(x, Some(shape));
+        cx.assumed_widths.push(x);
+        in_dim = Some(crate::ir::REPRESENTATIVE_WIDTH);
+    }
     let s = cx.shape(x);
     let out = s.map(|mut s| {
         s.pop();

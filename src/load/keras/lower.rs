@@ -45,6 +45,8 @@ pub struct Lowered {
     pub conflicts: Vec<String>,
     /// Every layer weight the lowering created, in creation order (what a weights file fills in).
     pub weight_slots: Vec<WeightSlot>,
+    /// See [`crate::ir::Model::assumed_widths`].
+    pub assumed_widths: Vec<ValueId>,
 }
 
 /// A weight constant of a layer: `path` is the layer path (`model/layer`), `what` the Keras weight
@@ -338,6 +340,10 @@ pub struct Cx {
     slots: Vec<WeightSlot>,
     depth: usize,
     conflicts: Vec<String>,
+    pub assumed_widths: Vec<ValueId>,
+    /// Source code (never a saved model, whose weights fix every width): a `Dense` whose input
+    /// width is unknown takes [`crate::ir::REPRESENTATIVE_WIDTH`].
+    pub assume_widths: bool,
 }
 
 impl Cx {
@@ -350,6 +356,8 @@ impl Cx {
             slots: vec![],
             depth: 0,
             conflicts: vec![],
+            assumed_widths: vec![],
+            assume_widths: false,
         }
     }
 
@@ -583,8 +591,9 @@ pub fn str_attr(s: &str) -> Attr {
 }
 
 /// Lowers the model at the root of a config (`class_name` + `config`).
-pub fn lower(root: &Node, keras2: bool) -> Result<Lowered> {
+pub fn lower(root: &Node, keras2: bool, assume_widths: bool) -> Result<Lowered> {
     let mut cx = Cx::new(keras2);
+    cx.assume_widths = assume_widths;
     let name = root
         .get("config")
         .and_then(|c| c.get("name"))
@@ -609,6 +618,7 @@ pub fn lower(root: &Node, keras2: bool) -> Result<Lowered> {
         output_names,
         conflicts: cx.conflicts,
         weight_slots: cx.slots,
+        assumed_widths: cx.assumed_widths,
     })
 }
 
@@ -703,6 +713,32 @@ fn input_layer_shape(layer: &Layer) -> Result<Option<Shape>> {
     Ok(None)
 }
 
+/// The input rank a layer class needs (batch included), for a first layer with no input shape.
+fn rank_taken_by(class: &str) -> Option<usize> {
+    Some(match class {
+        "Dense" | "Embedding" | "Activation" | "Dropout" => 2,
+        "Conv1D"
+        | "LSTM"
+        | "GRU"
+        | "SimpleRNN"
+        | "Bidirectional"
+        | "MaxPooling1D"
+        | "AveragePooling1D"
+        | "GlobalAveragePooling1D"
+        | "GlobalMaxPooling1D" => 3,
+        "Conv2D"
+        | "SeparableConv2D"
+        | "DepthwiseConv2D"
+        | "Conv2DTranspose"
+        | "MaxPooling2D"
+        | "AveragePooling2D"
+        | "GlobalAveragePooling2D"
+        | "GlobalMaxPooling2D" => 4,
+        "Conv3D" | "MaxPooling3D" => 5,
+        _ => return None,
+    })
+}
+
 fn is_input_layer(class: &str) -> bool {
     class == "InputLayer"
 }
@@ -750,6 +786,13 @@ fn lower_sequential(
                     .first()
                     .and_then(Layer::built_input_shape)
                     .and_then(keras_shape)
+            });
+            // Source code whose model never states its input: the rank the first layer takes,
+            // every dim unknown (a width a head needs is then assumed and said, see `dense`).
+            let shape = shape.or_else(|| {
+                let first = parsed.iter().find(|l| !is_input_layer(l.class))?;
+                let rank = rank_taken_by(first.class).filter(|_| cx.assume_widths)?;
+                Some(vec![Dim::Unknown; rank])
             });
             match first_input {
                 Some(l) => input_value(cx, l, shape)?,

@@ -332,7 +332,12 @@ fn build(
         Some(v) => v.starts_with("2."),
         None => model_root.get("module").is_none(),
     };
-    let lowered = lower::lower(model_root, keras2).map_err(|e| {
+    let lowered = lower::lower(
+        model_root,
+        keras2,
+        matches!(format, Format::PythonSource | Format::Notebook),
+    )
+    .map_err(|e| {
         let at =
             e.at.map(|s| {
                 let (line, col) = line_col(&text, s.offset);
@@ -402,6 +407,7 @@ fn build(
         training,
         metadata,
         weights: weights_state,
+        assumed_widths: lowered.assumed_widths,
     })
 }
 
@@ -500,7 +506,7 @@ mod tests {
                     continue;
                 };
                 let keras2 = model.get("module").is_none();
-                let lowered = lower::lower(model, keras2)
+                let lowered = lower::lower(model, keras2, false)
                     .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.message));
                 assert!(
                     lowered.conflicts.is_empty(),

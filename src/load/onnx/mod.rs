@@ -169,6 +169,7 @@ pub fn lower(proto: &ModelProto, path: &Path) -> Result<Model, LoadError> {
         Weights::Real
     };
     let model = Model {
+        assumed_widths: vec![],
         path: path.to_path_buf(),
         format: Format::Onnx,
         source_name: path

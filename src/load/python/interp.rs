@@ -191,6 +191,8 @@ pub struct ModelRec {
     /// Nesting of maybe/loop blocks where the model was created.
     depth: usize,
     pub compile: Option<Compile>,
+    /// Compiled differently on paths the interpreter cannot decide: the loss is unknown.
+    pub compile_unknown: bool,
     /// Order of creation and last compile, to choose which model a file is about.
     pub compiled_at: Option<usize>,
 }
@@ -203,8 +205,18 @@ pub struct Compile {
     pub loss_weights: Option<KwValue>,
 }
 
+/// A place where something the model depends on became unknown to the interpreter, and why: what
+/// a "not checked" or "partly checked" note points at.
+#[derive(Debug, Clone)]
+pub struct Gap {
+    pub span: Span,
+    pub reason: &'static str,
+}
+
 #[derive(Default)]
 pub struct World {
+    /// Where values the models depend on became unknown, in the order met (at most [`MAX_GAPS`]).
+    pub gaps: Vec<Gap>,
     pub layers: Vec<LayerRec>,
     pub tensors: Vec<TensorRec>,
     pub models: Vec<ModelRec>,
@@ -231,6 +243,8 @@ pub struct World {
     /// Maybe/loop blocks currently open.
     block_depth: usize,
     called: std::collections::HashSet<String>,
+    /// Methods run at least once (by address), so the ones never called can be run at the end.
+    ran: std::collections::HashSet<*const FunctionDef>,
 }
 
 type Env = HashMap<String, Value>;
@@ -363,7 +377,27 @@ fn classify(path: &str) -> Callee<'_> {
     Callee::Object { class: last }
 }
 
+/// Gaps recorded per file: the first ones are the ones worth reporting.
+const MAX_GAPS: usize = 256;
+/// The gap where a model vanishes: a layer called on something that is not a tensor nnlint follows.
+pub const LOST_INPUT: &str = "a layer applied to a value nnlint could not follow";
+
 impl World {
+    /// Whether the file builds or trains anything: layers, models, modules, losses.
+    pub fn builds_something(&self) -> bool {
+        !self.layers.is_empty()
+            || !self.models.is_empty()
+            || !self.instances.is_empty()
+            || !self.tf_losses.is_empty()
+            || !self.torch_classes.is_empty()
+    }
+
+    pub(super) fn gap(&mut self, span: Span, reason: &'static str) {
+        if self.gaps.len() < MAX_GAPS {
+            self.gaps.push(Gap { span, reason });
+        }
+    }
+
     /// The file ran out of its budget ([`MAX_STEPS`], [`MAX_LAYERS`], [`MAX_INSTANCES`]): what came
     /// after was not interpreted.
     pub fn out_of_budget(&self) -> bool {
@@ -640,6 +674,17 @@ impl World {
             Expr::Tuple { items, .. } | Expr::List { items, .. } => {
                 let parts = match &v.value {
                     Value::Tuple(p) | Value::List(p) if p.len() == items.len() => Some(p.clone()),
+                    // `out, (h, c) = self.lstm(x)`: each part is a tensor computed from the
+                    // opaque result, so the model goes on through whichever part is used.
+                    &Value::Tensor(t) => Some(
+                        items
+                            .iter()
+                            .map(|i| SValue {
+                                value: self.opaque_tensor(t, i.span(), v.span),
+                                span: i.span(),
+                            })
+                            .collect(),
+                    ),
                     _ => None,
                 };
                 for (i, t) in items.iter().enumerate() {
@@ -790,6 +835,12 @@ impl World {
                             _ => None,
                         },
                     });
+                    if let Value::Tensor(t) = base {
+                        return SValue {
+                            value: self.opaque_tensor(t, span, span),
+                            span,
+                        };
+                    }
                     let part = match (&base, bounds) {
                         (
                             Value::List(items) | Value::Tuple(items),
@@ -809,6 +860,8 @@ impl World {
                 let base = self.eval(value, frame, globals).value;
                 let idx = self.eval(index, frame, globals).value;
                 match (base, idx) {
+                    // `x[:, -1, :]`, `h[-1]`, `x[..., None]`: a tensor of unknown shape from `x`.
+                    (Value::Tensor(t), _) => self.opaque_tensor(t, span, span),
                     (Value::Dict(items), Value::Str(k)) => items
                         .iter()
                         .rev()
@@ -835,7 +888,10 @@ impl World {
                     (Value::Tensor(a), BinOp::Add, Value::Tensor(b)) => {
                         self.add_tensors(a, b, span)
                     }
-                    (l, op, r) => tf1_binop(&l, op, &r).unwrap_or_else(|| binop(l, op, r)),
+                    (l, op, r) => match tf1_binop(&l, op, &r) {
+                        Some(v) => v,
+                        None => self.tensor_binop(l, op, r, span),
+                    },
                 }
             }
             Expr::Neg { operand, .. } => match self.eval(operand, frame, globals).value {
@@ -843,6 +899,7 @@ impl World {
                 Value::BceTerm(p) => self.hand_written_loss(p, true, span),
                 Value::Int(i) => i.checked_neg().map_or(Value::Unknown, Value::Int),
                 Value::Float(f) => Value::Float(-f),
+                Value::Tensor(t) => self.opaque_tensor(t, span, span),
                 _ => Value::Unknown,
             },
             Expr::Compare {
@@ -980,7 +1037,65 @@ impl World {
         complete.then_some(out)
     }
 
+    /// A call; when nothing the interpreter models applies and a tensor is among the arguments
+    /// (`F.max_pool2d(x, 2)`, `tf.reshape(h, [-1, n])`, a helper from another file), the result is
+    /// an opaque tensor of unknown shape computed from it, so the model goes on past the call.
     fn call(&mut self, c: &Call, frame: &mut Frame, globals: Option<&Env>) -> Value {
+        let mut tensor = None;
+        let out = self.call_inner(c, frame, globals, &mut tensor);
+        match (out, tensor) {
+            (Value::Unknown, Some(t)) => self.opaque_tensor(t, c.func.span(), c.span),
+            (out, _) => out,
+        }
+    }
+
+    /// `l op r` once the TF1 loss forms are ruled out. A tensor scaled or shifted by a number
+    /// (`logits / T`, `x * 0.5`) stays the tensor it was; a tensor combined with anything else
+    /// (`q @ k.T`, `x * mask`) is an opaque tensor computed from it; numbers are computed.
+    fn tensor_binop(&mut self, l: Value, op: BinOp, r: Value, span: Span) -> Value {
+        let number = |v: &Value| matches!(v, Value::Int(_) | Value::Float(_));
+        let scales = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mult | BinOp::Div);
+        match (&l, &r) {
+            (&Value::Tensor(t), o) | (o, &Value::Tensor(t)) if scales && number(o) => {
+                Value::Tensor(t)
+            }
+            (&Value::Tensor(t), _) | (_, &Value::Tensor(t)) => self.opaque_tensor(t, span, span),
+            _ => binop(l, op, r),
+        }
+    }
+
+    /// An opaque layer applied to tensor `t`: unknown shape, so nothing after it is guessed.
+    fn opaque_tensor(&mut self, t: usize, callee_span: Span, call_span: Span) -> Value {
+        self.gap(
+            call_span,
+            "a call nnlint does not model (its result is opaque)",
+        );
+        self.layers.push(LayerRec {
+            class: UNRESOLVED_LAYER.to_string(),
+            callee_span,
+            call_span,
+            args: vec![],
+            kwargs: vec![],
+            calls: vec![],
+            is_input: false,
+        });
+        let layer = self.layers.len() - 1;
+        self.call_layer(
+            layer,
+            &[SValue {
+                value: Value::Tensor(t),
+                span: call_span,
+            }],
+        )
+    }
+
+    fn call_inner(
+        &mut self,
+        c: &Call,
+        frame: &mut Frame,
+        globals: Option<&Env>,
+        tensor_arg: &mut Option<usize>,
+    ) -> Value {
         if let Expr::Attribute { value, attr, .. } = &c.func
             && let Some(v) = self.container_call(value, attr, c, frame, globals)
         {
@@ -994,6 +1109,13 @@ impl World {
         let (args, spread) = self.eval_spread(&c.args, frame, globals);
         let starred = !spread || c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
         let kwargs = self.kwargs(c, frame, globals);
+        *tensor_arg = match &callee {
+            Value::TensorMethod(t, name) if !torch::non_tensor_method(name) => Some(*t),
+            _ => None,
+        }
+        .or(first_tensor(
+            args.iter().chain(kwargs.iter().flatten().map(|k| &k.value)),
+        ));
         if let (Value::Unknown, Expr::Name { id, .. }) = (&callee, &c.func)
             && !frame.locals.contains_key(id)
             && !globals.is_some_and(|g| g.contains_key(id))
@@ -1087,21 +1209,10 @@ impl World {
                 }
                 let kwargs = kwargs.unwrap_or_default();
                 let mut callee_frame = Frame { locals: Env::new() };
-                // Globals of the callee: the module's names. At the top level they are this frame's.
-                let module_globals = match globals {
-                    Some(g) => g.clone(),
-                    None => frame.locals.clone(),
-                };
-                self.call_function(&f, &args, &kwargs, &mut callee_frame, Some(&module_globals))
-            }
-            // Inside a module's forward, something nnlint cannot see into applied to a tensor (a
-            // torchvision backbone, a helper from another file): an opaque layer, unknown shape.
-            Value::Unknown
-                if self.forward_depth > 0
-                    && matches!(args.first().map(|a| &a.value), Some(Value::Tensor(_))) =>
-            {
-                let layer = self.new_layer(UNRESOLVED_LAYER, c, vec![], vec![]);
-                self.call_layer(layer, &args[..1])
+                // Globals of the callee: the module's names. At the top level they are this frame's
+                // (borrowed, never copied: a call costs O(arguments), not O(module)).
+                let module_globals = globals.unwrap_or(&frame.locals);
+                self.call_function(&f, &args, &kwargs, &mut callee_frame, Some(module_globals))
             }
             _ => Value::Unknown,
         }
@@ -1404,6 +1515,7 @@ impl World {
                 metrics,
                 loss_weights: None,
             }),
+            compile_unknown: false,
             compiled_at: Some(self.clock),
         });
         Some(self.models.len() - 1)
@@ -1754,6 +1866,8 @@ impl World {
             _ => None,
         };
         let Some(inputs) = inputs.filter(|i| !i.is_empty()) else {
+            let span = self.layers[layer].call_span;
+            self.gap(span, LOST_INPUT);
             return Value::Unknown;
         };
         if self.layers[layer].is_input {
@@ -1798,6 +1912,7 @@ impl World {
             unresolved: false,
             depth: self.block_depth,
             compile: None,
+            compile_unknown: false,
             compiled_at: None,
         });
         Value::Model(self.models.len() - 1)
@@ -1853,19 +1968,38 @@ impl World {
         let in_block = self.block_depth > self.models[m].depth;
         match name {
             "add" => {
-                if in_block {
-                    self.models[m].unresolved = true;
-                }
-                let layer = args.first().and_then(|a| self.as_layer(&a.value));
+                // Inside a loop or a branch the interpreter cannot count, the layers added there
+                // are an unknown stretch of the model (an opaque layer of unknown shape): what is
+                // added after it, the head, is still known.
+                let layer = if in_block {
+                    self.gap(
+                        c.span,
+                        "a layer added in a loop or branch nnlint cannot count",
+                    );
+                    None
+                } else {
+                    args.first().and_then(|a| self.as_layer(&a.value))
+                };
                 match &mut self.models[m].kind {
-                    ModelKind::Sequential(layers) => layers.push(layer),
+                    ModelKind::Sequential(layers) => {
+                        // One unknown stretch stands for any number of layers.
+                        if layer.is_some() || layers.last().is_none_or(Option::is_some) {
+                            layers.push(layer);
+                        }
+                    }
                     ModelKind::Functional { .. } => self.models[m].unresolved = true,
                 }
             }
             "pop" => self.models[m].unresolved = true,
             "compile" => {
-                if in_block {
-                    self.models[m].unresolved = true;
+                // A compile the interpreter cannot tell will run (in a loop or a branch) is the
+                // model's training config only when it is the one compile: two of them in
+                // branches (`if binary: compile(bce) else: compile(cce)`) leave the loss unknown.
+                if in_block && self.models[m].compile.is_some() {
+                    self.models[m].compile_unknown = true;
+                }
+                if !in_block {
+                    self.models[m].compile_unknown = false;
                 }
                 let pick = |pos: usize, key: &str| -> Option<KwValue> {
                     kwargs.iter().find(|k| k.name == key).cloned().or_else(|| {
@@ -2154,7 +2288,20 @@ fn binop(l: Value, op: BinOp, r: Value) -> Value {
         (Value::Int(a), BinOp::Mult, Value::Int(b)) => {
             a.checked_mul(b).map_or(Value::Unknown, Value::Int)
         }
-        (Value::Int(a), BinOp::FloorDiv, Value::Int(b)) if b != 0 => Value::Int(a.div_euclid(b)),
+        (Value::Int(a), BinOp::FloorDiv, Value::Int(b)) => {
+            floor_div(a, b).map_or(Value::Unknown, Value::Int)
+        }
+        (Value::Int(a), BinOp::Mod, Value::Int(b)) => {
+            floor_mod(a, b).map_or(Value::Unknown, Value::Int)
+        }
+        (Value::Int(a), BinOp::Pow, Value::Int(b)) => u32::try_from(b)
+            .ok()
+            .and_then(|b| a.checked_pow(b))
+            .map_or(Value::Unknown, Value::Int),
+        (Value::Int(a), BinOp::Div, Value::Int(b)) if b != 0 => Value::Float(a as f64 / b as f64),
+        (Value::Float(a), op, Value::Int(b)) => float_op(a, op, b as f64),
+        (Value::Int(a), op, Value::Float(b)) => float_op(a as f64, op, b),
+        (Value::Float(a), op, Value::Float(b)) => float_op(a, op, b),
         (Value::Tuple(mut a), BinOp::Add, Value::Tuple(b)) if a.len() + b.len() <= MAX_ITEMS => {
             a.extend(b);
             Value::Tuple(a)
@@ -2164,5 +2311,59 @@ fn binop(l: Value, op: BinOp, r: Value) -> Value {
             Value::List(a)
         }
         _ => Value::Unknown,
+    }
+}
+
+/// Python's `a // b` on integers: rounds toward negative infinity (`7 // -2 == -4`); `None` for a
+/// zero divisor or an overflow (`(-2**63) // -1`), which the caller turns into an unknown value.
+fn floor_div(a: i64, b: i64) -> Option<i64> {
+    let q = a.checked_div(b)?;
+    if (a % b != 0) && ((a < 0) != (b < 0)) {
+        q.checked_sub(1)
+    } else {
+        Some(q)
+    }
+}
+
+/// Python's `a % b` on integers: the result takes the divisor's sign (`7 % -2 == -1`).
+fn floor_mod(a: i64, b: i64) -> Option<i64> {
+    let r = a.checked_rem(b)?;
+    Some(if r != 0 && ((r < 0) != (b < 0)) {
+        r + b
+    } else {
+        r
+    })
+}
+
+/// Float arithmetic as Python does it; a result that is not finite is unknown (Python raises or
+/// gives `inf`, neither of which is a layer size).
+fn float_op(a: f64, op: BinOp, b: f64) -> Value {
+    let v = match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mult => a * b,
+        BinOp::Div if b != 0.0 => a / b,
+        BinOp::FloorDiv if b != 0.0 => (a / b).floor(),
+        _ => return Value::Unknown,
+    };
+    if v.is_finite() {
+        Value::Float(v)
+    } else {
+        Value::Unknown
+    }
+}
+
+/// The first tensor among call arguments, looking into lists and tuples (`torch.cat([a, b], 1)`).
+fn first_tensor<'a>(args: impl Iterator<Item = &'a SValue>) -> Option<usize> {
+    args.into_iter().find_map(|a| tensor_in(&a.value))
+}
+
+/// A tensor, or the first tensor of a tuple, list or dict of them (a forward's `(logits, probs)`).
+fn tensor_in(v: &Value) -> Option<usize> {
+    match v {
+        Value::Tensor(t) => Some(*t),
+        Value::List(items) | Value::Tuple(items) => first_tensor(items.iter()),
+        Value::Dict(items) => first_tensor(items.iter().map(|(_, v)| v)),
+        _ => None,
     }
 }

@@ -344,6 +344,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         .or_else(|| world.torch_model());
     let text: Arc<str> = Arc::from(source.text.as_str());
     let empty = |metadata: BTreeMap<String, String>| Model {
+        assumed_widths: vec![],
         path: path.to_path_buf(),
         format: source.format,
         source_name: display.clone(),
@@ -356,11 +357,18 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         weights: Weights::Absent,
     };
     let Some(m) = chosen else {
-        metadata.insert(
-            "python_models".into(),
-            "no Keras model nnlint could resolve statically".into(),
-        );
-        return Ok(empty(metadata));
+        if !world.builds_something() {
+            // Deep-learning imports, but nothing built or trained (a data or plotting helper).
+            metadata.insert(
+                "python_models".into(),
+                "no model or loss is built in this file".into(),
+            );
+            return Ok(empty(metadata));
+        }
+        return Err(LoadError::not_checked(format!(
+            "not checked: no model or loss could be resolved{}",
+            where_it_stopped(&world, &source)
+        )));
     };
     let tree = synth::model_tree(&world.models[m], &world);
     let built = crate::load::keras::build_from_tree(
@@ -375,14 +383,23 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         Ok(model) => model,
         Err(e) => {
             // What the interpreter resolved does not lower (an argument it could not read, a
-            // layer it does not know): stay silent rather than guess, and say why in the metadata.
-            metadata.insert(
-                "python_models".into(),
-                format!("not analysed: {}", e.message),
-            );
-            return Ok(empty(metadata));
+            // layer it does not know): no finding is guessed, and the file says it was not checked.
+            return Err(LoadError::not_checked(format!(
+                "not checked: the model does not lower: {}",
+                e.message
+            )));
         }
     };
+    if let Some(first) = world.gaps.first() {
+        model.metadata.insert(
+            "python_unknowns".into(),
+            format!(
+                "{} place(s) nnlint could not follow; the first{}",
+                world.gaps.len(),
+                describe_gap(first, &source)
+            ),
+        );
+    }
     model.producer = "python source".into();
     if world.is_torch_model(m) {
         // Layer names are module paths nnlint made up (`score_head.proj`), not names for the output.
@@ -392,6 +409,45 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
     }
     apply_suppressions(&mut model, &comments, &world.models[m]);
     Ok(model)
+}
+
+/// " — stopped at line 41: `self.backbone(x)` (a call nnlint does not model)", or nothing.
+fn where_it_stopped(world: &interp::World, source: &Source) -> String {
+    // A layer applied to a value nnlint lost is where a model vanished; otherwise the first gap.
+    let gap = world
+        .gaps
+        .iter()
+        .find(|g| g.reason == interp::LOST_INPUT)
+        .or(world.gaps.first());
+    match gap {
+        Some(g) => format!(" (stopped{})", describe_gap(g, source)),
+        None => String::new(),
+    }
+}
+
+/// " at line 41: `self.backbone(x)` (why)", with the line in the file (or the notebook cell).
+fn describe_gap(g: &interp::Gap, source: &Source) -> String {
+    let text = &source.text;
+    let (line, _) = crate::load::keras::tree::line_col(text, g.span.offset);
+    let end = (g.span.offset + g.span.len).min(text.len());
+    let mut snippet: String = text
+        .get(g.span.offset..end)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if snippet.chars().count() > 60 {
+        snippet = snippet.chars().take(57).collect::<String>() + "...";
+    }
+    let at = match source.cells.as_ref().and_then(|cells| {
+        let (cell, start) = cells.iter().rfind(|&&(_, at)| at <= g.span.offset)?;
+        let inner = text.get(*start..g.span.offset)?.matches("\\n").count() + 1;
+        Some((*cell, inner))
+    }) {
+        Some((cell, l)) => format!("cell {cell}, line {l}"),
+        None => format!("line {line}"),
+    };
+    format!(" at {at}: `{snippet}` ({})", g.reason)
 }
 
 /// The model a file is about: the last one compiled, else the last one built (with layers).

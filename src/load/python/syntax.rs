@@ -141,6 +141,8 @@ pub enum BinOp {
     Mult,
     Div,
     FloorDiv,
+    Mod,
+    Pow,
     MatMult,
     Other,
 }
@@ -662,6 +664,8 @@ fn bin_op(op: ast::Operator) -> BinOp {
         ast::Operator::Mult => BinOp::Mult,
         ast::Operator::Div => BinOp::Div,
         ast::Operator::FloorDiv => BinOp::FloorDiv,
+        ast::Operator::Mod => BinOp::Mod,
+        ast::Operator::Pow => BinOp::Pow,
         ast::Operator::MatMult => BinOp::MatMult,
         _ => BinOp::Other,
     }

@@ -515,7 +515,7 @@ pub fn model_tree(m: &ModelRec, w: &World) -> Node {
     ];
     if let Some(c) = &m.compile {
         let mut t = vec![];
-        if let Some(loss) = &c.loss
+        if let Some(loss) = c.loss.as_ref().filter(|_| !m.compile_unknown)
             && let Some(n) = loss_node(&loss.value, w)
         {
             t.push(entry("loss", loss.span, n));

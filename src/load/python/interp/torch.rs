@@ -32,6 +32,9 @@ pub struct TorchClass {
     mro: Vec<Rc<ClassDef>>,
     /// Derives from `LightningModule`: its `*_step` methods hold the losses.
     lightning: bool,
+    /// An `nn.Module` (calling an instance runs `forward`); otherwise a plain class (a trainer or
+    /// config class: calling an instance runs `__call__`).
+    module: bool,
 }
 
 impl TorchClass {
@@ -59,7 +62,9 @@ pub struct InstanceRec {
     /// The module's names when it was built, for its methods.
     globals: Rc<Env>,
     /// The input made for the first call on data the interpreter cannot see, and the output.
-    cached: Option<(usize, usize)>,
+    /// The input made for the first call on unseen data, and what the forward returned (a
+    /// tensor, or a tuple/list/dict of them).
+    cached: Option<(usize, Value)>,
     created: usize,
 }
 
@@ -79,6 +84,36 @@ fn returns_self(name: &str) -> bool {
 }
 
 /// Tensor methods and functions that keep the values a rule looks at (device, dtype, a unit dim).
+/// Tensor methods whose result is not a tensor (a size, a Python number, an array).
+pub(super) fn non_tensor_method(name: &str) -> bool {
+    matches!(
+        name,
+        "size"
+            | "dim"
+            | "ndim"
+            | "ndimension"
+            | "numel"
+            | "nelement"
+            | "item"
+            | "tolist"
+            | "numpy"
+            | "get_shape"
+            | "shape"
+            | "as_list"
+            | "data_ptr"
+            | "element_size"
+            | "is_contiguous"
+            | "type"
+            | "eval"
+            | "backward"
+            | "register_hook"
+            | "requires_grad_"
+            | "zero_"
+            | "copy_"
+            | "fill_"
+    )
+}
+
 fn keeps_values(name: &str) -> bool {
     matches!(
         name,
@@ -213,20 +248,18 @@ impl World {
                     }
                 }
                 Value::Class(base) => {
-                    module = true;
+                    module |= base.module;
                     lightning |= base.lightning;
                     mro.extend(base.mro.iter().cloned());
                 }
                 _ => {}
             }
         }
-        if !module {
-            return Value::Unknown;
-        }
         let class = Rc::new(TorchClass {
             def: c.clone(),
             mro,
             lightning,
+            module,
         });
         self.torch_classes.push(class.clone());
         Value::Class(class)
@@ -296,6 +329,7 @@ impl World {
         if self.call_depth >= MAX_METHOD_DEPTH {
             return Value::Unknown;
         }
+        self.ran.insert(f as *const FunctionDef);
         let globals = self.instances[i].globals.clone();
         let mut frame = Frame { locals: Env::new() };
         self.call_function(f, args, kwargs, &mut frame, Some(&globals))
@@ -399,14 +433,14 @@ impl World {
             let t = *t;
             return self.forward(i, t, span, &args[1..]);
         }
-        if let Some((_, out)) = self.instances[i].cached {
-            return Value::Tensor(out);
+        if let Some((_, out)) = &self.instances[i].cached {
+            return out.clone();
         }
         let input = self.torch_input(span);
         let rest = args.get(1..).unwrap_or(&[]);
         let out = self.forward(i, input, span, rest);
-        if let Value::Tensor(o) = out {
-            self.instances[i].cached = Some((input, o));
+        if super::tensor_in(&out).is_some() {
+            self.instances[i].cached = Some((input, out.clone()));
         }
         out
     }
@@ -424,13 +458,16 @@ impl World {
             let mut v = x;
             for m in &seq {
                 let next = self.apply_module(&m.value, &v, span);
+                if matches!(next, Value::Unknown) && matches!(v.value, Value::Tensor(_)) {
+                    self.gap(m.span, "a module nnlint cannot resolve");
+                }
                 v = SValue { value: next, span };
             }
             v.value
         } else if let Some(f) = self.instances[i]
             .class
             .as_ref()
-            .and_then(|c| c.method("forward"))
+            .and_then(|c| c.method(if c.module { "forward" } else { "__call__" }))
         {
             let mut all = vec![
                 SValue {
@@ -1033,8 +1070,34 @@ impl World {
             let span = class.def.span;
             let i = self.instantiate_with(class.clone(), span, &[], &[], globals.clone());
             self.lightning_steps(i, span);
-            if self.instances[i].cached.is_none() {
+            if class.module && self.instances[i].cached.is_none() {
                 self.call_instance(i, span, &[]);
+            }
+        }
+        // Methods of plain classes nothing in the file calls (a trainer's `build_model`, a GAN's
+        // `build_discriminator`): run once on the last instance, with unknown arguments.
+        for class in self.torch_classes.clone() {
+            if class.module {
+                continue;
+            }
+            let Some(i) = self.instances.iter().rposition(|r| {
+                r.class
+                    .as_ref()
+                    .is_some_and(|rc| Rc::ptr_eq(&rc.def, &class.def))
+            }) else {
+                continue;
+            };
+            let span = class.def.span;
+            for s in &class.def.body {
+                let Stmt::FunctionDef(f) = s else { continue };
+                if self.ran.contains(&Rc::as_ptr(f)) || f.name.starts_with("__") {
+                    continue;
+                }
+                let this = SValue {
+                    value: Value::Instance(i),
+                    span,
+                };
+                self.run_method(i, f, &[this], &[]);
             }
         }
         // A Lightning module built in the file is trained by `Trainer.fit`: its steps run once, on
@@ -1138,7 +1201,11 @@ impl World {
         let (input, output) = self
             .instances
             .iter()
-            .filter_map(|i| i.cached.map(|c| (i.created, c)))
+            .filter_map(|i| {
+                let (input, out) = i.cached.as_ref()?;
+                let out = super::tensor_in(out)?;
+                Some((i.created, (*input, out)))
+            })
             .max_by_key(|(created, _)| *created)
             .map(|(_, c)| c)?;
         let span = self.layers[self.tensors[output].layer].call_span;
@@ -1160,6 +1227,7 @@ impl World {
             name: Some("torch_module".into()),
             unresolved: false,
             depth: 0,
+            compile_unknown: false,
             compiled_at: compile.as_ref().map(|_| self.clock),
             compile,
         });
