@@ -664,6 +664,10 @@ fn activation_layer(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
         "Softmax" => {
             let axis = match l.get("axis") {
                 None => Some(-1),
+                // PyTorch's implicit dim: 0 for ranks 0, 1 and 3, else 1; unknown rank, unknown.
+                Some(n) if n.as_str() == Some(super::TORCH_IMPLICIT_DIM) => s
+                    .as_ref()
+                    .map(|s| if matches!(s.len(), 0 | 1 | 3) { 0 } else { 1 }),
                 Some(n) => match (&n.kind, n.as_i64()) {
                     (_, Some(a)) => Some(a),
                     (Kind::List(items), _) if items.len() == 1 => items[0].as_i64(),

@@ -5,6 +5,10 @@
 //! models and the weights of `.keras` archives are read with our HDF5 reader (`h5.rs`); weights that
 //! match the config fill the layers' constants, and numerical checks then run on them.
 
+/// The `axis` a PyTorch softmax written without `dim` gets from the Python front end: the lowering
+/// applies PyTorch's implicit-dim rule once the input's rank is known.
+pub const TORCH_IMPLICIT_DIM: &str = "pytorch-implicit-dim";
+
 pub mod archive;
 pub mod h5;
 pub mod json;

@@ -243,6 +243,8 @@ pub struct World {
     /// Maybe/loop blocks currently open.
     block_depth: usize,
     called: std::collections::HashSet<String>,
+    /// Attributes the file sets on imported modules (`tf.model = ...`), by dotted path.
+    module_attrs: HashMap<String, Value>,
     /// Methods run at least once (by address), so the ones never called can be run at the end.
     ran: std::collections::HashSet<*const FunctionDef>,
 }
@@ -383,6 +385,71 @@ const MAX_GAPS: usize = 256;
 pub const LOST_INPUT: &str = "a layer applied to a value nnlint could not follow";
 
 impl World {
+    /// Every model the file builds, each to be checked on its own: the Keras models compiled (else
+    /// the last one built), then one model per tensor a TF1 or PyTorch loss is computed on (the
+    /// last loss on it); without either, the PyTorch module called last. Names are made unique.
+    pub fn models_to_check(&mut self) -> Vec<usize> {
+        let usable = |m: &ModelRec| {
+            !m.unresolved
+                && match &m.kind {
+                    ModelKind::Sequential(l) => !l.is_empty(),
+                    ModelKind::Functional { .. } => true,
+                }
+        };
+        let mut out: Vec<usize> = (0..self.models.len())
+            .filter(|&i| usable(&self.models[i]) && self.models[i].compiled_at.is_some())
+            .collect();
+        if out.is_empty()
+            && let Some(last) = self.models.iter().rposition(usable)
+        {
+            out.push(last);
+        }
+        // A loss call run several times (an unrolled loop) or several losses on one tensor: the
+        // last one stands for them.
+        let mut seen = vec![];
+        let mut losses = vec![];
+        for (i, l) in self.tf_losses.iter().enumerate().rev() {
+            let key = (l.tensor, l.call_span);
+            if !seen.iter().any(|&(t, s)| t == key.0 || s == key.1) {
+                seen.push(key);
+                losses.push(i);
+            }
+        }
+        losses.reverse();
+        for i in losses {
+            if let Some(m) = self.tf1_model(i) {
+                out.push(m);
+            }
+        }
+        if out.is_empty()
+            && let Some(m) = self.torch_model()
+        {
+            out.push(m);
+        }
+        let mut names: Vec<String> = vec![];
+        for &m in &out {
+            let rec = &mut self.models[m];
+            let base = rec.name.clone().unwrap_or_else(|| {
+                match rec.kind {
+                    ModelKind::Sequential(_) => "sequential",
+                    ModelKind::Functional { .. } => "model",
+                }
+                .to_string()
+            });
+            let mut name = base.clone();
+            let mut k = 1;
+            while names.contains(&name) {
+                k += 1;
+                name = format!("{base}_{k}");
+            }
+            if name != base {
+                rec.name = Some(name.clone());
+            }
+            names.push(name);
+        }
+        out
+    }
+
     /// Whether the file builds or trains anything: layers, models, modules, losses.
     pub fn builds_something(&self) -> bool {
         !self.layers.is_empty()
@@ -713,6 +780,20 @@ impl World {
                     rec.attrs.insert(attr.clone(), value);
                     return;
                 }
+                // `tf.model = tf.keras.Sequential()`: an attribute set on an imported module.
+                if let Expr::Attribute { value, attr, .. } = target
+                    && let Expr::Name { id, .. } = value.as_ref()
+                    && let Some(Value::Path(p)) = frame.locals.get(id)
+                {
+                    let key = format!("{p}.{attr}");
+                    let value = if self.block_depth > 0 && self.module_attrs.contains_key(&key) {
+                        Value::Unknown
+                    } else {
+                        v.value
+                    };
+                    self.module_attrs.insert(key, value);
+                    return;
+                }
                 // `cfg["units"] = 2`, `sizes[0] += 1`: the container's value is no longer known.
                 self.invalidate_container(target, frame, true)
             }
@@ -792,7 +873,13 @@ impl World {
         let value = match e {
             Expr::Name { id, .. } => self.lookup(id, frame, globals),
             Expr::Attribute { value, attr, .. } => match self.eval(value, frame, globals).value {
-                Value::Path(p) => Value::Path(format!("{p}.{attr}")),
+                Value::Path(p) => {
+                    let path = format!("{p}.{attr}");
+                    match self.module_attrs.get(&path) {
+                        Some(v) => v.clone(),
+                        None => Value::Path(path),
+                    }
+                }
                 Value::Model(m) => Value::Method(m, attr.clone()),
                 Value::Instance(i) => self.instance_attr(i, attr),
                 Value::Tensor(t) => Value::TensorMethod(t, attr.clone()),
@@ -1451,8 +1538,8 @@ impl World {
 
     /// A TF1 graph with a loss, as a functional model: inputs are the placeholders the loss's
     /// tensor depends on, the output is that tensor, and a 0.5 threshold on it is its metric.
-    pub fn tf1_model(&mut self) -> Option<usize> {
-        let loss = self.tf_losses.last()?.clone();
+    pub fn tf1_model(&mut self, loss: usize) -> Option<usize> {
+        let loss = self.tf_losses.get(loss)?.clone();
         let mut inputs = vec![];
         let mut stack = vec![loss.tensor];
         let mut seen = vec![false; self.tensors.len()];
@@ -2025,7 +2112,7 @@ impl World {
 }
 
 /// `tensorflow.layers.dense` -> `layers.dense`; `None` for paths outside TensorFlow 1's API.
-fn tf1_tail(path: &str) -> Option<&str> {
+pub fn tf1_tail(path: &str) -> Option<&str> {
     if path.starts_with("tensorflow.keras.") || path.starts_with("tensorflow.compat.v1.keras.") {
         return None;
     }

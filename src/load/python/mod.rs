@@ -339,9 +339,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
-    let chosen = choose_model(&world)
-        .or_else(|| world.tf1_model())
-        .or_else(|| world.torch_model());
+    let chosen = world.models_to_check();
     let text: Arc<str> = Arc::from(source.text.as_str());
     let empty = |metadata: BTreeMap<String, String>| Model {
         assumed_widths: vec![],
@@ -356,7 +354,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         metadata,
         weights: Weights::Absent,
     };
-    let Some(m) = chosen else {
+    if chosen.is_empty() {
         if !world.builds_something() {
             // Deep-learning imports, but nothing built or trained (a data or plotting helper).
             metadata.insert(
@@ -369,27 +367,60 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             "not checked: no model or loss could be resolved{}",
             where_it_stopped(&world, &source)
         )));
-    };
-    let tree = synth::model_tree(&world.models[m], &world);
-    let built = crate::load::keras::build_from_tree(
-        path,
-        source.format,
-        display.clone(),
-        source.text.clone(),
-        &tree,
-        metadata.clone(),
-    );
-    let mut model = match built {
-        Ok(model) => model,
-        Err(e) => {
-            // What the interpreter resolved does not lower (an argument it could not read, a
-            // layer it does not know): no finding is guessed, and the file says it was not checked.
-            return Err(LoadError::not_checked(format!(
-                "not checked: the model does not lower: {}",
-                e.message
-            )));
+    }
+    // Every model the file builds is checked on its own, lowered one by one and put side by side
+    // in one graph (each keeps its outputs, losses and metrics).
+    let mut merged: Option<Model> = None;
+    let mut not_lowered = vec![];
+    for &m in &chosen {
+        let tree = synth::model_tree(&world.models[m], &world);
+        let built = crate::load::keras::build_from_tree(
+            path,
+            source.format,
+            display.clone(),
+            source.text.clone(),
+            &tree,
+            metadata.clone(),
+        );
+        let mut model = match built {
+            Ok(model) => model,
+            Err(e) => {
+                // What the interpreter resolved does not lower (an argument it could not read, a
+                // layer it does not know): nothing is guessed for this model.
+                not_lowered.push(e.message);
+                continue;
+            }
+        };
+        if world.is_torch_model(m) {
+            // Layer names are module paths nnlint made up (`score_head.proj`), not names for
+            // the output.
+            for o in &mut model.graph.outputs {
+                o.name_speaks = false;
+            }
         }
+        apply_suppressions(&mut model, &comments, &world.models[m]);
+        match merged.as_mut() {
+            None => merged = Some(model),
+            Some(base) => absorb(base, model),
+        }
+    }
+    let Some(mut model) = merged else {
+        return Err(LoadError::not_checked(format!(
+            "not checked: the model does not lower: {}",
+            not_lowered.join("; ")
+        )));
     };
+    if !not_lowered.is_empty() {
+        model
+            .metadata
+            .insert("python_models_not_lowered".into(), not_lowered.join("; "));
+    }
+    if chosen.len() > 1 {
+        model.metadata.insert(
+            "python_models".into(),
+            format!("{} models checked", chosen.len()),
+        );
+    }
     if let Some(first) = world.gaps.first() {
         model.metadata.insert(
             "python_unknowns".into(),
@@ -401,14 +432,89 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         );
     }
     model.producer = "python source".into();
-    if world.is_torch_model(m) {
-        // Layer names are module paths nnlint made up (`score_head.proj`), not names for the output.
-        for o in &mut model.graph.outputs {
-            o.name_speaks = false;
+    Ok(model)
+}
+
+/// Puts `other`'s graph beside `base`'s: values and ops are appended with their ids shifted,
+/// inputs and outputs added, and the training spec's losses and metrics follow their outputs (a
+/// loss for every output of `other` becomes one loss per output, so it cannot reach `base`'s).
+fn absorb(base: &mut Model, other: Model) {
+    use crate::ir::{OpId, ValueId};
+    let shift_v = base.graph.values.len() as u32;
+    let shift_o = base.graph.ops.len() as u32;
+    let shift_out = base.graph.outputs.len();
+    let v = |id: ValueId| ValueId(id.0 + shift_v);
+    per_output(base);
+    let mut other = other;
+    per_output(&mut other);
+    for mut value in other.graph.values {
+        value.producer = value.producer.map(|p| OpId(p.0 + shift_o));
+        base.graph.values.push(value);
+    }
+    for mut op in other.graph.ops {
+        op.inputs = op.inputs.into_iter().map(|i| i.map(v)).collect();
+        op.outputs = op.outputs.into_iter().map(v).collect();
+        base.graph.ops.push(op);
+    }
+    base.graph
+        .inputs
+        .extend(other.graph.inputs.into_iter().map(v));
+    for mut o in other.graph.outputs {
+        o.value = v(o.value);
+        base.graph.outputs.push(o);
+    }
+    base.assumed_widths
+        .extend(other.assumed_widths.into_iter().map(v));
+    if let Some(t) = other.training {
+        let spec = base.training.get_or_insert_with(Default::default);
+        spec.losses.extend(t.losses.into_iter().map(|mut l| {
+            l.output = l.output.map(|o| o + shift_out);
+            l
+        }));
+        spec.metrics.extend(t.metrics.into_iter().map(|mut m| {
+            m.output = m.output.map(|o| o + shift_out);
+            m
+        }));
+        if spec.backend.is_none() {
+            spec.backend = t.backend;
         }
     }
-    apply_suppressions(&mut model, &comments, &world.models[m]);
-    Ok(model)
+}
+
+/// A loss or metric that applies to every output (`output: None`) becomes one per output.
+fn per_output(model: &mut Model) {
+    let n = model.graph.outputs.len();
+    let Some(t) = model.training.as_mut() else {
+        return;
+    };
+    let spread = |output: Option<usize>| -> Vec<Option<usize>> {
+        match output {
+            Some(o) => vec![Some(o)],
+            None => (0..n).map(Some).collect(),
+        }
+    };
+    t.losses = std::mem::take(&mut t.losses)
+        .into_iter()
+        .flat_map(|l| {
+            spread(l.output)
+                .into_iter()
+                .map(move |o| crate::ir::LossSpec {
+                    output: o,
+                    ..l.clone()
+                })
+        })
+        .collect();
+    t.metrics = std::mem::take(&mut t.metrics)
+        .into_iter()
+        .flat_map(|m| {
+            spread(m.output)
+                .into_iter()
+                .map(move |o| crate::ir::MetricSpec {
+                    output: o,
+                    ..m.clone()
+                })
+        })
+        .collect();
 }
 
 /// " — stopped at line 41: `self.backbone(x)` (a call nnlint does not model)", or nothing.
@@ -448,26 +554,6 @@ fn describe_gap(g: &interp::Gap, source: &Source) -> String {
         None => format!("line {line}"),
     };
     format!(" at {at}: `{snippet}` ({})", g.reason)
-}
-
-/// The model a file is about: the last one compiled, else the last one built (with layers).
-fn choose_model(w: &interp::World) -> Option<usize> {
-    let usable = |m: &interp::ModelRec| {
-        !m.unresolved
-            && match &m.kind {
-                interp::ModelKind::Sequential(l) => !l.is_empty(),
-                interp::ModelKind::Functional { .. } => true,
-            }
-    };
-    let compiled = w
-        .models
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| usable(m))
-        .filter_map(|(i, m)| m.compiled_at.map(|t| (t, i)))
-        .max()
-        .map(|(_, i)| i);
-    compiled.or_else(|| w.models.iter().rposition(usable))
 }
 
 /// `# nnlint: ignore[NNL001]` or `# noqa: NNL001` on the lines of a layer's call suppress those

@@ -94,7 +94,8 @@ fn activation(v: &SValue, w: &World) -> Node {
 /// `tf.nn.softmax`, `keras.activations.sigmoid`, `tf.math.tanh`, `tf.sigmoid`: the activation name.
 fn function_name(path: &str) -> Option<String> {
     let last = path.rsplit('.').next()?;
-    let tf_fn = path.strip_prefix("tensorflow.").is_some_and(|rest| {
+    // `tf.nn.softmax`, also under `tf.compat.v1` / `tf.compat.v2`.
+    let tf_fn = super::interp::tf1_tail(path).is_some_and(|rest| {
         !rest.contains('.') || rest.starts_with("nn.") || rest.starts_with("math.")
     });
     let keras_fn = keras_tail(path).is_some_and(|t| t.starts_with("activations."));

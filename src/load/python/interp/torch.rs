@@ -194,6 +194,16 @@ fn int_of(v: &Option<SValue>) -> Option<i64> {
     }
 }
 
+/// The `axis` of a softmax written without `dim`: PyTorch then picks dim 0 for inputs of rank 0, 1
+/// or 3 and dim 1 otherwise (`torch.nn.functional._get_softmax_dim`, with a deprecation warning).
+/// The Keras lowering decides it once the rank is known ([`crate::load::keras::TORCH_IMPLICIT_DIM`]).
+fn implicit_dim(span: Span) -> SValue {
+    SValue {
+        value: Value::Str(crate::load::keras::TORCH_IMPLICIT_DIM.into()),
+        span,
+    }
+}
+
 /// `3` or `(3, 3)` with every entry an integer.
 fn size_of(v: &SValue) -> Option<Vec<i64>> {
     match &v.value {
@@ -674,12 +684,12 @@ impl World {
         match name {
             "softmax" | "log_softmax" => {
                 // Without `dim`, PyTorch picks an axis from the rank (legacy implicit dim): unknown.
-                let Some(dim) = arg(args, kwargs, 0, "dim") else {
-                    return Value::Unknown;
+                let dim = match arg(args, kwargs, 0, "dim") {
+                    Some(d) if matches!(d.value, Value::Int(_)) => d,
+                    // `F.softmax(x)`: PyTorch's implicit dim, decided from the rank when lowered.
+                    None if name == "softmax" => implicit_dim(c.span),
+                    _ => return Value::Unknown,
                 };
-                if !matches!(dim.value, Value::Int(_)) {
-                    return Value::Unknown;
-                }
                 let layer = self.norm_layer(name == "log_softmax", c, dim);
                 self.call_layer(layer, &[x])
             }
@@ -994,8 +1004,11 @@ impl World {
                 "LayerNormalization"
             }
             "Softmax" | "LogSoftmax" => {
-                let Some(dim) = a(0, "dim").filter(|d| matches!(d.value, Value::Int(_))) else {
-                    return self.opaque(c);
+                let dim = match a(0, "dim") {
+                    Some(d) if matches!(d.value, Value::Int(_)) => d,
+                    // `nn.Softmax()`: PyTorch's implicit dim, decided from the rank when lowered.
+                    None if class == "Softmax" => implicit_dim(c.span),
+                    _ => return self.opaque(c),
                 };
                 return Value::Layer(self.norm_layer(class == "LogSoftmax", c, dim));
             }
