@@ -80,7 +80,7 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let constants = ops::constant_values(graph);
     graph
         .op_ids()
-        .filter_map(|id| stacked_pair(graph, &constants, id))
+        .filter_map(|id| stacked_pair(graph, &constants, &ctx.model.assumed_widths, id))
         .map(|pair| finding(ctx, &pair))
         .collect()
 }
@@ -186,7 +186,12 @@ fn bias_add(
         .flatten()
 }
 
-fn stacked_pair(graph: &Graph, constants: &HashSet<ValueId>, second: OpId) -> Option<Pair> {
+fn stacked_pair(
+    graph: &Graph,
+    constants: &HashSet<ValueId>,
+    assumed: &[ValueId],
+    second: OpId,
+) -> Option<Pair> {
     let second_layer = dense(graph, constants, second)?;
     // Walk back from the second layer's data input through data movers and bias adds.
     let mut v = second_layer.data;
@@ -201,6 +206,11 @@ fn stacked_pair(graph: &Graph, constants: &HashSet<ValueId>, second: OpId) -> Op
                 return None;
             }
             let hidden = first_layer.units;
+            // A width the file does not give (probed at a representative width) decides nothing:
+            // the pair may be a bottleneck.
+            if assumed.contains(&first_layer.data) {
+                return None;
+            }
             // A low-rank bottleneck is a deliberate factorisation: fewer parameters, lower rank.
             if hidden < first_layer.inputs.min(second_layer.units) {
                 return None;

@@ -1267,7 +1267,10 @@ impl World {
                 let kwargs = kwargs.unwrap_or_default();
                 self.instantiate(class, c, &args, &kwargs, frame, globals)
             }
-            Value::Instance(i) => self.call_instance(i, c.span, &args),
+            Value::Instance(i) => {
+                let kwargs = kwargs.unwrap_or_default();
+                self.call_instance(i, c.span, &args, &kwargs)
+            }
             Value::Bound(i, name) => {
                 let kwargs = kwargs.unwrap_or_default();
                 self.call_bound(i, &name, c, &args, &kwargs)

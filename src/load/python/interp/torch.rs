@@ -35,6 +35,11 @@ pub struct TorchClass {
     /// An `nn.Module` (calling an instance runs `forward`); otherwise a plain class (a trainer or
     /// config class: calling an instance runs `__call__`).
     module: bool,
+    /// The method calling an instance runs: `forward` (PyTorch), `call` (a Keras `Model` or
+    /// `Layer` subclass), `__call__` (a `tf.Module` or a plain class).
+    forward: &'static str,
+    /// A Keras `Model` subclass: `compile` makes it a model with that training config.
+    keras_model: bool,
 }
 
 impl TorchClass {
@@ -66,6 +71,8 @@ pub struct InstanceRec {
     /// tensor, or a tuple/list/dict of them).
     cached: Option<(usize, Value)>,
     created: usize,
+    /// A Keras `Model` subclass instance once compiled: its model record.
+    model: Option<usize>,
 }
 
 /// Methods of `nn.Module` that return the module itself.
@@ -244,21 +251,40 @@ impl World {
         let mut mro = vec![c.clone()];
         let mut module = false;
         let mut lightning = false;
+        let mut forward = "__call__";
+        let mut keras_model = false;
         for b in &c.bases {
             match self.eval(b, frame, globals).value {
                 Value::Path(p) => {
                     let top = p.split('.').next().unwrap_or("");
+                    let keras = super::keras_tail(&p);
                     if matches!(top, "lightning" | "pytorch_lightning")
                         && p.ends_with(".LightningModule")
                     {
                         module = true;
                         lightning = true;
+                        forward = "forward";
                     } else if p == "torch.nn.Module" || p == "torch.nn.modules.module.Module" {
+                        module = true;
+                        forward = "forward";
+                    } else if let Some(tail) = keras {
+                        // `keras.Model`, `keras.models.Model`, `keras.layers.Layer` subclasses.
+                        let last = tail.rsplit('.').next().unwrap_or(tail);
+                        if matches!(last, "Model" | "Layer" | "Sequential") {
+                            module = true;
+                            forward = "call";
+                            keras_model |= last != "Layer";
+                        }
+                    } else if p == "tensorflow.Module" {
                         module = true;
                     }
                 }
                 Value::Class(base) => {
                     module |= base.module;
+                    if base.module {
+                        forward = base.forward;
+                    }
+                    keras_model |= base.keras_model;
                     lightning |= base.lightning;
                     mro.extend(base.mro.iter().cloned());
                 }
@@ -270,6 +296,8 @@ impl World {
             mro,
             lightning,
             module,
+            forward,
+            keras_model,
         });
         self.torch_classes.push(class.clone());
         Value::Class(class)
@@ -291,6 +319,7 @@ impl World {
             globals,
             cached: None,
             created: self.clock,
+            model: None,
         });
         self.instances.len() - 1
     }
@@ -426,7 +455,9 @@ impl World {
         if let Some(v) = rec.attrs.get(attr) {
             return v.clone();
         }
-        let method = rec.class.as_ref().is_some_and(|c| c.method(attr).is_some());
+        let method = rec.class.as_ref().is_some_and(|c| {
+            c.method(attr).is_some() || (c.keras_model && matches!(attr, "compile" | "fit"))
+        });
         if method || returns_self(attr) || attr == "forward" {
             return Value::Bound(i, attr.to_string());
         }
@@ -434,28 +465,48 @@ impl World {
     }
 
     /// `model(x)`: the forward on `x`, or on a fresh input when `x` is data nnlint cannot see.
-    pub(super) fn call_instance(&mut self, i: usize, span: Span, args: &[SValue]) -> Value {
+    pub(super) fn call_instance(
+        &mut self,
+        i: usize,
+        span: Span,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Value {
         if let Some(SValue {
             value: Value::Tensor(t),
             ..
         }) = args.first()
         {
             let t = *t;
-            return self.forward(i, t, span, &args[1..]);
+            return self.forward(i, t, span, &args[1..], kwargs);
         }
-        if let Some((_, out)) = &self.instances[i].cached {
+        // Calls with keyword flags (`training=True`) may take other paths: not shared.
+        if let Some((_, out)) = self.instances[i]
+            .cached
+            .as_ref()
+            .filter(|_| kwargs.is_empty())
+        {
             return out.clone();
         }
         let input = self.torch_input(span);
         let rest = args.get(1..).unwrap_or(&[]);
-        let out = self.forward(i, input, span, rest);
-        if super::tensor_in(&out).is_some() {
+        let out = self.forward(i, input, span, rest, kwargs);
+        if super::tensor_in(&out).is_some()
+            && (kwargs.is_empty() || self.instances[i].cached.is_none())
+        {
             self.instances[i].cached = Some((input, out.clone()));
         }
         out
     }
 
-    fn forward(&mut self, i: usize, input: usize, span: Span, rest: &[SValue]) -> Value {
+    fn forward(
+        &mut self,
+        i: usize,
+        input: usize,
+        span: Span,
+        rest: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Value {
         if self.forward_depth >= MAX_FORWARD_DEPTH {
             return Value::Unknown;
         }
@@ -477,7 +528,7 @@ impl World {
         } else if let Some(f) = self.instances[i]
             .class
             .as_ref()
-            .and_then(|c| c.method(if c.module { "forward" } else { "__call__" }))
+            .and_then(|c| c.method(c.forward))
         {
             let mut all = vec![
                 SValue {
@@ -487,7 +538,7 @@ impl World {
                 x,
             ];
             all.extend(rest.iter().cloned());
-            self.run_method(i, &f, &all, &[])
+            self.run_method(i, &f, &all, kwargs)
         } else {
             Value::Unknown
         };
@@ -499,7 +550,7 @@ impl World {
     fn apply_module(&mut self, m: &Value, x: &SValue, span: Span) -> Value {
         match m {
             Value::Layer(l) => self.call_layer(*l, std::slice::from_ref(x)),
-            Value::Instance(j) => self.call_instance(*j, span, std::slice::from_ref(x)),
+            Value::Instance(j) => self.call_instance(*j, span, std::slice::from_ref(x), &[]),
             _ => Value::Unknown,
         }
     }
@@ -522,6 +573,36 @@ impl World {
         self.tensors.len() - 1
     }
 
+    /// The model record of a Keras `Model` subclass instance: its forward on a fresh input (made
+    /// once, shared with every later call on unseen data).
+    fn instance_model(&mut self, i: usize, span: Span) -> Option<usize> {
+        if let Some(m) = self.instances[i].model {
+            return Some(m);
+        }
+        if self.instances[i].cached.is_none() {
+            self.call_instance(i, span, &[], &[]);
+        }
+        let (input, out) = self.instances[i].cached.as_ref()?;
+        let (input, output) = (*input, super::tensor_in(out)?);
+        self.clock += 1;
+        self.models.push(super::ModelRec {
+            kind: super::ModelKind::Functional {
+                inputs: vec![input],
+                outputs: vec![output],
+            },
+            span,
+            name: None,
+            unresolved: false,
+            depth: self.block_depth,
+            compile: None,
+            compile_unknown: false,
+            compiled_at: None,
+        });
+        let m = self.models.len() - 1;
+        self.instances[i].model = Some(m);
+        Some(m)
+    }
+
     /// `model.to(device)`, `self.forward(x)`, `model.training_step(...)`.
     pub(super) fn call_bound(
         &mut self,
@@ -536,7 +617,19 @@ impl World {
             .as_ref()
             .and_then(|cl| cl.method(name));
         if name == "forward" && method.is_some() {
-            return self.call_instance(i, c.span, args);
+            return self.call_instance(i, c.span, args, kwargs);
+        }
+        // `model.compile(...)` on a Keras `Model` subclass: the forward on unseen data, as a
+        // functional model with that training config.
+        let keras_model = self.instances[i]
+            .class
+            .as_ref()
+            .is_some_and(|cl| cl.keras_model);
+        if keras_model && method.is_none() && name == "compile" {
+            if let Some(m) = self.instance_model(i, c.span) {
+                self.method(m, name, c, args, kwargs);
+            }
+            return Value::Unknown;
         }
         if let Some(f) = method {
             let mut all = vec![SValue {
@@ -1084,7 +1177,7 @@ impl World {
             let i = self.instantiate_with(class.clone(), span, &[], &[], globals.clone());
             self.lightning_steps(i, span);
             if class.module && self.instances[i].cached.is_none() {
-                self.call_instance(i, span, &[]);
+                self.call_instance(i, span, &[], &[]);
             }
         }
         // Methods of plain classes nothing in the file calls (a trainer's `build_model`, a GAN's
