@@ -92,6 +92,13 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
             .then_with(|| a.code.cmp(b.code))
             .then_with(|| a.message.cmp(&b.message))
     });
+    // The same code built twice (a builder called for two models): one finding per place in the
+    // text, not one per model.
+    findings.dedup_by(|b, a| {
+        a.code == b.code
+            && a.message == b.message
+            && matches!((a.primary(), b.primary()), (Some(At::Span(x)), Some(At::Span(y))) if x == y)
+    });
     let model_level = model
         .metadata
         .get(suppress::METADATA_KEY)

@@ -404,14 +404,18 @@ impl World {
         {
             out.push(last);
         }
-        // A loss call run several times (an unrolled loop) or several losses on one tensor: the
-        // last one stands for them.
+        // A loss call run several times on what the same code computed (an unrolled loop), or
+        // several losses on one tensor: the last one stands for them. The same loss helper
+        // called on different code (training and evaluation paths) is checked for each.
         let mut seen = vec![];
+        let mut tensors = vec![];
         let mut losses = vec![];
         for (i, l) in self.tf_losses.iter().enumerate().rev() {
-            let key = (l.tensor, l.call_span);
-            if !seen.iter().any(|&(t, s)| t == key.0 || s == key.1) {
+            let made_by = self.layers[self.tensors[l.tensor].layer].call_span;
+            let key = (l.call_span, made_by);
+            if !seen.contains(&key) && !tensors.contains(&l.tensor) {
                 seen.push(key);
+                tensors.push(l.tensor);
                 losses.push(i);
             }
         }

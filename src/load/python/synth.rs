@@ -433,12 +433,16 @@ pub fn model_tree(m: &ModelRec, w: &World) -> Node {
             let mut stack: Vec<usize> = outputs.clone();
             stack.extend(inputs);
             let mut seen = vec![false; w.tensors.len()];
+            // The calls (nodes) of each layer this model uses: a layer also called on tensors of
+            // another model (a second forward with other flags) keeps only this model's calls.
+            let mut used: Vec<Vec<usize>> = vec![vec![]; w.layers.len()];
             while let Some(t) = stack.pop() {
                 if std::mem::replace(&mut seen[t], true) {
                     continue;
                 }
                 let rec = &w.tensors[t];
                 keep[rec.layer] = true;
+                used[rec.layer].push(rec.node);
                 if let Some(ins) = w.layers[rec.layer].calls.get(rec.node) {
                     stack.extend(ins.iter().copied());
                 }
@@ -449,11 +453,19 @@ pub fn model_tree(m: &ModelRec, w: &World) -> Node {
                 .enumerate()
                 .map(|(i, l)| keep[i].then(|| names.name(l)))
                 .collect();
+            for u in &mut used {
+                u.sort_unstable();
+                u.dedup();
+            }
             let tensor_ref = |t: usize, kwargs: bool| -> Node {
                 let rec = &w.tensors[t];
+                let node_index = used[rec.layer]
+                    .iter()
+                    .position(|&n| n == rec.node)
+                    .unwrap_or(0);
                 let mut items = vec![
                     str_node(layer_names[rec.layer].as_deref().unwrap_or(""), span),
-                    node(Kind::Int(rec.node as i64), span),
+                    node(Kind::Int(node_index as i64), span),
                     node(Kind::Int(0), span),
                 ];
                 if kwargs {
@@ -470,7 +482,9 @@ pub fn model_tree(m: &ModelRec, w: &World) -> Node {
                     let inbound = l
                         .calls
                         .iter()
-                        .map(|ins| {
+                        .enumerate()
+                        .filter(|(n, _)| used[i].contains(n))
+                        .map(|(_, ins)| {
                             node(
                                 Kind::List(ins.iter().map(|&t| tensor_ref(t, true)).collect()),
                                 l.call_span,

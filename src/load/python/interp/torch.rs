@@ -73,6 +73,8 @@ pub struct InstanceRec {
     created: usize,
     /// A Keras `Model` subclass instance once compiled: its model record.
     model: Option<usize>,
+    /// A Keras layer's `build` has run.
+    built: bool,
 }
 
 /// Methods of `nn.Module` that return the module itself.
@@ -320,6 +322,7 @@ impl World {
             cached: None,
             created: self.clock,
             model: None,
+            built: false,
         });
         self.instances.len() - 1
     }
@@ -528,8 +531,22 @@ impl World {
         } else if let Some(f) = self.instances[i]
             .class
             .as_ref()
-            .and_then(|c| c.method(c.forward))
+            .and_then(|c| c.method(c.forward).or_else(|| c.method("__call__")))
         {
+            // Keras calls a layer's `build` before its first `call` (sublayers made there).
+            if let Some(build) = self.instances[i]
+                .class
+                .as_ref()
+                .filter(|c| c.forward == "call")
+                .and_then(|c| c.method("build"))
+                && !std::mem::replace(&mut self.instances[i].built, true)
+            {
+                let this = SValue {
+                    value: Value::Instance(i),
+                    span,
+                };
+                self.run_method(i, &build, &[this], &[]);
+            }
             let mut all = vec![
                 SValue {
                     value: Value::Instance(i),
