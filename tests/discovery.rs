@@ -310,6 +310,26 @@ fn named_files_are_linted_unless_force_exclude_and_non_models_are_skipped_with_a
     let doc = json(&out);
     assert_eq!(statuses(&doc), pairs(&[("utils.py", "skipped")]));
     assert_eq!(doc["summary"]["skipped"], 1);
+    // The same status in the other formats: a note, never an error.
+    let (code, out, _) = run(d, &["--format", "sarif", "utils.py"]);
+    assert_eq!(code, 0);
+    let doc = json(&out);
+    let inv = &doc["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], true);
+    assert_eq!(inv["toolExecutionNotifications"][0]["level"], "note");
+    assert!(
+        inv["toolExecutionNotifications"][0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("utils.py: skipped: ")
+    );
+    let (_, out, _) = run(d, &["--format", "github", "utils.py"]);
+    assert!(
+        out.starts_with("::notice file=utils.py,line=1,title=nnlint%3A skipped"),
+        "{out}"
+    );
+    let (_, out, _) = run(d, &["--format", "concise", "utils.py"]);
+    assert!(out.starts_with("utils.py:1:1: note: skipped: "), "{out}");
     // --ignore-non-models: no note per file, the summary still names them.
     let (code, out, _) = run(d, &["--ignore-non-models", "utils.py", "package.json"]);
     assert_eq!(code, 0);
