@@ -36,6 +36,14 @@ pub struct FileConfig {
     pub probe: ProbeConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Files and folders a directory walk leaves out (globs; a bare name matches that name at any
+    /// depth, a path is relative to this file's folder); replaces the default list.
+    pub exclude: Option<Vec<String>>,
+    /// Added to `exclude` (or to the default list).
+    #[serde(default)]
+    pub extend_exclude: Vec<String>,
+    /// Whether walks skip what `.gitignore` and `.ignore` files list (default: true).
+    pub respect_gitignore: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -157,6 +165,9 @@ fn validate(c: &FileConfig) -> Result<(), String> {
         globset::Glob::new(glob)
             .map_err(|e| format!("per-file-ignores: bad glob `{glob}`: {e}"))?;
     }
+    for glob in c.exclude.iter().flatten().chain(&c.extend_exclude) {
+        globset::Glob::new(glob).map_err(|e| format!("exclude: bad glob `{glob}`: {e}"))?;
+    }
     if c.probe.count == Some(0) {
         return Err("probe.count must be at least 1".into());
     }
@@ -182,13 +193,21 @@ pub fn discover(dir: &Path) -> Result<Option<Loaded>, ConfigError> {
             .unwrap_or_else(|_| dir.to_path_buf())
     };
     for folder in start.ancestors() {
-        for name in ["nnlint.toml", "pyproject.toml"] {
-            let candidate = folder.join(name);
-            if candidate.is_file()
-                && let Some(loaded) = read(&candidate)?
-            {
-                return Ok(Some(loaded));
-            }
+        if let Some(loaded) = in_dir(folder)? {
+            return Ok(Some(loaded));
+        }
+    }
+    Ok(None)
+}
+
+/// The config file in `dir` itself (`nnlint.toml` first, then `pyproject.toml` with `[tool.nnlint]`).
+pub fn in_dir(dir: &Path) -> Result<Option<Loaded>, ConfigError> {
+    for name in ["nnlint.toml", "pyproject.toml"] {
+        let candidate = dir.join(name);
+        if candidate.is_file()
+            && let Some(loaded) = read(&candidate)?
+        {
+            return Ok(Some(loaded));
         }
     }
     Ok(None)

@@ -31,9 +31,21 @@ pub struct Linted {
 }
 
 impl FileResult {
-    /// The file could not be read (or is not a model it was told to lint): exit code 2.
+    /// The file could not be read: exit code 2.
     pub fn unreadable(&self) -> Option<&LoadError> {
-        self.outcome.as_ref().err().filter(|e| !e.not_checked)
+        self.outcome
+            .as_ref()
+            .err()
+            .filter(|e| !e.not_checked && !e.not_a_model)
+    }
+
+    /// A file named on the command line that is not a model (a `utils.py` without deep-learning code,
+    /// a `package.json`): skipped with a note; the exit code ignores it.
+    pub fn skipped(&self) -> Option<&LoadError> {
+        self.outcome
+            .as_ref()
+            .err()
+            .filter(|e| e.not_a_model && !e.not_checked)
     }
 
     /// A readable model nnlint has nothing to check in (a note in every format).
@@ -104,6 +116,11 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
         .get(suppress::METADATA_KEY)
         .map(|v| suppress::parse_list(v))
         .unwrap_or_default();
+    let file_level = model
+        .source_text
+        .as_deref()
+        .map(|text| suppress::file_level(model.format, text))
+        .unwrap_or_default();
     let (mut active, mut suppressed) = (vec![], vec![]);
     for f in findings {
         // The primary op's suppressions; for config findings (span labels) the op is the one whose
@@ -121,6 +138,8 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
         let hit = |codes: &[String]| codes.iter().any(|c| suppress::matches(c, f.code, f.name));
         if hit(&model_level) {
             suppressed.push((f, format!("metadata_props `{}`", suppress::METADATA_KEY)));
+        } else if hit(&file_level) {
+            suppressed.push((f, "a file-level `# nnlint: noqa` comment".to_string()));
         } else if hit(&op_level) {
             suppressed.push((f, "a suppression comment on the node or layer".to_string()));
         } else {
@@ -177,33 +196,7 @@ fn lint_loaded(path: &Path, loaded: Result<Model, LoadError>, settings: &Setting
     }
 }
 
-/// A file to lint, and whether the user named it (a named file that is not a model is an error; a
-/// discovered one is skipped).
-pub struct Target {
-    pub path: PathBuf,
-    pub explicit: bool,
-}
-
-/// Expands directories (recursively, by extension, sorted) and keeps explicitly named files as given.
-pub fn collect_paths(paths: &[PathBuf]) -> Vec<Target> {
-    let mut out = vec![];
-    for p in paths {
-        if p.is_dir() {
-            let mut found = vec![];
-            walk(p, &mut found);
-            out.extend(found.into_iter().map(|path| Target {
-                path,
-                explicit: false,
-            }));
-        } else {
-            out.push(Target {
-                path: p.clone(),
-                explicit: true,
-            });
-        }
-    }
-    out
-}
+pub use crate::discover::{Target, collect_paths};
 
 /// The settings of each target: its closest config file (found once per folder), or the one given,
 /// then the overrides.
@@ -249,6 +242,23 @@ pub fn lint_targets(
     overrides: &Overrides,
     progress: &(dyn Fn(&Path) + Sync),
 ) -> Result<Vec<FileResult>, config::ConfigError> {
+    lint_run(targets, overrides, progress).map(|run| run.results)
+}
+
+/// What one run found.
+pub struct Run {
+    /// One per target in target order, except discovered files that are not models.
+    pub results: Vec<FileResult>,
+    /// The discovered files that turned out not to be models, with the reason (for `-v`).
+    pub not_models: Vec<(PathBuf, LoadError)>,
+}
+
+/// [`lint_targets`], keeping the discovered files that were not models apart.
+pub fn lint_run(
+    targets: &[Target],
+    overrides: &Overrides,
+    progress: &(dyn Fn(&Path) + Sync),
+) -> Result<Run, config::ConfigError> {
     let settings = settings_for(targets, overrides)?;
     let results: Vec<FileResult> = targets
         .par_iter()
@@ -259,36 +269,19 @@ pub fn lint_targets(
             r
         })
         .collect();
-    Ok(targets
-        .iter()
-        .zip(results)
-        .filter(|(t, r)| t.explicit || !matches!(&r.outcome, Err(e) if e.not_a_model))
-        .map(|(_, r)| r)
-        .collect())
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+    let mut run = Run {
+        results: vec![],
+        not_models: vec![],
     };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        let Ok(meta) = std::fs::symlink_metadata(&p) else {
-            continue;
-        };
-        if meta.is_dir() {
-            let hidden = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.') || n == "target");
-            if !hidden {
-                walk(&p, out);
+    for (t, r) in targets.iter().zip(results) {
+        match r.outcome {
+            Err(e) if !t.explicit && e.not_a_model && !e.not_checked => {
+                run.not_models.push((r.path, e))
             }
-        } else if meta.is_file() && load::is_model_path(&p) {
-            out.push(p);
+            _ => run.results.push(r),
         }
     }
+    Ok(run)
 }
 
 /// Exit code policy: 2 when any file could not be read, else 1 when a finding is at or above its

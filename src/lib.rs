@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod cmd;
 pub mod config;
+pub mod discover;
 pub mod engine;
 pub mod eval;
 pub mod finding;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use nnlint::config::{self, SeverityName};
+use nnlint::discover;
 use nnlint::engine::{self, Overrides};
 use nnlint::finding::Severity;
 use nnlint::ir::Intent;
@@ -18,14 +19,16 @@ Examples:
   nnlint models/ --format sarif -o out.sarif lint a tree, write SARIF for code scanning
   nnlint --select NNL00 --ignore NNL009 .    rules by code prefix, minus one
   nnlint --statistics models/                count findings per rule
+  nnlint --extend-exclude 'legacy/*' .       skip more than the default folders (venv, build, ...)
   cat model.json | nnlint - --stdin-filename model.json
-  nnlint explain NNL001                      what a rule finds and how to fix it";
+  nnlint explain NNL001                      what a rule finds and how to fix it (or: nnlint rule)";
 
 #[derive(Parser)]
 #[command(
     name = "nnlint",
     version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("NNLINT_BUILD"), ")"),
-    about = "Finds loss/activation/output bugs in neural-network models (ONNX, Keras) and proves them numerically",
+    about = "Finds loss/activation/output bugs in neural-network models (ONNX, Keras, PyTorch and Keras \
+             Python source, notebooks) and proves them numerically",
     after_help = EXAMPLES,
     args_conflicts_with_subcommands = true
 )]
@@ -41,7 +44,11 @@ enum Command {
     /// Lint model files or directories (the default command).
     Check(Box<CheckArgs>),
     /// List every rule.
-    Rules,
+    Rules {
+        /// `human` (a table) or `json` (an array of {code, name, severity, summary}).
+        #[arg(long, value_enum, default_value = "human")]
+        format: InspectFormat,
+    },
     /// Show the model as nnlint sees it: inputs, outputs, each head's final activation and logits tensor.
     Inspect {
         file: PathBuf,
@@ -57,7 +64,8 @@ enum Command {
         #[arg(long)]
         isolated: bool,
     },
-    /// Print a rule's documentation.
+    /// Print a rule's documentation (alias: `rule`, as in ruff).
+    #[command(alias = "rule")]
     Explain {
         /// A rule code (NNL001) or name (single-unit-softmax).
         rule: String,
@@ -68,10 +76,10 @@ enum Command {
 
 #[derive(Args, Clone)]
 struct CheckArgs {
-    /// Files or directories (searched recursively for model files); `-` reads one model from
-    /// standard input (with --stdin-filename).
+    /// Files or directories (searched recursively for model files) [default: .]; `-` reads one model
+    /// from standard input (with --stdin-filename).
     paths: Vec<PathBuf>,
-    /// Report format, e.g. `--format sarif` (alias: --output-format, as in ruff).
+    /// Report format, e.g. `--format sarif` (alias: --output-format, as in ruff; `full` = human).
     #[arg(long, alias = "output-format", value_enum, default_value = "human")]
     format: OutputFormat,
     /// Name of the model read from `-`: its extension picks the format and its folder the config
@@ -97,8 +105,9 @@ struct CheckArgs {
     /// `--color always | less -R`.
     #[arg(long, value_enum, default_value = "auto")]
     color: ColorChoice,
-    /// Write the report to this file instead of stdout, e.g. `-o nnlint.sarif`.
-    #[arg(long, short)]
+    /// Write the report to this file instead of stdout, e.g. `-o nnlint.sarif` (alias:
+    /// --output-file, as in ruff).
+    #[arg(long, short, alias = "output-file")]
     output: Option<PathBuf>,
     /// Only run these rules (codes, code prefixes or names, comma separated); replaces the config's
     /// `select`, e.g. `--select NNL001,log-of-softmax` or `--select NNL00`.
@@ -130,10 +139,25 @@ struct CheckArgs {
     /// Ignore every config file, e.g. to reproduce a finding with the defaults.
     #[arg(long)]
     isolated: bool,
-    /// Skip files that are not models even when named explicitly, e.g. in a pre-commit hook that
-    /// passes every `.json`/`.yaml` file.
+    /// Named files that are not models get no note of their own (the summary still names them),
+    /// e.g. in a pre-commit hook that passes every `.json`/`.py` file.
     #[arg(long)]
     ignore_non_models: bool,
+    /// Files and folders to leave out of directory walks, replacing the default list (venv, build,
+    /// node_modules, ...; comma separated globs), e.g. `--exclude 'generated/*,old'`.
+    #[arg(long, value_delimiter = ',', value_name = "GLOBS")]
+    exclude: Option<Vec<String>>,
+    /// Also leave these out, on top of the defaults or `exclude`, e.g. `--extend-exclude legacy`.
+    #[arg(long, value_delimiter = ',', value_name = "GLOBS")]
+    extend_exclude: Vec<String>,
+    /// Apply the exclusions to paths named on the command line too, e.g. in pre-commit, which
+    /// names every changed file: `--force-exclude`.
+    #[arg(long)]
+    force_exclude: bool,
+    /// Also lint what .gitignore and .ignore files list, e.g. `--no-respect-gitignore` to lint a
+    /// git-ignored export folder.
+    #[arg(long)]
+    no_respect_gitignore: bool,
     /// Also report findings silenced by suppressions in the model files, e.g. to audit them.
     #[arg(long)]
     show_suppressed: bool,
@@ -215,15 +239,36 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Some(Command::Check(args)) => check(*args),
         None => check(cli.check),
-        Some(Command::Rules) => {
-            for r in registry::all() {
-                println!(
-                    "{}  {:<40} {:<8} {}",
-                    r.code,
-                    r.name,
-                    r.severity.as_str(),
-                    r.summary
-                );
+        Some(Command::Rules { format }) => {
+            match format {
+                InspectFormat::Human => {
+                    for r in registry::all() {
+                        println!(
+                            "{}  {:<40} {:<8} {}",
+                            r.code,
+                            r.name,
+                            r.severity.as_str(),
+                            r.summary
+                        );
+                    }
+                }
+                InspectFormat::Json => {
+                    let rules: Vec<serde_json::Value> = registry::all()
+                        .iter()
+                        .map(|r| {
+                            serde_json::json!({
+                                "code": r.code,
+                                "name": r.name,
+                                "severity": r.severity.as_str(),
+                                "summary": r.summary,
+                            })
+                        })
+                        .collect();
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&rules).unwrap_or_default()
+                    );
+                }
             }
             0
         }
@@ -258,9 +303,58 @@ fn main() -> ExitCode {
     ExitCode::from(code as u8)
 }
 
-fn check(args: CheckArgs) -> i32 {
+/// The subcommands, for the error on a word that is neither a file nor one of them.
+const SUBCOMMANDS: &[&str] = &["check", "rules", "rule", "explain", "inspect", "eval"];
+
+/// A path argument that does not exist and looks like a mistyped subcommand (a bare word: no
+/// folder, no extension) is a command-line error, as an unknown subcommand would be.
+fn unknown_word(paths: &[PathBuf]) -> Option<String> {
+    let word = paths.iter().find_map(|p| {
+        let s = p.to_str()?;
+        let bare = s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        (bare && !p.exists()).then_some(s)
+    })?;
+    let closest = SUBCOMMANDS
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .min()
+        .filter(|(d, _)| *d <= 2)
+        .map(|(_, c)| format!("; did you mean `nnlint {c}`?"))
+        .unwrap_or_default();
+    Some(format!(
+        "`{word}` is neither a file or folder nor a subcommand (subcommands: check, rules, \
+         explain or rule, inspect, eval){closest}"
+    ))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn check(mut args: CheckArgs) -> i32 {
     if args.paths.is_empty() {
-        eprintln!("error: no paths given (try `nnlint model.onnx` or `nnlint models/`)");
+        // As ruff: no path lints the working directory, or standard input when it is named.
+        args.paths = vec![PathBuf::from(if args.stdin_filename.is_some() {
+            "-"
+        } else {
+            "."
+        })];
+    }
+    if let Some(e) = unknown_word(&args.paths) {
+        eprintln!("error: {e}");
         return 2;
     }
     for key in args
@@ -297,16 +391,34 @@ fn check(args: CheckArgs) -> i32 {
         );
         return 2;
     }
-    let mut targets = match (&args.stdin_filename, stdin) {
-        (Some(name), true) => vec![engine::Target {
-            path: name.clone(),
-            explicit: true,
-        }],
-        _ => engine::collect_paths(&args.paths),
+    let discovered = match (&args.stdin_filename, stdin) {
+        (Some(name), true) => Ok(discover::Discovered {
+            targets: vec![engine::Target {
+                path: name.clone(),
+                explicit: true,
+            }],
+            excluded: vec![],
+        }),
+        _ => discover::discover(
+            &args.paths,
+            &discover::Options {
+                exclude: args.exclude.clone(),
+                extend_exclude: args.extend_exclude.clone(),
+                force_exclude: args.force_exclude,
+                respect_gitignore: args.no_respect_gitignore.then_some(false),
+                config: args.config.clone(),
+                isolated: args.isolated,
+            },
+        ),
     };
-    if args.ignore_non_models {
-        targets.iter_mut().for_each(|t| t.explicit = false);
-    }
+    let discovered = match discovered {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let targets = discovered.targets;
     // Progress only where a person watches: a terminal on stderr and a human format.
     let human = matches!(args.format, OutputFormat::Human | OutputFormat::Concise);
     let bar = (human
@@ -327,25 +439,26 @@ fn check(args: CheckArgs) -> i32 {
             bar.set_message(path.display().to_string());
             bar.inc(1);
         }
-        if args.verbose {
-            eprintln!("nnlint: linted {}", path.display());
-        }
     };
-    let results = if stdin {
-        lint_stdin(&targets[0], &overrides, args.verbose)
+    let run = if stdin {
+        lint_stdin(&targets[0], &overrides).map(|results| engine::Run {
+            results,
+            not_models: vec![],
+        })
     } else {
-        engine::lint_targets(&targets, &overrides, &progress)
+        engine::lint_run(&targets, &overrides, &progress)
     };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let results = match results {
+    let run = match run {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
+    let results = run.results;
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -356,32 +469,29 @@ fn check(args: CheckArgs) -> i32 {
         }
     };
     if args.verbose {
-        let findings: usize = results.iter().map(|r| r.findings().len()).sum();
-        eprintln!(
-            "nnlint: {} files, {findings} findings, {} rules enabled",
-            results.len(),
-            registry::all().len()
-        );
+        verbose_report(&discovered.excluded, &run.not_models, &results, stdin);
     }
-    let text = if args.statistics {
-        report::statistics(args.format, &results)
-    } else {
-        report::render(
-            args.format,
-            &results,
-            &RenderOptions {
-                color,
-                root: args.root.clone(),
-                show_suppressed: args.show_suppressed,
-                docs_url: args.docs_url.clone(),
-                quiet: args.quiet,
-                width: terminal_width(args.output.is_none()),
-            },
-        )
+    let opts = RenderOptions {
+        color,
+        root: args.root.clone(),
+        show_suppressed: args.show_suppressed,
+        docs_url: args.docs_url.clone(),
+        quiet: args.quiet,
+        width: terminal_width(args.output.is_none()),
+        ignore_non_models: args.ignore_non_models,
     };
+    let rendered = if args.statistics {
+        report::Rendered {
+            report: report::statistics(args.format, &results, &args.root),
+            errors: String::new(),
+        }
+    } else {
+        report::render(args.format, &results, &opts)
+    };
+    eprint!("{}", rendered.errors);
     let written = match &args.output {
-        Some(file) => std::fs::write(file, &text),
-        None => std::io::stdout().write_all(text.as_bytes()),
+        Some(file) => std::fs::write(file, &rendered.report),
+        None => std::io::stdout().write_all(rendered.report.as_bytes()),
     };
     if let Err(e) = written {
         eprintln!("error: cannot write the report: {e}");
@@ -391,6 +501,46 @@ fn check(args: CheckArgs) -> i32 {
         1 if args.exit_zero => 0,
         code => code,
     }
+}
+
+/// `-v`: on standard error, what was left out and why, then each file's status in command-line
+/// order, then the totals.
+fn verbose_report(
+    excluded: &[discover::Excluded],
+    not_models: &[(PathBuf, nnlint::load::LoadError)],
+    results: &[engine::FileResult],
+    stdin: bool,
+) {
+    for e in excluded {
+        eprintln!("nnlint: excluded {} by {}", e.path.display(), e.why);
+    }
+    for (path, e) in not_models {
+        eprintln!("nnlint: skipped {} (not a model: {e})", path.display());
+    }
+    let from = if stdin { " (from standard input)" } else { "" };
+    for r in results {
+        let path = r.path.display();
+        match &r.outcome {
+            Ok(_) => eprintln!("nnlint: linted {path}{from}"),
+            Err(e) if e.not_checked => eprintln!("nnlint: not checked {path}: {e}"),
+            Err(e) if e.not_a_model => eprintln!("nnlint: skipped {path} (not a model: {e})"),
+            Err(e) => eprintln!("nnlint: could not read {path}: {e}"),
+        }
+    }
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let linted = results.iter().filter(|r| r.outcome.is_ok()).count();
+    let findings: usize = results.iter().map(|r| r.findings().len()).sum();
+    eprintln!(
+        "nnlint: {} linted, {}, {} excluded, {} skipped as not models; {} known",
+        plural(linted, "file"),
+        plural(findings, "finding"),
+        plural(excluded.len(), "path"),
+        plural(
+            not_models.len() + results.iter().filter(|r| r.skipped().is_some()).count(),
+            "file"
+        ),
+        plural(registry::all().len(), "rule")
+    );
 }
 
 /// Columns for human output: `COLUMNS` when set, else the terminal's width when writing to one.
@@ -414,7 +564,6 @@ const MAX_STDIN_BYTES: u64 = 256 << 20;
 fn lint_stdin(
     target: &engine::Target,
     overrides: &Overrides,
-    verbose: bool,
 ) -> Result<Vec<engine::FileResult>, config::ConfigError> {
     use std::io::Read;
     let settings = engine::settings_for(std::slice::from_ref(target), overrides)?.remove(0);
@@ -440,11 +589,5 @@ fn lint_stdin(
         },
         Ok(_) => engine::lint_bytes(&target.path, bytes, &settings),
     };
-    if verbose {
-        eprintln!(
-            "nnlint: linted {} (from standard input)",
-            target.path.display()
-        );
-    }
     Ok(vec![result])
 }

@@ -38,9 +38,83 @@ pub fn matches(entry: &str, code: &str, name: &str) -> bool {
     entry.eq_ignore_ascii_case(code) || entry == name || entry.eq_ignore_ascii_case("ALL")
 }
 
+/// File-level suppressions, as ruff's `# ruff: noqa`: a line that is only `# nnlint: noqa` silences
+/// every rule in the file, `# nnlint: noqa: NNL001, NNL003` those rules. Read from Python source,
+/// YAML configs and notebooks' code cells; `ALL` stands for every rule.
+pub fn file_level(format: crate::ir::Format, text: &str) -> Vec<String> {
+    use crate::ir::Format;
+    match format {
+        Format::PythonSource | Format::KerasYaml => file_level_lines(text.lines()),
+        Format::Notebook => {
+            let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) else {
+                return vec![];
+            };
+            let mut sources = vec![];
+            for cell in doc["cells"].as_array().into_iter().flatten() {
+                if cell["cell_type"] != "code" {
+                    continue;
+                }
+                match &cell["source"] {
+                    serde_json::Value::String(s) => sources.push(s.clone()),
+                    serde_json::Value::Array(parts) => {
+                        sources.push(parts.iter().filter_map(|p| p.as_str()).collect::<String>())
+                    }
+                    _ => {}
+                }
+            }
+            sources
+                .iter()
+                .flat_map(|s| file_level_lines(s.lines()))
+                .collect()
+        }
+        _ => vec![],
+    }
+}
+
+fn file_level_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out = vec![];
+    for line in lines {
+        let Some(comment) = line.trim().strip_prefix('#') else {
+            continue;
+        };
+        let Some(rest) = comment.trim_start().strip_prefix("nnlint:") else {
+            continue;
+        };
+        let Some(rest) = rest.trim_start().strip_prefix("noqa") else {
+            continue;
+        };
+        let rest = rest.trim();
+        if rest.is_empty() {
+            out.push("ALL".to_string());
+        } else if let Some(codes) = rest.strip_prefix(':') {
+            out.extend(parse_list(codes));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_level_noqa_is_a_line_of_its_own() {
+        use crate::ir::Format::{Notebook, Onnx, PythonSource};
+        assert_eq!(
+            file_level(PythonSource, "import torch\n# nnlint: noqa\n"),
+            ["ALL"]
+        );
+        assert_eq!(
+            file_level(PythonSource, "  #nnlint: noqa: NNL001, log-of-softmax\n"),
+            ["NNL001", "log-of-softmax"]
+        );
+        assert!(file_level(PythonSource, "x = 1  # nnlint: noqa\n").is_empty());
+        assert!(file_level(PythonSource, "# nnlint: noqa-ish\n").is_empty());
+        assert!(file_level(Onnx, "# nnlint: noqa\n").is_empty());
+        let nb = r##"{"cells": [{"cell_type": "code", "source": ["import torch\n", "# nnlint: noqa: NNL008\n"]},
+                      {"cell_type": "markdown", "source": "# nnlint: noqa"}]}"##;
+        assert_eq!(file_level(Notebook, nb), ["NNL008"]);
+    }
 
     #[test]
     fn markers_are_found_anywhere_in_the_text() {

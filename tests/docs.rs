@@ -109,3 +109,80 @@ fn messages_follow_the_conventions() {
         );
     }
 }
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+}
+
+/// README's rule table lists every rule of the registry, in order, by code and name.
+#[test]
+fn readme_rule_table_matches_the_registry() {
+    let rows: Vec<(String, String)> = readme()
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells.len() > 3 && cells[1].starts_with("NNL"))
+                .then(|| (cells[1].to_string(), cells[2].to_string()))
+        })
+        .collect();
+    let registry: Vec<(String, String)> = registry::all()
+        .iter()
+        .map(|r| (r.code.to_string(), r.name.to_string()))
+        .collect();
+    assert_eq!(rows, registry, "README.md's rule table");
+}
+
+/// Every option `--help` lists, for the default command and each subcommand, appears in README.md
+/// or in a local page README links to.
+#[test]
+fn every_flag_in_help_is_documented_in_readme_or_a_linked_page() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = readme();
+    let mut docs = readme.clone();
+    let link = regex::Regex::new(r"\]\(([^)#]+\.md)\)").unwrap();
+    for cap in link.captures_iter(&readme) {
+        if let Ok(text) = std::fs::read_to_string(root.join(&cap[1])) {
+            docs.push_str(&text);
+        }
+    }
+    let documented = |flag: &str| {
+        docs.match_indices(flag).any(|(i, _)| {
+            !docs[i + flag.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    };
+    let option = regex::Regex::new(r"^\s+(?:-[A-Za-z], )?(--[a-z][a-z-]*)").unwrap();
+    let mut missing = vec![];
+    let mut seen = 0;
+    for sub in [
+        None,
+        Some("rules"),
+        Some("explain"),
+        Some("inspect"),
+        Some("eval"),
+    ] {
+        let mut cmd = assert_cmd::Command::cargo_bin("nnlint").unwrap();
+        if let Some(s) = sub {
+            cmd.arg(s);
+        }
+        let out = cmd.arg("--help").output().unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        for line in help.lines() {
+            let Some(cap) = option.captures(line) else {
+                continue;
+            };
+            let flag = &cap[1];
+            if flag == "--help" || flag == "--version" {
+                continue;
+            }
+            seen += 1;
+            if !documented(flag) {
+                missing.push(format!("{} {flag}", sub.unwrap_or("nnlint")));
+            }
+        }
+    }
+    assert!(seen >= 30, "only {seen} options found");
+    assert!(missing.is_empty(), "options no page documents: {missing:?}");
+}

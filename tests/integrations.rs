@@ -104,12 +104,30 @@ fn both_hooks_run_the_same_command_on_every_format_nnlint_reads() {
     assert_eq!(ids, ["nnlint", "nnlint-py"]);
     let languages: Vec<&str> = hooks.iter().map(|h| str_of(h, "language")).collect();
     assert_eq!(languages, ["rust", "python"]);
+    let names: Vec<&str> = hooks.iter().map(|h| str_of(h, "name")).collect();
+    assert_eq!(names, ["nnlint (cargo build)", "nnlint"], "distinct names");
     for hook in hooks {
         assert!(
             hook.get("language_version").is_none(),
             "it would try to install a toolchain"
         );
-        assert_eq!(str_of(hook, "entry"), "nnlint --ignore-non-models");
+        assert_eq!(
+            str_of(hook, "entry"),
+            "nnlint --ignore-non-models --force-exclude"
+        );
+        // One line per finding and no summary per batch, as a hook user expects.
+        let args: Vec<&str> = hook
+            .get("args")
+            .and_then(Node::as_list)
+            .expect("args")
+            .iter()
+            .filter_map(Node::as_str)
+            .collect();
+        assert_eq!(args, ["--format", "concise"]);
+        let description = str_of(hook, "description");
+        for word in ["PyTorch", "notebooks", "ONNX", "Keras"] {
+            assert!(description.contains(word), "{description}");
+        }
         let files = regex::Regex::new(str_of(hook, "files")).expect("files is a regex");
         for front_end in nnlint::load::FRONT_ENDS {
             for ext in front_end.extensions {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Proves the pre-commit hook end to end with the real `pre-commit try-repo`: a throwaway git repo with
-# a bad model must fail the hook, one with a good model (and an unrelated JSON file) must pass.
+# a bad model must fail the hook with one concise line per finding; one with good models must pass,
+# although it also commits a package.json and a utils.py (not models: skipped) and buggy models under
+# venv/ and build/ (pre-commit names them; --force-exclude keeps them out).
 # Usage: tests/precommit.sh [path/to/pre-commit]   (.ci/run passes the one from its venv)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,12 +21,19 @@ make_repo() { # name model...
   git -C "$dir" init -q
   for m in "$@"; do cp "$repo/$m" "$dir/"; done
   echo '{"name": "not a model"}' > "$dir/package.json"
+  printf 'import os\n\n\ndef helper():\n    return os.sep\n' > "$dir/utils.py"
   git -C "$dir" add -A
   git -C "$dir" -c user.name=ci -c user.email=ci@example.invalid commit -qm init
 }
 
 make_repo bad fixtures/NNL001/bad_torch_mlp_opset17.onnx
 make_repo good fixtures/NNL001/good_torch_mlp_sigmoid_opset17.onnx fixtures/NNL001/good_torch_mlp_softmax2_opset17.onnx
+for excluded in venv/lib/python3.12/site-packages/pkg build; do
+  mkdir -p "$work/good/$excluded"
+  cp "$repo/fixtures/NNL001/bad_torch_mlp_opset17.onnx" "$work/good/$excluded/"
+done
+git -C "$work/good" add -A
+git -C "$work/good" -c user.name=ci -c user.email=ci@example.invalid commit -qm excluded
 
 ok=1
 for hook in nnlint nnlint-py; do
@@ -37,8 +46,11 @@ for hook in nnlint nnlint-py; do
   if [ "$good" -ne 0 ] || ! grep -q "nnlint.*Passed" "$work/good.log"; then
     echo "FAIL: $hook: the good repo did not pass (exit $good)"; cat "$work/good.log"; ok=0
   fi
-  if [ "$bad" -ne 1 ] || ! grep -q "nnlint.*Failed" "$work/bad.log" || ! grep -q "NNL001" "$work/bad.log"; then
-    echo "FAIL: $hook: the bad repo did not fail with NNL001 (exit $bad)"; cat "$work/bad.log"; ok=0
+  if [ "$bad" -ne 1 ] || ! grep -q "nnlint.*Failed" "$work/bad.log" \
+    || ! grep -q "bad_torch_mlp_opset17.onnx:1:1: NNL001 \[error\]" "$work/bad.log" \
+    || grep -q "findings\? in" "$work/bad.log"; then
+    echo "FAIL: $hook: the bad repo did not fail with one concise NNL001 line and no summary (exit $bad)"
+    cat "$work/bad.log"; ok=0
   fi
 done
 if [ "$ok" -eq 1 ]; then

@@ -3,8 +3,8 @@
 //!
 //! Whole-model mode feeds every graph input from a TensorProto file. `--head OUTPUT` runs only the
 //! slice a numerical check runs ([`head`](super::head)), on the same seeded probes the linter draws.
-//! Each output is written as `<output name>.pb` (a TensorProto named like the output, in the
-//! output's element type) and summarised on stdout. Errors are one line on stderr, exit code 2.
+//! Each output is summarised on stdout and, with `--output-dir`, written as `<output name>.pb` (a
+//! TensorProto named like the output, in the output's element type); without it nothing is written. Errors are one line on stderr, exit code 2.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -25,7 +25,8 @@ pub struct EvalArgs {
     /// stored in the file picks the input.
     #[arg(long = "input", value_name = "NAME=FILE.pb")]
     pub inputs: Vec<String>,
-    /// Folder for the `<output name>.pb` files (created if missing) [default: .].
+    /// Write each output as `<output name>.pb` into this folder (created if missing); without it
+    /// nothing is written.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     /// Evaluate only the head of this graph output, on seeded probes (as the linter's checks do).
@@ -132,12 +133,10 @@ fn eval_command(args: &EvalArgs) -> Result<String, String> {
     }
     let evaluated = run_typed(&model, &plan, feeds, &settings.limits).map_err(|e| e.to_string())?;
 
-    let dir = args
-        .output_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create the output folder {}: {e}", dir.display()))?;
+    if let Some(dir) = &args.output_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the output folder {}: {e}", dir.display()))?;
+    }
     let mut taken = Vec::new();
     for id in outputs {
         let name = &g.value(id).name;
@@ -146,12 +145,18 @@ fn eval_command(args: &EvalArgs) -> Result<String, String> {
             .get(&id)
             .ok_or_else(|| format!("output '{name}' was not computed"))?;
         let dtype = evaluated.dtypes.get(&id).copied().unwrap_or(tensor.dtype());
-        let bytes = encode_tensor_proto(name, tensor, dtype)
-            .map_err(|e| format!("output '{name}': {e}"))?;
-        let file = dir.join(unique(output_file_name(name), &mut taken));
-        std::fs::write(&file, bytes)
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        summarize(&mut text, name, dtype, tensor, &file);
+        let file = match &args.output_dir {
+            Some(dir) => {
+                let bytes = encode_tensor_proto(name, tensor, dtype)
+                    .map_err(|e| format!("output '{name}': {e}"))?;
+                let file = dir.join(unique(output_file_name(name), &mut taken));
+                std::fs::write(&file, bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                Some(file)
+            }
+            None => None,
+        };
+        summarize(&mut text, name, dtype, tensor, file.as_deref());
     }
     Ok(text)
 }
@@ -272,13 +277,13 @@ fn unique(file: String, taken: &mut Vec<String>) -> String {
 /// Rows whose sums are shown.
 const SHOWN_ROWS: usize = 4;
 
-fn summarize(text: &mut String, name: &str, dtype: DType, t: &Tensor, file: &Path) {
+fn summarize(text: &mut String, name: &str, dtype: DType, t: &Tensor, file: Option<&Path>) {
     let _ = writeln!(
         text,
-        "{name}: {} {:?} -> {}",
+        "{name}: {} {:?}{}",
         dtype.name(),
         t.shape(),
-        file.display()
+        file.map_or(String::new(), |f| format!(" -> {}", f.display()))
     );
     let v = t.to_f64_vec();
     if v.is_empty() {
@@ -348,7 +353,7 @@ mod tests {
         )
         .unwrap();
         let mut text = String::new();
-        summarize(&mut text, "p", DType::F32, &t, Path::new("out/p.pb"));
+        summarize(&mut text, "p", DType::F32, &t, Some(Path::new("out/p.pb")));
         assert_eq!(
             text,
             "p: float32 [5, 2] -> out/p.pb\n  min 0  max 1  mean 0.5\n  \

@@ -123,6 +123,7 @@ pub fn front_end(path: &Path) -> Option<&'static FrontEnd> {
 
 /// Loads any supported file with the front end its extension names, then infers shapes.
 pub fn load(path: &Path) -> Result<Model, LoadError> {
+    precheck(path)?;
     let mut model = (front_end_or_error(path)?.load)(path)?;
     finish(&mut model);
     Ok(model)
@@ -130,9 +131,60 @@ pub fn load(path: &Path) -> Result<Model, LoadError> {
 
 /// [`load`] on bytes read elsewhere (standard input), named by `path`.
 pub fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Model, LoadError> {
-    let mut model = (front_end_or_error(path)?.from_bytes)(path, bytes)?;
+    let front_end = front_end_or_error(path)?;
+    check_content(path, bytes.len() as u64, &bytes)?;
+    let mut model = (front_end.from_bytes)(path, bytes)?;
     finish(&mut model);
     Ok(model)
+}
+
+/// The first line of a Git LFS pointer file: what a checkout without LFS leaves instead of the file.
+pub const LFS_POINTER: &[u8] = b"version https://git-lfs.github.com/spec/v1";
+
+/// Formats that are models whatever their content: an empty file of these is an error.
+const BINARY_MODEL_EXTENSIONS: &[&str] = &["onnx", "keras", "h5", "hdf5"];
+
+/// What is wrong with a path before any front end reads it: it does not exist, it is a Git LFS
+/// pointer, or it is an empty binary model.
+fn precheck(path: &Path) -> Result<(), LoadError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LoadError::new("does not exist (no such file or folder)"));
+        }
+        // Let the front end report other failures in its own words.
+        Err(_) => return Ok(()),
+    };
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let mut head = Vec::new();
+    if meta.len() < 1024 {
+        use std::io::Read;
+        if let Ok(f) = std::fs::File::open(path) {
+            let _ = f.take(LFS_POINTER.len() as u64).read_to_end(&mut head);
+        }
+    }
+    check_content(path, meta.len(), &head)
+}
+
+/// `head` is the start of the file (at least the LFS signature's length when the file is that long).
+fn check_content(path: &Path, len: u64, head: &[u8]) -> Result<(), LoadError> {
+    if len < 1024 && head.starts_with(LFS_POINTER) {
+        return Err(LoadError::new(format!(
+            "a Git LFS pointer ({len} bytes), not the model: the repository stores the file in Git \
+             LFS and this checkout has only the pointer. Run `git lfs pull`; in GitHub Actions, \
+             check out with `lfs: true` (actions/checkout)"
+        )));
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if len == 0 && ext.is_some_and(|e| BINARY_MODEL_EXTENSIONS.contains(&e.as_str())) {
+        return Err(LoadError::new("the file is empty (0 bytes)"));
+    }
+    Ok(())
 }
 
 fn front_end_or_error(path: &Path) -> Result<&'static FrontEnd, LoadError> {

@@ -9,7 +9,7 @@ use miette::{
 use super::{RenderOptions, display_path};
 use crate::engine::FileResult;
 use crate::finding::{Check, Finding, Severity};
-use crate::ir::Model;
+use crate::ir::{Format, Model};
 
 struct Diag {
     message: String,
@@ -52,7 +52,8 @@ impl Diagnostic for Diag {
     }
 }
 
-pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
+/// The report (stdout) and the error lines (stderr, as ruff prints them).
+pub fn render(results: &[FileResult], opts: &RenderOptions) -> super::Rendered {
     let theme = if opts.color {
         GraphicalTheme::unicode()
     } else {
@@ -61,22 +62,24 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(opts.width.unwrap_or(100))
         .with_context_lines(3)
-        .with_links(false);
+        .with_links(false)
+        // The message leads with `path:line:col` (columns in characters, as in every other format);
+        // the snippet header names the same path without miette's byte column.
+        .without_primary_span_start();
     let mut out = String::new();
-    let (mut findings, mut errors) = (0, 0);
+    let mut errors = String::new();
     for r in results {
         let path = display_path(&r.path, &opts.root);
         match &r.outcome {
             Err(e) if e.not_checked => out.push_str(&format!("note: {path}: {e}\n")),
-            Err(e) => {
-                errors += 1;
-                out.push_str(&format!("error: {path}: {e}\n"));
+            Err(e) if e.not_a_model => {
+                if !opts.ignore_non_models {
+                    out.push_str(&format!("note: {path}: skipped: {e}\n"));
+                }
             }
+            Err(e) => errors.push_str(&format!("error: {path}: {e}\n")),
             Ok(linted) => {
                 for (f, suppressed) in super::shown(linted, opts) {
-                    if suppressed.is_none() {
-                        findings += 1;
-                    }
                     render_one(
                         &handler,
                         &path,
@@ -90,26 +93,14 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
             }
         }
     }
-    let files = results.len();
-    if opts.quiet {
-        return out;
+    if !opts.quiet {
+        out.push_str(&super::summary_line(results, opts));
+        out.push('\n');
     }
-    out.push_str(&format!(
-        "{} in {} {}{}\n",
-        plural(findings, "finding"),
-        files,
-        if files == 1 { "file" } else { "files" },
-        if errors > 0 {
-            format!(", {} could not be read", errors)
-        } else {
-            String::new()
-        }
-    ));
-    out
-}
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+    super::Rendered {
+        report: out,
+        errors,
+    }
 }
 
 fn render_one(
@@ -130,12 +121,29 @@ fn render_one(
         }
         _ => None,
     };
-    let path = format!("{path}{}", where_.unwrap_or_default());
-    let path = path.as_str();
+    // A clickable `path:line:col` where the file has those lines; the path alone for binary files
+    // and for configs kept inside an archive or HDF5 attributes.
+    // Notebooks are named by cell and line, as Jupyter numbers them.
+    let position = match (resolved.region, model.format) {
+        (_, Format::KerasArchive | Format::KerasH5) | (None, _) => String::new(),
+        _ if where_.is_some() => String::new(),
+        (Some(r), _) => format!(":{}:{}", r.start_line, r.start_column),
+    };
+    let at = format!("{path}{position}{}", where_.unwrap_or_default());
+    // The snippet's header names the file by the same path (not its bare name).
+    let base = model
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let source_name = match resolved.source_name.strip_prefix(base.as_str()) {
+        Some(rest) if !base.is_empty() => format!("{path}{rest}"),
+        _ => resolved.source_name,
+    };
     let diag = Diag {
         message: match suppressed {
-            None => format!("{path}: {}", f.message),
-            Some(why) => format!("{path}: {} (suppressed by {why})", f.message),
+            None => format!("{at}: {}", f.message),
+            Some(why) => format!("{at}: {} (suppressed by {why})", f.message),
         },
         code: format!("{} {}", f.code, f.name),
         severity: match f.severity {
@@ -145,7 +153,7 @@ fn render_one(
             Severity::Info => miette::Severity::Advice,
         },
         help: f.help.clone(),
-        source: NamedSource::new(resolved.source_name, resolved.source_text),
+        source: NamedSource::new(source_name, resolved.source_text),
         labels: resolved
             .labels
             .into_iter()

@@ -19,6 +19,9 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                 Err(e) if e.not_checked => {
                     json!({ "path": path, "status": "not-checked", "note": e.message, "findings": [] })
                 }
+                Err(e) if e.not_a_model => {
+                    json!({ "path": path, "status": "skipped", "note": e.message, "findings": [] })
+                }
                 Err(e) => {
                     json!({ "path": path, "status": "error", "error": e.message, "findings": [] })
                 }
@@ -40,11 +43,12 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
     let count = results.iter().map(|r| r.findings().len()).sum::<usize>();
     let errors = results.iter().filter(|r| r.unreadable().is_some()).count();
     let not_checked = results.iter().filter(|r| r.not_checked().is_some()).count();
+    let skipped = results.iter().filter(|r| r.skipped().is_some()).count();
     let doc = json!({
         "schema_version": SCHEMA_VERSION,
         "tool": { "name": "nnlint", "version": env!("CARGO_PKG_VERSION") },
         "files": files,
-        "summary": { "files": results.len(), "findings": count, "unreadable": errors, "not_checked": not_checked },
+        "summary": { "files": results.len(), "findings": count, "unreadable": errors, "not_checked": not_checked, "skipped": skipped },
     });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');

@@ -14,7 +14,9 @@ use crate::ir::Model;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// Diagnostics with the offending config line or graph node labelled (miette).
+    /// Diagnostics with the offending config line or graph node labelled (miette); `full` is ruff's
+    /// name for it.
+    #[value(alias = "full")]
     Human,
     /// One line per finding: `path:line:col: CODE message`.
     Concise,
@@ -39,24 +41,120 @@ pub struct RenderOptions {
     /// Columns of the terminal (`COLUMNS`, or the terminal's size) for human output; `None` when
     /// unknown (then 100).
     pub width: Option<usize>,
+    /// `--ignore-non-models`: named files that are not models get no note of their own; the human
+    /// summary still names them.
+    pub ignore_non_models: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            color: false,
+            root: PathBuf::from("."),
+            show_suppressed: false,
+            docs_url: None,
+            quiet: false,
+            width: None,
+            ignore_non_models: false,
+        }
+    }
+}
+
+/// A rendered report and the error lines that go to standard error (human format only; the other
+/// formats carry errors in the report).
+pub struct Rendered {
+    pub report: String,
+    pub errors: String,
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// At most `FIRST` names, then how many more.
+fn some_names(names: &[String]) -> String {
+    const FIRST: usize = 5;
+    let mut out = names
+        .iter()
+        .take(FIRST)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > FIRST {
+        out.push_str(&format!(" and {} more", names.len() - FIRST));
+    }
+    out
+}
+
+/// The human summary: findings in the files linted, then each other status with its count (the
+/// skipped files also by name).
+pub(crate) fn summary_line(results: &[FileResult], opts: &RenderOptions) -> String {
+    let findings: usize = results.iter().map(|r| r.findings().len()).sum();
+    let linted = results.iter().filter(|r| r.outcome.is_ok()).count();
+    let mut parts = vec![format!(
+        "{} in {}",
+        plural(findings, "finding"),
+        plural(linted, "file")
+    )];
+    let unreadable = results.iter().filter(|r| r.unreadable().is_some()).count();
+    if unreadable > 0 {
+        parts.push(format!("{} could not be read", plural(unreadable, "file")));
+    }
+    let not_checked = results.iter().filter(|r| r.not_checked().is_some()).count();
+    if not_checked > 0 {
+        parts.push(format!("{} not checked", plural(not_checked, "file")));
+    }
+    let skipped: Vec<String> = results
+        .iter()
+        .filter(|r| r.skipped().is_some())
+        .map(|r| display_path(&r.path, &opts.root))
+        .collect();
+    if !skipped.is_empty() {
+        parts.push(format!(
+            "{} skipped, not {}: {}",
+            plural(skipped.len(), "file"),
+            if skipped.len() == 1 {
+                "a model"
+            } else {
+                "models"
+            },
+            some_names(&skipped)
+        ));
+    }
+    parts.join("; ")
 }
 
 /// Findings counted per rule (`--statistics`): most frequent first, then by code. Text formats get a
-/// table, `json` an array of `{code, name, count}`.
-pub fn statistics(format: OutputFormat, results: &[FileResult]) -> String {
+/// table, then the files that could not be read and those not checked, by name (the first few); `json`
+/// an object with the rows as `{code, name, count}` and those files' paths.
+pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> String {
     let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
     for f in results.iter().flat_map(|r| r.findings()) {
         *counts.entry((f.code, f.name)).or_default() += 1;
     }
     let mut rows: Vec<_> = counts.into_iter().collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let unreadable = results.iter().filter(|r| r.unreadable().is_some()).count();
+    let paths = |pick: &dyn Fn(&FileResult) -> bool| -> Vec<String> {
+        results
+            .iter()
+            .filter(|r| pick(r))
+            .map(|r| display_path(&r.path, root))
+            .collect()
+    };
+    let unreadable = paths(&|r| r.unreadable().is_some());
+    let not_checked = paths(&|r| r.not_checked().is_some());
     if format == OutputFormat::Json {
         let rows: Vec<serde_json::Value> = rows
             .iter()
             .map(|((code, name), n)| serde_json::json!({"code": code, "name": name, "count": n}))
             .collect();
-        let doc = serde_json::json!({"statistics": rows, "unreadable_files": unreadable});
+        let doc = serde_json::json!({
+            "statistics": rows,
+            "unreadable_files": unreadable.len(),
+            "unreadable": unreadable,
+            "not_checked_files": not_checked.len(),
+            "not_checked": not_checked,
+        });
         return format!(
             "{}\n",
             serde_json::to_string_pretty(&doc).unwrap_or_default()
@@ -66,19 +164,44 @@ pub fn statistics(format: OutputFormat, results: &[FileResult]) -> String {
     for ((code, name), n) in &rows {
         out.push_str(&format!("{n:>5}  {code}  {name}\n"));
     }
-    if unreadable > 0 {
-        out.push_str(&format!("{unreadable:>5}  files that could not be read\n"));
+    if !unreadable.is_empty() {
+        out.push_str(&format!(
+            "{:>5}  {} could not be read: {}\n",
+            unreadable.len(),
+            if unreadable.len() == 1 {
+                "file"
+            } else {
+                "files"
+            },
+            some_names(&unreadable)
+        ));
+    }
+    if !not_checked.is_empty() {
+        out.push_str(&format!(
+            "{:>5}  {} not checked: {}\n",
+            not_checked.len(),
+            if not_checked.len() == 1 {
+                "file"
+            } else {
+                "files"
+            },
+            some_names(&not_checked)
+        ));
     }
     out
 }
 
-pub fn render(format: OutputFormat, results: &[FileResult], opts: &RenderOptions) -> String {
-    match format {
-        OutputFormat::Human => human::render(results, opts),
+pub fn render(format: OutputFormat, results: &[FileResult], opts: &RenderOptions) -> Rendered {
+    let report = match format {
+        OutputFormat::Human => return human::render(results, opts),
         OutputFormat::Concise => concise(results, opts),
         OutputFormat::Json => json::render(results, opts),
         OutputFormat::Sarif => sarif::render(results, opts),
         OutputFormat::Github => github(results, opts),
+    };
+    Rendered {
+        report,
+        errors: String::new(),
     }
 }
 
@@ -311,6 +434,11 @@ fn concise(results: &[FileResult], opts: &RenderOptions) -> String {
         let path = display_path(&r.path, &opts.root);
         match &r.outcome {
             Err(e) if e.not_checked => out.push_str(&format!("{path}:1:1: note: {e}\n")),
+            Err(e) if e.not_a_model => {
+                if !opts.ignore_non_models {
+                    out.push_str(&format!("{path}:1:1: note: skipped: {e}\n"))
+                }
+            }
             Err(e) => out.push_str(&format!("{path}:1:1: error: {e}\n")),
             Ok(linted) => {
                 for (f, suppressed) in shown(linted, opts) {
@@ -349,6 +477,16 @@ fn github(results: &[FileResult], opts: &RenderOptions) -> String {
                 prop("nnlint: not checked"),
                 data(&e.message)
             )),
+            Err(e) if e.not_a_model => {
+                if !opts.ignore_non_models {
+                    out.push_str(&format!(
+                        "::notice file={},line=1,title={}::{}\n",
+                        prop(&path),
+                        prop("nnlint: skipped, not a model"),
+                        data(&e.message)
+                    ))
+                }
+            }
             Err(e) => out.push_str(&format!(
                 "::error file={},line=1,title={}::{}\n",
                 prop(&path),

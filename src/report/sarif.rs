@@ -22,9 +22,14 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
     for r in results {
         let uri = display_path(&r.path, &opts.root);
         match &r.outcome {
+            Err(e) if e.not_a_model && opts.ignore_non_models => {}
             Err(e) => notifications.push(json!({
-                "level": if e.not_checked { "note" } else { "error" },
-                "message": { "text": format!("{uri}: {e}") },
+                "level": if e.not_checked || e.not_a_model { "note" } else { "error" },
+                "message": { "text": if e.not_a_model && !e.not_checked {
+                    format!("{uri}: skipped: {e}")
+                } else {
+                    format!("{uri}: {e}")
+                } },
                 "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri } } }],
             })),
             Ok(l) => {

@@ -1,0 +1,540 @@
+//! Daily use in a real repository layout (issue 27): what a walk picks up (default excludes,
+//! .gitignore/.ignore, `exclude`/`extend-exclude`, `--force-exclude`), each file's status (linted,
+//! skipped, unreadable: a Git LFS pointer, an empty model, a missing path) in every format, the exit
+//! codes, and ruff's command-line spellings.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const BAD_ONNX: &str = "fixtures/NNL001/bad_torch_mlp_opset17.onnx";
+const GOOD_ONNX: &str = "fixtures/NNL001/good_torch_mlp_sigmoid_opset17.onnx";
+const BAD_PY: &str = "fixtures/NNL001/bad_py_keras2_seq_add.py";
+const LFS_POINTER: &str = "version https://git-lfs.github.com/spec/v1\n\
+     oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 98304\n";
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn put(root: &Path, rel: &str, bytes: &[u8]) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn copy(root: &Path, rel: &str, from: &str) {
+    put(root, rel, &std::fs::read(fixture(from)).unwrap());
+}
+
+/// A repository as a user has it: its own models, and buggy models in the places a walk must not go.
+fn scratch_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let git = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(d)
+        .status()
+        .expect("git is needed to test .gitignore");
+    assert!(git.success());
+    // The repository's own files.
+    copy(d, "models/bad.onnx", BAD_ONNX);
+    copy(d, "models/good.onnx", GOOD_ONNX);
+    copy(d, "train.py", BAD_PY);
+    put(
+        d,
+        "utils.py",
+        b"import os\n\n\ndef helper():\n    return os.sep\n",
+    );
+    put(d, "package.json", br#"{"name": "web", "version": "1.0.0"}"#);
+    put(d, "lfs/weights.onnx", LFS_POINTER.as_bytes());
+    // Third-party code, build output, caches: every one holds a buggy model.
+    for place in [
+        "venv/lib/python3.12/site-packages/pkg",
+        "node_modules/pkg",
+        "build/lib",
+        "dist",
+        ".venv",
+        ".git/lfs",
+        "__pycache__",
+        "exports",
+        "scratch",
+    ] {
+        copy(d, &format!("{place}/bad.onnx"), BAD_ONNX);
+    }
+    copy(d, "venv/bad_model.py", BAD_PY);
+    put(d, ".gitignore", b"exports/\n");
+    put(d, ".ignore", b"scratch/\n");
+    dir
+}
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("nnlint")
+        .unwrap()
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("COLUMNS")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// (path, status) of every file in a JSON report.
+fn statuses(doc: &Value) -> Vec<(String, String)> {
+    doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_walk_reports_only_the_repositorys_own_models_and_names_the_lfs_pointer() {
+    let repo = scratch_repo();
+    let d = repo.path();
+    let (code, out, err) = run(d, &["--format", "json"]);
+    assert_eq!(code, 2, "the LFS pointer is unreadable: {out}{err}");
+    let doc = json(&out);
+    assert_eq!(
+        statuses(&doc),
+        pairs(&[
+            ("lfs/weights.onnx", "error"),
+            ("models/bad.onnx", "ok"),
+            ("models/good.onnx", "ok"),
+            ("train.py", "ok"),
+        ]),
+        "{out}"
+    );
+    let lfs = doc["files"][0]["error"].as_str().unwrap();
+    for needle in ["Git LFS pointer", "git lfs pull", "lfs: true"] {
+        assert!(lfs.contains(needle), "{lfs}");
+    }
+    assert_eq!(doc["summary"]["findings"], 2, "{out}");
+    // `nnlint` alone lints `.`, and gives the same report.
+    assert_eq!(run(d, &["--format", "json", "."]).1, out);
+
+    // Human: findings on stdout, the LFS error on stderr, a summary with every status.
+    let (code, out, err) = run(d, &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("error: lfs/weights.onnx: a Git LFS pointer"),
+        "{err}"
+    );
+    assert!(!out.contains("error:"), "{out}");
+    assert!(out.contains("models/bad.onnx: softmax over a single unit"));
+    assert!(out.contains("train.py:12:20: softmax over a single unit"));
+    assert!(
+        out.ends_with("2 findings in 3 files; 1 file could not be read\n"),
+        "{out}"
+    );
+
+    // SARIF: results only for the repository's files, the pointer a failed-execution notification.
+    let (code, out, _) = run(d, &["--format", "sarif"]);
+    assert_eq!(code, 2);
+    let doc = json(&out);
+    let run0 = &doc["runs"][0];
+    let uris: Vec<&str> = run0["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(uris, ["models/bad.onnx", "train.py"]);
+    let notes = run0["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["level"], "error");
+    assert!(
+        notes[0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Git LFS pointer")
+    );
+    assert_eq!(run0["invocations"][0]["executionSuccessful"], false);
+
+    // Without the pointer the findings decide: exit 1.
+    let (code, out, _) = run(d, &["--extend-exclude", "lfs", "--format", "concise"]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+}
+
+#[test]
+fn excludes_come_from_the_config_and_the_command_line() {
+    let repo = scratch_repo();
+    let d = repo.path();
+    let linted = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let (_, out, err) = run(d, &all);
+        let doc = json(&format!("{out}{err}"));
+        statuses(&doc).into_iter().map(|(p, _)| p).collect()
+    };
+    // `--exclude` replaces the defaults: venv, build etc. are walked again (not .venv: hidden).
+    let replaced = linted(&["--exclude", "lfs"]);
+    for walked in [
+        "build/lib/bad.onnx",
+        "dist/bad.onnx",
+        "node_modules/pkg/bad.onnx",
+        "venv/bad_model.py",
+        "venv/lib/python3.12/site-packages/pkg/bad.onnx",
+        "__pycache__/bad.onnx",
+    ] {
+        assert!(
+            replaced.iter().any(|p| p == walked),
+            "{walked}: {replaced:?}"
+        );
+    }
+    assert!(!replaced.iter().any(|p| p.starts_with(".venv")));
+    assert!(!replaced.iter().any(|p| p.starts_with("lfs")));
+    // `--extend-exclude` adds globs, anchored at the working directory or matched by name.
+    assert_eq!(
+        linted(&["--extend-exclude", "lfs,models/*.onnx"]),
+        ["train.py"]
+    );
+    assert_eq!(
+        linted(&["--extend-exclude", "*.onnx"]),
+        ["train.py"],
+        "a name glob matches at any depth"
+    );
+    // .gitignore and .ignore are honoured unless told otherwise.
+    let all = linted(&["--no-respect-gitignore", "--extend-exclude", "lfs"]);
+    assert!(all.contains(&"exports/bad.onnx".to_string()), "{all:?}");
+    assert!(all.contains(&"scratch/bad.onnx".to_string()), "{all:?}");
+    // nnlint.toml: `extend-exclude` relative to its folder.
+    put(
+        d,
+        "nnlint.toml",
+        b"extend-exclude = [\"lfs\", \"models/good.onnx\"]\n",
+    );
+    assert_eq!(linted(&[]), ["models/bad.onnx", "train.py"]);
+    let (code, _, _) = run(d, &[]);
+    assert_eq!(code, 1);
+    // ... and `exclude` there replaces the defaults; a pyproject's [tool.nnlint] works alike.
+    std::fs::remove_file(d.join("nnlint.toml")).unwrap();
+    put(
+        d,
+        "pyproject.toml",
+        b"[project]\nname = \"x\"\n\n[tool.nnlint]\nexclude = [\"lfs\", \"venv\", \"build\", \"dist\", \"__pycache__\"]\n",
+    );
+    let walked = linted(&[]);
+    assert!(walked.contains(&"node_modules/pkg/bad.onnx".to_string()));
+    assert!(!walked.iter().any(|p| p.starts_with("venv")), "{walked:?}");
+    // A bad glob in the config is a config error.
+    put(
+        d,
+        "pyproject.toml",
+        b"[tool.nnlint]\nextend-exclude = [\"[\"]\n",
+    );
+    let (code, _, err) = run(d, &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("pyproject.toml") && err.contains("bad glob"),
+        "{err}"
+    );
+    // An unknown key is still named.
+    put(d, "pyproject.toml", b"[tool.nnlint]\nexcludes = [\"x\"]\n");
+    let (code, _, err) = run(d, &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("excludes"), "{err}");
+}
+
+#[test]
+fn named_files_are_linted_unless_force_exclude_and_non_models_are_skipped_with_a_note() {
+    let repo = scratch_repo();
+    let d = repo.path();
+    // Named explicitly, an excluded file is linted (as ruff does) ...
+    let (code, out, _) = run(d, &["--format", "concise", "build/lib/bad.onnx"]);
+    assert_eq!(code, 1, "{out}");
+    // ... unless --force-exclude, as pre-commit passes every file by name.
+    let (code, out, err) = run(
+        d,
+        &[
+            "--force-exclude",
+            "-v",
+            "--format",
+            "json",
+            "build/lib/bad.onnx",
+            "venv/lib/python3.12/site-packages/pkg/bad.onnx",
+            "models/good.onnx",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(statuses(&json(&out)), pairs(&[("models/good.onnx", "ok")]));
+    assert!(
+        err.contains("excluded build/lib/bad.onnx by `build` (default exclude)"),
+        "{err}"
+    );
+    // A named file that is not a model is skipped with a note, not an error.
+    let (code, out, err) = run(d, &["utils.py", "package.json", "models/bad.onnx"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("note: utils.py: skipped: no deep-learning code"),
+        "{out}"
+    );
+    assert!(out.contains("note: package.json: skipped: not a Keras model config"));
+    assert!(
+        out.ends_with("1 finding in 1 file; 2 files skipped, not models: utils.py, package.json\n"),
+        "{out}"
+    );
+    let (code, out, _) = run(d, &["utils.py"]);
+    assert_eq!(code, 0, "{out}");
+    let (_, out, _) = run(d, &["--format", "json", "utils.py"]);
+    let doc = json(&out);
+    assert_eq!(statuses(&doc), pairs(&[("utils.py", "skipped")]));
+    assert_eq!(doc["summary"]["skipped"], 1);
+    // The same status in the other formats: a note, never an error.
+    let (code, out, _) = run(d, &["--format", "sarif", "utils.py"]);
+    assert_eq!(code, 0);
+    let doc = json(&out);
+    let inv = &doc["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], true);
+    assert_eq!(inv["toolExecutionNotifications"][0]["level"], "note");
+    assert!(
+        inv["toolExecutionNotifications"][0]["message"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("utils.py: skipped: ")
+    );
+    let (_, out, _) = run(d, &["--format", "github", "utils.py"]);
+    assert!(
+        out.starts_with("::notice file=utils.py,line=1,title=nnlint%3A skipped"),
+        "{out}"
+    );
+    let (_, out, _) = run(d, &["--format", "concise", "utils.py"]);
+    assert!(out.starts_with("utils.py:1:1: note: skipped: "), "{out}");
+    // --ignore-non-models: no note per file, the summary still names them.
+    let (code, out, _) = run(d, &["--ignore-non-models", "utils.py", "package.json"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("note:"), "{out}");
+    assert_eq!(
+        out,
+        "0 findings in 0 files; 2 files skipped, not models: utils.py, package.json\n"
+    );
+    let (_, out, _) = run(
+        d,
+        &["--ignore-non-models", "--format", "concise", "utils.py"],
+    );
+    assert_eq!(out, "");
+}
+
+#[test]
+fn verbose_lists_what_was_excluded_skipped_and_linted() {
+    let repo = scratch_repo();
+    let d = repo.path();
+    let (_, _, err) = run(d, &["-v", "--extend-exclude", "lfs"]);
+    for line in [
+        "nnlint: excluded venv by `venv` (default exclude)",
+        "nnlint: excluded node_modules by `node_modules` (default exclude)",
+        "nnlint: excluded lfs by `lfs` (--extend-exclude)",
+        "nnlint: skipped utils.py (not a model: no deep-learning code",
+        "nnlint: linted models/bad.onnx",
+        "nnlint: linted train.py",
+        "nnlint: 3 files linted, 2 findings, 6 paths excluded, 2 files skipped as not models;",
+    ] {
+        assert!(err.contains(line), "no `{line}` in:\n{err}");
+    }
+    assert!(!err.contains("linted utils.py"), "{err}");
+    assert!(!err.contains("exports"), "git-ignored: {err}");
+}
+
+#[test]
+fn unreadable_files_say_what_is_wrong_and_statistics_name_them() {
+    let repo = scratch_repo();
+    let d = repo.path();
+    put(d, "empty.onnx", b"");
+    let (code, _, err) = run(d, &["empty.onnx", "missing.onnx"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("error: empty.onnx: the file is empty (0 bytes)"),
+        "{err}"
+    );
+    assert!(err.contains("error: missing.onnx: does not exist"), "{err}");
+    let (code, out, err) = run(d, &["missing"]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains("`missing` is neither a file or folder nor a subcommand"),
+        "{err}"
+    );
+    put(d, "model.h5", LFS_POINTER.as_bytes());
+    put(d, "model.keras", LFS_POINTER.as_bytes());
+    put(d, "config.json", LFS_POINTER.as_bytes());
+    let (code, out, _) = run(
+        d,
+        &[
+            "--statistics",
+            "empty.onnx",
+            "model.h5",
+            "model.keras",
+            "config.json",
+            "lfs/weights.onnx",
+            "models/bad.onnx",
+            "missing.onnx",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(out.contains("NNL001  single-unit-softmax"), "{out}");
+    assert!(
+        out.contains(
+            "    6  files could not be read: empty.onnx, model.h5, model.keras, config.json, \
+             lfs/weights.onnx and 1 more\n"
+        ),
+        "{out}"
+    );
+    let (_, out, _) = run(
+        d,
+        &[
+            "--format",
+            "concise",
+            "model.h5",
+            "model.keras",
+            "config.json",
+        ],
+    );
+    assert_eq!(out.matches("a Git LFS pointer").count(), 3, "{out}");
+    let (_, out, _) = run(
+        d,
+        &[
+            "--statistics",
+            "--format",
+            "json",
+            "empty.onnx",
+            "models/bad.onnx",
+        ],
+    );
+    let doc = json(&out);
+    assert_eq!(doc["unreadable_files"], 1);
+    assert_eq!(doc["unreadable"][0], "empty.onnx");
+    assert_eq!(doc["not_checked"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn file_level_noqa_silences_a_python_file_or_some_rules() {
+    let repo = scratch_repo();
+    let d = repo.path();
+    let source = std::fs::read_to_string(fixture(BAD_PY)).unwrap();
+    put(d, "all.py", format!("# nnlint: noqa\n{source}").as_bytes());
+    put(
+        d,
+        "other.py",
+        format!("{source}\n# nnlint: noqa: NNL004\n").as_bytes(),
+    );
+    put(
+        d,
+        "named.py",
+        format!("{source}\n# nnlint: noqa: single-unit-softmax\n").as_bytes(),
+    );
+    let (code, out, _) = run(d, &["--format", "concise", "all.py", "named.py"]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (code, out, _) = run(d, &["--format", "concise", "other.py"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("NNL001"), "{out}");
+    let (_, out, _) = run(d, &["--format", "json", "all.py"]);
+    let doc = json(&out);
+    assert_eq!(
+        doc["files"][0]["suppressed"][0]["suppressed_by"],
+        "a file-level `# nnlint: noqa` comment"
+    );
+}
+
+#[test]
+fn ruffs_spellings_and_mistyped_subcommands() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (_, human, _) = run(root, &[BAD_ONNX]);
+    let (code, full, _) = run(root, &["--output-format", "full", BAD_ONNX]);
+    assert_eq!((code, &full), (1, &human));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.json");
+    let (code, out, _) = run(
+        root,
+        &[
+            "--format",
+            "json",
+            "--output-file",
+            file.to_str().unwrap(),
+            BAD_ONNX,
+        ],
+    );
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        json(&std::fs::read_to_string(&file).unwrap())["summary"]["findings"],
+        1
+    );
+    assert_eq!(
+        run(root, &["rule", "NNL001"]),
+        run(root, &["explain", "NNL001"])
+    );
+    let (code, _, err) = run(root, &["chek", BAD_ONNX]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `nnlint check`?"), "{err}");
+    let (code, out, _) = run(root, &["rules", "--format", "json"]);
+    assert_eq!(code, 0);
+    let rules = json(&out);
+    let rules = rules.as_array().unwrap();
+    assert_eq!(rules.len(), nnlint::registry::all().len());
+    assert_eq!(rules[0]["code"], "NNL001");
+    assert_eq!(rules[0]["name"], "single-unit-softmax");
+    assert!(
+        rules
+            .iter()
+            .all(|r| r["severity"].is_string() && r["summary"].is_string())
+    );
+}
+
+#[test]
+fn eval_writes_files_only_with_an_output_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture(BAD_ONNX);
+    let (code, out, err) = run(
+        dir.path(),
+        &["eval", model.to_str().unwrap(), "--head", "probs"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("probs: float32 [256, 1]\n"), "{out}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a file was written"
+    );
+    let (code, out, _) = run(
+        dir.path(),
+        &[
+            "eval",
+            model.to_str().unwrap(),
+            "--head",
+            "probs",
+            "--output-dir",
+            "out",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("-> out/probs.pb"), "{out}");
+    assert!(dir.path().join("out/probs.pb").is_file());
+}
