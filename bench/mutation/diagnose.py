@@ -754,7 +754,7 @@ def detect(name, src, imp, m):
     if name == "tf_max_pool":
         return _text_re(src, r"tf\.nn\.max_pool\w*\(")
     if name == "tf_contrib":
-        return _text_re(src, r"(tf\.contrib\.layers\.(flatten|fully_connected|conv2d)\(|^\s*[^#\n]*\bfully_connected\()")
+        return _text_re(src, r"(tf\.contrib\.layers\.(flatten|fully_connected|conv2d)\(|^[^#\n]*(?<![.\w])fully_connected\()")
     if name == "tf_sizes_from_data":
         return _text_re(src, r"(placeholder|Variable|zeros|random_normal|truncated_normal)\([^\n]*\[[^\]\n]*\b[a-z_]\w*\.\w+")
     if name == "tf_reshape":
@@ -780,7 +780,7 @@ def detect(name, src, imp, m):
                 return r
         return None
     if name == "keras_pretrained_backbone":
-        return _win_re(src, win, r"(applications\.\w+\(|hub\.KerasLayer\(|keras_hub\.models\.\w+\.from_preset\(|"
+        return _win_re(src, win, r"(applications\.\w+\(|hub\.KerasLayer\(|keras_hub\.models\.\w*(Backbone|Classifier|CausalLM)\w*\.from_preset\(|"
                                  r"\bbackbone\(|conv_base\()")
     if name == "keras_return_state":
         return _win_re(src, win, r"return_state\s*=\s*True")
