@@ -421,7 +421,16 @@ fn no_input(l: &Layer) -> LowerError {
 }
 
 fn dense(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
-    let units = l.positive("units")?;
+    // Source code may give a width nnlint cannot compute (`Dense(len(chars))`): unknown.
+    let unknown_units = cx.assume_widths
+        && l.config
+            .get("units")
+            .is_some_and(|n| matches!(n.kind, Kind::Null));
+    let units = if unknown_units {
+        None
+    } else {
+        Some(l.positive("units")?)
+    };
     let s = cx.shape(x);
     if s.as_ref().is_some_and(Vec::is_empty) {
         return fail(
@@ -459,13 +468,13 @@ fn dense(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
     let s = cx.shape(x);
     let out = s.map(|mut s| {
         s.pop();
-        s.push(Dim::Fixed(units));
+        s.push(units.map_or(Dim::Unknown, Dim::Fixed));
         s
     });
-    let kernel = cx.weight(&l.path, "kernel", &[in_dim, Some(units)]);
+    let kernel = cx.weight(&l.path, "kernel", &[in_dim, units]);
     let mut y = cx.op(&l.origin, "MatMul", &[x, kernel], vec![], out.clone());
     if l.flag("use_bias", true)? {
-        let bias = cx.weight(&l.path, "bias", &[Some(units)]);
+        let bias = cx.weight(&l.path, "bias", &[units]);
         y = cx.op(&l.origin, "Add", &[y, bias], vec![], out);
     }
     activation(cx, l, y, l.config.get("activation"))

@@ -253,12 +253,23 @@ type Env = HashMap<String, Value>;
 
 struct Frame {
     locals: Env,
+    /// A `return` ran inside a branch or loop that may not run: the function's result is unknown.
+    maybe_returned: bool,
+}
+
+impl Frame {
+    fn new(locals: Env) -> Frame {
+        Frame {
+            locals,
+            maybe_returned: false,
+        }
+    }
 }
 
 /// Runs a module body (notebook cells concatenated) and returns what it built.
 pub fn run(body: &[Stmt]) -> World {
     let mut w = World::default();
-    let mut globals = Frame { locals: Env::new() };
+    let mut globals = Frame::new(Env::new());
     // The file runs as the main module: `if __name__ == "__main__":` is a test decided true.
     globals
         .locals
@@ -270,7 +281,7 @@ pub fn run(body: &[Stmt]) -> World {
     // once with unknown arguments so the models they build are seen.
     for f in functions {
         if !w.called.contains(&f.name) {
-            let mut frame = Frame { locals: Env::new() };
+            let mut frame = Frame::new(Env::new());
             w.call_function(&f, &[], &[], &mut frame, Some(&globals.locals));
         }
     }
@@ -381,6 +392,8 @@ fn classify(path: &str) -> Callee<'_> {
 
 /// Gaps recorded per file: the first ones are the ones worth reporting.
 const MAX_GAPS: usize = 256;
+/// Where a value nnlint cannot see is taken as a model input.
+pub const UNSEEN_INPUT: &str = "data nnlint cannot see, read as a model input";
 /// The gap where a model vanishes: a layer called on something that is not a tensor nnlint follows.
 pub const LOST_INPUT: &str = "a layer applied to a value nnlint could not follow";
 
@@ -709,12 +722,11 @@ impl World {
         self.block_depth += 1;
         let mut returned = false;
         for b in branches {
-            let mut inner = Frame {
-                locals: before.clone(),
-            };
+            let mut inner = Frame::new(before.clone());
             if let Flow::Return(_) | Flow::Stop = self.exec_block(b, &mut inner, globals) {
                 returned = true;
             }
+            returned |= inner.maybe_returned;
             for (k, v) in inner.locals {
                 let changed = before.get(&k).is_none_or(|old| !same(old, &v));
                 if changed {
@@ -731,8 +743,10 @@ impl World {
                 .insert(k, if keep { v } else { Value::Unknown });
         }
         if returned {
-            // A return inside a branch: what the function returns is not known.
-            return Flow::Return(Value::Unknown);
+            // A return inside a branch that may not run (`if mode == PREDICT: return spec`): the
+            // code after it still runs on the other paths, and what the function returns is not
+            // known.
+            frame.maybe_returned = true;
         }
         Flow::Next
     }
@@ -1032,9 +1046,7 @@ impl World {
                 match self.unrollable(&seq) {
                     Some(items) => {
                         // The comprehension's own scope: its target does not leak.
-                        let mut inner = Frame {
-                            locals: frame.locals.clone(),
-                        };
+                        let mut inner = Frame::new(frame.locals.clone());
                         let mut out = vec![];
                         let mut complete = true;
                         for item in items {
@@ -1138,6 +1150,28 @@ impl World {
             (Value::Unknown, Some(t)) => self.opaque_tensor(t, c.func.span(), c.span),
             (out, _) => out,
         }
+    }
+
+    /// A tensor argument: the tensor, or for an unknown value (data nnlint cannot see) a fresh
+    /// model input; `None` for values that are not tensors (numbers, strings, modules).
+    fn tensor_or_input(&mut self, v: Option<&SValue>) -> Option<usize> {
+        match v {
+            Some(SValue {
+                value: Value::Tensor(t),
+                ..
+            }) => Some(*t),
+            Some(SValue {
+                value: Value::Unknown,
+                span,
+            }) => Some(self.unseen_input(*span)),
+            _ => None,
+        }
+    }
+
+    /// An input for data the interpreter cannot see, read at `span`.
+    fn unseen_input(&mut self, span: Span) -> usize {
+        self.gap(span, UNSEEN_INPUT);
+        self.torch_input(span)
     }
 
     /// `l op r` once the TF1 loss forms are ruled out. A tensor scaled or shifted by a number
@@ -1302,7 +1336,7 @@ impl World {
                     return Value::Unknown;
                 }
                 let kwargs = kwargs.unwrap_or_default();
-                let mut callee_frame = Frame { locals: Env::new() };
+                let mut callee_frame = Frame::new(Env::new());
                 // Globals of the callee: the module's names. At the top level they are this frame's
                 // (borrowed, never copied: a call costs O(arguments), not O(module)).
                 let module_globals = globals.unwrap_or(&frame.locals);
@@ -1347,7 +1381,9 @@ impl World {
             return Some(Value::Tensor(self.tensors.len() - 1));
         }
         if let Some(class) = tf1_layer(tail) {
-            let Some(input) = tensor_of(&arg(0, "inputs").or_else(|| arg(0, "x"))) else {
+            let Some(input) =
+                self.tensor_or_input(arg(0, "inputs").or_else(|| arg(0, "x")).as_ref())
+            else {
                 return Some(Value::Unknown);
             };
             let rest: Vec<SValue> = if kw("inputs").is_some() || kw("x").is_some() {
@@ -1371,10 +1407,11 @@ impl World {
             return Some(t);
         }
         if let Some(name) = tf1_activation(tail) {
-            let Some(input) = tensor_of(
-                &arg(0, "features")
+            let Some(input) = self.tensor_or_input(
+                arg(0, "features")
                     .or_else(|| arg(0, "logits"))
-                    .or_else(|| arg(0, "x")),
+                    .or_else(|| arg(0, "x"))
+                    .as_ref(),
             ) else {
                 return Some(Value::Unknown);
             };
@@ -1441,14 +1478,14 @@ impl World {
         }
         match tail {
             "matmul" | "linalg.matmul" => {
-                let (Some(x), Some(w)) = (tensor_of(&arg(0, "a")), arg(1, "b")) else {
-                    return Some(Value::Unknown);
-                };
-                let units = match &w.value {
-                    Value::Variable(Some(dims)) if dims.len() == 2 => dims[1],
+                let units = match arg(1, "b").map(|w| w.value) {
+                    Some(Value::Variable(Some(dims))) if dims.len() == 2 => dims[1],
                     _ => None,
                 };
-                let Some(units) = units else {
+                let (Some(units), Some(w)) = (units, arg(1, "b")) else {
+                    return Some(Value::Unknown);
+                };
+                let Some(x) = self.tensor_or_input(arg(0, "a").as_ref()) else {
                     return Some(Value::Unknown);
                 };
                 let layer = self.new_layer(
@@ -1909,7 +1946,7 @@ impl World {
                 k.value.value.clone()
             } else if let Some(d) = &p.default {
                 // Defaults are evaluated in the module scope.
-                let mut g = Frame { locals: Env::new() };
+                let mut g = Frame::new(Env::new());
                 self.eval(d, &mut g, globals).value
             } else {
                 Value::Unknown
@@ -1917,6 +1954,7 @@ impl World {
             frame.locals.insert(p.name.clone(), v);
         }
         let out = match self.exec_block(&f.body, frame, globals) {
+            _ if frame.maybe_returned => Value::Unknown,
             Flow::Return(v) => v,
             _ => Value::None,
         };
@@ -1950,6 +1988,9 @@ impl World {
         };
         let inputs: Option<Vec<usize>> = match &first.value {
             Value::Tensor(t) => Some(vec![*t]),
+            // Data nnlint cannot see (a function's parameter, an iterator's batch): a model
+            // input from here on, so the layers after it are still read.
+            Value::Unknown => Some(vec![self.unseen_input(first.span)]),
             Value::List(items) | Value::Tuple(items) => items
                 .iter()
                 .map(|i| match i.value {

@@ -355,6 +355,13 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         weights: Weights::Absent,
     };
     if chosen.is_empty() {
+        if world.out_of_budget() {
+            return Err(LoadError::not_checked(format!(
+                "not checked: the interpreter stopped at its budget ({} steps) before a model was \
+                 resolved",
+                interp::MAX_STEPS
+            )));
+        }
         if !world.builds_something() {
             // Deep-learning imports, but nothing built or trained (a data or plotting helper).
             metadata.insert(

@@ -286,6 +286,11 @@ fn push_arg(
     match plain(v, w) {
         Some(n) => out.push(entry(key, key_span, n)),
         None if ignorable(key) => {}
+        // `Dense(len(chars), activation="softmax")`: the width is not in the file, the layer and
+        // its activation are (a null width: unknown, never guessed).
+        None if class == "Dense" && key == "units" => {
+            out.push(entry(key, key_span, node(Kind::Null, key_span)));
+        }
         None => return Err(()),
     }
     Ok(())

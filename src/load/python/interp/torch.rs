@@ -373,7 +373,7 @@ impl World {
         }
         self.ran.insert(f as *const FunctionDef);
         let globals = self.instances[i].globals.clone();
-        let mut frame = Frame { locals: Env::new() };
+        let mut frame = Frame::new(Env::new());
         self.call_function(f, args, kwargs, &mut frame, Some(&globals))
     }
 
@@ -574,7 +574,7 @@ impl World {
 
     /// An input layer for data the interpreter cannot see; its shape comes from the layer that
     /// reads it, at the end (`finish_torch`).
-    fn torch_input(&mut self, span: Span) -> usize {
+    pub(super) fn torch_input(&mut self, span: Span) -> usize {
         self.layers.push(LayerRec {
             class: "InputLayer".into(),
             callee_span: span,
@@ -729,12 +729,23 @@ impl World {
         if let Some(loss) = loss_name(name) {
             return Some(self.torch_loss(loss, c.func.span(), c, args, kwargs));
         }
-        let Some(SValue {
-            value: Value::Tensor(t),
-            ..
-        }) = arg(args, kwargs, 0, "input")
-        else {
-            return Some(Value::Unknown);
+        let input = arg(args, kwargs, 0, "input");
+        let t = match &input {
+            Some(SValue {
+                value: Value::Tensor(t),
+                ..
+            }) => *t,
+            // An activation of data nnlint cannot see (`F.softmax(features)`): an input.
+            Some(SValue {
+                value: Value::Unknown,
+                ..
+            }) if activation_name(name).is_some() || matches!(name, "softmax" | "log_softmax") => {
+                match self.tensor_or_input(input.as_ref()) {
+                    Some(t) => t,
+                    None => return Some(Value::Unknown),
+                }
+            }
+            _ => return Some(Value::Unknown),
         };
         let rest = args.get(1..).unwrap_or(&[]);
         let kwargs: Vec<KwValue> = kwargs
