@@ -1152,6 +1152,66 @@ impl World {
         }
     }
 
+    /// A Keras loss object or function called on `(y_true, y_pred)`: recorded on the prediction,
+    /// taking logits when the object says `from_logits=True`.
+    fn keras_loss_call(&mut self, o: &ObjectRec, c: &Call, args: &[SValue], kwargs: &[KwValue]) {
+        let Some(class) = keras_loss_class(&o.class) else {
+            return;
+        };
+        let pred = kwargs
+            .iter()
+            .find(|k| k.name == "y_pred" || k.name == "output")
+            .map(|k| k.value.clone())
+            .or_else(|| args.get(1).cloned());
+        let Some(SValue {
+            value: Value::Tensor(t),
+            ..
+        }) = pred
+        else {
+            return;
+        };
+        let from_logits = o
+            .kwargs
+            .iter()
+            .chain(kwargs)
+            .find(|k| k.name == "from_logits" && matches!(k.value.value, Value::Bool(true)));
+        self.tf_losses.push(TfLoss {
+            class,
+            tensor: t,
+            callee_span: o.callee_span,
+            call_span: c.span,
+            logits_span: from_logits.map(|k| k.span),
+        });
+    }
+
+    /// A Keras model called like a layer.
+    fn call_model(&mut self, m: usize, args: &[SValue]) -> Value {
+        match &self.models[m].kind {
+            ModelKind::Sequential(layers) => {
+                let layers = layers.clone();
+                let Some(mut x) = args.first().cloned() else {
+                    return Value::Unknown;
+                };
+                for l in layers {
+                    let Some(l) = l else {
+                        // An unknown stretch: what follows reads data nnlint cannot see.
+                        x.value = Value::Unknown;
+                        continue;
+                    };
+                    if self.layers[l].is_input {
+                        continue;
+                    }
+                    x.value = self.call_layer(l, std::slice::from_ref(&x));
+                }
+                x.value
+            }
+            ModelKind::Functional { outputs, .. } => match outputs.as_slice() {
+                [o] => Value::Tensor(*o),
+                _ => Value::Unknown,
+            },
+        }
+    }
+
     /// A tensor argument: the tensor, or for an unknown value (data nnlint cannot see) a fresh
     /// model input; `None` for values that are not tensors (numbers, strings, modules).
     fn tensor_or_input(&mut self, v: Option<&SValue>) -> Option<usize> {
@@ -1290,6 +1350,27 @@ impl World {
                         let layer = self.new_layer(class, c, rest, kwargs);
                         self.call_layer(layer, &[inputs])
                     }
+                    // `keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)`,
+                    // `K.categorical_crossentropy(target, output)`: a loss on the prediction.
+                    Callee::Object { class }
+                        if keras_loss_class(class).is_some()
+                            && args
+                                .get(1)
+                                .or_else(|| {
+                                    kwargs.iter().find(|k| k.name == "y_pred").map(|k| &k.value)
+                                })
+                                .is_some_and(|a| matches!(a.value, Value::Tensor(_))) =>
+                    {
+                        let o = ObjectRec {
+                            class: class.to_string(),
+                            callee_span: c.func.span(),
+                            call_span: c.span,
+                            args: vec![],
+                            kwargs: kwargs.clone(),
+                        };
+                        self.keras_loss_call(&o, c, &args, &kwargs);
+                        Value::Unknown
+                    }
                     Callee::Object { class } => Value::Object(Rc::new(ObjectRec {
                         class: class.to_string(),
                         callee_span: c.func.span(),
@@ -1323,8 +1404,16 @@ impl World {
                     let kwargs = kwargs.unwrap_or_default();
                     self.torch_loss(loss, o.callee_span, c, &args, &kwargs)
                 }
-                None => Value::Unknown,
+                // `loss_fn(y_true, y_pred)` for `loss_fn = keras.losses.X(from_logits=...)`.
+                None => {
+                    let kwargs = kwargs.unwrap_or_default();
+                    self.keras_loss_call(&o, c, &args, &kwargs);
+                    Value::Unknown
+                }
             },
+            // `model(x)` on a Keras model: its layers applied to `x` (a Sequential), or its output
+            // (a functional model, whose graph starts at its own inputs).
+            Value::Model(m) => self.call_model(m, &args),
             Value::Method(m, name) => {
                 let kwargs = kwargs.unwrap_or_default();
                 self.method(m, &name, c, &args, &kwargs);
@@ -2501,4 +2590,22 @@ fn tensor_in(v: &Value) -> Option<usize> {
         Value::Dict(items) => first_tensor(items.iter().map(|(_, v)| v)),
         _ => None,
     }
+}
+
+/// A Keras loss class or function name (`SparseCategoricalCrossentropy`,
+/// `sparse_categorical_crossentropy`) as the Keras loss class it is.
+fn keras_loss_class(name: &str) -> Option<&'static str> {
+    let n: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    Some(match n.as_str() {
+        "binarycrossentropy" => "BinaryCrossentropy",
+        "categoricalcrossentropy" => "CategoricalCrossentropy",
+        "sparsecategoricalcrossentropy" => "SparseCategoricalCrossentropy",
+        "meansquarederror" | "mse" => "MeanSquaredError",
+        "meanabsoluteerror" | "mae" => "MeanAbsoluteError",
+        _ => return None,
+    })
 }
