@@ -1,0 +1,1078 @@
+//! Construct-level tests of the Python front end: one row per construct the interpreter models,
+//! each a short script written the way users write it, the findings it must give (rule code and
+//! 1-based line of the primary label), and a fixed twin that must be checked and silent.
+//!
+//! A row's `source` starts on the line after `r#"`: that is line 1 of the script. A twin is either
+//! a set of edits of the row's source (each `old` text occurs exactly once) or a script of its own.
+//! A twin must lint to no finding *and* be checked: a "not checked" note on a twin is a failure.
+
+use nnlint::engine::{self, Settings};
+use nnlint::finding::At;
+use nnlint::load::LoadError;
+
+/// What linting a row's script must give.
+enum Expect {
+    /// Checked, with exactly these findings: (code, 1-based line of the primary label), in any
+    /// order.
+    Findings(&'static [(&'static str, usize)]),
+    /// Not checked: an info note that names where the interpreter stopped (its message contains
+    /// "not checked" and "line").
+    NotChecked,
+    /// Checked (or nothing to check) and silent: no finding, no note.
+    Silent,
+}
+
+/// The fixed script, which must be checked and silent.
+enum Twin {
+    /// The row's source with each `(old, new)` replaced; `old` must occur exactly once.
+    Edit(&'static [(&'static str, &'static str)]),
+    /// A script of its own.
+    Source(&'static str),
+    /// The row has no twin (it is silent already).
+    Absent,
+}
+
+struct Row {
+    name: &'static str,
+    source: &'static str,
+    expect: Expect,
+    twin: Twin,
+}
+
+/// The script text of a raw-string snippet: the newline right after `r#"` is not part of it.
+fn script(snippet: &str) -> &str {
+    snippet.strip_prefix('\n').unwrap_or(snippet)
+}
+
+fn twin_source(row: &Row) -> Option<String> {
+    match row.twin {
+        Twin::Edit(edits) => {
+            let mut text = script(row.source).to_string();
+            for (old, new) in edits {
+                assert_ne!(old, new, "{}: twin edit changes nothing", row.name);
+                assert_eq!(
+                    text.matches(old).count(),
+                    1,
+                    "{}: twin edit `{old}` must occur exactly once",
+                    row.name
+                );
+                text = text.replacen(old, new, 1);
+            }
+            Some(text)
+        }
+        Twin::Source(s) => Some(script(s).to_string()),
+        Twin::Absent => None,
+    }
+}
+
+/// Findings of a checked file as (code, line, label text), sorted; or the load error.
+type Outcome = Result<Vec<(&'static str, usize, String)>, LoadError>;
+
+/// Lints `text` as `train.py` in its own temporary directory.
+fn lint_script(text: &str) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train.py");
+    std::fs::write(&path, text).unwrap();
+    let linted = engine::lint_path(&path, &Settings::default()).outcome?;
+    let source = linted.model.source_text.as_deref().unwrap_or_default();
+    let mut found: Vec<(&'static str, usize, String)> = linted
+        .findings
+        .iter()
+        .map(|f| match f.primary() {
+            Some(At::Span(span)) => (
+                f.code,
+                source[..span.offset].matches('\n').count() + 1,
+                source[span.offset..span.offset + span.len].to_string(),
+            ),
+            other => (f.code, 0, format!("primary label is not a span: {other:?}")),
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Ok(found) => format!("findings {found:?}"),
+        Err(e) if e.not_checked => format!("note `{}`", e.message),
+        Err(e) => format!("error `{}`", e.message),
+    }
+}
+
+/// Checks one row; returns what went wrong, if anything.
+fn check_row(row: &Row) -> Vec<String> {
+    let mut problems = vec![];
+    let outcome = lint_script(script(row.source));
+    let ok = match (&row.expect, &outcome) {
+        (Expect::Findings(expected), Ok(found)) => {
+            let mut expected = expected.to_vec();
+            expected.sort();
+            let got: Vec<(&str, usize)> = found.iter().map(|(c, l, _)| (*c, *l)).collect();
+            got == expected
+        }
+        (Expect::NotChecked, Err(e)) => {
+            e.not_checked && e.message.contains("not checked") && e.message.contains("line")
+        }
+        (Expect::Silent, Ok(found)) => found.is_empty(),
+        _ => false,
+    };
+    if !ok {
+        let want = match row.expect {
+            Expect::Findings(expected) => format!("findings {expected:?}"),
+            Expect::NotChecked => "a not-checked note naming a line".to_string(),
+            Expect::Silent => "no finding and no note".to_string(),
+        };
+        problems.push(format!(
+            "{}: expected {want}, got {}",
+            row.name,
+            describe(&outcome)
+        ));
+    }
+    if let Some(text) = twin_source(row) {
+        let outcome = lint_script(&text);
+        if !matches!(&outcome, Ok(found) if found.is_empty()) {
+            problems.push(format!(
+                "{} (fixed twin): expected checked and silent, got {}",
+                row.name,
+                describe(&outcome)
+            ));
+        }
+    }
+    problems
+}
+
+fn check_table(rows: &[Row]) {
+    let problems: Vec<String> = rows.iter().flat_map(check_row).collect();
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn keras_constructs() {
+    check_table(KERAS);
+}
+
+#[test]
+fn pytorch_constructs() {
+    check_table(TORCH);
+}
+
+#[test]
+fn tf1_and_tf2_graph_constructs() {
+    check_table(TF);
+}
+
+#[test]
+fn python_integer_semantics() {
+    check_table(INTEGERS);
+}
+
+#[test]
+fn coverage_notes() {
+    check_table(COVERAGE);
+}
+
+#[test]
+fn row_names_are_unique() {
+    let mut names: Vec<&str> = [KERAS, TORCH, TF, INTEGERS, COVERAGE]
+        .iter()
+        .flat_map(|t| t.iter().map(|r| r.name))
+        .collect();
+    let all = names.len();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), all, "two rows share a name");
+}
+
+const KERAS: &[Row] = &[
+    Row {
+        name: "keras: Sequential([...]) list ending Dense(1, softmax) + binary_crossentropy",
+        source: r#"
+import tensorflow as tf
+
+model = tf.keras.Sequential([
+    tf.keras.layers.Dense(64, activation="relu", input_shape=(20,)),
+    tf.keras.layers.Dense(32, activation="relu"),
+    tf.keras.layers.Dense(1, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+model.fit(X_train, y_train, epochs=20, validation_split=0.1)
+"#,
+        expect: Expect::Findings(&[("NNL001", 6)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
+    },
+    Row {
+        name: "keras: model.add, sigmoid head + categorical_crossentropy",
+        source: r#"
+from keras.models import Sequential
+from keras.layers import Dense, Dropout
+
+clf = Sequential()
+clf.add(Dense(128, input_dim=30, activation='relu'))
+clf.add(Dropout(0.3))
+clf.add(Dense(3, activation='sigmoid'))
+clf.compile(loss='categorical_crossentropy', optimizer='rmsprop', metrics=['acc'])
+clf.fit(X, Y, batch_size=64, epochs=50)
+"#,
+        expect: Expect::Findings(&[("NNL002", 7)]),
+        twin: Twin::Edit(&[("'sigmoid'", "'softmax'")]),
+    },
+    Row {
+        name: "keras: Sequential without an input shape, Dense(1, softmax)",
+        source: r#"
+from tensorflow import keras
+
+model = keras.Sequential()
+model.add(keras.layers.Dense(32, activation="relu"))
+model.add(keras.layers.Dense(16, activation="relu"))
+model.add(keras.layers.Dense(1, activation="softmax"))
+model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+history = model.fit(x_train, y_train, epochs=30, batch_size=16)
+"#,
+        expect: Expect::Findings(&[("NNL001", 6)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
+    },
+    Row {
+        name: "keras: input_shape=X.shape[1:], linear head + binary_crossentropy",
+        source: r#"
+import pandas as pd
+from tensorflow import keras
+
+df = pd.read_csv("churn.csv")
+X = df.drop(columns=["churned"]).values
+y = df["churned"].values
+
+model = keras.Sequential()
+model.add(keras.layers.Dense(16, activation="relu", input_shape=X.shape[1:]))
+model.add(keras.layers.Dense(8, activation="relu"))
+model.add(keras.layers.Dense(1))
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+model.fit(X, y, epochs=10, batch_size=32)
+"#,
+        expect: Expect::Findings(&[("NNL004", 11)]),
+        twin: Twin::Edit(&[("Dense(1))", "Dense(1, activation=\"sigmoid\"))")]),
+    },
+    Row {
+        name: "keras: functional API with Input, relu head + sparse CE",
+        source: r#"
+from tensorflow.keras import Input, Model, layers
+
+inputs = Input(shape=(28, 28, 1))
+x = layers.Conv2D(32, 3, activation="relu")(inputs)
+x = layers.MaxPooling2D()(x)
+x = layers.Flatten()(x)
+x = layers.Dense(64, activation="relu")(x)
+outputs = layers.Dense(10, activation="relu")(x)
+model = Model(inputs=inputs, outputs=outputs)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Findings(&[("NNL006", 8)]),
+        twin: Twin::Edit(&[(
+            "Dense(10, activation=\"relu\")",
+            "Dense(10, activation=\"softmax\")",
+        )]),
+    },
+    Row {
+        name: "keras: model built in a method of a plain class (self.model = self.build())",
+        source: r#"
+from tensorflow import keras
+
+
+class SpamClassifier:
+    def __init__(self, vocab_size, hidden=64):
+        self.vocab_size = vocab_size
+        self.hidden = hidden
+        self.model = self.build()
+
+    def build(self):
+        model = keras.Sequential()
+        model.add(keras.layers.Dense(self.hidden, activation="relu", input_shape=(self.vocab_size,)))
+        model.add(keras.layers.Dense(1, activation="softmax"))
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        return model
+
+    def train(self, X, y):
+        self.model.fit(X, y, epochs=5, batch_size=32)
+
+
+clf = SpamClassifier(5000)
+clf.train(X_train, y_train)
+"#,
+        expect: Expect::Findings(&[("NNL001", 13)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
+    },
+    Row {
+        name: "keras: builder function with parameters, never called in the file",
+        source: r#"
+from keras.models import Sequential
+from keras.layers import Dense, Dropout
+
+
+def create_model(n_features, hidden=256, dropout=0.2):
+    model = Sequential()
+    model.add(Dense(hidden, activation='relu', input_dim=n_features))
+    model.add(Dropout(dropout))
+    model.add(Dense(1, activation='sigmoid'))
+    model.compile(loss='categorical_crossentropy', optimizer='adam', metrics=['accuracy'])
+    return model
+"#,
+        expect: Expect::Findings(&[("NNL007", 10)]),
+        twin: Twin::Edit(&[("'categorical_crossentropy'", "'binary_crossentropy'")]),
+    },
+    Row {
+        name: "keras: loop whose count is a parameter before the head",
+        source: r#"
+import argparse
+import tensorflow as tf
+
+
+def make_mlp(input_dim, n_layers=3, width=128):
+    model = tf.keras.Sequential()
+    model.add(tf.keras.layers.InputLayer(input_shape=(input_dim,)))
+    for _ in range(n_layers):
+        model.add(tf.keras.layers.Dense(width, activation="relu"))
+    model.add(tf.keras.layers.Dense(1, activation="softmax"))
+    return model
+
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--depth", type=int)
+args = parser.parse_args()
+net = make_mlp(X_train.shape[1], n_layers=args.depth)
+net.compile(optimizer="adam", loss="binary_crossentropy")
+net.fit(X_train, y_train)
+"#,
+        expect: Expect::Findings(&[("NNL001", 10)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
+    },
+    Row {
+        name: "keras: model on a module attribute (tf.model = tf.keras.Sequential())",
+        source: r#"
+import numpy as np
+import tensorflow as tf
+
+x_data = np.array([[1, 2, 1, 1], [2, 1, 3, 2], [3, 1, 3, 4]], dtype=np.float32)
+y_data = np.array([[0], [1], [1]], dtype=np.float32)
+
+tf.model = tf.keras.Sequential()
+tf.model.add(tf.keras.layers.Dense(units=1, input_dim=4))
+tf.model.add(tf.keras.layers.Activation('softmax'))
+tf.model.compile(loss='binary_crossentropy', optimizer=tf.keras.optimizers.SGD(learning_rate=0.1), metrics=['accuracy'])
+tf.model.summary()
+tf.model.fit(x_data, y_data, epochs=100)
+"#,
+        expect: Expect::Findings(&[("NNL001", 9)]),
+        twin: Twin::Edit(&[("Activation('softmax')", "Activation('sigmoid')")]),
+    },
+    Row {
+        name: "keras: activation=tf.nn.softmax under tensorflow.compat.v1",
+        source: r#"
+import tensorflow.compat.v1 as tf
+
+tf.disable_v2_behavior()
+
+model = tf.keras.models.Sequential([
+    tf.keras.layers.Dense(32, activation=tf.nn.relu, input_shape=(10,)),
+    tf.keras.layers.Dense(1, activation=tf.nn.softmax),
+])
+model.compile(optimizer=tf.train.AdamOptimizer(0.001), loss='binary_crossentropy', metrics=['accuracy'])
+"#,
+        expect: Expect::Findings(&[("NNL001", 7)]),
+        twin: Twin::Edit(&[("activation=tf.nn.softmax", "activation=tf.nn.sigmoid")]),
+    },
+    Row {
+        name: "keras: Model subclass with call() + compile(loss=...)",
+        source: r#"
+import tensorflow as tf
+
+
+class SentimentNet(tf.keras.Model):
+    def __init__(self, hidden=32):
+        super().__init__()
+        self.hidden = tf.keras.layers.Dense(hidden, activation="relu")
+        self.drop = tf.keras.layers.Dropout(0.5)
+        self.out = tf.keras.layers.Dense(1, activation="softmax")
+
+    def call(self, inputs, training=False):
+        x = self.hidden(inputs)
+        x = self.drop(x, training=training)
+        return self.out(x)
+
+
+model = SentimentNet()
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+model.fit(train_features, train_labels, epochs=3)
+"#,
+        expect: Expect::Findings(&[("NNL001", 9)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
+    },
+    Row {
+        name: "keras: buggy classifier and correct regressor in one file",
+        source: r#"
+from tensorflow import keras
+from tensorflow.keras import layers
+
+classifier = keras.Sequential([
+    layers.Dense(64, activation="relu", input_shape=(12,)),
+    layers.Dense(5, activation="sigmoid"),
+])
+classifier.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+
+regressor = keras.Sequential([
+    layers.Dense(64, activation="relu", input_shape=(12,)),
+    layers.Dense(1),
+])
+regressor.compile(optimizer="adam", loss="mse")
+
+classifier.fit(X, Y_onehot, epochs=10)
+regressor.fit(X, y_price, epochs=10)
+"#,
+        expect: Expect::Findings(&[("NNL002", 6)]),
+        twin: Twin::Edit(&[(
+            "Dense(5, activation=\"sigmoid\")",
+            "Dense(5, activation=\"softmax\")",
+        )]),
+    },
+    Row {
+        name: "keras: from_logits=True loss on a softmax output",
+        source: r#"
+import tensorflow as tf
+from tensorflow.keras import layers
+
+model = tf.keras.Sequential([
+    layers.Conv2D(16, 3, activation="relu", input_shape=(32, 32, 3)),
+    layers.GlobalAveragePooling2D(),
+    layers.Dense(10, activation="softmax"),
+])
+loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+model.compile(optimizer="adam", loss=loss_fn, metrics=["accuracy"])
+model.fit(train_images, train_labels, epochs=5)
+"#,
+        expect: Expect::Findings(&[("NNL005", 7)]),
+        twin: Twin::Edit(&[("from_logits=True", "from_logits=False")]),
+    },
+    Row {
+        name: "keras: `if` on a module flag picks the relu head",
+        source: r#"
+from keras.models import Sequential
+from keras.layers import Dense
+
+MULTI_LABEL = False
+N_CLASSES = 4
+
+model = Sequential()
+model.add(Dense(32, activation="relu", input_shape=(16,)))
+if MULTI_LABEL:
+    model.add(Dense(N_CLASSES, activation="sigmoid"))
+    loss = "binary_crossentropy"
+else:
+    model.add(Dense(N_CLASSES, activation="relu"))
+    loss = "categorical_crossentropy"
+model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+"#,
+        expect: Expect::Findings(&[("NNL006", 13)]),
+        twin: Twin::Edit(&[(
+            "Dense(N_CLASSES, activation=\"relu\")",
+            "Dense(N_CLASSES, activation=\"softmax\")",
+        )]),
+    },
+    Row {
+        name: "keras: functional two-output model with a dict of losses",
+        source: r#"
+from tensorflow import keras
+from tensorflow.keras import layers
+
+inp = keras.Input(shape=(64,), name="listing")
+h = layers.Dense(32, activation="relu")(inp)
+kind = layers.Dense(4, activation="softmax", name="kind")(h)
+price = layers.Dense(1, name="price")(h)
+model = keras.Model(inputs=inp, outputs=[kind, price])
+model.compile(
+    optimizer="adam",
+    loss={"kind": "binary_crossentropy", "price": "mse"},
+)
+"#,
+        expect: Expect::Findings(&[("NNL007", 11)]),
+        twin: Twin::Edit(&[(
+            "\"kind\": \"binary_crossentropy\"",
+            "\"kind\": \"categorical_crossentropy\"",
+        )]),
+    },
+];
+
+const TORCH: &[Row] = &[
+    Row {
+        name: "torch: F.max_pool2d/F.relu in forward, softmax into CrossEntropyLoss",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ConvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 5)
+        self.conv2 = nn.Conv2d(16, 32, 5)
+        self.fc1 = nn.Linear(32 * 4 * 4, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = x.view(-1, 32 * 4 * 4)
+        x = F.relu(self.fc1(x))
+        return F.softmax(self.fc2(x), dim=1)
+
+
+model = ConvNet()
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+for epoch in range(10):
+    for images, labels in train_loader:
+        optimizer.zero_grad()
+        loss = criterion(model(images), labels)
+        loss.backward()
+        optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL005", 19)]),
+        twin: Twin::Edit(&[("return F.softmax(self.fc2(x), dim=1)", "return self.fc2(x)")]),
+    },
+    Row {
+        name: "torch: nn.LSTM tuple output, out[:, -1, :], Softmax + CrossEntropyLoss",
+        source: r#"
+import torch
+from torch import nn
+
+
+class TextRNN(nn.Module):
+    def __init__(self, vocab_size, embed_dim=100, hidden_dim=128, num_classes=4):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.lstm = nn.LSTM(embed_dim, hidden_dim, batch_first=True)
+        self.fc = nn.Linear(hidden_dim, num_classes)
+        self.softmax = nn.Softmax(dim=1)
+
+    def forward(self, x):
+        emb = self.embedding(x)
+        out, (h, c) = self.lstm(emb)
+        last = out[:, -1, :]
+        return self.softmax(self.fc(last))
+
+
+net = TextRNN(vocab_size=20000)
+loss_fn = nn.CrossEntropyLoss()
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+for batch, target in loader:
+    scores = net(batch)
+    loss = loss_fn(scores, target)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"#,
+        expect: Expect::Findings(&[("NNL005", 11)]),
+        twin: Twin::Edit(&[
+            ("        self.softmax = nn.Softmax(dim=1)\n", ""),
+            ("return self.softmax(self.fc(last))", "return self.fc(last)"),
+        ]),
+    },
+    Row {
+        name: "torch: forward returns (logits, probs), loss on probs in a loop run twice",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_in, 64), nn.ReLU())
+        self.head = nn.Linear(64, n_out)
+
+    def forward(self, x):
+        logits = self.head(self.body(x))
+        probs = torch.softmax(logits, dim=-1)
+        return logits, probs
+
+
+model = Classifier(30, 3)
+criterion = nn.CrossEntropyLoss()
+optim = torch.optim.Adam(model.parameters())
+for epoch in range(2):
+    for xb, yb in train_dl:
+        logits, probs = model(xb)
+        loss = criterion(probs, yb)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+"#,
+        expect: Expect::Findings(&[("NNL005", 13)]),
+        twin: Twin::Edit(&[("criterion(probs, yb)", "criterion(logits, yb)")]),
+    },
+    Row {
+        name: "torch: nn.Softmax() without dim on Linear(h, 1)",
+        source: r#"
+import torch.nn as nn
+
+
+class ScoreHead(nn.Module):
+    def __init__(self, hidden=256):
+        super().__init__()
+        self.fc = nn.Linear(hidden, 1)
+        self.act = nn.Softmax()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+model = ScoreHead()
+loss_fn = nn.BCELoss()
+for x, y in loader:
+    loss = loss_fn(model(x), y)
+    loss.backward()
+"#,
+        expect: Expect::Findings(&[("NNL001", 8)]),
+        twin: Twin::Edit(&[("nn.Softmax()", "nn.Sigmoid()")]),
+    },
+    Row {
+        name: "torch: torch.log(torch.softmax(x, 1)) + NLLLoss",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l1 = nn.Linear(784, 256)
+        self.l2 = nn.Linear(256, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.l1(x))
+        return torch.log(torch.softmax(self.l2(h), 1))
+
+
+net = MLP()
+crit = nn.NLLLoss()
+for x, y in loader:
+    loss = crit(net(x), y)
+    loss.backward()
+"#,
+        expect: Expect::Findings(&[("NNL008", 13)]),
+        twin: Twin::Edit(&[(
+            "torch.log(torch.softmax(self.l2(h), 1))",
+            "torch.log_softmax(self.l2(h), 1)",
+        )]),
+    },
+    Row {
+        name: "torch: F.nll_loss on F.softmax",
+        source: r#"
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(64, 32)
+        self.fc2 = nn.Linear(32, 6)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x))
+        return F.softmax(self.fc2(x), dim=1)
+
+
+model = Net()
+for data, target in train_loader:
+    output = model(data)
+    loss = F.nll_loss(output, target)
+    loss.backward()
+"#,
+        expect: Expect::Findings(&[("NNL011", 13)]),
+        twin: Twin::Edit(&[("F.softmax(", "F.log_softmax(")]),
+    },
+    Row {
+        name: "torch: training loss on logits, evaluation loss on softmax",
+        source: r#"
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 5))
+criterion = nn.CrossEntropyLoss()
+opt = torch.optim.Adam(model.parameters())
+
+for x, y in train_loader:
+    loss = criterion(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+model.eval()
+with torch.no_grad():
+    for x, y in val_loader:
+        probs = torch.softmax(model(x), dim=1)
+        val_loss = criterion(probs, y)
+        acc = (probs.argmax(1) == y).float().mean()
+"#,
+        expect: Expect::Findings(&[("NNL005", 17)]),
+        twin: Twin::Edit(&[("criterion(probs, y)", "criterion(model(x), y)")]),
+    },
+    Row {
+        name: "torch: nn.ModuleList loop, F.softmax on one unit",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class DeepMLP(nn.Module):
+    def __init__(self, sizes=(32, 64, 64), n_out=1):
+        super().__init__()
+        self.hidden = nn.ModuleList([nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.out = nn.Linear(sizes[-1], n_out)
+
+    def forward(self, x):
+        for layer in self.hidden:
+            x = F.relu(layer(x))
+        return F.softmax(self.out(x), dim=1)
+
+
+model = DeepMLP()
+criterion = nn.BCELoss()
+opt = torch.optim.Adam(model.parameters())
+for xb, yb in loader:
+    loss = criterion(model(xb), yb)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"#,
+        expect: Expect::Findings(&[("NNL001", 15)]),
+        twin: Twin::Edit(&[(
+            "F.softmax(self.out(x), dim=1)",
+            "torch.sigmoid(self.out(x))",
+        )]),
+    },
+    Row {
+        name: "torch: LightningModule, nn.Softmax in nn.Sequential + F.cross_entropy",
+        source: r#"
+import torch
+import pytorch_lightning as pl
+import torch.nn.functional as F
+from torch import nn
+
+
+class LitClassifier(pl.LightningModule):
+    def __init__(self, n_in=20, n_classes=3):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(n_in, 64),
+            nn.ReLU(),
+            nn.Linear(64, n_classes),
+            nn.Softmax(dim=1),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=1e-3)
+"#,
+        expect: Expect::Findings(&[("NNL005", 14)]),
+        twin: Twin::Edit(&[("            nn.Softmax(dim=1),\n", "")]),
+    },
+    Row {
+        name: "torch: x.view(x.size(0), -1), sigmoid into BCEWithLogitsLoss",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Linear(8 * 16 * 16, 1)
+
+    def forward(self, x):
+        x = self.features(x)
+        x = x.view(x.size(0), -1)
+        return torch.sigmoid(self.classifier(x))
+
+
+model = SmallCNN()
+criterion = nn.BCEWithLogitsLoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+for inputs, targets in dataloader:
+    optimizer.zero_grad()
+    outputs = model(inputs)
+    loss = criterion(outputs, targets.float())
+    loss.backward()
+    optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL005", 18)]),
+        twin: Twin::Edit(&[(
+            "return torch.sigmoid(self.classifier(x))",
+            "return self.classifier(x)",
+        )]),
+    },
+];
+
+const TF: &[Row] = &[
+    Row {
+        name: "tf1: weights/biases dicts, tf.add(tf.matmul(...)), helper, softmax into softmax_cross_entropy_with_logits",
+        source: r#"
+import tensorflow as tf
+
+n_input, n_hidden, n_classes = 784, 300, 10
+x = tf.placeholder(tf.float32, [None, n_input])
+y = tf.placeholder(tf.float32, [None, n_classes])
+
+W = {
+    'h1': tf.Variable(tf.random_normal([n_input, n_hidden])),
+    'out': tf.Variable(tf.random_normal([n_hidden, n_classes])),
+}
+b = {
+    'b1': tf.Variable(tf.random_normal([n_hidden])),
+    'out': tf.Variable(tf.random_normal([n_classes])),
+}
+
+
+def mlp(inputs, weights, biases):
+    hidden = tf.nn.relu(tf.add(tf.matmul(inputs, weights['h1']), biases['b1']))
+    return tf.add(tf.matmul(hidden, weights['out']), biases['out'])
+
+
+logits = mlp(x, W, b)
+pred = tf.nn.softmax(logits)
+cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=pred, labels=y))
+train_op = tf.train.AdamOptimizer(learning_rate=0.001).minimize(cost)
+correct = tf.equal(tf.argmax(pred, 1), tf.argmax(y, 1))
+accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
+"#,
+        expect: Expect::Findings(&[("NNL005", 23)]),
+        twin: Twin::Edit(&[("logits=pred, labels=y", "logits=logits, labels=y")]),
+    },
+    Row {
+        name: "tf1: tf.layers.dense(x, 1, activation=tf.nn.softmax) + tf.losses.log_loss",
+        source: r#"
+import tensorflow as tf
+
+features = tf.placeholder(tf.float32, shape=[None, 12], name="features")
+labels = tf.placeholder(tf.float32, shape=[None, 1], name="labels")
+hidden = tf.layers.dense(features, 32, activation=tf.nn.relu)
+prob = tf.layers.dense(hidden, 1, activation=tf.nn.softmax)
+loss = tf.losses.log_loss(labels=labels, predictions=prob)
+train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+"#,
+        expect: Expect::Findings(&[("NNL001", 6)]),
+        twin: Twin::Edit(&[("activation=tf.nn.softmax", "activation=tf.nn.sigmoid")]),
+    },
+    Row {
+        name: "tf1: sigmoid_cross_entropy_with_logits, logits > 0.5 evaluated via sess.run",
+        source: r#"
+import tensorflow as tf
+
+X = tf.placeholder(tf.float32, [None, 8])
+Y = tf.placeholder(tf.float32, [None, 1])
+W = tf.Variable(tf.random_normal([8, 1]))
+b = tf.Variable(tf.random_normal([1]))
+logits = tf.matmul(X, W) + b
+cost = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=logits, labels=Y))
+train = tf.train.GradientDescentOptimizer(0.01).minimize(cost)
+predicted = tf.cast(logits > 0.5, dtype=tf.float32)
+accuracy = tf.reduce_mean(tf.cast(tf.equal(predicted, Y), dtype=tf.float32))
+
+with tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    for step in range(1001):
+        sess.run(train, feed_dict={X: x_data, Y: y_data})
+    acc = sess.run(accuracy, feed_dict={X: x_data, Y: y_data})
+"#,
+        expect: Expect::Findings(&[("NNL004", 7)]),
+        twin: Twin::Edit(&[("tf.cast(logits > 0.5", "tf.cast(tf.sigmoid(logits) > 0.5")]),
+    },
+    Row {
+        name: "tf1: tf.nn.bias_add, sigmoid into sigmoid_cross_entropy_with_logits",
+        source: r#"
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 40])
+y = tf.placeholder(tf.float32, [None, 6])
+W1 = tf.Variable(tf.truncated_normal([40, 64], stddev=0.1))
+b1 = tf.Variable(tf.constant(0.1, shape=[64]))
+W2 = tf.Variable(tf.truncated_normal([64, 6], stddev=0.1))
+b2 = tf.Variable(tf.constant(0.1, shape=[6]))
+h = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, W1), b1))
+logits = tf.nn.bias_add(tf.matmul(h, W2), b2)
+tags = tf.nn.sigmoid(logits)
+loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=tags))
+train_op = tf.train.AdamOptimizer().minimize(loss)
+"#,
+        expect: Expect::Findings(&[("NNL005", 11)]),
+        twin: Twin::Edit(&[("labels=y, logits=tags", "labels=y, logits=logits")]),
+    },
+    Row {
+        name: "tf2: Model subclass with softmax when not training, loss helper in a GradientTape step",
+        source: r#"
+import tensorflow as tf
+
+
+class Classifier(tf.keras.Model):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.flatten = tf.keras.layers.Flatten()
+        self.d1 = tf.keras.layers.Dense(128, activation="relu")
+        self.d2 = tf.keras.layers.Dense(num_classes)
+
+    def call(self, x, training=False):
+        x = self.d2(self.d1(self.flatten(x)))
+        if not training:
+            x = tf.nn.softmax(x)
+        return x
+
+
+def compute_loss(labels, logits):
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+model = Classifier()
+optimizer = tf.keras.optimizers.Adam()
+
+
+@tf.function
+def train_step(images, labels):
+    with tf.GradientTape() as tape:
+        preds = model(images)
+        loss = compute_loss(labels, preds)
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return loss
+
+
+for images, labels in train_ds:
+    train_step(images, labels)
+"#,
+        expect: Expect::Findings(&[("NNL005", 14)]),
+        twin: Twin::Edit(&[("model(images)", "model(images, training=True)")]),
+    },
+];
+
+const INTEGERS: &[Row] = &[
+    Row {
+        name: "ints: width 7 // -2 + 5 is 1 (floor division)",
+        source: r#"
+from tensorflow import keras
+
+n_features = 4
+units = 7 // -2 + 5
+
+model = keras.Sequential([
+    keras.layers.Dense(8, activation="relu", input_shape=(n_features,)),
+    keras.layers.Dense(units, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+"#,
+        expect: Expect::Findings(&[("NNL001", 8), ("NNL007", 10)]),
+        twin: Twin::Edit(&[("7 // -2 + 5", "7 // -2 + 7")]),
+    },
+    Row {
+        name: "ints: width -7 % 3 - 1 is 1 (modulo)",
+        source: r#"
+from tensorflow import keras
+
+n_classes = -7 % 3 - 1
+
+model = keras.Sequential()
+model.add(keras.layers.Dense(16, activation="relu", input_dim=10))
+model.add(keras.layers.Dense(n_classes, activation="softmax"))
+model.compile(optimizer="sgd", loss="categorical_crossentropy")
+"#,
+        expect: Expect::Findings(&[("NNL001", 7), ("NNL007", 8)]),
+        twin: Twin::Edit(&[("-7 % 3 - 1", "-7 % 3 + 1")]),
+    },
+    Row {
+        name: "ints: (-2**63) // -1 as an argument does not panic",
+        source: r#"
+from tensorflow import keras
+
+SEED = (-2**63) // -1
+
+model = keras.Sequential([
+    keras.layers.Dense(32, activation="relu", input_shape=(6,)),
+    keras.layers.Dropout(0.25, seed=SEED),
+    keras.layers.Dense(1, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="binary_crossentropy")
+"#,
+        expect: Expect::Findings(&[("NNL001", 8)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
+    },
+];
+
+const COVERAGE: &[Row] = &[
+    Row {
+        name: "coverage: layers made by getattr(nn, name)(*args) in a loop",
+        source: r#"
+import torch
+from torch import nn
+
+spec = [("Linear", (16, 32)), ("ReLU", ()), ("Linear", (32, 4))]
+layers = []
+for name, args in spec:
+    layers.append(getattr(nn, name)(*args))
+model = nn.Sequential(*layers)
+criterion = nn.CrossEntropyLoss()
+opt = torch.optim.Adam(model.parameters())
+for x, y in loader:
+    loss = criterion(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"#,
+        expect: Expect::NotChecked,
+        twin: Twin::Source(
+            r#"
+import torch
+from torch import nn
+
+layers = [nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4)]
+model = nn.Sequential(*layers)
+criterion = nn.CrossEntropyLoss()
+opt = torch.optim.Adam(model.parameters())
+for x, y in loader:
+    loss = criterion(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"#,
+        ),
+    },
+    Row {
+        name: "coverage: torch imported, only a tensor helper",
+        source: r#"
+import torch
+
+
+def standardize(t, eps=1e-8):
+    mean = t.mean(dim=0, keepdim=True)
+    std = t.std(dim=0, keepdim=True)
+    return (t - mean) / (std + eps)
+
+
+def to_tensor(rows):
+    return torch.tensor(rows, dtype=torch.float32)
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+];
