@@ -142,7 +142,7 @@ fn loss_findings_point_at_the_loss_and_layer_lines() {
             "NNL002/bad_py_tf1_autoencoder_handwritten_ce.py",
             "NNL002",
             "tf.nn.sigmoid",
-            "tf.log(decoded)",
+            "tf.log(decoded + 1e-10)",
         ),
         (
             "NNL004/bad_py_linear_bce_object.py",

@@ -99,12 +99,16 @@ pub enum Value {
     Function(Rc<FunctionDef>),
     /// TF1: a variable or initializer of this shape (`tf.Variable(tf.random_normal([784, 10]))`).
     Variable(Option<Vec<Option<i64>>>),
-    /// TF1: `tf.log(p)` of a tensor.
-    LogOf(usize),
-    /// TF1: `y * tf.log(p)` (sum or mean of it): a hand-written cross-entropy term on `p`.
-    CeTerm(usize),
+    /// TF1: `tf.log(p)` of a tensor, and the log layer made for it (none when `p` was clipped
+    /// first, `tf.log(tf.clip_by_value(p, 1e-10, 1.0))`: the usual guard against log(0)).
+    LogOf(usize, Option<usize>),
+    /// TF1: `y * tf.log(p)` (sum or mean of it): a hand-written cross-entropy term on `p`, with
+    /// the log tensor; `true` when `p` is logits (`y * tf.nn.log_softmax(z)` is a term on `z`).
+    CeTerm(usize, Option<usize>, bool),
     /// TF1: `y * log(p) + (1 - y) * log(1 - p)`: the binary form.
-    BceTerm(usize),
+    BceTerm(usize, Option<usize>),
+    /// TF1: `tf.clip_by_value(p, lo, hi)` of a tensor, kept apart so a log of it is a guarded log.
+    Clipped(usize),
     /// PyTorch: an `nn.Module` or `LightningModule` subclass defined in the file.
     Class(Rc<torch::TorchClass>),
     /// PyTorch: a module instance (of a class above, or `nn.Sequential`), index into `instances`.
@@ -125,6 +129,9 @@ pub struct TfLoss {
     pub call_span: Span,
     /// `logits=...` as written, when the loss takes logits.
     pub logits_span: Option<Span>,
+    /// A tensor the loss computes on the way that the model keeps as an extra output: the log of
+    /// a hand-written cross-entropy, so a `log(softmax(z))` in it is checked.
+    pub also: Option<usize>,
 }
 
 /// A value and where it was written.
@@ -245,6 +252,8 @@ pub struct World {
     called: std::collections::HashSet<String>,
     /// Attributes the file sets on imported modules (`tf.model = ...`), by dotted path.
     module_attrs: HashMap<String, Value>,
+    /// A training call was made on something nnlint could not resolve, or a loss was called.
+    trains: bool,
     /// Methods run at least once (by address), so the ones never called can be run at the end.
     ran: std::collections::HashSet<*const FunctionDef>,
 }
@@ -474,6 +483,7 @@ impl World {
             || !self.instances.is_empty()
             || !self.tf_losses.is_empty()
             || !self.torch_classes.is_empty()
+            || self.trains
     }
 
     pub(super) fn gap(&mut self, span: Span, reason: &'static str) {
@@ -1000,8 +1010,10 @@ impl World {
                 }
             }
             Expr::Neg { operand, .. } => match self.eval(operand, frame, globals).value {
-                Value::CeTerm(p) => self.hand_written_loss(p, false, span),
-                Value::BceTerm(p) => self.hand_written_loss(p, true, span),
+                Value::CeTerm(p, log, logits) => {
+                    self.hand_written_loss(p, false, span, log, logits)
+                }
+                Value::BceTerm(p, log) => self.hand_written_loss(p, true, span, log, false),
                 Value::Int(i) => i.checked_neg().map_or(Value::Unknown, Value::Int),
                 Value::Float(f) => Value::Float(-f),
                 Value::Tensor(t) => self.opaque_tensor(t, span, span),
@@ -1181,6 +1193,7 @@ impl World {
             callee_span: o.callee_span,
             call_span: c.span,
             logits_span: from_logits.map(|k| k.span),
+            also: None,
         });
     }
 
@@ -1240,12 +1253,34 @@ impl World {
     fn tensor_binop(&mut self, l: Value, op: BinOp, r: Value, span: Span) -> Value {
         let number = |v: &Value| matches!(v, Value::Int(_) | Value::Float(_));
         let scales = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mult | BinOp::Div);
+        // `y * tf.nn.log_softmax(z)`: a hand-written softmax cross-entropy on the logits `z`.
+        if op == BinOp::Mult {
+            for v in [&l, &r] {
+                if let &Value::Tensor(t) = v
+                    && let Some(z) = self.log_softmax_input(t)
+                {
+                    return Value::CeTerm(z, None, true);
+                }
+            }
+        }
         match (&l, &r) {
             (&Value::Tensor(t), o) | (o, &Value::Tensor(t)) if scales && number(o) => {
                 Value::Tensor(t)
             }
             (&Value::Tensor(t), _) | (_, &Value::Tensor(t)) => self.opaque_tensor(t, span, span),
             _ => binop(l, op, r),
+        }
+    }
+
+    /// The input of `t` when `t` is a log-softmax activation (`tf.nn.log_softmax(z)`).
+    fn log_softmax_input(&self, t: usize) -> Option<usize> {
+        let rec = &self.tensors[t];
+        let layer = &self.layers[rec.layer];
+        let log_softmax = layer.class == "Activation"
+            && matches!(layer.args.first().map(|a| &a.value), Some(Value::Str(s)) if s == "log_softmax");
+        match layer.calls.get(rec.node).map(Vec::as_slice) {
+            Some(&[z]) if log_softmax => Some(z),
+            _ => None,
         }
     }
 
@@ -1301,6 +1336,35 @@ impl World {
         .or(first_tensor(
             args.iter().chain(kwargs.iter().flatten().map(|k| &k.value)),
         ));
+        // `sess.run(t)`, `sess.run([a, b])`: the values of the tensors it is given (what the code
+        // then thresholds or compares is read as applied to them).
+        if let (Value::Unknown, Expr::Attribute { attr, .. }) = (&callee, &c.func)
+            && attr == "run"
+            && let Some(first) = args.first()
+            && tensor_in(&first.value).is_some()
+        {
+            return first.value.clone();
+        }
+        // Training calls on a model nnlint could not resolve (`model.fit`, `loss.backward()`):
+        // the file trains something, so an unresolved model is said, not silently skipped.
+        if let (Value::Unknown, Expr::Attribute { attr, .. }) = (&callee, &c.func)
+            && matches!(
+                attr.as_str(),
+                "fit" | "compile" | "backward" | "train_on_batch" | "fit_generator"
+            )
+        {
+            self.trains = true;
+        }
+        // `np.round(p)`, `np.rint(p)`: a 0.5 threshold on `p`.
+        if let Value::Path(p) = &callee
+            && matches!(p.as_str(), "numpy.round" | "numpy.rint" | "numpy.around")
+            && let Some(SValue {
+                value: Value::Tensor(t),
+                ..
+            }) = args.first()
+        {
+            self.thresholds.push((*t, c.span));
+        }
         if let (Value::Unknown, Expr::Name { id, .. }) = (&callee, &c.func)
             && !frame.locals.contains_key(id)
             && !globals.is_some_and(|g| g.contains_key(id))
@@ -1562,6 +1626,7 @@ impl World {
                 } else {
                     None
                 },
+                also: None,
             });
             return Some(Value::Unknown);
         }
@@ -1625,13 +1690,50 @@ impl World {
                 Some(Value::List(d) | Value::Tuple(d)) => Value::Variable(Some(dims(&d))),
                 _ => Value::Variable(None),
             }),
-            "log" | "math.log" => Some(match tensor_of(&arg(0, "x")) {
-                Some(p) => Value::LogOf(p),
-                None => Value::Unknown,
+            "log" | "math.log" => Some(match arg(0, "x").map(|v| v.value) {
+                // `tf.log(p + 1e-10)`: guarded like a clip.
+                Some(Value::Tensor(p)) if c.args.first().is_some_and(adds_epsilon) => {
+                    Value::LogOf(p, None)
+                }
+                // The log is a layer of its own, so NNL008 sees `log(softmax(z))`.
+                Some(Value::Tensor(p)) => {
+                    let layer = self.new_layer(
+                        "TFOpLambda",
+                        c,
+                        vec![],
+                        vec![KwValue {
+                            name: "function".into(),
+                            span: c.func.span(),
+                            value: SValue {
+                                value: Value::Str("math.log".into()),
+                                span: c.func.span(),
+                            },
+                        }],
+                    );
+                    self.layers[layer].callee_span = c.func.span();
+                    let log = self.call_layer(
+                        layer,
+                        &[SValue {
+                            value: Value::Tensor(p),
+                            span: c.span,
+                        }],
+                    );
+                    let log = match log {
+                        Value::Tensor(l) => Some(l),
+                        _ => None,
+                    };
+                    Value::LogOf(p, log)
+                }
+                Some(Value::Clipped(p)) => Value::LogOf(p, None),
+                _ => Value::Unknown,
+            }),
+            "clip_by_value" => Some(match arg(0, "t").map(|v| v.value) {
+                Some(Value::Tensor(p)) => Value::Clipped(p),
+                _ => Value::Unknown,
             }),
             "reduce_sum" | "reduce_mean" | "math.reduce_sum" | "math.reduce_mean" => {
                 Some(match arg(0, "input_tensor").map(|v| v.value) {
-                    Some(v @ (Value::CeTerm(_) | Value::BceTerm(_))) => v,
+                    Some(v @ (Value::CeTerm(..) | Value::BceTerm(..))) => v,
                     _ => Value::Unknown,
                 })
             }
@@ -1654,7 +1756,14 @@ impl World {
     }
 
     /// `-tf.reduce_sum(y * tf.log(p))`: categorical cross-entropy on `p` as written by hand.
-    fn hand_written_loss(&mut self, p: usize, binary: bool, span: Span) -> Value {
+    fn hand_written_loss(
+        &mut self,
+        p: usize,
+        binary: bool,
+        span: Span,
+        log: Option<usize>,
+        logits: bool,
+    ) -> Value {
         self.tf_losses.push(TfLoss {
             class: if binary {
                 "BinaryCrossentropy"
@@ -1664,7 +1773,8 @@ impl World {
             tensor: p,
             callee_span: span,
             call_span: span,
-            logits_span: None,
+            logits_span: logits.then_some(span),
+            also: log,
         });
         Value::Unknown
     }
@@ -1716,7 +1826,7 @@ impl World {
         self.models.push(ModelRec {
             kind: ModelKind::Functional {
                 inputs,
-                outputs: vec![loss.tensor],
+                outputs: std::iter::once(loss.tensor).chain(loss.also).collect(),
             },
             span: self.layers[self.tensors[loss.tensor].layer].call_span,
             name: Some("tf_graph".into()),
@@ -2320,9 +2430,13 @@ fn tf1_loss(tail: &str) -> Option<(&'static str, bool, &'static str, usize)> {
 fn tf1_binop(l: &Value, op: BinOp, r: &Value) -> Option<Value> {
     Some(match (l, op, r) {
         // `y * tf.log(p)`
-        (Value::LogOf(p), BinOp::Mult, _) | (_, BinOp::Mult, Value::LogOf(p)) => Value::CeTerm(*p),
+        (Value::LogOf(p, log), BinOp::Mult, _) | (_, BinOp::Mult, Value::LogOf(p, log)) => {
+            Value::CeTerm(*p, *log, false)
+        }
         // `y * log(p) + (1 - y) * log(1 - p)`
-        (Value::CeTerm(p), BinOp::Add, _) | (_, BinOp::Add, Value::CeTerm(p)) => Value::BceTerm(*p),
+        (Value::CeTerm(p, log, _), BinOp::Add, _) | (_, BinOp::Add, Value::CeTerm(p, log, _)) => {
+            Value::BceTerm(*p, *log)
+        }
         // `tf.matmul(x, W) + b`: the bias keeps the tensor what it was.
         (Value::Tensor(t), BinOp::Add, Value::Variable(_))
         | (Value::Variable(_), BinOp::Add, Value::Tensor(t)) => Value::Tensor(*t),
@@ -2608,4 +2722,10 @@ fn keras_loss_class(name: &str) -> Option<&'static str> {
         "meanabsoluteerror" | "mae" => "MeanAbsoluteError",
         _ => return None,
     })
+}
+
+/// `p + 1e-10` (or `1e-8 + p`): a small positive constant added to guard a log against 0.
+fn adds_epsilon(e: &Expr) -> bool {
+    let small = |e: &Expr| matches!(e, Expr::Float { value, .. } if *value > 0.0 && *value <= 1e-3);
+    matches!(e, Expr::BinOp { op: BinOp::Add, left, right, .. } if small(left) || small(right))
 }

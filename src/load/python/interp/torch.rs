@@ -105,7 +105,6 @@ pub(super) fn non_tensor_method(name: &str) -> bool {
             | "nelement"
             | "item"
             | "tolist"
-            | "numpy"
             | "get_shape"
             | "shape"
             | "as_list"
@@ -113,7 +112,6 @@ pub(super) fn non_tensor_method(name: &str) -> bool {
             | "element_size"
             | "is_contiguous"
             | "type"
-            | "eval"
             | "backward"
             | "register_hook"
             | "requires_grad_"
@@ -127,6 +125,9 @@ fn keeps_values(name: &str) -> bool {
     matches!(
         name,
         "to" | "float"
+            // The values of the tensor, as an array: thresholds on them read the tensor.
+            | "numpy"
+            | "eval"
             | "double"
             | "cpu"
             | "cuda"
@@ -1170,11 +1171,16 @@ impl World {
         args: &[SValue],
         kwargs: &[KwValue],
     ) -> Value {
+        self.trains = true;
+        let input = arg(args, kwargs, 0, "input");
         let Some(SValue {
             value: Value::Tensor(t),
             span,
-        }) = arg(args, kwargs, 0, "input")
+        }) = input
         else {
+            if let Some(a) = input {
+                self.gap(a.span, "the loss's input could not be followed");
+            }
             return Value::Unknown;
         };
         self.tf_losses.push(TfLoss {
@@ -1183,6 +1189,7 @@ impl World {
             callee_span,
             call_span: c.span,
             logits_span: takes_logits(name).then_some(span),
+            also: None,
         });
         Value::Unknown
     }
