@@ -908,7 +908,16 @@ impl World {
                         None => Value::Path(path),
                     }
                 }
-                Value::Model(m) => Value::Method(m, attr.clone()),
+                // `base.output`, `base.input` of a functional model (a backbone): its tensors.
+                Value::Model(m) => match (&self.models[m].kind, attr.as_str()) {
+                    (ModelKind::Functional { outputs, .. }, "output") if outputs.len() == 1 => {
+                        Value::Tensor(outputs[0])
+                    }
+                    (ModelKind::Functional { inputs, .. }, "input") if inputs.len() == 1 => {
+                        Value::Tensor(inputs[0])
+                    }
+                    _ => Value::Method(m, attr.clone()),
+                },
                 Value::Instance(i) => self.instance_attr(i, attr),
                 Value::Tensor(t) => Value::TensorMethod(t, attr.clone()),
                 _ => Value::Unknown,
@@ -1164,6 +1173,64 @@ impl World {
         }
     }
 
+    /// The input tensors `outputs` are computed from, in creation order.
+    fn inputs_of(&self, outputs: &[usize]) -> Vec<usize> {
+        let mut inputs = vec![];
+        let mut stack = outputs.to_vec();
+        let mut seen = vec![false; self.tensors.len()];
+        while let Some(t) = stack.pop() {
+            if std::mem::replace(&mut seen[t], true) {
+                continue;
+            }
+            let rec = &self.tensors[t];
+            let layer = &self.layers[rec.layer];
+            if layer.is_input {
+                inputs.push(t);
+            } else if let Some(ins) = layer.calls.get(rec.node) {
+                stack.extend(ins.iter().copied());
+            }
+        }
+        inputs.sort_unstable();
+        inputs
+    }
+
+    /// `keras.applications.ResNet50(include_top=False, input_shape=...)`, a pretrained backbone:
+    /// a model whose input is as stated and whose output is opaque (nnlint needs only the head the
+    /// file puts on it).
+    fn backbone(&mut self, c: &Call, kwargs: &[KwValue]) -> Value {
+        let shape = kwargs.iter().find(|k| k.name == "input_shape").cloned();
+        let input = self.new_layer(
+            "InputLayer",
+            c,
+            vec![],
+            shape
+                .map(|k| KwValue {
+                    name: "shape".into(),
+                    ..k
+                })
+                .into_iter()
+                .collect(),
+        );
+        self.layers[input].is_input = true;
+        self.tensors.push(TensorRec {
+            layer: input,
+            node: 0,
+        });
+        let x = self.tensors.len() - 1;
+        let out = self.opaque_tensor(x, c.func.span(), c.span);
+        let Value::Tensor(out) = out else {
+            return Value::Unknown;
+        };
+        self.new_model(
+            ModelKind::Functional {
+                inputs: vec![x],
+                outputs: vec![out],
+            },
+            c,
+            &[],
+        )
+    }
+
     /// A Keras loss object or function called on `(y_true, y_pred)`: recorded on the prediction,
     /// taking logits when the object says `from_logits=True`.
     fn keras_loss_call(&mut self, o: &ObjectRec, c: &Call, args: &[SValue], kwargs: &[KwValue]) {
@@ -1386,6 +1453,13 @@ impl World {
                 }
                 if let Some(v) = self.torch_call(&p, c, &args, &kwargs) {
                     return v;
+                }
+                if keras_tail(&p).is_some_and(|t| {
+                    t.strip_prefix("applications.")
+                        .and_then(|rest| rest.rsplit('.').next())
+                        .is_some_and(|last| last.starts_with(|ch: char| ch.is_ascii_uppercase()))
+                }) {
+                    return self.backbone(c, &kwargs);
                 }
                 match classify(&p) {
                     Callee::Sequential => self.sequential(c, &args, &kwargs),
@@ -1783,25 +1857,10 @@ impl World {
     /// tensor depends on, the output is that tensor, and a 0.5 threshold on it is its metric.
     pub fn tf1_model(&mut self, loss: usize) -> Option<usize> {
         let loss = self.tf_losses.get(loss)?.clone();
-        let mut inputs = vec![];
-        let mut stack = vec![loss.tensor];
-        let mut seen = vec![false; self.tensors.len()];
-        while let Some(t) = stack.pop() {
-            if std::mem::replace(&mut seen[t], true) {
-                continue;
-            }
-            let rec = &self.tensors[t];
-            let layer = &self.layers[rec.layer];
-            if layer.is_input {
-                inputs.push(t);
-            } else if let Some(ins) = layer.calls.get(rec.node) {
-                stack.extend(ins.iter().copied());
-            }
-        }
+        let inputs = self.inputs_of(&[loss.tensor]);
         if inputs.is_empty() {
             return None;
         }
-        inputs.sort_unstable();
         let mut kwargs = vec![];
         if let Some(s) = loss.logits_span {
             kwargs.push(KwValue {
@@ -2288,8 +2347,11 @@ impl World {
                 _ => None,
             }
         };
-        let inputs = tensors(get(0, &["inputs", "input"]));
         let outputs = tensors(get(1, &["outputs", "output"]));
+        // Inputs nnlint could not follow (`Model(inputs=feature_inputs, ...)` built from a dict
+        // comprehension): the inputs the outputs are computed from.
+        let inputs = tensors(get(0, &["inputs", "input"]))
+            .or_else(|| outputs.as_ref().map(|o| self.inputs_of(o)));
         match (inputs, outputs) {
             (Some(inputs), Some(outputs)) if !inputs.is_empty() && !outputs.is_empty() => {
                 self.new_model(ModelKind::Functional { inputs, outputs }, c, kwargs)
