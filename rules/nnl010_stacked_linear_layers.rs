@@ -72,8 +72,13 @@ use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
 
-/// Unit-vector probes per check at most: a first layer reading more values per row stays unconfirmed.
-const MAX_UNIT_PROBES: usize = 2048;
+/// Unit-vector probes per check at most: a first layer reading more values per row is checked by
+/// superposition on seeded row pairs instead (the unit rows would cost width² × hidden).
+const MAX_UNIT_PROBES: usize = 256;
+/// Seeded row pairs of the superposition check.
+const SUPERPOSITION_PAIRS: usize = 32;
+/// Widest first-layer input the superposition check probes.
+const MAX_SUPERPOSITION_WIDTH: usize = 1 << 16;
 
 pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
@@ -327,15 +332,23 @@ fn collapse(ctx: &RuleContext, pair: &Pair) -> Result<Check, String> {
         return Err("the first layer's input is a scalar".into());
     }
     let width: usize = row_dims.iter().product();
-    if width == 0 || width > MAX_UNIT_PROBES {
+    if width == 0 || width > MAX_SUPERPOSITION_WIDTH {
         return Err(format!(
-            "the first layer reads {width} values per row; nnlint probes at most {MAX_UNIT_PROBES}"
+            "the first layer reads {width} values per row; nnlint probes at most \
+             {MAX_SUPERPOSITION_WIDTH}"
         ));
     }
+    let unit_rows = width <= MAX_UNIT_PROBES;
     let fixed_batch = shape[0].fixed().map(|b| b as usize);
 
-    // Rows: zero, the unit vectors, then seeded standard normals.
-    let random_rows = eval::probe_rows(graph, &head, ctx.probe.count);
+    // Rows: zero, the unit vectors, then seeded standard normals (narrow inputs); zero, seeded rows
+    // x, seeded rows y, then x + y (wide inputs).
+    let wanted = if unit_rows {
+        ctx.probe.count
+    } else {
+        2 * SUPERPOSITION_PAIRS
+    };
+    let random_rows = eval::probe_rows(graph, &head, wanted);
     let seeded = eval::probes_with_limits(graph, &head, random_rows, ctx.probe.seed, limits)
         .map_err(|e| e.to_string())?;
     let seeded = seeded
@@ -343,12 +356,22 @@ fn collapse(ctx: &RuleContext, pair: &Pair) -> Result<Check, String> {
         .ok_or("no probe was drawn for the first layer's input")?
         .to_f64_vec();
     let random_rows = seeded.len() / width;
-    let mut rows = vec![0f32; width * (1 + width)];
-    for i in 0..width {
-        rows[(1 + i) * width + i] = 1.0;
+    let mut rows = vec![0f32; width];
+    if unit_rows {
+        rows.resize(width * (1 + width), 0.0);
+        for i in 0..width {
+            rows[(1 + i) * width + i] = 1.0;
+        }
     }
     rows.extend(seeded.iter().map(|&v| v as f32));
-    let total = 1 + width + random_rows;
+    let pairs = random_rows / 2;
+    if !unit_rows {
+        for r in 0..pairs {
+            let (a, b) = (r * width, (pairs + r) * width);
+            rows.extend((0..width).map(|i| (seeded[a + i] + seeded[b + i]) as f32));
+        }
+    }
+    let total = rows.len() / width;
 
     let batch = fixed_batch.unwrap_or(total).max(1);
     let mut out: Vec<f64> = vec![];
@@ -378,7 +401,17 @@ fn collapse(ctx: &RuleContext, pair: &Pair) -> Result<Check, String> {
     let bias = row(0);
     let mut max_diff = 0f64;
     let mut max_out = 0f64;
-    for r in 0..random_rows {
+    if !unit_rows {
+        // f(x + y) − f(y) = f(x) − f(0) on every seeded pair: the span is one affine map.
+        for r in 0..pairs {
+            let (fx, fy, fxy) = (row(1 + r), row(1 + pairs + r), row(1 + 2 * pairs + r));
+            for k in 0..out_width {
+                max_diff = max_diff.max((fxy[k] - fy[k] - fx[k] + bias[k]).abs());
+                max_out = max_out.max(fxy[k].abs()).max(fx[k].abs());
+            }
+        }
+    }
+    for r in (0..random_rows).filter(|_| unit_rows) {
         let xr = &seeded[r * width..(r + 1) * width];
         let got = row(1 + width + r);
         for (k, &g) in got.iter().enumerate() {
@@ -414,14 +447,26 @@ fn collapse(ctx: &RuleContext, pair: &Pair) -> Result<Check, String> {
             "seeded Glorot-uniform weights of the real shapes (the file has none)"
         }
     };
-    Ok(Check::Confirmed {
-        summary: format!(
-            "probed both layers from the first one's input with {weights}: the zero row and {width} \
-             unit rows give one {d_in}→{d_out} affine map W = W₁W₂, b = b₁W₂ + b₂, which reproduces \
-             the two-layer output on {random_rows} seeded rows to within {} (largest output {}); its \
-             rank is at most {rank}, and the pair has {pair_params} parameters against {single_params}",
+    let how = if unit_rows {
+        format!(
+            "the zero row and {width} unit rows give one {d_in}→{d_out} affine map W = W₁W₂, b = \
+             b₁W₂ + b₂, which reproduces the two-layer output on {random_rows} seeded rows to within \
+             {} (largest output {})",
             num(max_diff),
             num(max_out)
+        )
+    } else {
+        format!(
+            "on {pairs} seeded row pairs, f(x + y) − f(y) equals f(x) − f(0) to within {} (largest \
+             output {}), so the pair is one {d_in}→{d_out} affine map",
+            num(max_diff),
+            num(max_out)
+        )
+    };
+    Ok(Check::Confirmed {
+        summary: format!(
+            "probed both layers from the first one's input with {weights}: {how}; its rank is at \
+             most {rank}, and the pair has {pair_params} parameters against {single_params}"
         ),
         numbers: vec![
             ("seeded probe rows".into(), random_rows as f64),

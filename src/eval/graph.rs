@@ -108,6 +108,9 @@ pub fn probes(
 /// [`MIN_PROBE_ROWS`]) so that drawing probes stays a fraction of a millisecond.
 pub const PROBE_VALUE_BUDGET: usize = 16_384;
 pub const MIN_PROBE_ROWS: usize = 8;
+/// Multiply-adds of the head's linear layers per check, at most: a wide head (`Dense(30000)`) gets
+/// fewer rows (never fewer than [`MIN_PROBE_ROWS`]).
+pub const PROBE_WORK_BUDGET: usize = 1 << 23;
 
 /// Rows to draw for `head`: `requested`, or fewer when one row of its probes holds many values.
 pub fn probe_rows(graph: &Graph, head: &Head, requested: usize) -> usize {
@@ -124,7 +127,20 @@ pub fn probe_rows(graph: &Graph, head: &Head, requested: usize) -> usize {
         })
         .sum::<usize>()
         .max(1);
-    let affordable = (PROBE_VALUE_BUDGET / per_row).max(MIN_PROBE_ROWS);
+    // Per row, each linear layer of the head costs about its weight's element count.
+    let work: usize = head
+        .ops
+        .iter()
+        .map(|&o| graph.op(o))
+        .filter(|op| crate::ops::is_linear(op))
+        .flat_map(|op| op.inputs.iter().flatten().skip(1))
+        .filter_map(|&w| graph.static_shape(w))
+        .map(|dims| dims.iter().map(|&d| d as usize).product::<usize>())
+        .sum::<usize>()
+        .max(1);
+    let affordable = (PROBE_VALUE_BUDGET / per_row)
+        .min(PROBE_WORK_BUDGET / work)
+        .max(MIN_PROBE_ROWS);
     requested.min(affordable).max(1)
 }
 

@@ -304,7 +304,7 @@ pub(crate) fn build_from_tree(
     path: &Path,
     format: Format,
     source_name: String,
-    text: String,
+    text: impl Into<Arc<str>>,
     root: &Node,
     metadata: BTreeMap<String, String>,
 ) -> Result<Model, LoadError> {
@@ -315,11 +315,12 @@ fn build(
     path: &Path,
     format: Format,
     source_name: String,
-    text: String,
+    text: impl Into<Arc<str>>,
     root: &Node,
     mut metadata: BTreeMap<String, String>,
     weights: Option<Result<h5::FileWeights, String>>,
 ) -> Result<Model, LoadError> {
+    let text: Arc<str> = text.into();
     let (model_root, compile) = locate(root)?;
     let version = root
         .get("keras_version")
@@ -404,7 +405,7 @@ fn build(
         path: path.to_path_buf(),
         format,
         source_name,
-        source_text: Some(Arc::from(text)),
+        source_text: Some(text),
         opset: OPSET,
         producer,
         graph,

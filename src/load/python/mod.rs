@@ -29,7 +29,10 @@ pub fn load_python(path: &Path) -> Result<Model, LoadError> {
 
 pub fn load_notebook(path: &Path) -> Result<Model, LoadError> {
     let bytes = read_bytes(path)?;
-    notebook_from_bytes(path, &bytes)
+    // Valid UTF-8 (every notebook Jupyter writes) becomes the text without a copy.
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    notebook_from_text(path, text)
 }
 
 /// [`load_python`] on bytes already in memory; `path` only names the model (fuzzing and tests).
@@ -61,7 +64,10 @@ pub fn python_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> 
 
 /// [`load_notebook`] on bytes already in memory; `path` only names the model.
 pub fn notebook_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> {
-    let text = String::from_utf8_lossy(bytes).into_owned();
+    notebook_from_text(path, String::from_utf8_lossy(bytes).into_owned())
+}
+
+fn notebook_from_text(path: &Path, text: String) -> Result<Model, LoadError> {
     if !mentions_framework(&text) {
         return Err(no_deep_learning());
     }
@@ -385,7 +391,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             path,
             source.format,
             display.clone(),
-            source.text.clone(),
+            text.clone(),
             &tree,
             metadata.clone(),
         );
