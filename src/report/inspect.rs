@@ -37,7 +37,14 @@ pub fn text(path: &str, model: &Model) -> String {
     if !model.producer.trim().is_empty() {
         let _ = writeln!(out, "producer: {}", model.producer.trim());
     }
-    for key in ["weights", "weights_not_used"] {
+    for key in [
+        "weights",
+        "weights_not_used",
+        "python_models",
+        "python_unknowns",
+        "python_steps",
+        "python_syntax_errors",
+    ] {
         if let Some(note) = model.metadata.get(key) {
             let _ = writeln!(out, "{key}: {note}");
         }

@@ -1007,16 +1007,7 @@ impl World {
             } => {
                 let l = self.eval(left, frame, globals).value;
                 let r = self.eval(right, frame, globals).value;
-                match (l, *op, r) {
-                    // A residual `x + f(x)`.
-                    (Value::Tensor(a), BinOp::Add, Value::Tensor(b)) => {
-                        self.add_tensors(a, b, span)
-                    }
-                    (l, op, r) => match tf1_binop(&l, op, &r) {
-                        Some(v) => v,
-                        None => self.tensor_binop(l, op, r, span),
-                    },
-                }
+                self.binop_values(l, *op, r, span)
             }
             Expr::Neg { operand, .. } => match self.eval(operand, frame, globals).value {
                 Value::CeTerm(p, log, logits) => {
@@ -1312,6 +1303,18 @@ impl World {
     fn unseen_input(&mut self, span: Span) -> usize {
         self.gap(span, UNSEEN_INPUT);
         self.torch_input(span)
+    }
+
+    /// `l op r` written as an operator or as a function (`tf.add(a, b)`, `tf.multiply(y, tf.log(p))`).
+    fn binop_values(&mut self, l: Value, op: BinOp, r: Value, span: Span) -> Value {
+        match (l, op, r) {
+            // A residual `x + f(x)`.
+            (Value::Tensor(a), BinOp::Add, Value::Tensor(b)) => self.add_tensors(a, b, span),
+            (l, op, r) => match tf1_binop(&l, op, &r) {
+                Some(v) => v,
+                None => self.tensor_binop(l, op, r, span),
+            },
+        }
     }
 
     /// `l op r` once the TF1 loss forms are ruled out. A tensor scaled or shifted by a number
@@ -1704,7 +1707,39 @@ impl World {
             });
             return Some(Value::Unknown);
         }
+        // The arithmetic operators written as functions: what `a + b`, `a * b` compute.
+        let op = match tail {
+            "add" | "math.add" | "nn.bias_add" => Some(BinOp::Add),
+            "subtract" | "math.subtract" => Some(BinOp::Sub),
+            "multiply" | "math.multiply" => Some(BinOp::Mult),
+            "divide" | "math.divide" | "truediv" | "math.truediv" | "div" => Some(BinOp::Div),
+            _ => None,
+        };
+        if let (Some(op), Some(a), Some(b)) =
+            (op, arg(0, "x"), arg(1, "y").or_else(|| arg(1, "bias")))
+        {
+            return Some(self.binop_values(a.value, op, b.value, c.span));
+        }
         match tail {
+            // `tf.concat([a, b], axis=3)`: Keras's Concatenate on that axis.
+            "concat" => {
+                let values = arg(0, "values")?;
+                let axis = arg(1, "axis")?;
+                if !matches!(axis.value, Value::Int(_)) {
+                    return None;
+                }
+                let layer = self.new_layer(
+                    "Concatenate",
+                    c,
+                    vec![],
+                    vec![KwValue {
+                        name: "axis".into(),
+                        span: axis.span,
+                        value: axis,
+                    }],
+                );
+                Some(self.call_layer(layer, &[values]))
+            }
             "matmul" | "linalg.matmul" => {
                 let units = match arg(1, "b").map(|w| w.value) {
                     Some(Value::Variable(Some(dims))) if dims.len() == 2 => dims[1],
