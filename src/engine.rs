@@ -53,6 +53,15 @@ impl FileResult {
         self.outcome.as_ref().err().filter(|e| e.not_checked)
     }
 
+    /// A model that was read, with places nnlint could not follow (a layer applied to data it lost,
+    /// a loss it could not pair): what it reports holds, but something may be missing.
+    pub fn partly_checked(&self) -> Option<&[crate::ir::NotFollowed]> {
+        match &self.outcome {
+            Ok(l) if !l.model.not_followed.is_empty() => Some(&l.model.not_followed),
+            _ => None,
+        }
+    }
+
     pub fn findings(&self) -> &[Finding] {
         match &self.outcome {
             Ok(l) => &l.findings,

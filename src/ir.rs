@@ -534,6 +534,19 @@ pub struct Model {
     /// [`REPRESENTATIVE_WIDTH`] so a head's numerical check can run (a `Dense` on an input of
     /// unknown width): the check's evidence says so. Never the width of a flagged layer itself.
     pub assumed_widths: Vec<ValueId>,
+    /// Places the front end could not follow in a file it did read (Python source: a layer applied
+    /// to data it lost, a loss whose input it could not pair): the file is *partly checked*. Empty
+    /// for every other format.
+    pub not_followed: Vec<NotFollowed>,
+}
+
+/// One place a front end could not follow.
+#[derive(Clone, Debug)]
+pub struct NotFollowed {
+    /// Why, the same words for every file (`--statistics` counts by it).
+    pub reason: String,
+    /// Where, as the user reads it: `line 41: `self.backbone(x)``.
+    pub at: String,
 }
 
 /// The width probed where a layer's input width is not in the file.

@@ -462,6 +462,7 @@ mod tests {
                 metadata: BTreeMap::new(),
                 weights: Weights::Real,
                 assumed_widths: vec![],
+                not_followed: vec![],
             }
         }
     }

@@ -21,6 +21,8 @@ pub struct LoadError {
     /// The file is a readable model, but what nnlint checks is not in it (a subclassed Keras model
     /// records no layers): a note, not an error, and the exit code ignores it.
     pub not_checked: bool,
+    /// Why a file was not checked, without its line (`--statistics` counts files by it).
+    pub reason: Option<String>,
 }
 
 impl LoadError {
@@ -29,6 +31,7 @@ impl LoadError {
             message: message.into(),
             not_a_model: false,
             not_checked: false,
+            reason: None,
         }
     }
 
@@ -39,6 +42,15 @@ impl LoadError {
             message: message.into(),
             not_a_model: false,
             not_checked: true,
+            reason: None,
+        }
+    }
+
+    /// [`LoadError::not_checked`] with the reason `--statistics` counts it under.
+    pub fn not_checked_because(message: impl Into<String>, reason: impl Into<String>) -> Self {
+        LoadError {
+            reason: Some(reason.into()),
+            ..LoadError::not_checked(message)
         }
     }
 
@@ -47,6 +59,7 @@ impl LoadError {
             message: message.into(),
             not_a_model: true,
             not_checked: false,
+            reason: None,
         }
     }
 }

@@ -79,6 +79,12 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> super::Rendered {
             }
             Err(e) => errors.push_str(&format!("error: {path}: {e}\n")),
             Ok(linted) => {
+                if let Some(first) = linted.model.not_followed.first() {
+                    out.push_str(&format!(
+                        "note: {path}: {}\n",
+                        super::partly_note(first, &linted.model.not_followed)
+                    ));
+                }
                 for (f, suppressed) in super::shown(linted, opts) {
                     render_one(
                         &handler,

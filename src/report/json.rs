@@ -27,7 +27,8 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                 }
                 Ok(l) => json!({
                     "path": path,
-                    "status": "ok",
+                    "status": if l.model.not_followed.is_empty() { "ok" } else { "partly-checked" },
+                    "not_followed": l.model.not_followed.iter().map(|n| json!({"reason": n.reason, "at": n.at})).collect::<Vec<_>>(),
                     "format": l.model.format,
                     "weights": l.model.weights,
                     "findings": l.findings.iter().map(|f| finding(&l.model, f)).collect::<Vec<_>>(),
@@ -43,12 +44,16 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
     let count = results.iter().map(|r| r.findings().len()).sum::<usize>();
     let errors = results.iter().filter(|r| r.unreadable().is_some()).count();
     let not_checked = results.iter().filter(|r| r.not_checked().is_some()).count();
+    let partly_checked = results
+        .iter()
+        .filter(|r| r.partly_checked().is_some())
+        .count();
     let skipped = results.iter().filter(|r| r.skipped().is_some()).count();
     let doc = json!({
         "schema_version": SCHEMA_VERSION,
         "tool": { "name": "nnlint", "version": env!("CARGO_PKG_VERSION") },
         "files": files,
-        "summary": { "files": results.len(), "findings": count, "unreadable": errors, "not_checked": not_checked, "skipped": skipped },
+        "summary": { "files": results.len(), "findings": count, "unreadable": errors, "not_checked": not_checked, "partly_checked": partly_checked, "skipped": skipped },
     });
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');

@@ -86,6 +86,42 @@ fn some_names(names: &[String]) -> String {
     out
 }
 
+/// "partly checked: 2 places nnlint could not follow; the first at line 41: `model(x)` (why)".
+pub(crate) fn partly_note(
+    first: &crate::ir::NotFollowed,
+    all: &[crate::ir::NotFollowed],
+) -> String {
+    format!(
+        "partly checked: {} nnlint could not follow; the first at {} ({})",
+        plural(all.len(), "place"),
+        first.at,
+        first.reason
+    )
+}
+
+/// Why files were not fully checked, counted over the run, most frequent first: each not-checked
+/// file counts once under its reason, each partly checked file once under each of its reasons.
+fn unchecked_reasons(results: &[FileResult]) -> Vec<(String, usize)> {
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in results {
+        if let Some(e) = r.not_checked() {
+            let why = e.reason.clone().unwrap_or_else(|| e.message.clone());
+            *counts.entry(format!("not checked: {why}")).or_default() += 1;
+        }
+        if let Some(places) = r.partly_checked() {
+            let mut reasons: Vec<&str> = places.iter().map(|p| p.reason.as_str()).collect();
+            reasons.sort_unstable();
+            reasons.dedup();
+            for why in reasons {
+                *counts.entry(format!("partly checked: {why}")).or_default() += 1;
+            }
+        }
+    }
+    let mut rows: Vec<(String, usize)> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    rows
+}
+
 /// The human summary: findings in the files linted, then each other status with its count (the
 /// skipped files also by name).
 pub(crate) fn summary_line(results: &[FileResult], opts: &RenderOptions) -> String {
@@ -99,6 +135,13 @@ pub(crate) fn summary_line(results: &[FileResult], opts: &RenderOptions) -> Stri
     let unreadable = results.iter().filter(|r| r.unreadable().is_some()).count();
     if unreadable > 0 {
         parts.push(format!("{} could not be read", plural(unreadable, "file")));
+    }
+    let partly = results
+        .iter()
+        .filter(|r| r.partly_checked().is_some())
+        .count();
+    if partly > 0 {
+        parts.push(format!("{} partly checked", plural(partly, "file")));
     }
     let not_checked = results.iter().filter(|r| r.not_checked().is_some()).count();
     if not_checked > 0 {
@@ -143,6 +186,8 @@ pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> 
     };
     let unreadable = paths(&|r| r.unreadable().is_some());
     let not_checked = paths(&|r| r.not_checked().is_some());
+    let partly = paths(&|r| r.partly_checked().is_some());
+    let reasons = unchecked_reasons(results);
     if format == OutputFormat::Json {
         let rows: Vec<serde_json::Value> = rows
             .iter()
@@ -154,6 +199,12 @@ pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> 
             "unreadable": unreadable,
             "not_checked_files": not_checked.len(),
             "not_checked": not_checked,
+            "partly_checked_files": partly.len(),
+            "partly_checked": partly,
+            "unchecked_reasons": reasons
+                .iter()
+                .map(|(why, n)| serde_json::json!({"reason": why, "files": n}))
+                .collect::<Vec<_>>(),
         });
         return format!(
             "{}\n",
@@ -187,6 +238,20 @@ pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> 
             },
             some_names(&not_checked)
         ));
+    }
+    if !partly.is_empty() {
+        out.push_str(&format!(
+            "{:>5}  {} partly checked: {}\n",
+            partly.len(),
+            if partly.len() == 1 { "file" } else { "files" },
+            some_names(&partly)
+        ));
+    }
+    if !reasons.is_empty() {
+        out.push_str("why files were not fully checked (files):\n");
+        for (why, n) in reasons.iter().take(10) {
+            out.push_str(&format!("{n:>5}  {why}\n"));
+        }
     }
     out
 }

@@ -413,6 +413,7 @@ fn build(
         metadata,
         weights: weights_state,
         assumed_widths: lowered.assumed_widths,
+        not_followed: vec![],
     })
 }
 

@@ -401,6 +401,17 @@ fn classify(path: &str) -> Callee<'_> {
 
 /// Gaps recorded per file: the first ones are the ones worth reporting.
 const MAX_GAPS: usize = 256;
+/// A module in a container nnlint could not resolve (`getattr(nn, name)()`): the model stops there.
+pub const UNRESOLVED_MODULE: &str = "a module nnlint cannot resolve";
+/// A loss called on a value nnlint lost: that loss is not checked.
+pub const LOST_LOSS_INPUT: &str = "the loss's input could not be followed";
+
+/// Whether a gap of this reason may have lost a model or a loss (rather than making a part of a
+/// model opaque, which the head rules do not need).
+pub fn loses_model(reason: &str) -> bool {
+    [LOST_INPUT, UNRESOLVED_MODULE, LOST_LOSS_INPUT].contains(&reason)
+}
+
 /// Where a value nnlint cannot see is taken as a model input.
 pub const UNSEEN_INPUT: &str = "data nnlint cannot see, read as a model input";
 /// The gap where a model vanishes: a layer called on something that is not a tensor nnlint follows.

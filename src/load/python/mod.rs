@@ -349,6 +349,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
     let text: Arc<str> = Arc::from(source.text.as_str());
     let empty = |metadata: BTreeMap<String, String>| Model {
         assumed_widths: vec![],
+        not_followed: vec![],
         path: path.to_path_buf(),
         format: source.format,
         source_name: display.clone(),
@@ -362,11 +363,14 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
     };
     if chosen.is_empty() {
         if world.out_of_budget() {
-            return Err(LoadError::not_checked(format!(
-                "not checked: the interpreter stopped at its budget ({} steps) before a model was \
-                 resolved",
-                interp::MAX_STEPS
-            )));
+            return Err(LoadError::not_checked_because(
+                format!(
+                    "not checked: the interpreter stopped at its budget ({} steps) before a model \
+                     was resolved",
+                    interp::MAX_STEPS
+                ),
+                "the interpreter ran out of its step budget",
+            ));
         }
         if !world.builds_something() {
             // Deep-learning imports, but nothing built or trained (a data or plotting helper).
@@ -376,10 +380,11 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             );
             return Ok(empty(metadata));
         }
-        return Err(LoadError::not_checked(format!(
-            "not checked: no model or loss could be resolved{}",
-            where_it_stopped(&world, &source)
-        )));
+        let (at, reason) = where_it_stopped(&world, &source);
+        return Err(LoadError::not_checked_because(
+            format!("not checked: no model or loss could be resolved{at}"),
+            reason,
+        ));
     }
     // Every model the file builds is checked on its own, lowered one by one and put side by side
     // in one graph (each keeps its outputs, losses and metrics).
@@ -418,11 +423,32 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         }
     }
     let Some(mut model) = merged else {
-        return Err(LoadError::not_checked(format!(
-            "not checked: the model does not lower: {}",
-            not_lowered.join("; ")
-        )));
+        return Err(LoadError::not_checked_because(
+            format!(
+                "not checked: the model does not lower: {}",
+                not_lowered.join("; ")
+            ),
+            "the model does not lower",
+        ));
     };
+    // Places where a model or a loss may have been lost: the file is partly checked.
+    let mut seen = vec![];
+    for g in world.gaps.iter().filter(|g| interp::loses_model(g.reason)) {
+        let at = gap_location(g, &source);
+        if !seen.contains(&at) {
+            seen.push(at.clone());
+            model.not_followed.push(crate::ir::NotFollowed {
+                reason: g.reason.to_string(),
+                at,
+            });
+        }
+    }
+    for m in &not_lowered {
+        model.not_followed.push(crate::ir::NotFollowed {
+            reason: "a model does not lower".into(),
+            at: m.clone(),
+        });
+    }
     if !not_lowered.is_empty() {
         model
             .metadata
@@ -440,7 +466,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             format!(
                 "{} place(s) nnlint could not follow; the first{}",
                 world.gaps.len(),
-                describe_gap(first, &source)
+                format!(" at {} ({})", gap_location(first, &source), first.reason)
             ),
         );
     }
@@ -530,22 +556,29 @@ fn per_output(model: &mut Model) {
         .collect();
 }
 
-/// " — stopped at line 41: `self.backbone(x)` (a call nnlint does not model)", or nothing.
-fn where_it_stopped(world: &interp::World, source: &Source) -> String {
-    // A layer applied to a value nnlint lost is where a model vanished; otherwise the first gap.
+/// " (stopped at line 41: `self.backbone(x)` (why))" and the reason alone, for a file whose model
+/// could not be resolved.
+fn where_it_stopped(world: &interp::World, source: &Source) -> (String, String) {
+    // A gap that lost a model is where it vanished; otherwise the first gap.
     let gap = world
         .gaps
         .iter()
-        .find(|g| g.reason == interp::LOST_INPUT)
+        .find(|g| interp::loses_model(g.reason))
         .or(world.gaps.first());
     match gap {
-        Some(g) => format!(" (stopped{})", describe_gap(g, source)),
-        None => String::new(),
+        Some(g) => (
+            format!(" (stopped at {} ({}))", gap_location(g, source), g.reason),
+            g.reason.to_string(),
+        ),
+        None => (
+            String::new(),
+            "no model or loss could be resolved".to_string(),
+        ),
     }
 }
 
-/// " at line 41: `self.backbone(x)` (why)", with the line in the file (or the notebook cell).
-fn describe_gap(g: &interp::Gap, source: &Source) -> String {
+/// "line 41: `self.backbone(x)`" (in a notebook "cell 3, line 2: ..."): where a gap is.
+fn gap_location(g: &interp::Gap, source: &Source) -> String {
     let text = &source.text;
     let (line, _) = crate::load::keras::tree::line_col(text, g.span.offset);
     let end = (g.span.offset + g.span.len).min(text.len());
@@ -566,7 +599,7 @@ fn describe_gap(g: &interp::Gap, source: &Source) -> String {
         Some((cell, l)) => format!("cell {cell}, line {l}"),
         None => format!("line {line}"),
     };
-    format!(" at {at}: `{snippet}` ({})", g.reason)
+    format!("{at}: `{snippet}`")
 }
 
 /// `# nnlint: ignore[NNL001]` or `# noqa: NNL001` on the lines of a layer's call suppress those

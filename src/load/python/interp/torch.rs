@@ -524,7 +524,7 @@ impl World {
             for m in &seq {
                 let next = self.apply_module(&m.value, &v, span);
                 if matches!(next, Value::Unknown) && matches!(v.value, Value::Tensor(_)) {
-                    self.gap(m.span, "a module nnlint cannot resolve");
+                    self.gap(m.span, super::UNRESOLVED_MODULE);
                 }
                 v = SValue { value: next, span };
             }
@@ -1179,7 +1179,7 @@ impl World {
         }) = input
         else {
             if let Some(a) = input {
-                self.gap(a.span, "the loss's input could not be followed");
+                self.gap(a.span, super::LOST_LOSS_INPUT);
             }
             return Value::Unknown;
         };
