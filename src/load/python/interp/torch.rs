@@ -1302,8 +1302,40 @@ impl World {
         }
         // Methods of plain classes nothing in the file calls (a trainer's `build_model`, a GAN's
         // `build_discriminator`): run once on the last instance, with unknown arguments.
+        self.run_uncalled_methods(false);
+        // A Lightning module built in the file is trained by `Trainer.fit`: its steps run once, on
+        // the last instance of each class.
+        let mut last: Vec<(usize, Span)> = self
+            .torch_classes
+            .iter()
+            .filter(|c| c.lightning && built.contains(&Rc::as_ptr(&c.def)))
+            .filter_map(|c| {
+                let i = self.instances.iter().rposition(|r| {
+                    r.class
+                        .as_ref()
+                        .is_some_and(|rc| Rc::ptr_eq(&rc.def, &c.def))
+                })?;
+                Some((i, c.def.span))
+            })
+            .collect();
+        last.sort_by_key(|&(i, _)| i);
+        for (i, span) in last {
+            self.lightning_steps(i, span);
+        }
+        // Methods of PyTorch modules nothing in the file calls (`predict`, `evaluate`, `sample`):
+        // run once the training code has, so they read the same forward.
+        self.run_uncalled_methods(true);
+        for tensor in self.torch_inputs.clone() {
+            self.set_input_shape(tensor);
+        }
+    }
+
+    /// Runs, once on the last instance of each class and with unknown arguments, the methods nothing
+    /// ran: of plain classes, or (`modules`) of PyTorch module classes.
+    fn run_uncalled_methods(&mut self, modules: bool) {
         for class in self.torch_classes.clone() {
-            if class.module {
+            let torch_module = class.module && class.forward == "forward";
+            if class.module != modules || (modules && !torch_module) {
                 continue;
             }
             let Some(i) = self.instances.iter().rposition(|r| {
@@ -1325,28 +1357,6 @@ impl World {
                 };
                 self.run_method(i, f, &[this], &[]);
             }
-        }
-        // A Lightning module built in the file is trained by `Trainer.fit`: its steps run once, on
-        // the last instance of each class.
-        let mut last: Vec<(usize, Span)> = self
-            .torch_classes
-            .iter()
-            .filter(|c| c.lightning && built.contains(&Rc::as_ptr(&c.def)))
-            .filter_map(|c| {
-                let i = self.instances.iter().rposition(|r| {
-                    r.class
-                        .as_ref()
-                        .is_some_and(|rc| Rc::ptr_eq(&rc.def, &c.def))
-                })?;
-                Some((i, c.def.span))
-            })
-            .collect();
-        last.sort_by_key(|&(i, _)| i);
-        for (i, span) in last {
-            self.lightning_steps(i, span);
-        }
-        for tensor in self.torch_inputs.clone() {
-            self.set_input_shape(tensor);
         }
     }
 
