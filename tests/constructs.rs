@@ -1030,6 +1030,191 @@ for batch in loader:
             "probs = torch.sigmoid(out.logits)",
         )]),
     },
+    Row {
+        name: "torch: nn.GRU and nn.MultiheadAttention tuples, torch.cat, F.softmax into CrossEntropyLoss",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class GRUTagger(nn.Module):
+    def __init__(self, vocab, emb=128, hid=256, n_cls=5):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, emb, padding_idx=0)
+        self.gru = nn.GRU(emb, hid, num_layers=2, batch_first=True, bidirectional=True)
+        self.attn = nn.MultiheadAttention(2 * hid, num_heads=4, batch_first=True)
+        self.out = nn.Linear(2 * hid, n_cls)
+
+    def forward(self, tokens):
+        x = self.emb(tokens)
+        seq, h_n = self.gru(x)
+        ctx, _ = self.attn(seq, seq, seq)
+        pooled = torch.cat([ctx.mean(1), seq[:, -1]], dim=-1)
+        return F.softmax(self.out(ctx.mean(dim=1)), dim=-1)
+
+
+model = GRUTagger(30000)
+crit = nn.CrossEntropyLoss()
+for tokens, y in loader:
+    loss = crit(model(tokens), y)
+    loss.backward()
+"#,
+        expect: Expect::Findings(&[("NNL005", 19)]),
+        twin: Twin::Edit(&[(
+            "return F.softmax(self.out(ctx.mean(dim=1)), dim=-1)",
+            "return self.out(ctx.mean(dim=1))",
+        )]),
+    },
+    Row {
+        name: "torch: nn.TransformerEncoder + nn.RNN, h[:, 0], softmax on one unit, .max(dim=1) tuple",
+        source: r#"
+import torch
+from torch import nn
+
+
+class TextTransformer(nn.Module):
+    def __init__(self, vocab_size, d_model=256, n_classes=1):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, nhead=8, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=4)
+        self.rnn = nn.RNN(d_model, d_model, batch_first=True)
+        self.cls = nn.Linear(d_model, n_classes)
+
+    def forward(self, ids):
+        h = self.encoder(self.embed(ids))
+        h, _ = self.rnn(h)
+        logits = self.cls(h[:, 0])
+        return torch.softmax(logits, dim=1)
+
+
+model = TextTransformer(50000)
+criterion = nn.BCELoss()
+for ids, labels in loader:
+    loss = criterion(model(ids).squeeze(-1), labels.float())
+    loss.backward()
+    values, idx = model(ids).max(dim=1)
+    best = torch.stack([values, idx.float()], dim=1)
+"#,
+        expect: Expect::Findings(&[("NNL001", 18)]),
+        twin: Twin::Edit(&[(
+            "return torch.softmax(logits, dim=1)",
+            "return torch.sigmoid(logits)",
+        )]),
+    },
+    Row {
+        name: "torch: predict method nothing calls, self(x) > 0.5 on a BCEWithLogitsLoss model",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class ChurnNet(nn.Module):
+    def __init__(self, n_features):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+    @torch.no_grad()
+    def predict(self, x):
+        self.eval()
+        return (self(x) > 0.5).long()
+
+
+model = ChurnNet(12)
+criterion = nn.BCEWithLogitsLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for xb, yb in train_loader:
+    optimizer.zero_grad()
+    loss = criterion(model(xb), yb)
+    loss.backward()
+    optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL004", 8)]),
+        twin: Twin::Edit(&[(
+            "return (self(x) > 0.5).long()",
+            "return (torch.sigmoid(self(x)) > 0.5).long()",
+        )]),
+    },
+    Row {
+        name: "torch: Lightning predict_step rounds the logits of a BCEWithLogitsLoss model",
+        source: r#"
+import torch
+import torch.nn as nn
+import pytorch_lightning as pl
+
+
+class LitBinary(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.loss_fn = nn.BCEWithLogitsLoss()
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self.loss_fn(self(x), y.float())
+        self.log("train_loss", loss)
+        return loss
+
+    def predict_step(self, batch, batch_idx):
+        x, _ = batch
+        return self(x).round()
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+
+trainer = pl.Trainer(max_epochs=5)
+model = LitBinary()
+trainer.fit(model, train_dl)
+preds = trainer.predict(model, test_dl)
+"#,
+        expect: Expect::Findings(&[("NNL004", 9)]),
+        twin: Twin::Edit(&[(
+            "return self(x).round()",
+            "return torch.sigmoid(self(x)).round()",
+        )]),
+    },
+    Row {
+        name: "torch: evaluate() helper, model(xb) >= 0.5 under torch.no_grad()",
+        source: r#"
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+loss_fn = nn.BCEWithLogitsLoss()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train(loader):
+    for xb, yb in loader:
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def evaluate(loader):
+    model.eval()
+    hits = 0
+    with torch.no_grad():
+        for xb, yb in loader:
+            pred = model(xb) >= 0.5
+            hits += (pred.float() == yb).sum().item()
+    return hits
+"#,
+        expect: Expect::Findings(&[("NNL004", 4)]),
+        twin: Twin::Edit(&[(
+            "pred = model(xb) >= 0.5",
+            "pred = torch.sigmoid(model(xb)) >= 0.5",
+        )]),
+    },
 ];
 
 const TF: &[Row] = &[
