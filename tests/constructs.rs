@@ -825,6 +825,396 @@ for inputs, targets in dataloader:
             "return self.classifier(x)",
         )]),
     },
+    Row {
+        name: "torchvision: resnet18(weights=...), model.fc = nn.Linear(model.fc.in_features, 1), F.softmax",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torchvision import models
+
+model = models.resnet18(weights=models.ResNet18_Weights.DEFAULT)
+for p in model.parameters():
+    p.requires_grad = False
+model.fc = nn.Linear(model.fc.in_features, 1)
+model = model.to(device)
+
+criterion = nn.BCELoss()
+optimizer = torch.optim.Adam(model.fc.parameters(), lr=1e-3)
+for epoch in range(5):
+    for images, labels in train_loader:
+        images, labels = images.to(device), labels.to(device)
+        optimizer.zero_grad()
+        probs = F.softmax(model(images), dim=1)
+        loss = criterion(probs.squeeze(1), labels.float())
+        loss.backward()
+        optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL001", 18)]),
+        twin: Twin::Edit(&[(
+            "probs = F.softmax(model(images), dim=1)",
+            "probs = torch.sigmoid(model(images))",
+        )]),
+    },
+    Row {
+        name: "torchvision: vgg16(pretrained=True), classifier[6] = Sequential(Linear, Softmax) + CrossEntropyLoss",
+        source: r#"
+import torch
+import torch.nn as nn
+import torchvision
+
+model = torchvision.models.vgg16(pretrained=True)
+for param in model.features.parameters():
+    param.requires_grad = False
+num_ftrs = model.classifier[6].in_features
+model.classifier[6] = nn.Sequential(nn.Linear(num_ftrs, 10), nn.Softmax(dim=1))
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.SGD(model.classifier.parameters(), lr=0.001, momentum=0.9)
+
+model.train()
+for inputs, labels in dataloaders["train"]:
+    optimizer.zero_grad()
+    outputs = model(inputs)
+    loss = criterion(outputs, labels)
+    loss.backward()
+    optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL005", 9)]),
+        twin: Twin::Edit(&[(
+            "nn.Sequential(nn.Linear(num_ftrs, 10), nn.Softmax(dim=1))",
+            "nn.Linear(num_ftrs, 10)",
+        )]),
+    },
+    Row {
+        name: "torchvision: vit_b_16 in a module, self.backbone.heads.head = nn.Linear(.., 1), softmax",
+        source: r#"
+import torch
+from torch import nn
+from torchvision.models import vit_b_16, ViT_B_16_Weights
+
+
+class Classifier(nn.Module):
+    def __init__(self, n_classes):
+        super().__init__()
+        self.backbone = vit_b_16(weights=ViT_B_16_Weights.IMAGENET1K_V1)
+        self.backbone.heads.head = nn.Linear(self.backbone.heads.head.in_features, n_classes)
+
+    def forward(self, x):
+        return torch.softmax(self.backbone(x), dim=-1)
+
+
+net = Classifier(1)
+loss_fn = nn.BCELoss()
+opt = torch.optim.AdamW(net.parameters(), lr=3e-4)
+for x, y in loader:
+    loss = loss_fn(net(x).squeeze(1), y.float())
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"#,
+        expect: Expect::Findings(&[("NNL001", 13)]),
+        twin: Twin::Edit(&[(
+            "torch.softmax(self.backbone(x), dim=-1)",
+            "torch.sigmoid(self.backbone(x))",
+        )]),
+    },
+    Row {
+        name: "torchvision: efficientnet_b0 classifier[-1], BCEWithLogitsLoss, logits > 0.5 under no_grad",
+        source: r#"
+import torch
+import torch.nn as nn
+from torchvision import models
+
+model = models.efficientnet_b0(weights="IMAGENET1K_V1")
+model.classifier[-1] = nn.Linear(1280, 1)
+model = model.cuda()
+criterion = nn.BCEWithLogitsLoss()
+opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+for epoch in range(3):
+    model.train()
+    for imgs, targets in train_loader:
+        logits = model(imgs.cuda()).squeeze(1)
+        loss = criterion(logits, targets.float().cuda())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+model.eval()
+correct = 0
+with torch.no_grad():
+    for imgs, targets in val_loader:
+        logits = model(imgs.cuda()).squeeze(1)
+        preds = (logits > 0.5).long()
+        correct += (preds.cpu() == targets).sum().item()
+"#,
+        expect: Expect::Findings(&[("NNL004", 6)]),
+        twin: Twin::Edit(&[(
+            "preds = (logits > 0.5).long()",
+            "preds = (torch.sigmoid(logits) > 0.5).long()",
+        )]),
+    },
+    Row {
+        name: "timm: create_model(..., num_classes=1) + CrossEntropyLoss",
+        source: r#"
+import timm
+import torch
+import torch.nn as nn
+
+model = timm.create_model("resnet50", pretrained=True, num_classes=1)
+model.to(device)
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+for images, labels in train_loader:
+    images, labels = images.to(device), labels.to(device)
+    output = model(images)
+    loss = criterion(output, labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL007", 7)]),
+        twin: Twin::Edit(&[("num_classes=1)", "num_classes=2)")]),
+    },
+    Row {
+        name: "transformers: AutoModelForSequenceClassification(num_labels=3), softmax(outputs.logits) into CrossEntropyLoss",
+        source: r#"
+import torch
+from torch.utils.data import DataLoader
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+checkpoint = "distilbert-base-uncased"
+tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+model = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=3)
+model.to(device)
+optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+loss_fn = torch.nn.CrossEntropyLoss()
+
+for epoch in range(3):
+    model.train()
+    for batch in train_dataloader:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        outputs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        probs = torch.softmax(outputs.logits, dim=-1)
+        loss = loss_fn(probs, batch["labels"])
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+"#,
+        expect: Expect::Findings(&[("NNL005", 17)]),
+        twin: Twin::Edit(&[(
+            "loss = loss_fn(probs, batch[\"labels\"])",
+            "loss = loss_fn(outputs.logits, batch[\"labels\"])",
+        )]),
+    },
+    Row {
+        name: "transformers: BertForSequenceClassification(num_labels=1), softmax over model(**batch).logits",
+        source: r#"
+import torch
+import torch.nn.functional as F
+from transformers import BertForSequenceClassification
+
+model = BertForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=1)
+optim = torch.optim.AdamW(model.parameters(), lr=2e-5)
+model.train()
+for batch in loader:
+    out = model(**batch)
+    probs = F.softmax(out.logits, dim=1)
+    loss = F.binary_cross_entropy(probs.squeeze(-1), batch["labels"].float())
+    loss.backward()
+    optim.step()
+    optim.zero_grad()
+"#,
+        expect: Expect::Findings(&[("NNL001", 10)]),
+        twin: Twin::Edit(&[(
+            "probs = F.softmax(out.logits, dim=1)",
+            "probs = torch.sigmoid(out.logits)",
+        )]),
+    },
+    Row {
+        name: "torch: nn.GRU and nn.MultiheadAttention tuples, torch.cat, F.softmax into CrossEntropyLoss",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class GRUTagger(nn.Module):
+    def __init__(self, vocab, emb=128, hid=256, n_cls=5):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, emb, padding_idx=0)
+        self.gru = nn.GRU(emb, hid, num_layers=2, batch_first=True, bidirectional=True)
+        self.attn = nn.MultiheadAttention(2 * hid, num_heads=4, batch_first=True)
+        self.out = nn.Linear(2 * hid, n_cls)
+
+    def forward(self, tokens):
+        x = self.emb(tokens)
+        seq, h_n = self.gru(x)
+        ctx, _ = self.attn(seq, seq, seq)
+        pooled = torch.cat([ctx.mean(1), seq[:, -1]], dim=-1)
+        return F.softmax(self.out(ctx.mean(dim=1)), dim=-1)
+
+
+model = GRUTagger(30000)
+crit = nn.CrossEntropyLoss()
+for tokens, y in loader:
+    loss = crit(model(tokens), y)
+    loss.backward()
+"#,
+        expect: Expect::Findings(&[("NNL005", 19)]),
+        twin: Twin::Edit(&[(
+            "return F.softmax(self.out(ctx.mean(dim=1)), dim=-1)",
+            "return self.out(ctx.mean(dim=1))",
+        )]),
+    },
+    Row {
+        name: "torch: nn.TransformerEncoder + nn.RNN, h[:, 0], softmax on one unit, .max(dim=1) tuple",
+        source: r#"
+import torch
+from torch import nn
+
+
+class TextTransformer(nn.Module):
+    def __init__(self, vocab_size, d_model=256, n_classes=1):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, nhead=8, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=4)
+        self.rnn = nn.RNN(d_model, d_model, batch_first=True)
+        self.cls = nn.Linear(d_model, n_classes)
+
+    def forward(self, ids):
+        h = self.encoder(self.embed(ids))
+        h, _ = self.rnn(h)
+        logits = self.cls(h[:, 0])
+        return torch.softmax(logits, dim=1)
+
+
+model = TextTransformer(50000)
+criterion = nn.BCELoss()
+for ids, labels in loader:
+    loss = criterion(model(ids).squeeze(-1), labels.float())
+    loss.backward()
+    values, idx = model(ids).max(dim=1)
+    best = torch.stack([values, idx.float()], dim=1)
+"#,
+        expect: Expect::Findings(&[("NNL001", 18)]),
+        twin: Twin::Edit(&[(
+            "return torch.softmax(logits, dim=1)",
+            "return torch.sigmoid(logits)",
+        )]),
+    },
+    Row {
+        name: "torch: predict method nothing calls, self(x) > 0.5 on a BCEWithLogitsLoss model",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class ChurnNet(nn.Module):
+    def __init__(self, n_features):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+    @torch.no_grad()
+    def predict(self, x):
+        self.eval()
+        return (self(x) > 0.5).long()
+
+
+model = ChurnNet(12)
+criterion = nn.BCEWithLogitsLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for xb, yb in train_loader:
+    optimizer.zero_grad()
+    loss = criterion(model(xb), yb)
+    loss.backward()
+    optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL004", 8)]),
+        twin: Twin::Edit(&[(
+            "return (self(x) > 0.5).long()",
+            "return (torch.sigmoid(self(x)) > 0.5).long()",
+        )]),
+    },
+    Row {
+        name: "torch: Lightning predict_step rounds the logits of a BCEWithLogitsLoss model",
+        source: r#"
+import torch
+import torch.nn as nn
+import pytorch_lightning as pl
+
+
+class LitBinary(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.loss_fn = nn.BCEWithLogitsLoss()
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self.loss_fn(self(x), y.float())
+        self.log("train_loss", loss)
+        return loss
+
+    def predict_step(self, batch, batch_idx):
+        x, _ = batch
+        return self(x).round()
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+
+trainer = pl.Trainer(max_epochs=5)
+model = LitBinary()
+trainer.fit(model, train_dl)
+preds = trainer.predict(model, test_dl)
+"#,
+        expect: Expect::Findings(&[("NNL004", 9)]),
+        twin: Twin::Edit(&[(
+            "return self(x).round()",
+            "return torch.sigmoid(self(x)).round()",
+        )]),
+    },
+    Row {
+        name: "torch: evaluate() helper, model(xb) >= 0.5 under torch.no_grad()",
+        source: r#"
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+loss_fn = nn.BCEWithLogitsLoss()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train(loader):
+    for xb, yb in loader:
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def evaluate(loader):
+    model.eval()
+    hits = 0
+    with torch.no_grad():
+        for xb, yb in loader:
+            pred = model(xb) >= 0.5
+            hits += (pred.float() == yb).sum().item()
+    return hits
+"#,
+        expect: Expect::Findings(&[("NNL004", 4)]),
+        twin: Twin::Edit(&[(
+            "pred = model(xb) >= 0.5",
+            "pred = torch.sigmoid(model(xb)) >= 0.5",
+        )]),
+    },
 ];
 
 const TF: &[Row] = &[

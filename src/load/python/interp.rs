@@ -834,7 +834,7 @@ impl World {
                     return;
                 }
                 // `cfg["units"] = 2`, `sizes[0] += 1`: the container's value is no longer known.
-                self.invalidate_container(target, frame, true)
+                self.assign_into(target, v, frame)
             }
             _ => {}
         }

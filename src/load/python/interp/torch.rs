@@ -14,10 +14,13 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{
-    Call, ClassDef, Env, Frame, FunctionDef, KwValue, LayerRec, ObjectRec, SValue, Stmt, TensorRec,
-    TfLoss, UNRESOLVED_LAYER, Value, World,
+    Call, ClassDef, Env, Expr, Frame, FunctionDef, KwValue, LayerRec, ObjectRec, SValue, Stmt,
+    TensorRec, TfLoss, UNRESOLVED_LAYER, Value, World,
 };
 use crate::ir::Span;
+
+#[path = "torch_models.rs"]
+mod torch_models;
 
 /// Method calls (`__init__`, `forward`, `training_step`) nested deeper than this return unknown.
 const MAX_METHOD_DEPTH: usize = 8;
@@ -75,6 +78,32 @@ pub struct InstanceRec {
     model: Option<usize>,
     /// A Keras layer's `build` has run.
     built: bool,
+    /// A pretrained model of a library (`torchvision.models.resnet18(...)`).
+    library: Option<Library>,
+}
+
+/// A pretrained model built by a library: an opaque trunk, then the head held by one attribute.
+#[derive(Debug, Clone)]
+pub(super) struct Library {
+    /// The trunk: an opaque layer, then (when the width is known) a reshape to `[batch, width]`.
+    trunk: usize,
+    width: Option<usize>,
+    /// The trunk's output width, when known.
+    inputs: Option<i64>,
+    /// The attribute holding the head (`fc`, `classifier`, `heads`).
+    head: &'static str,
+    /// `transformers`: the forward returns an output object (`outputs.logits`).
+    hf: bool,
+    /// An assignment into the model that nnlint could not apply: what it computes is unknown.
+    changed: bool,
+}
+
+/// Attributes whose assignment changes weights or flags, not what a module computes.
+fn harmless_attr(name: &str) -> bool {
+    matches!(
+        name,
+        "weight" | "bias" | "data" | "requires_grad" | "training" | "trainable" | "name"
+    )
 }
 
 /// Methods of `nn.Module` that return the module itself.
@@ -324,6 +353,7 @@ impl World {
             created: self.clock,
             model: None,
             built: false,
+            library: None,
         });
         self.instances.len() - 1
     }
@@ -459,6 +489,18 @@ impl World {
         if let Some(v) = rec.attrs.get(attr) {
             return v.clone();
         }
+        // `model.heads.head`: a module of an `nn.Sequential(OrderedDict(...))` by its key.
+        if let Some(item) = rec
+            .seq_keys
+            .iter()
+            .position(|k| k == attr)
+            .and_then(|pos| rec.seq.as_ref()?.get(pos))
+        {
+            return item.value.clone();
+        }
+        if rec.library.is_some() && matches!(attr, "reset_classifier" | "get_classifier") {
+            return Value::Bound(i, attr.to_string());
+        }
         let method = rec.class.as_ref().is_some_and(|c| {
             c.method(attr).is_some() || (c.keras_model && matches!(attr, "compile" | "fit"))
         });
@@ -484,20 +526,16 @@ impl World {
             let t = *t;
             return self.forward(i, t, span, &args[1..], kwargs);
         }
-        // Calls with keyword flags (`training=True`) may take other paths: not shared.
-        if let Some((_, out)) = self.instances[i]
-            .cached
-            .as_ref()
-            .filter(|_| kwargs.is_empty())
-        {
+        // Calls with keyword flags (`training=True`) may take other paths: not shared. A library
+        // model's keywords (`attention_mask=...`) do not change what it computes.
+        let shared = kwargs.is_empty() || self.instances[i].library.is_some();
+        if let Some((_, out)) = self.instances[i].cached.as_ref().filter(|_| shared) {
             return out.clone();
         }
         let input = self.torch_input(span);
         let rest = args.get(1..).unwrap_or(&[]);
         let out = self.forward(i, input, span, rest, kwargs);
-        if super::tensor_in(&out).is_some()
-            && (kwargs.is_empty() || self.instances[i].cached.is_none())
-        {
+        if self.forward_tensor(&out).is_some() && (shared || self.instances[i].cached.is_none()) {
             self.instances[i].cached = Some((input, out.clone()));
         }
         out
@@ -519,7 +557,9 @@ impl World {
             value: Value::Tensor(input),
             span,
         };
-        let out = if let Some(seq) = self.instances[i].seq.clone() {
+        let out = if let Some(lib) = self.instances[i].library.clone() {
+            self.library_forward(i, &lib, input, span)
+        } else if let Some(seq) = self.instances[i].seq.clone() {
             let mut v = x;
             for m in &seq {
                 let next = self.apply_module(&m.value, &v, span);
@@ -601,7 +641,7 @@ impl World {
             self.call_instance(i, span, &[], &[]);
         }
         let (input, out) = self.instances[i].cached.as_ref()?;
-        let (input, output) = (*input, super::tensor_in(out)?);
+        let (input, output) = (*input, self.forward_tensor(out)?);
         self.clock += 1;
         self.models.push(super::ModelRec {
             kind: super::ModelKind::Functional {
@@ -660,6 +700,38 @@ impl World {
         if returns_self(name) {
             return Value::Instance(i);
         }
+        if let Some(lib) = self.instances[i].library.clone() {
+            match name {
+                "get_classifier" => {
+                    return self.instances[i]
+                        .attrs
+                        .get(lib.head)
+                        .cloned()
+                        .unwrap_or(Value::Unknown);
+                }
+                // timm: a new classifier with `num_classes` outputs.
+                "reset_classifier" => {
+                    let k = arg(args, kwargs, 0, "num_classes").unwrap_or(SValue {
+                        value: Value::Unknown,
+                        span: c.span,
+                    });
+                    let spec = torch_models::Spec {
+                        attr: lib.head,
+                        width: lib.inputs,
+                        seq: None,
+                        keys: &[],
+                    };
+                    let head = self.library_head(c, &spec, &k);
+                    let in_block = self.block_depth > self.instances[i].depth;
+                    self.instances[i].attrs.insert(
+                        lib.head.to_string(),
+                        if in_block { Value::Unknown } else { head },
+                    );
+                    return Value::None;
+                }
+                _ => {}
+            }
+        }
         Value::Unknown
     }
 
@@ -671,7 +743,20 @@ impl World {
         args: &[SValue],
         kwargs: &[KwValue],
     ) -> Option<Value> {
+        if let Some(v) = self.library_model(path, c, args, kwargs) {
+            return Some(v);
+        }
         let tail = path.strip_prefix("torch.")?;
+        // `nn.DataParallel(model)`, `torch.compile(model)`: the module itself, as it computes.
+        if matches!(
+            tail,
+            "nn.DataParallel" | "nn.parallel.DistributedDataParallel" | "compile"
+        ) && let Some(m @ Value::Instance(_)) = arg(args, kwargs, 0, "module")
+            .or_else(|| arg(args, kwargs, 0, "model"))
+            .map(|a| a.value)
+        {
+            return Some(m);
+        }
         if tail == "nn.Sequential" {
             let globals = Rc::new(Env::new());
             // `nn.Sequential(OrderedDict([("fc", ...), ...]))`: the modules, named by their keys.
@@ -1217,8 +1302,40 @@ impl World {
         }
         // Methods of plain classes nothing in the file calls (a trainer's `build_model`, a GAN's
         // `build_discriminator`): run once on the last instance, with unknown arguments.
+        self.run_uncalled_methods(false);
+        // A Lightning module built in the file is trained by `Trainer.fit`: its steps run once, on
+        // the last instance of each class.
+        let mut last: Vec<(usize, Span)> = self
+            .torch_classes
+            .iter()
+            .filter(|c| c.lightning && built.contains(&Rc::as_ptr(&c.def)))
+            .filter_map(|c| {
+                let i = self.instances.iter().rposition(|r| {
+                    r.class
+                        .as_ref()
+                        .is_some_and(|rc| Rc::ptr_eq(&rc.def, &c.def))
+                })?;
+                Some((i, c.def.span))
+            })
+            .collect();
+        last.sort_by_key(|&(i, _)| i);
+        for (i, span) in last {
+            self.lightning_steps(i, span);
+        }
+        // Methods of PyTorch modules nothing in the file calls (`predict`, `evaluate`, `sample`):
+        // run once the training code has, so they read the same forward.
+        self.run_uncalled_methods(true);
+        for tensor in self.torch_inputs.clone() {
+            self.set_input_shape(tensor);
+        }
+    }
+
+    /// Runs, once on the last instance of each class and with unknown arguments, the methods nothing
+    /// ran: of plain classes, or (`modules`) of PyTorch module classes.
+    fn run_uncalled_methods(&mut self, modules: bool) {
         for class in self.torch_classes.clone() {
-            if class.module {
+            let torch_module = class.module && class.forward == "forward";
+            if class.module != modules || (modules && !torch_module) {
                 continue;
             }
             let Some(i) = self.instances.iter().rposition(|r| {
@@ -1240,28 +1357,6 @@ impl World {
                 };
                 self.run_method(i, f, &[this], &[]);
             }
-        }
-        // A Lightning module built in the file is trained by `Trainer.fit`: its steps run once, on
-        // the last instance of each class.
-        let mut last: Vec<(usize, Span)> = self
-            .torch_classes
-            .iter()
-            .filter(|c| c.lightning && built.contains(&Rc::as_ptr(&c.def)))
-            .filter_map(|c| {
-                let i = self.instances.iter().rposition(|r| {
-                    r.class
-                        .as_ref()
-                        .is_some_and(|rc| Rc::ptr_eq(&rc.def, &c.def))
-                })?;
-                Some((i, c.def.span))
-            })
-            .collect();
-        last.sort_by_key(|&(i, _)| i);
-        for (i, span) in last {
-            self.lightning_steps(i, span);
-        }
-        for tensor in self.torch_inputs.clone() {
-            self.set_input_shape(tensor);
         }
     }
 
@@ -1344,7 +1439,7 @@ impl World {
             .iter()
             .filter_map(|i| {
                 let (input, out) = i.cached.as_ref()?;
-                let out = super::tensor_in(out)?;
+                let out = self.forward_tensor(out)?;
                 Some((i.created, (*input, out)))
             })
             .max_by_key(|(created, _)| *created)
@@ -1373,5 +1468,445 @@ impl World {
             compile,
         });
         Some(self.models.len() - 1)
+    }
+}
+
+/// The gap recorded where a pretrained model's trunk runs.
+const PRETRAINED_TRUNK: &str =
+    "a pretrained model's trunk (opaque: only the head after it is read)";
+
+impl World {
+    /// `torchvision.models.resnet18(weights=...)`, `torch.hub.load("pytorch/vision", "vgg16")`,
+    /// `timm.create_model(name, num_classes=k)`,
+    /// `AutoModelForSequenceClassification.from_pretrained(name, num_labels=k)`: a model with an
+    /// opaque trunk and the head the library puts on it; `None` for other paths.
+    fn library_model(
+        &mut self,
+        path: &str,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) -> Option<Value> {
+        let str_arg = |pos: usize, name: &str| match arg(args, kwargs, pos, name).map(|a| a.value) {
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
+        };
+        // `num_classes=k`, or the library's default.
+        let classes = |name: &str, default: Option<i64>| {
+            arg(&[], kwargs, usize::MAX, name).unwrap_or(SValue {
+                value: default.map_or(Value::Unknown, Value::Int),
+                span: c.span,
+            })
+        };
+        if let Some(rest) = path.strip_prefix("torchvision.models.") {
+            let name = rest.rsplit('.').next().unwrap_or(rest);
+            let spec = torch_models::torchvision(name)?;
+            let k = classes("num_classes", Some(1000));
+            return Some(self.library_instance(name, c, spec, k, false));
+        }
+        if path == "torch.hub.load" {
+            let repo = str_arg(0, "repo_or_dir")?;
+            let name = str_arg(1, "model")?;
+            if !repo.starts_with("pytorch/vision") {
+                return None;
+            }
+            let spec = torch_models::torchvision(&name)?;
+            let k = classes("num_classes", Some(1000));
+            return Some(self.library_instance(&name, c, spec, k, false));
+        }
+        if path == "timm.create_model" {
+            let name = str_arg(0, "model_name");
+            let base = name.as_deref().unwrap_or("timm_model");
+            // timm's classifier attribute by family; any other: none the file can name.
+            let attr = match base {
+                b if ["resnet", "resnext", "seresnext", "wide_resnet", "regnet"]
+                    .iter()
+                    .any(|p| b.starts_with(p)) =>
+                {
+                    "fc"
+                }
+                b if ["vit_", "deit_", "swin_", "beit_"]
+                    .iter()
+                    .any(|p| b.starts_with(p)) =>
+                {
+                    "head"
+                }
+                b if ["efficientnet", "tf_efficientnet", "mobilenet", "densenet"]
+                    .iter()
+                    .any(|p| b.starts_with(p)) =>
+                {
+                    "classifier"
+                }
+                _ => "(classifier)",
+            };
+            let spec = torch_models::Spec {
+                attr,
+                width: name.as_deref().and_then(torch_models::timm_width),
+                seq: None,
+                keys: &[],
+            };
+            let k = classes("num_classes", Some(1000));
+            return Some(self.library_instance(base, c, spec, k, false));
+        }
+        let hf_class = path
+            .strip_prefix("transformers.")?
+            .strip_suffix(".from_pretrained")?;
+        if !hf_class.ends_with("ForSequenceClassification") {
+            return None;
+        }
+        let name = str_arg(0, "pretrained_model_name_or_path");
+        let spec = torch_models::Spec {
+            attr: "classifier",
+            width: name.as_deref().and_then(torch_models::hf_width),
+            seq: None,
+            keys: &[],
+        };
+        // Without `num_labels` the count comes from the checkpoint's config: unknown.
+        let k = classes("num_labels", None);
+        let short = hf_class.rsplit('.').next().unwrap_or(hf_class);
+        Some(self.library_instance(short, c, spec, k, true))
+    }
+
+    /// The model instance: the trunk layers, the head (a `Linear`, or an `nn.Sequential` of the
+    /// table's parts) under its attribute.
+    fn library_instance(
+        &mut self,
+        name: &str,
+        c: &Call,
+        spec: torch_models::Spec,
+        classes: SValue,
+        hf: bool,
+    ) -> Value {
+        let trunk = self.new_layer(UNRESOLVED_LAYER, c, vec![], vec![]);
+        self.set_name(trunk, name.to_string());
+        let width = spec.width.map(|w| {
+            let dims = Value::List(vec![SValue {
+                value: Value::Int(w),
+                span: c.span,
+            }]);
+            let l = self.new_layer("Reshape", c, vec![], vec![kw("target_shape", c.span, dims)]);
+            self.set_name(l, format!("{name}.pooled"));
+            l
+        });
+        let head = self.library_head(c, &spec, &classes);
+        let i = self.new_instance(None, None, Rc::new(Env::new()));
+        let label = spec.attr.trim_matches(|ch| ch == '(' || ch == ')');
+        self.name_module(&head, label);
+        self.instances[i].attrs.insert(spec.attr.to_string(), head);
+        self.instances[i].library = Some(Library {
+            trunk,
+            width,
+            inputs: spec.width,
+            head: spec.attr,
+            hf,
+            changed: false,
+        });
+        Value::Instance(i)
+    }
+
+    /// The head of `spec` with `classes` outputs.
+    fn library_head(&mut self, c: &Call, spec: &torch_models::Spec, classes: &SValue) -> Value {
+        // timm's `num_classes=0`: no classifier, the pooled features.
+        if matches!(classes.value, Value::Int(0)) {
+            return Value::Layer(self.new_layer(
+                "Activation",
+                c,
+                vec![SValue {
+                    value: Value::Str("linear".into()),
+                    span: classes.span,
+                }],
+                vec![],
+            ));
+        }
+        let Some(parts) = spec.seq else {
+            return Value::Layer(self.library_linear(c, spec.width, None, classes));
+        };
+        let items = parts
+            .iter()
+            .map(|p| {
+                use torch_models::Part;
+                let act = |name: &str| {
+                    vec![SValue {
+                        value: Value::Str(name.into()),
+                        span: c.span,
+                    }]
+                };
+                let l = match *p {
+                    Part::Linear { inputs, out } => {
+                        self.library_linear(c, Some(inputs), out, classes)
+                    }
+                    Part::Relu => self.new_layer("Activation", c, act("relu"), vec![]),
+                    Part::Hardswish => self.new_layer("Activation", c, act("hard_swish"), vec![]),
+                    Part::Dropout => self.new_layer("Dropout", c, vec![], vec![]),
+                    Part::Flatten => self.new_layer("Flatten", c, vec![], vec![]),
+                    Part::LayerNorm => self.new_layer(
+                        "LayerNormalization",
+                        c,
+                        vec![],
+                        vec![kw("axis", c.span, Value::Int(-1))],
+                    ),
+                };
+                SValue {
+                    value: Value::Layer(l),
+                    span: c.span,
+                }
+            })
+            .collect();
+        let j = self.new_instance(None, Some(items), Rc::new(Env::new()));
+        self.instances[j].seq_keys = spec.keys.iter().map(|k| k.to_string()).collect();
+        Value::Instance(j)
+    }
+
+    /// `nn.Linear(inputs, out)` as the library builds it; `out: None` is the class count.
+    fn library_linear(
+        &mut self,
+        c: &Call,
+        inputs: Option<i64>,
+        out: Option<i64>,
+        classes: &SValue,
+    ) -> usize {
+        let units = match out {
+            Some(n) => SValue {
+                value: Value::Int(n),
+                span: c.span,
+            },
+            None => classes.clone(),
+        };
+        let mut kwargs = vec![kw("units", units.span, units.value)];
+        if let Some(w) = inputs {
+            kwargs.push(kw("in_features", c.span, Value::Int(w)));
+        }
+        self.new_layer("Dense", c, vec![], kwargs)
+    }
+
+    /// The forward of a library model on `input`: the trunk, then whatever the head attribute
+    /// holds now (the library's head, or the one the file put there). A model changed in a way
+    /// nnlint does not follow gives an opaque output.
+    fn library_forward(&mut self, i: usize, lib: &Library, input: usize, span: Span) -> Value {
+        let trunk_span = self.layers[lib.trunk].call_span;
+        let trunk_callee = self.layers[lib.trunk].callee_span;
+        self.gap(trunk_span, PRETRAINED_TRUNK);
+        let x = SValue {
+            value: Value::Tensor(input),
+            span,
+        };
+        let mut h = self.call_layer(lib.trunk, &[x]);
+        if let Some(w) = lib.width {
+            h = self.call_layer(w, &[SValue { value: h, span }]);
+        }
+        let Value::Tensor(features) = h else {
+            return Value::Unknown;
+        };
+        let rec = &self.instances[i];
+        let unexpected = rec.attrs.keys().any(|k| k != lib.head && !harmless_attr(k));
+        let head = rec.attrs.get(lib.head).cloned().unwrap_or(Value::Unknown);
+        let out = if lib.changed || unexpected {
+            Value::Unknown
+        } else {
+            let f = SValue {
+                value: Value::Tensor(features),
+                span,
+            };
+            self.apply_module(&head, &f, span)
+        };
+        let out = match out {
+            Value::Unknown => {
+                self.gap(
+                    span,
+                    "a pretrained model changed in a way nnlint does not follow",
+                );
+                self.opaque_tensor(features, trunk_callee, trunk_span)
+            }
+            other => other,
+        };
+        if !lib.hf {
+            return out;
+        }
+        // `outputs.logits`.
+        let o = self.new_instance(None, None, Rc::new(Env::new()));
+        self.instances[o].attrs.insert("logits".into(), out);
+        Value::Instance(o)
+    }
+
+    /// The tensor a forward's result stands for: a tensor (or the first of a tuple/dict of them),
+    /// or the `logits` of a `transformers` output object.
+    pub(super) fn forward_tensor(&self, v: &Value) -> Option<usize> {
+        if let Value::Instance(o) = v {
+            let rec = &self.instances[*o];
+            return match rec.attrs.get("logits") {
+                Some(&Value::Tensor(t)) if rec.class.is_none() && rec.seq.is_none() => Some(t),
+                _ => None,
+            };
+        }
+        super::tensor_in(v)
+    }
+
+    /// Where an expression assigned into leads, read without running anything: a local name, an
+    /// attribute of a module, an item of an `nn.Sequential` or a list. The library models met on
+    /// the way are added to `through`.
+    fn held(&self, e: &Expr, frame: &Frame, through: &mut Vec<usize>) -> Option<Value> {
+        let v = match e {
+            Expr::Name { id, .. } => frame.locals.get(id).cloned()?,
+            Expr::Attribute { value, attr, .. } => match self.held(value, frame, through)? {
+                Value::Instance(i) => self.instance_attr(i, attr),
+                _ => return None,
+            },
+            Expr::Subscript { value, index, .. } => {
+                let base = self.held(value, frame, through)?;
+                let k = literal_index(index)?;
+                let items = match &base {
+                    Value::Instance(i) => self.instances[*i].seq.clone()?,
+                    Value::List(items) => items.clone(),
+                    _ => return None,
+                };
+                let n = items.len() as i64;
+                let k = if k < 0 { k + n } else { k };
+                items.get(usize::try_from(k).ok()?)?.value.clone()
+            }
+            _ => return None,
+        };
+        if let Value::Instance(i) = v
+            && self.instances[i].library.is_some()
+        {
+            through.push(i);
+        }
+        Some(v)
+    }
+
+    /// An assignment whose target is not a plain name or a `name.attr` of a module (those are
+    /// handled where assignments are): `self.backbone.fc = nn.Linear(...)` sets the attribute of
+    /// the module it names, `model.classifier[6] = ...` replaces an item of an `nn.Sequential`,
+    /// `model.heads.head = ...` the module an `OrderedDict` key names. Anything else falls back to
+    /// forgetting the container; a library model the target goes through is then marked changed.
+    pub(super) fn assign_into(&mut self, target: &Expr, v: SValue, frame: &mut Frame) {
+        let mut through = vec![];
+        if self.assign_into_module(target, &v, frame, &mut through) {
+            return;
+        }
+        let mut e = target;
+        let mut harmless = false;
+        while let Expr::Subscript { value, .. } | Expr::Attribute { value, .. } = e {
+            if let Expr::Attribute { attr, .. } = e {
+                harmless |= harmless_attr(attr);
+            }
+            e = value;
+        }
+        if !harmless {
+            for i in through {
+                if let Some(lib) = self.instances[i].library.as_mut() {
+                    lib.changed = true;
+                }
+            }
+        }
+        self.invalidate_container(target, frame, true);
+    }
+
+    fn assign_into_module(
+        &mut self,
+        target: &Expr,
+        v: &SValue,
+        frame: &Frame,
+        through: &mut Vec<usize>,
+    ) -> bool {
+        match target {
+            Expr::Attribute { value, attr, .. } => {
+                let Some(Value::Instance(j)) = self.held(value, frame, through) else {
+                    return false;
+                };
+                let keys = &self.instances[j].seq_keys;
+                let path = module_path(target);
+                if let Some(pos) = keys.iter().position(|k| k == attr) {
+                    return self.replace_item(j, pos, v, &path);
+                }
+                self.name_module(&v.value, &path);
+                let rec = &mut self.instances[j];
+                let maybe = self.block_depth > rec.depth
+                    && rec
+                        .attrs
+                        .get(attr)
+                        .is_some_and(|old| !super::same(old, &v.value));
+                let value = if maybe {
+                    Value::Unknown
+                } else {
+                    v.value.clone()
+                };
+                rec.attrs.insert(attr.clone(), value);
+                true
+            }
+            Expr::Subscript { value, index, .. } => {
+                let Some(Value::Instance(j)) = self.held(value, frame, through) else {
+                    return false;
+                };
+                let (Some(k), Some(n)) = (
+                    literal_index(index),
+                    self.instances[j].seq.as_ref().map(Vec::len),
+                ) else {
+                    return false;
+                };
+                let k = if k < 0 { k + n as i64 } else { k };
+                let Some(pos) = usize::try_from(k).ok().filter(|&p| p < n) else {
+                    return false;
+                };
+                let path = match module_path(value) {
+                    p if p.is_empty() => pos.to_string(),
+                    p => format!("{p}.{pos}"),
+                };
+                self.replace_item(j, pos, v, &path)
+            }
+            _ => false,
+        }
+    }
+
+    /// Item `pos` of `nn.Sequential` instance `j` becomes `v`, named `path` (unknown when the
+    /// assignment is in a branch or a loop that may not run as read).
+    fn replace_item(&mut self, j: usize, pos: usize, v: &SValue, path: &str) -> bool {
+        self.name_module(&v.value, path);
+        let maybe = self.block_depth > self.instances[j].depth;
+        let Some(seq) = self.instances[j].seq.as_mut() else {
+            return false;
+        };
+        seq[pos] = SValue {
+            value: if maybe {
+                Value::Unknown
+            } else {
+                v.value.clone()
+            },
+            span: v.span,
+        };
+        true
+    }
+}
+
+/// The module path an assignment target names below its root (`backbone.heads.head` for
+/// `self.backbone.heads.head`, `classifier.6` for `model.classifier[6]`).
+fn module_path(e: &Expr) -> String {
+    let mut parts = vec![];
+    let mut e = e;
+    loop {
+        match e {
+            Expr::Attribute { value, attr, .. } => {
+                parts.push(attr.clone());
+                e = value;
+            }
+            Expr::Subscript { value, index, .. } => {
+                parts.push(literal_index(index).map_or_else(|| "?".into(), |k| k.to_string()));
+                e = value;
+            }
+            _ => break,
+        }
+    }
+    parts.reverse();
+    parts.join(".")
+}
+
+/// `6`, `-1`, written as an index.
+fn literal_index(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Int { value, .. } => *value,
+        Expr::Neg { operand, .. } => match operand.as_ref() {
+            Expr::Int { value, .. } => value.map(|v| -v),
+            _ => None,
+        },
+        _ => None,
     }
 }
