@@ -464,9 +464,10 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         model.metadata.insert(
             "python_unknowns".into(),
             format!(
-                "{} place(s) nnlint could not follow; the first{}",
+                "{} place(s) nnlint could not follow; the first at {} ({})",
                 world.gaps.len(),
-                format!(" at {} ({})", gap_location(first, &source), first.reason)
+                gap_location(first, &source),
+                first.reason
             ),
         );
     }
