@@ -325,22 +325,22 @@ fn seeded(
             t.dtype.name()
         )));
     }
-    let values: Vec<f64> = match role(t, graph) {
-        Role::Fill(v) => vec![v; count],
-        Role::Glorot => {
-            let limit = glorot_limit(&t.dims);
-            let mut rng = ChaCha8Rng::seed_from_u64(fnv1a(&t.name));
-            (0..count)
-                .map(|_| (rng.random::<f64>() * 2.0 - 1.0) * limit)
-                .collect()
-        }
+    // The same draws for every element type (f64, then rounded for f32), without a second buffer.
+    let role = role(t, graph);
+    let limit = glorot_limit(&t.dims);
+    let mut rng = ChaCha8Rng::seed_from_u64(fnv1a(&t.name));
+    let mut draw = move || match role {
+        Role::Fill(v) => v,
+        Role::Glorot => (rng.random::<f64>() * 2.0 - 1.0) * limit,
     };
     let dim = IxDyn(shape);
     let err = |_| EvalError::Shape(format!("tensor '{}' has inconsistent dims", t.name));
     Ok(match t.dtype {
-        DType::F64 => Tensor::F64(ArrayD::from_shape_vec(dim, values).map_err(err)?),
+        DType::F64 => Tensor::F64(
+            ArrayD::from_shape_vec(dim, (0..count).map(|_| draw()).collect()).map_err(err)?,
+        ),
         _ => Tensor::F32(
-            ArrayD::from_shape_vec(dim, values.into_iter().map(|v| v as f32).collect())
+            ArrayD::from_shape_vec(dim, (0..count).map(|_| draw() as f32).collect())
                 .map_err(err)?,
         ),
     })

@@ -6,12 +6,21 @@ use crate::ir::Span;
 
 /// Parses one JSON document. The error is a sentence with the line and column.
 pub fn parse(text: &str) -> Result<Node, String> {
+    parse_skipping(text, &[])
+}
+
+/// [`parse`], with the strings inside the values of `skip_keys` scanned but not kept (they read as
+/// empty strings): a notebook's `outputs` (base64 images, logs) are most of its bytes, and nothing
+/// nnlint reads.
+pub fn parse_skipping(text: &str, skip_keys: &[&str]) -> Result<Node, String> {
     let mut p = Parser {
         text,
         bytes: text.as_bytes(),
         pos: 0,
         depth: 0,
         nodes: 0,
+        skip_keys,
+        skipping: 0,
     };
     if text.starts_with('\u{feff}') {
         p.pos = 3;
@@ -31,6 +40,9 @@ struct Parser<'a> {
     pos: usize,
     depth: usize,
     nodes: usize,
+    skip_keys: &'a [&'a str],
+    /// Inside the value of a key in `skip_keys`: strings are scanned, not kept.
+    skipping: usize,
 }
 
 impl Parser<'_> {
@@ -131,7 +143,11 @@ impl Parser<'_> {
             }
             self.pos += 1;
             self.skip_ws();
-            let value = self.value()?;
+            let skip = self.skip_keys.contains(&key.as_str());
+            self.skipping += usize::from(skip);
+            let value = self.value();
+            self.skipping -= usize::from(skip);
+            let value = value?;
             entries.push(Entry {
                 key,
                 key_span,
@@ -185,6 +201,9 @@ impl Parser<'_> {
         let open = self.pos;
         self.pos += 1;
         let mut out = String::new();
+        if self.skipping > 0 {
+            return self.skip_string(open);
+        }
         loop {
             // Copy the run of plain characters in one go.
             let run_start = self.pos;
@@ -207,6 +226,24 @@ impl Parser<'_> {
                 Some(_) => {
                     return Err((self.pos, "control character inside a string".into()));
                 }
+                None => return Err((open, "string is not closed".into())),
+            }
+        }
+    }
+
+    /// The rest of a string whose value is not kept: to its closing quote, escapes stepped over.
+    fn skip_string(&mut self, open: usize) -> Result<String, Fail> {
+        loop {
+            match self.bytes.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(String::new());
+                }
+                Some(b'\\') => self.pos += 2,
+                Some(&b) if b < 0x20 => {
+                    return Err((self.pos, "control character inside a string".into()));
+                }
+                Some(_) => self.pos += 1,
                 None => return Err((open, "string is not closed".into())),
             }
         }

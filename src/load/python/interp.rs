@@ -683,15 +683,29 @@ impl World {
             return self.exec_branches(BlockKind::Loop, branches, frame, globals);
         };
         let body = branches[0].get(1..).unwrap_or(&[]);
-        for item in items {
+        // Two iterations in a row that build nothing (an epoch loop around a training step): the
+        // rest runs as one loop block with the target unknown, not once per item.
+        let mut idle = 0;
+        let count = items.len();
+        for (k, item) in items.into_iter().enumerate() {
             if !self.tick() {
                 return Flow::Stop;
             }
+            if idle >= 2 && k + 1 < count {
+                let flow = self.exec_branches(BlockKind::Loop, &branches[..1], frame, globals);
+                if !matches!(flow, Flow::Next) {
+                    return flow;
+                }
+                break;
+            }
+            let built = (self.layers.len(), self.models.len(), self.instances.len());
             self.assign(target, item, frame);
             match self.exec_block(body, frame, globals) {
                 Flow::Next => {}
                 other => return other,
             }
+            let now = (self.layers.len(), self.models.len(), self.instances.len());
+            idle = if now == built { idle + 1 } else { 0 };
         }
         self.exec_branches(BlockKind::Once, &branches[1..], frame, globals)
     }
@@ -738,7 +752,8 @@ impl World {
         // A branch or a loop body: run each once from the same state. A name bound before the
         // block and rebound inside, or bound in several branches, is unknown afterwards (the
         // block may run zero, one or many times); a name only one branch introduces keeps its value.
-        let before = frame.locals.clone();
+        // `frame.locals` is the state before the block: each branch runs on a copy of it.
+        let before = &frame.locals;
         let mut assigned: HashMap<String, (usize, Value)> = HashMap::new();
         self.block_depth += 1;
         let mut returned = false;
@@ -758,7 +773,7 @@ impl World {
         }
         self.block_depth -= 1;
         for (k, (count, v)) in assigned {
-            let keep = count == 1 && !before.contains_key(&k);
+            let keep = count == 1 && !frame.locals.contains_key(&k);
             frame
                 .locals
                 .insert(k, if keep { v } else { Value::Unknown });

@@ -25,7 +25,7 @@ impl Cell {
 }
 
 pub fn code_cells(text: &str) -> Result<Vec<Cell>, LoadError> {
-    let root = json::parse(text)
+    let root = json::parse_skipping(text, &["outputs", "attachments"])
         .map_err(|e| LoadError::new(format!("the notebook is not valid JSON: {e}")))?;
     let cells = root
         .get("cells")
