@@ -553,7 +553,7 @@ mod tests {
             metadata: BTreeMap::new(),
             weights: Weights::Absent,
             assumed_widths: vec![],
-        not_followed: vec![],
+            not_followed: vec![],
         }
     }
 
