@@ -172,8 +172,13 @@ fn coverage_notes() {
 }
 
 #[test]
+fn configuration_objects() {
+    check_table(CONFIG);
+}
+
+#[test]
 fn row_names_are_unique() {
-    let mut names: Vec<&str> = [KERAS, TORCH, TF, INTEGERS, COVERAGE]
+    let mut names: Vec<&str> = [KERAS, TORCH, TF, INTEGERS, COVERAGE, CONFIG]
         .iter()
         .flat_map(|t| t.iter().map(|r| r.name))
         .collect();
@@ -1464,5 +1469,125 @@ def to_tensor(rows):
 "#,
         expect: Expect::Silent,
         twin: Twin::Absent,
+    },
+];
+
+/// Sizes held in configuration objects: argparse defaults (the run with no options), dataclass
+/// fields, `SimpleNamespace`, class attributes.
+const CONFIG: &[Row] = &[
+    Row {
+        name: "config: argparse default sizes the head",
+        source: r#"
+import argparse
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+parser = argparse.ArgumentParser(description="tabular classifier")
+parser.add_argument("--hidden", type=int, default=64)
+parser.add_argument("--num-classes", type=int, default=1)
+parser.add_argument("--epochs", type=int, default=5)
+args = parser.parse_args()
+
+
+class Net(nn.Module):
+    def __init__(self, hidden, n_out):
+        super().__init__()
+        self.body = nn.Linear(12, hidden)
+        self.head = nn.Linear(hidden, n_out)
+
+    def forward(self, x):
+        return F.softmax(self.head(F.relu(self.body(x))), dim=1)
+
+
+model = Net(args.hidden, args.num_classes)
+for epoch in range(args.epochs):
+    for x, y in loader:
+        loss = F.binary_cross_entropy(model(x), y)
+"#,
+        expect: Expect::Findings(&[("NNL001", 20)]),
+        twin: Twin::Edit(&[
+            (
+                "return F.softmax(self.head(F.relu(self.body(x))), dim=1)",
+                "return torch.sigmoid(self.head(F.relu(self.body(x))))",
+            ),
+            (
+                "import torch.nn as nn",
+                "import torch\nimport torch.nn as nn",
+            ),
+        ]),
+    },
+    Row {
+        name: "config: dataclass field and SimpleNamespace",
+        source: r#"
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from tensorflow import keras
+
+
+@dataclass
+class TrainConfig:
+    hidden: int = 32
+    n_classes: int = 1
+
+
+cfg = TrainConfig()
+opts = SimpleNamespace(dropout=0.3, features=16)
+model = keras.Sequential([
+    keras.layers.Dense(cfg.hidden, activation="relu", input_shape=(opts.features,)),
+    keras.layers.Dropout(opts.dropout),
+    keras.layers.Dense(cfg.n_classes, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="binary_crossentropy")
+"#,
+        expect: Expect::Findings(&[("NNL001", 18)]),
+        twin: Twin::Edit(&[("n_classes: int = 1", "n_classes: int = 2")]),
+    },
+    Row {
+        name: "config: dataclass built with a keyword argument",
+        source: r#"
+from dataclasses import dataclass
+
+from tensorflow import keras
+
+
+@dataclass
+class HeadConfig:
+    units: int = 10
+    activation: str = "softmax"
+
+
+head = HeadConfig(units=1)
+model = keras.Sequential([
+    keras.layers.Dense(16, activation="relu", input_shape=(8,)),
+    keras.layers.Dense(head.units, activation=head.activation),
+])
+model.compile(optimizer="adam", loss="binary_crossentropy")
+"#,
+        expect: Expect::Findings(&[("NNL001", 15)]),
+        twin: Twin::Edit(&[(
+            "HeadConfig(units=1)",
+            "HeadConfig(units=1, activation=\"sigmoid\")",
+        )]),
+    },
+    Row {
+        name: "config: class attribute read on the class",
+        source: r#"
+from tensorflow import keras
+
+
+class Settings:
+    UNITS = 1
+    FEATURES = 4
+
+
+model = keras.Sequential([
+    keras.layers.Dense(Settings.UNITS, activation="softmax", input_shape=(Settings.FEATURES,)),
+])
+model.compile(optimizer="sgd", loss="binary_crossentropy")
+"#,
+        expect: Expect::Findings(&[("NNL001", 10)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
     },
 ];

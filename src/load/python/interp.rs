@@ -491,7 +491,7 @@ impl World {
     pub fn builds_something(&self) -> bool {
         !self.layers.is_empty()
             || !self.models.is_empty()
-            || !self.instances.is_empty()
+            || self.modules_built()
             || !self.tf_losses.is_empty()
             || !self.torch_classes.is_empty()
             || self.trains
@@ -945,6 +945,8 @@ impl World {
                     _ => Value::Method(m, attr.clone()),
                 },
                 Value::Instance(i) => self.instance_attr(i, attr),
+                // `Config.num_classes`: a class attribute.
+                Value::Class(c) => c.class_attr(attr).unwrap_or(Value::Unknown),
                 Value::Tensor(t) => Value::TensorMethod(t, attr.clone()),
                 _ => Value::Unknown,
             },
@@ -1476,6 +1478,13 @@ impl World {
                 };
                 if p == "collections.OrderedDict" {
                     return self.dict_of(&args, &kwargs);
+                }
+                // Configuration objects: a parser of command-line options, a namespace of values.
+                if p == "argparse.ArgumentParser" {
+                    return self.record_object(true, &[]);
+                }
+                if matches!(p.as_str(), "types.SimpleNamespace" | "argparse.Namespace") {
+                    return self.record_object(false, &kwargs);
                 }
                 if let Some(v) = self.tf1_call(&p, c, &args, &kwargs) {
                     return v;

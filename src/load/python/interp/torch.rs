@@ -43,9 +43,22 @@ pub struct TorchClass {
     forward: &'static str,
     /// A Keras `Model` subclass: `compile` makes it a model with that training config.
     keras_model: bool,
+    /// The classes of this file it derives from, nearest first (for class attributes).
+    bases: Vec<Rc<TorchClass>>,
+    /// Names the class body binds to values (`num_classes = 10`, a dataclass field's default), in
+    /// order: what instances read when they have no attribute of their own.
+    class_attrs: Vec<(String, Value)>,
 }
 
 impl TorchClass {
+    /// A class attribute, here or in a base class of the file.
+    pub(super) fn class_attr(&self, name: &str) -> Option<Value> {
+        std::iter::once(self)
+            .chain(self.bases.iter().map(Rc::as_ref))
+            .find_map(|c| c.class_attrs.iter().find(|(k, _)| k == name))
+            .map(|(_, v)| v.clone())
+    }
+
     fn method(&self, name: &str) -> Option<Rc<FunctionDef>> {
         self.mro.iter().find_map(|c| {
             c.body.iter().find_map(|s| match s {
@@ -80,6 +93,9 @@ pub struct InstanceRec {
     built: bool,
     /// A pretrained model of a library (`torchvision.models.resnet18(...)`).
     library: Option<Library>,
+    /// An `argparse.ArgumentParser`: `add_argument(..., default=v)` records `v` under its name, and
+    /// `parse_args()` gives a namespace of the defaults.
+    parser: bool,
 }
 
 /// A pretrained model built by a library: an opaque trunk, then the head held by one attribute.
@@ -285,6 +301,7 @@ impl World {
         let mut lightning = false;
         let mut forward = "__call__";
         let mut keras_model = false;
+        let mut bases: Vec<Rc<TorchClass>> = vec![];
         for b in &c.bases {
             match self.eval(b, frame, globals).value {
                 Value::Path(p) => {
@@ -312,6 +329,7 @@ impl World {
                     }
                 }
                 Value::Class(base) => {
+                    bases.push(base.clone());
                     module |= base.module;
                     if base.module {
                         forward = base.forward;
@@ -323,6 +341,17 @@ impl World {
                 _ => {}
             }
         }
+        // Class attributes: the body's plain assignments, evaluated where the class is defined.
+        let mut class_attrs: Vec<(String, Value)> = vec![];
+        for s in &c.body {
+            if let Stmt::Assign { targets, value } = s
+                && let [Expr::Name { id, .. }] = targets.as_slice()
+            {
+                let v = self.eval(value, frame, globals).value;
+                class_attrs.retain(|(k, _)| k != id);
+                class_attrs.push((id.clone(), v));
+            }
+        }
         let class = Rc::new(TorchClass {
             def: c.clone(),
             mro,
@@ -330,6 +359,8 @@ impl World {
             module,
             forward,
             keras_model,
+            class_attrs,
+            bases,
         });
         self.torch_classes.push(class.clone());
         Value::Class(class)
@@ -354,6 +385,7 @@ impl World {
             model: None,
             built: false,
             library: None,
+            parser: false,
         });
         self.instances.len() - 1
     }
@@ -388,6 +420,17 @@ impl World {
             }];
             all.extend(args.iter().cloned());
             self.run_method(i, &init, &all, kwargs);
+        } else if !class.module {
+            // A dataclass (or a plain record class): arguments set the fields, in body order.
+            let fields: Vec<String> = class.class_attrs.iter().map(|(k, _)| k.clone()).collect();
+            for (a, f) in args.iter().zip(&fields) {
+                self.instances[i].attrs.insert(f.clone(), a.value.clone());
+            }
+            for k in kwargs {
+                self.instances[i]
+                    .attrs
+                    .insert(k.name.clone(), k.value.value.clone());
+            }
         }
         i
     }
@@ -488,6 +531,12 @@ impl World {
         let rec = &self.instances[i];
         if let Some(v) = rec.attrs.get(attr) {
             return v.clone();
+        }
+        if let Some(v) = rec.class.as_ref().and_then(|c| c.class_attr(attr)) {
+            return v;
+        }
+        if rec.parser {
+            return Value::Bound(i, attr.to_string());
         }
         // `model.heads.head`: a module of an `nn.Sequential(OrderedDict(...))` by its key.
         if let Some(item) = rec
@@ -631,6 +680,97 @@ impl World {
         self.tensors.len() - 1
     }
 
+    /// A record object: an `argparse.ArgumentParser` (`parser`) or a namespace with these attributes
+    /// (`SimpleNamespace(lr=0.1)`, `argparse.Namespace`).
+    pub(super) fn record_object(&mut self, parser: bool, kwargs: &[KwValue]) -> Value {
+        let i = self.new_instance(None, None, Rc::new(Env::new()));
+        self.instances[i].parser = parser;
+        for k in kwargs {
+            self.instances[i]
+                .attrs
+                .insert(k.name.clone(), k.value.value.clone());
+        }
+        Value::Instance(i)
+    }
+
+    /// A method of an `argparse.ArgumentParser`: arguments and their defaults (the values the
+    /// script runs with when given no options), groups (the same parser), `parse_args`.
+    fn parser_call(&mut self, i: usize, name: &str, args: &[SValue], kwargs: &[KwValue]) -> Value {
+        match name {
+            "add_argument" => {
+                let dest = kwargs
+                    .iter()
+                    .find(|k| k.name == "dest")
+                    .and_then(|k| match &k.value.value {
+                        Value::Str(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .or_else(|| {
+                        // The first long option (`--num-classes`), else the positional name.
+                        let names: Vec<&str> = args
+                            .iter()
+                            .filter_map(|a| match &a.value {
+                                Value::Str(s) => Some(s.as_str()),
+                                _ => None,
+                            })
+                            .collect();
+                        names
+                            .iter()
+                            .find(|n| n.starts_with("--"))
+                            .or(names.first())
+                            .map(|n| n.trim_start_matches('-').replace('-', "_"))
+                    });
+                let action = kwargs.iter().find(|k| k.name == "action");
+                let default = kwargs
+                    .iter()
+                    .find(|k| k.name == "default")
+                    .map(|k| k.value.value.clone());
+                let value = match (default, action.map(|a| &a.value.value)) {
+                    (Some(v), _) => v,
+                    (None, Some(Value::Str(a))) if a == "store_true" => Value::Bool(false),
+                    (None, Some(Value::Str(a))) if a == "store_false" => Value::Bool(true),
+                    _ => Value::None,
+                };
+                if let Some(dest) = dest {
+                    self.instances[i].attrs.insert(dest, value);
+                }
+                Value::Unknown
+            }
+            "set_defaults" => {
+                for k in kwargs {
+                    self.instances[i]
+                        .attrs
+                        .insert(k.name.clone(), k.value.value.clone());
+                }
+                Value::Unknown
+            }
+            "add_argument_group" | "add_mutually_exclusive_group" => Value::Instance(i),
+            "parse_args" | "parse_known_args" => {
+                let attrs: Vec<KwValue> = {
+                    let mut a: Vec<(&String, &Value)> = self.instances[i].attrs.iter().collect();
+                    a.sort_by(|x, y| x.0.cmp(y.0));
+                    a.into_iter()
+                        .map(|(k, v)| kw(k, Span { offset: 0, len: 0 }, v.clone()))
+                        .collect()
+                };
+                let ns = self.record_object(false, &attrs);
+                if name == "parse_known_args" {
+                    let span = Span { offset: 0, len: 0 };
+                    Value::Tuple(vec![
+                        SValue { value: ns, span },
+                        SValue {
+                            value: Value::Unknown,
+                            span,
+                        },
+                    ])
+                } else {
+                    ns
+                }
+            }
+            _ => Value::Unknown,
+        }
+    }
+
     /// The model record of a Keras `Model` subclass instance: its forward on a fresh input (made
     /// once, shared with every later call on unseen data).
     fn instance_model(&mut self, i: usize, span: Span) -> Option<usize> {
@@ -670,6 +810,9 @@ impl World {
         args: &[SValue],
         kwargs: &[KwValue],
     ) -> Value {
+        if self.instances[i].parser {
+            return self.parser_call(i, name, args, kwargs);
+        }
         let method = self.instances[i]
             .class
             .as_ref()
@@ -1424,6 +1567,13 @@ impl World {
     /// Without a loss: the PyTorch model called last on unseen data (or built last), its output
     /// thresholded at 0.5 read as a metric.
     /// The model reads an input made for a PyTorch module (its layers are modules).
+    /// Instances that are modules or models (not parsers, namespaces or plain records).
+    pub(super) fn modules_built(&self) -> bool {
+        self.instances.iter().any(|r| {
+            r.seq.is_some() || r.library.is_some() || r.class.as_ref().is_some_and(|c| c.module)
+        })
+    }
+
     pub fn is_torch_model(&self, m: usize) -> bool {
         match &self.models[m].kind {
             super::ModelKind::Functional { inputs, .. } => {
