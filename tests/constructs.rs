@@ -1590,4 +1590,33 @@ model.compile(optimizer="sgd", loss="binary_crossentropy")
         expect: Expect::Findings(&[("NNL001", 10)]),
         twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
     },
+    Row {
+        name: "config: a nested helper sees its builder's parameters (closure)",
+        source: r#"
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def build_model(n_features, n_classes):
+    def block(x, units):
+        return layers.Dense(units, activation="relu")(x)
+
+    def head(x):
+        return layers.Dense(n_classes, activation="softmax")(x)
+
+    inputs = keras.Input(shape=(n_features,))
+    outputs = head(block(inputs, 64))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+model = build_model(20, 1)
+"#,
+        expect: Expect::Findings(&[("NNL001", 10)]),
+        twin: Twin::Edit(&[
+            ("build_model(20, 1)", "build_model(20, 2)"),
+            ("binary_crossentropy", "categorical_crossentropy"),
+        ]),
+    },
 ];

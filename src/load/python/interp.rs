@@ -254,6 +254,8 @@ pub struct World {
     module_attrs: HashMap<String, Value>,
     /// A training call was made on something nnlint could not resolve, or a loss was called.
     trains: bool,
+    /// The names a nested function sees from the function it was defined in, by its address.
+    closures: HashMap<*const FunctionDef, Rc<Env>>,
     /// Methods run at least once (by address), so the ones never called can be run at the end.
     ran: std::collections::HashSet<*const FunctionDef>,
 }
@@ -610,6 +612,12 @@ impl World {
                 return Flow::Return(v);
             }
             Stmt::FunctionDef(f) => {
+                // A function defined inside a function sees the names of the one around it
+                // (a closure; the names as they are when it is defined).
+                if globals.is_some() {
+                    self.closures
+                        .insert(Rc::as_ptr(f), Rc::new(frame.locals.clone()));
+                }
                 frame
                     .locals
                     .insert(f.name.clone(), Value::Function(f.clone()));
@@ -1601,7 +1609,12 @@ impl World {
                     return Value::Unknown;
                 }
                 let kwargs = kwargs.unwrap_or_default();
-                let mut callee_frame = Frame::new(Env::new());
+                let enclosing = self
+                    .closures
+                    .get(&Rc::as_ptr(&f))
+                    .map(|env| env.as_ref().clone())
+                    .unwrap_or_default();
+                let mut callee_frame = Frame::new(enclosing);
                 // Globals of the callee: the module's names. At the top level they are this frame's
                 // (borrowed, never copied: a call costs O(arguments), not O(module)).
                 let module_globals = globals.unwrap_or(&frame.locals);
