@@ -1224,6 +1224,20 @@ def evaluate(loader):
 
 const TF: &[Row] = &[
     Row {
+        name: "tf1: tf.contrib.layers.fully_connected with activation_fn=tf.nn.softmax into a logits loss",
+        source: r#"
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 784])
+y = tf.placeholder(tf.float32, [None, 10])
+net = tf.contrib.layers.fully_connected(x, 256)
+logits = tf.contrib.layers.fully_connected(net, 10, activation_fn=tf.nn.softmax)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+"#,
+        expect: Expect::Findings(&[("NNL005", 6)]),
+        twin: Twin::Edit(&[("activation_fn=tf.nn.softmax", "activation_fn=None")]),
+    },
+    Row {
         name: "tf1: weights/biases dicts, tf.add(tf.matmul(...)), helper, softmax into softmax_cross_entropy_with_logits",
         source: r#"
 import tensorflow as tf

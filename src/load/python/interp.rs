@@ -1669,11 +1669,39 @@ impl World {
             } else {
                 args.iter().skip(1).cloned().collect()
             };
-            let kwargs: Vec<KwValue> = kwargs
+            let mut kwargs: Vec<KwValue> = kwargs
                 .iter()
                 .filter(|k| !matches!(k.name.as_str(), "inputs" | "x" | "training" | "reuse"))
                 .cloned()
                 .collect();
+            // `tf.contrib.layers.fully_connected(x, num_outputs, activation_fn=...)` and its
+            // `conv2d`: the width is `num_outputs`, the activation `activation_fn`, ReLU by default.
+            if tail.starts_with("contrib.layers.") && class != "Flatten" {
+                for k in &mut kwargs {
+                    match k.name.as_str() {
+                        "num_outputs" => {
+                            k.name = if class == "Dense" { "units" } else { "filters" }.into()
+                        }
+                        "activation_fn" => k.name = "activation".into(),
+                        _ => {}
+                    }
+                }
+                if !kwargs.iter().any(|k| k.name == "activation") {
+                    kwargs.push(KwValue {
+                        name: "activation".into(),
+                        span: c.func.span(),
+                        value: SValue {
+                            // `linear` is `fully_connected` with `activation_fn=None`.
+                            value: if tail == "contrib.layers.linear" {
+                                Value::None
+                            } else {
+                                Value::Str("relu".into())
+                            },
+                            span: c.func.span(),
+                        },
+                    });
+                }
+            }
             let layer = self.new_layer(class, c, rest, kwargs);
             let t = self.call_layer(
                 layer,
@@ -2525,6 +2553,8 @@ fn tf1_layer(tail: &str) -> Option<&'static str> {
         "layers.max_pooling2d" => "MaxPooling2D",
         "layers.average_pooling2d" => "AveragePooling2D",
         "layers.flatten" | "contrib.layers.flatten" => "Flatten",
+        "contrib.layers.fully_connected" | "contrib.layers.linear" => "Dense",
+        "contrib.layers.conv2d" => "Conv2D",
         "layers.dropout" | "nn.dropout" => "Dropout",
         "layers.batch_normalization" => "BatchNormalization",
         _ => return None,
