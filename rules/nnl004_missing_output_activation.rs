@@ -42,6 +42,14 @@
 //! loss = criterion(model(x), y)
 //! preds = model(x_val) > 0.5
 //! ```
+//! The threshold is read wherever the inference code is: a `predict` or `evaluate` method or
+//! function, a `with torch.no_grad():` block, a Lightning `predict_step`. In TF1 graph code, the
+//! logits trained with `sigmoid_cross_entropy_with_logits` and fetched for validation:
+//! ```python
+//! loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=masks, logits=logits))
+//! pred = sess.run(logits, feed_dict={images: val_x})
+//! mask = (pred > 0.5).astype(np.uint8)                                # a "mask" of logits
+//! ```
 //!
 //! ## Fix
 //! Add the activation to the inference graph (`activation="sigmoid"` / `"softmax"`, or a separate

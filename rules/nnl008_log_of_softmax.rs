@@ -34,6 +34,12 @@
 //! criterion = nn.NLLLoss()
 //! loss = criterion(model(x), y)
 //! ```
+//! In TF1 graph code the log usually sits inside a cross-entropy written by hand, the form most
+//! tutorials of that era used:
+//! ```python
+//! pred = tf.nn.softmax(tf.matmul(x, W) + b)
+//! cost = tf.reduce_mean(-tf.reduce_sum(y * tf.log(pred), reduction_indices=1))
+//! ```
 //!
 //! ## Fix
 //! ```python
@@ -50,12 +56,22 @@
 //! criterion = nn.NLLLoss()
 //! loss = criterion(model(x), y)
 //! ```
+//! In TF1, give the logits to the fused loss, or guard the log:
+//! ```python
+//! logits = tf.matmul(x, W) + b
+//! cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=logits))
+//! # or: -tf.reduce_sum(y * tf.nn.log_softmax(logits), axis=1)
+//! # or: tf.log(tf.clip_by_value(pred, 1e-10, 1.0))
+//! ```
 //! In Keras use `activation="log_softmax"` or a loss with `from_logits=True`.
 //!
 //! ## Formats
 //! ONNX graphs, and PyTorch source (`.py`, `.ipynb`): `torch.log` or `.log()` of `torch.softmax`,
 //! `F.softmax` or `torch.sigmoid` in `forward`, and in the training loop when the result is passed
-//! to a PyTorch loss such as `F.nll_loss` (a hand-written loss hides it). Keras configs only show
+//! to a PyTorch loss such as `F.nll_loss`. TF1 source: `tf.log` of `tf.nn.softmax` or
+//! `tf.nn.sigmoid` inside a hand-written cross-entropy (`-tf.reduce_sum(y * tf.log(p))`, the binary
+//! form `y * tf.log(p) + (1 - y) * tf.log(1 - p)`); a log of `tf.clip_by_value(p, ...)` or of
+//! `p + 1e-10` is guarded and not reported. Keras configs only show
 //! this construct inside Lambda layers (which nnlint cannot see into; NNL009 reports those) or as
 //! separate operation layers, which lower to the same `Log` op and are checked the same way.
 //!
