@@ -215,37 +215,19 @@ pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> 
     for ((code, name), n) in &rows {
         out.push_str(&format!("{n:>5}  {code}  {name}\n"));
     }
-    if !unreadable.is_empty() {
-        out.push_str(&format!(
-            "{:>5}  {} could not be read: {}\n",
-            unreadable.len(),
-            if unreadable.len() == 1 {
-                "file"
-            } else {
-                "files"
-            },
-            some_names(&unreadable)
-        ));
-    }
-    if !not_checked.is_empty() {
-        out.push_str(&format!(
-            "{:>5}  {} not checked: {}\n",
-            not_checked.len(),
-            if not_checked.len() == 1 {
-                "file"
-            } else {
-                "files"
-            },
-            some_names(&not_checked)
-        ));
-    }
-    if !partly.is_empty() {
-        out.push_str(&format!(
-            "{:>5}  {} partly checked: {}\n",
-            partly.len(),
-            if partly.len() == 1 { "file" } else { "files" },
-            some_names(&partly)
-        ));
+    for (paths, what) in [
+        (&unreadable, "could not be read"),
+        (&not_checked, "not checked"),
+        (&partly, "partly checked"),
+    ] {
+        if !paths.is_empty() {
+            out.push_str(&format!(
+                "{:>5}  {} {what}: {}\n",
+                paths.len(),
+                if paths.len() == 1 { "file" } else { "files" },
+                some_names(paths)
+            ));
+        }
     }
     if !reasons.is_empty() {
         out.push_str("why files were not fully checked (files):\n");

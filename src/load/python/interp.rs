@@ -2401,13 +2401,7 @@ impl World {
     }
 
     fn new_model(&mut self, kind: ModelKind, c: &Call, kwargs: &[KwValue]) -> Value {
-        let name = kwargs
-            .iter()
-            .find(|k| k.name == "name")
-            .and_then(|k| match &k.value.value {
-                Value::Str(s) => Some(s.clone()),
-                _ => None,
-            });
+        let name = str_kwarg(kwargs, "name");
         self.clock += 1;
         self.models.push(ModelRec {
             kind,
@@ -2903,4 +2897,15 @@ fn keras_loss_class(name: &str) -> Option<&'static str> {
 fn adds_epsilon(e: &Expr) -> bool {
     let small = |e: &Expr| matches!(e, Expr::Float { value, .. } if *value > 0.0 && *value <= 1e-3);
     matches!(e, Expr::BinOp { op: BinOp::Add, left, right, .. } if small(left) || small(right))
+}
+
+/// The string given to keyword `name`, when it is a literal string.
+fn str_kwarg(kwargs: &[KwValue], name: &str) -> Option<String> {
+    kwargs
+        .iter()
+        .find(|k| k.name == name)
+        .and_then(|k| match &k.value.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => None,
+        })
 }

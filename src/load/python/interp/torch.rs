@@ -698,28 +698,21 @@ impl World {
     fn parser_call(&mut self, i: usize, name: &str, args: &[SValue], kwargs: &[KwValue]) -> Value {
         match name {
             "add_argument" => {
-                let dest = kwargs
-                    .iter()
-                    .find(|k| k.name == "dest")
-                    .and_then(|k| match &k.value.value {
-                        Value::Str(s) => Some(s.clone()),
-                        _ => None,
-                    })
-                    .or_else(|| {
-                        // The first long option (`--num-classes`), else the positional name.
-                        let names: Vec<&str> = args
-                            .iter()
-                            .filter_map(|a| match &a.value {
-                                Value::Str(s) => Some(s.as_str()),
-                                _ => None,
-                            })
-                            .collect();
-                        names
-                            .iter()
-                            .find(|n| n.starts_with("--"))
-                            .or(names.first())
-                            .map(|n| n.trim_start_matches('-').replace('-', "_"))
-                    });
+                let dest = super::str_kwarg(kwargs, "dest").or_else(|| {
+                    // The first long option (`--num-classes`), else the positional name.
+                    let names: Vec<&str> = args
+                        .iter()
+                        .filter_map(|a| match &a.value {
+                            Value::Str(s) => Some(s.as_str()),
+                            _ => None,
+                        })
+                        .collect();
+                    names
+                        .iter()
+                        .find(|n| n.starts_with("--"))
+                        .or(names.first())
+                        .map(|n| n.trim_start_matches('-').replace('-', "_"))
+                });
                 let action = kwargs.iter().find(|k| k.name == "action");
                 let default = kwargs
                     .iter()
