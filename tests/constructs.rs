@@ -190,6 +190,35 @@ fn row_names_are_unique() {
 
 const KERAS: &[Row] = &[
     Row {
+        name: "keras: a Model subclass overriding train_step, built on a functional graph",
+        source: r#"
+import keras
+import tensorflow as tf
+from keras import layers
+
+
+class CustomModel(keras.Model):
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+        return {"loss": loss}
+
+
+inputs = keras.Input(shape=(32,))
+features = layers.Dense(64, activation="relu")(inputs)
+outputs = layers.Dense(1, activation="softmax")(features)
+model = CustomModel(inputs, outputs)
+model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Findings(&[("NNL001", 17)]),
+        twin: Twin::Edit(&[(
+            "Dense(1, activation=\"softmax\")",
+            "Dense(1, activation=\"sigmoid\")",
+        )]),
+    },
+    Row {
         name: "keras: Sequential([...]) list ending Dense(1, softmax) + binary_crossentropy",
         source: r#"
 import tensorflow as tf

@@ -2431,7 +2431,7 @@ impl World {
         self.new_model(ModelKind::Sequential(layers), c, kwargs)
     }
 
-    fn functional(&mut self, c: &Call, args: &[SValue], kwargs: &[KwValue]) -> Value {
+    pub(super) fn functional(&mut self, c: &Call, args: &[SValue], kwargs: &[KwValue]) -> Value {
         let get = |pos: usize, names: &[&str]| -> Option<Value> {
             kwargs
                 .iter()

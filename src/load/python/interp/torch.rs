@@ -400,6 +400,15 @@ impl World {
         frame: &Frame,
         globals: Option<&Env>,
     ) -> Value {
+        // A Keras `Model` subclass that overrides only training (`train_step`) and is built on a
+        // functional graph, `CustomModel(inputs, outputs)`: the functional model itself.
+        if class.keras_model && class.method("call").is_none() && class.method("__init__").is_none()
+        {
+            let functional = self.functional(c, args, kwargs);
+            if matches!(functional, Value::Model(_)) {
+                return functional;
+            }
+        }
         let module_globals = Rc::new(globals.cloned().unwrap_or_else(|| frame.locals.clone()));
         Value::Instance(self.instantiate_with(class, c.span, args, kwargs, module_globals))
     }
