@@ -1201,7 +1201,7 @@ impl World {
     }
 
     /// The input tensors `outputs` are computed from, in creation order.
-    fn inputs_of(&self, outputs: &[usize]) -> Vec<usize> {
+    pub(super) fn inputs_of(&self, outputs: &[usize]) -> Vec<usize> {
         let mut inputs = vec![];
         let mut stack = outputs.to_vec();
         let mut seen = vec![false; self.tensors.len()];

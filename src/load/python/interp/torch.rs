@@ -89,6 +89,9 @@ pub struct InstanceRec {
     created: usize,
     /// A Keras `Model` subclass instance once compiled: its model record.
     model: Option<usize>,
+    /// What its last forward returned (a tensor): the model of a module only ever called on tensors
+    /// (a loss module, a module called inside another's forward).
+    last_out: Option<usize>,
     /// A Keras layer's `build` has run.
     built: bool,
     /// A pretrained model of a library (`torchvision.models.resnet18(...)`).
@@ -383,6 +386,7 @@ impl World {
             cached: None,
             created: self.clock,
             model: None,
+            last_out: None,
             built: false,
             library: None,
             parser: false,
@@ -659,6 +663,9 @@ impl World {
             Value::Unknown
         };
         self.forward_depth -= 1;
+        if let Some(t) = self.forward_tensor(&out) {
+            self.instances[i].last_out = Some(t);
+        }
         out
     }
 
@@ -1586,16 +1593,33 @@ impl World {
     }
 
     pub fn torch_model(&mut self) -> Option<usize> {
-        let (input, output) = self
+        // The module called last on unseen data; else the one whose forward ran last on tensors.
+        let cached = self
             .instances
             .iter()
             .filter_map(|i| {
                 let (input, out) = i.cached.as_ref()?;
                 let out = self.forward_tensor(out)?;
-                Some((i.created, (*input, out)))
+                Some((i.created, (vec![*input], out)))
             })
             .max_by_key(|(created, _)| *created)
-            .map(|(_, c)| c)?;
+            .map(|(_, c)| c);
+        let (inputs, output) = match cached {
+            Some(c) => c,
+            None => {
+                let out = self
+                    .instances
+                    .iter()
+                    .filter_map(|i| Some((i.created, i.last_out?)))
+                    .max_by_key(|(created, _)| *created)
+                    .map(|(_, o)| o)?;
+                let inputs = self.inputs_of(&[out]);
+                if inputs.is_empty() {
+                    return None;
+                }
+                (inputs, out)
+            }
+        };
         let span = self.layers[self.tensors[output].layer].call_span;
         self.clock += 1;
         let compile = self
@@ -1608,7 +1632,7 @@ impl World {
             });
         self.models.push(super::ModelRec {
             kind: super::ModelKind::Functional {
-                inputs: vec![input],
+                inputs,
                 outputs: vec![output],
             },
             span,
