@@ -2876,19 +2876,16 @@ fn tensor_in(v: &Value) -> Option<usize> {
 }
 
 /// A Keras loss class or function name (`SparseCategoricalCrossentropy`,
-/// `sparse_categorical_crossentropy`) as the Keras loss class it is.
+/// `sparse_categorical_crossentropy`, `bce`) as the Keras loss class it is, by the names the Keras
+/// front end reads in configs (`keras::training::loss_kind`).
 fn keras_loss_class(name: &str) -> Option<&'static str> {
-    let n: String = name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_lowercase();
-    Some(match n.as_str() {
-        "binarycrossentropy" => "BinaryCrossentropy",
-        "categoricalcrossentropy" => "CategoricalCrossentropy",
-        "sparsecategoricalcrossentropy" => "SparseCategoricalCrossentropy",
-        "meansquarederror" | "mse" => "MeanSquaredError",
-        "meanabsoluteerror" | "mae" => "MeanAbsoluteError",
+    use crate::ir::LossKind;
+    Some(match crate::load::keras::training::loss_kind(name) {
+        LossKind::BinaryCrossentropy => "BinaryCrossentropy",
+        LossKind::CategoricalCrossentropy => "CategoricalCrossentropy",
+        LossKind::SparseCategoricalCrossentropy => "SparseCategoricalCrossentropy",
+        LossKind::MeanSquaredError => "MeanSquaredError",
+        LossKind::MeanAbsoluteError => "MeanAbsoluteError",
         _ => return None,
     })
 }

@@ -266,7 +266,7 @@ pub fn notebook_position(model: &Model, offset: usize) -> Option<(usize, usize)>
         return None;
     }
     let text = model.source_text.as_deref()?;
-    let (cell, start) = model
+    let starts: Vec<(usize, usize)> = model
         .metadata
         .get(CELL_STARTS)?
         .split(',')
@@ -274,7 +274,14 @@ pub fn notebook_position(model: &Model, offset: usize) -> Option<(usize, usize)>
             let (c, at) = p.split_once(':')?;
             Some((c.parse::<usize>().ok()?, at.parse::<usize>().ok()?))
         })
-        .rfind(|&(_, at)| at <= offset)?;
+        .collect();
+    cell_line(text, &starts, offset)
+}
+
+/// The cell (numbered as Jupyter shows them) and the line inside it of a byte offset into a
+/// notebook's JSON text, given each code cell's (number, offset of its code).
+fn cell_line(text: &str, starts: &[(usize, usize)], offset: usize) -> Option<(usize, usize)> {
+    let &(cell, start) = starts.iter().rfind(|&&(_, at)| at <= offset)?;
     // Lines inside the cell: the `\n` escapes of its source strings between its start and `offset`.
     let raw = text.get(start..offset.min(text.len()))?.as_bytes();
     let (mut line, mut i) = (1, 0);
@@ -597,11 +604,11 @@ fn gap_location(g: &interp::Gap, source: &Source) -> String {
     if snippet.chars().count() > 60 {
         snippet = snippet.chars().take(57).collect::<String>() + "...";
     }
-    let at = match source.cells.as_ref().and_then(|cells| {
-        let (cell, start) = cells.iter().rfind(|&&(_, at)| at <= g.span.offset)?;
-        let inner = text.get(*start..g.span.offset)?.matches("\\n").count() + 1;
-        Some((*cell, inner))
-    }) {
+    let at = match source
+        .cells
+        .as_ref()
+        .and_then(|cells| cell_line(text, cells, g.span.offset))
+    {
         Some((cell, l)) => format!("cell {cell}, line {l}"),
         None => format!("line {line}"),
     };
