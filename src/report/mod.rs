@@ -279,6 +279,30 @@ pub(crate) struct Resolved {
     pub labels: Vec<(usize, usize, String)>,
     /// 1-based line and column of the primary label in the real file; `None` for binary files.
     pub region: Option<Region>,
+    /// The file the primary label is in when it is not the linted file: a module the linted
+    /// Python file imports (the head layer in `models.py`).
+    pub file: Option<PathBuf>,
+    /// Labels in another file than the primary label's.
+    pub elsewhere: Vec<Elsewhere>,
+}
+
+/// A label of a finding in another file than its primary location.
+pub(crate) struct Elsewhere {
+    /// The imported file, or `None` for the linted file itself.
+    pub file: Option<PathBuf>,
+    pub region: Region,
+    pub text: String,
+    /// The file's text and the label's span in it.
+    pub source_text: std::sync::Arc<str>,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Elsewhere {
+    /// The label's file for display: the imported one, or the linted file `own`.
+    pub fn path<'a>(&'a self, own: &'a Path) -> &'a Path {
+        self.file.as_deref().unwrap_or(own)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -296,28 +320,66 @@ pub(crate) fn resolve(model: &Model, finding: &Finding) -> Resolved {
 /// [`resolve`] for a display of `width` columns: graph listings are abbreviated to fit.
 pub(crate) fn resolve_within(model: &Model, finding: &Finding, width: Option<usize>) -> Resolved {
     match &model.source_text {
-        Some(text) => {
-            let labels: Vec<(usize, usize, String)> = finding
+        Some(own) => {
+            // Labels are in the primary label's file (the linted file, or a module it imports);
+            // the ones in other files are shown apart.
+            let located: Vec<_> = finding
                 .labels
                 .iter()
                 .filter_map(|l| match l.at {
-                    At::Span(s) => Some((s.offset, s.len, l.text.clone())),
+                    At::Span(s) => model.locate(s).map(|at| (at, l.text.clone())),
                     At::Op(_) => None,
                 })
                 .collect();
+            let file = located.first().and_then(|(at, _)| at.path);
+            let text: &str = located.first().map_or(own, |(at, _)| at.text);
+            let mut labels = vec![];
+            let mut elsewhere = vec![];
+            for (at, label) in &located {
+                if at.path == file {
+                    labels.push((at.span.offset, at.span.len, label.clone()));
+                } else {
+                    let source_text = match at.path {
+                        Some(p) => model
+                            .imported_sources
+                            .iter()
+                            .find(|s| s.path == p)
+                            .map(|s| s.text.clone()),
+                        None => model.source_text.clone(),
+                    }
+                    .unwrap_or_else(|| std::sync::Arc::from(""));
+                    elsewhere.push(Elsewhere {
+                        file: at.path.map(Path::to_path_buf),
+                        region: region_of(at.text, at.span.offset, at.span.len),
+                        text: label.clone(),
+                        source_text,
+                        offset: at.span.offset,
+                        len: at.span.len,
+                    });
+                }
+            }
             let region = labels
                 .first()
                 .map(|&(offset, len, _)| region_of(text, offset, len));
+            let name = match file {
+                Some(p) => p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                None => model.source_name.clone(),
+            };
             let (source_text, labels, excerpt) = excerpt(text, labels);
             Resolved {
                 source_name: if excerpt {
-                    format!("{} (excerpt of a long line)", model.source_name)
+                    format!("{name} (excerpt of a long line)")
                 } else {
-                    model.source_name.clone()
+                    name
                 },
                 source_text,
                 labels,
                 region,
+                file: file.map(Path::to_path_buf),
+                elsewhere,
             }
         }
         None => {
@@ -350,6 +412,8 @@ pub(crate) fn resolve_within(model: &Model, finding: &Finding, width: Option<usi
                 source_text: listing.text,
                 labels,
                 region: None,
+                file: None,
+                elsewhere: vec![],
             }
         }
     }
@@ -489,8 +553,14 @@ fn concise(results: &[FileResult], opts: &RenderOptions) -> String {
             Err(e) => out.push_str(&format!("{path}:1:1: error: {e}\n")),
             Ok(linted) => {
                 for (f, suppressed) in shown(linted, opts) {
-                    let region = resolve(&linted.model, f).region;
-                    let (line, col) = region.map_or((1, 1), |r| (r.start_line, r.start_column));
+                    let resolved = resolve(&linted.model, f);
+                    let path = match &resolved.file {
+                        Some(file) => display_path(file, &opts.root),
+                        None => path.clone(),
+                    };
+                    let (line, col) = resolved
+                        .region
+                        .map_or((1, 1), |r| (r.start_line, r.start_column));
                     let note =
                         suppressed.map_or(String::new(), |why| format!(" (suppressed by {why})"));
                     out.push_str(&format!(
@@ -542,7 +612,12 @@ fn github(results: &[FileResult], opts: &RenderOptions) -> String {
             )),
             Ok(linted) => {
                 for f in &linted.findings {
-                    let region = resolve(&linted.model, f).region;
+                    let resolved = resolve(&linted.model, f);
+                    let region = resolved.region;
+                    let path = match &resolved.file {
+                        Some(file) => display_path(file, &opts.root),
+                        None => path.clone(),
+                    };
                     let level = match f.severity {
                         crate::finding::Severity::Error => "error",
                         crate::finding::Severity::Warning => "warning",
