@@ -15,7 +15,6 @@ use crate::ir::Span;
 
 mod imports;
 mod torch;
-pub use imports::IMPORT_NOT_READ;
 pub use torch::InstanceRec;
 
 /// Class given to a layer changed after it was built: lowered as an opaque op of unknown shape.
@@ -313,7 +312,7 @@ pub fn run(body: &[Stmt], file: Option<&std::path::Path>) -> World {
     {
         w.project = Some(p);
         w.files
-            .push(std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf()));
+            .push(project::canonical(f).unwrap_or_else(|| f.to_path_buf()));
     }
     let mut globals = Frame::new(Env::new());
     // The file runs as the main module: `if __name__ == "__main__":` is a test decided true.
@@ -446,13 +445,7 @@ pub const LOST_LOSS_INPUT: &str = "the loss's input could not be followed";
 /// Whether a gap of this reason may have lost a model or a loss (rather than making a part of a
 /// model opaque, which the head rules do not need).
 pub fn loses_model(reason: &str) -> bool {
-    [
-        LOST_INPUT,
-        UNRESOLVED_MODULE,
-        LOST_LOSS_INPUT,
-        IMPORT_NOT_READ,
-    ]
-    .contains(&reason)
+    [LOST_INPUT, UNRESOLVED_MODULE, LOST_LOSS_INPUT].contains(&reason)
 }
 
 /// Where a value nnlint cannot see is taken as a model input.
@@ -1660,7 +1653,11 @@ impl World {
                 Value::Unknown
             }
             Value::Function(f) => {
-                self.called.insert(f.name.clone());
+                // Which of the file's own helpers were called (the rest run once at the end);
+                // an imported module's code calling a name does not count.
+                if !self.in_imported_module() {
+                    self.called.insert(f.name.clone());
+                }
                 if kwargs.is_none() || starred || self.call_depth >= MAX_CALL_DEPTH {
                     return Value::Unknown;
                 }

@@ -108,9 +108,7 @@ struct Source {
 /// `module` as the user reaches it from the linted file `file`: relative to the file's folder
 /// when it is below it (`models.py`, `pkg/nets.py`), else as found.
 fn relative_to(module: &Path, file: &Path) -> std::path::PathBuf {
-    let dir = std::fs::canonicalize(file)
-        .ok()
-        .and_then(|f| f.parent().map(Path::to_path_buf));
+    let dir = project::canonical(file).and_then(|f| f.parent().map(Path::to_path_buf));
     let rel = dir.as_ref().and_then(|d| module.strip_prefix(d).ok());
     match (rel, file.parent()) {
         (Some(rel), Some(parent)) => parent.join(rel),

@@ -23,11 +23,12 @@ use super::syntax::{self, Comment, Stmt};
 /// Files that mark a project's root folder.
 const ROOT_MARKERS: &[&str] = &["pyproject.toml", "setup.py", "setup.cfg", ".git"];
 /// Modules one linted file may read through its imports (transitively).
-pub const MAX_MODULES: usize = 64;
+pub const MAX_MODULES: usize = 32;
 /// Bytes of imported source one linted file may read.
-pub const MAX_IMPORT_BYTES: usize = 16 << 20;
-/// Import chains deeper than this (a imports b imports c ...) are not followed further.
-pub const MAX_IMPORT_DEPTH: usize = 8;
+pub const MAX_IMPORT_BYTES: usize = 4 << 20;
+/// Files on one import chain (the linted file, a module it imports, one that module imports...):
+/// imports beyond are not followed.
+pub const MAX_IMPORT_DEPTH: usize = 4;
 /// A module file larger than this is not read for an import.
 const MAX_MODULE_BYTES: u64 = 4 << 20;
 /// Folders between a file and its project root that are searched for a root marker.
@@ -77,7 +78,7 @@ impl Project {
         if !file.is_file() {
             return None;
         }
-        let file = std::fs::canonicalize(file).ok()?;
+        let file = canonical(file)?;
         let dir = file.parent()?.to_path_buf();
         let root = root_of(&dir);
         let mut search = vec![dir];
@@ -118,7 +119,7 @@ impl Project {
     }
 }
 
-static ROOTS: LazyLock<Mutex<HashMap<PathBuf, PathBuf>>> = LazyLock::new(Default::default);
+static ROOTS: Memo<PathBuf, PathBuf> = LazyLock::new(Default::default);
 
 /// The project root of the files in `dir` (looked up once per folder and run).
 fn root_of(dir: &Path) -> PathBuf {
@@ -146,7 +147,49 @@ fn package(dir: &Path) -> Found {
     }
 }
 
+static CANONICAL_DIRS: Memo<PathBuf, Option<PathBuf>> = LazyLock::new(Default::default);
+
+/// `file` with its folder made canonical (absolute, no symbolic links), the folder looked up once
+/// per run: what keys every cache here.
+pub fn canonical(file: &Path) -> Option<PathBuf> {
+    let name = file.file_name()?;
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let known = CANONICAL_DIRS
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&dir).cloned());
+    let canon = match known {
+        Some(c) => c,
+        None => {
+            let c = std::fs::canonicalize(&dir).ok();
+            if let Ok(mut cache) = CANONICAL_DIRS.lock() {
+                cache.insert(dir, c.clone());
+            }
+            c
+        }
+    };
+    Some(canon?.join(name))
+}
+
+static FOUND: Memo<(PathBuf, String), Option<Found>> = LazyLock::new(Default::default);
+
+/// [`lookup`] of `dotted` in `dir`, once per run.
 fn find_in(dir: &Path, dotted: &str) -> Option<Found> {
+    let key = (dir.to_path_buf(), dotted.to_string());
+    if let Some(found) = FOUND.lock().ok().and_then(|f| f.get(&key).cloned()) {
+        return found;
+    }
+    let found = lookup(dir, dotted);
+    if let Ok(mut cache) = FOUND.lock() {
+        cache.insert(key, found.clone());
+    }
+    found
+}
+
+fn lookup(dir: &Path, dotted: &str) -> Option<Found> {
     let mut path = dir.to_path_buf();
     let parts: Vec<&str> = dotted.split('.').collect();
     if parts.iter().any(|p| !is_identifier(p)) {
@@ -174,6 +217,8 @@ fn is_identifier(s: &str) -> bool {
 }
 
 type Slot = Arc<OnceLock<Option<Arc<ModuleSource>>>>;
+/// A run-wide memo shared by the threads.
+type Memo<K, V> = LazyLock<Mutex<HashMap<K, V>>>;
 
 struct Cache {
     /// By canonical path and content hash.
@@ -255,69 +300,126 @@ pub fn parse_counts() -> Vec<(PathBuf, usize)> {
     out
 }
 
-/// How deep [`imports_deep_learning`] follows imports of imports.
-const PRESCREEN_DEPTH: usize = 3;
-
-static MENTIONS: LazyLock<Mutex<HashMap<PathBuf, bool>>> = LazyLock::new(Default::default);
-
-/// Whether a file that names no framework itself imports a first-party module that does (up to
-/// [`PRESCREEN_DEPTH`] imports away): `train.py` doing `from models import build_model`. Reads the
-/// import lines as text; nothing is parsed. `mentions` is the framework test the file failed.
-pub fn imports_deep_learning(file: &Path, text: &str, mentions: fn(&str) -> bool) -> bool {
-    let Some(project) = Project::for_file(file) else {
-        return false;
-    };
-    let Ok(file) = std::fs::canonicalize(file) else {
-        return false;
-    };
-    let mut seen = vec![file.clone()];
-    reaches(&project, &file, text, mentions, PRESCREEN_DEPTH, &mut seen)
+/// What the import graph says about one module file, read from its text once per run.
+#[derive(Clone)]
+struct Node {
+    /// The text names a framework (`keras`, `tensorflow`, `torch`).
+    mentions: bool,
+    /// The first-party module files its import lines name.
+    imports: Vec<PathBuf>,
 }
 
-fn reaches(
-    project: &Project,
-    file: &Path,
-    text: &str,
-    mentions: fn(&str) -> bool,
-    depth: usize,
-    seen: &mut Vec<PathBuf>,
-) -> bool {
-    if depth == 0 {
-        return false;
-    }
+static NODES: Memo<PathBuf, Option<Node>> = LazyLock::new(Default::default);
+/// Whether a module reaches deep-learning code through its imports (memo of [`deep_learning`]).
+static REACHES: Memo<PathBuf, bool> = LazyLock::new(Default::default);
+
+/// The first-party files `text`'s import lines name, `file` being where the text is.
+fn resolved_imports(file: &Path, text: &str) -> Vec<PathBuf> {
+    let Some(project) = Project::for_file(file) else {
+        return vec![];
+    };
+    let mut out = vec![];
     for (level, dotted) in import_lines(text) {
         let found = if level == 0 {
             project.find(&dotted)
         } else {
             project.find_relative(file, level, &dotted)
         };
-        let Some(Found::File(path)) = found else {
-            continue;
-        };
-        if seen.contains(&path) || seen.len() > MAX_MODULES {
-            continue;
-        }
-        seen.push(path.clone());
-        let cached = MENTIONS.lock().ok().and_then(|m| m.get(&path).copied());
-        let Some(module_text) = std::fs::metadata(&path)
-            .ok()
-            .filter(|m| m.len() <= MAX_MODULE_BYTES)
-            .and_then(|_| std::fs::read_to_string(&path).ok())
-        else {
-            continue;
-        };
-        let direct = cached.unwrap_or_else(|| {
-            let m = mentions(&module_text);
-            if let Ok(mut cache) = MENTIONS.lock() {
-                cache.insert(path.clone(), m);
-            }
-            m
-        });
-        if direct || reaches(project, &path, &module_text, mentions, depth - 1, seen) {
-            return true;
+        if let Some(Found::File(p)) = found
+            && !out.contains(&p)
+        {
+            out.push(p);
         }
     }
-    false
+    out
+}
+
+fn node(path: &Path, mentions: fn(&str) -> bool) -> Option<Node> {
+    if let Some(n) = NODES.lock().ok().and_then(|n| n.get(path).cloned()) {
+        return n;
+    }
+    let node = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.len() <= MAX_MODULE_BYTES)
+        .and_then(|_| std::fs::read_to_string(path).ok())
+        .map(|text| Node {
+            mentions: mentions(&text),
+            imports: resolved_imports(path, &text),
+        });
+    if let Ok(mut nodes) = NODES.lock() {
+        nodes.insert(path.to_path_buf(), node.clone());
+    }
+    node
+}
+
+/// Modules [`deep_learning`] visits from one start before it gives up (and memoises nothing).
+const MAX_REACH: usize = 20_000;
+
+/// Whether the module file `path` names a framework or imports (at any depth) a first-party module
+/// that does. The whole import graph below `path` is searched, so the answer never depends on
+/// which module was asked first: a `true` is memoised for the module asked, a `false` for every
+/// module the search saw (none of them reaches one either).
+pub fn deep_learning(path: &Path, mentions: fn(&str) -> bool) -> bool {
+    let known = |p: &Path| REACHES.lock().ok().and_then(|r| r.get(p).copied());
+    if let Some(k) = known(path) {
+        return k;
+    }
+    let mut seen: std::collections::HashSet<PathBuf> = [path.to_path_buf()].into();
+    let mut todo: Vec<PathBuf> = vec![path.to_path_buf()];
+    let mut found = false;
+    while let Some(p) = todo.pop() {
+        match known(&p) {
+            Some(true) => {
+                found = true;
+                break;
+            }
+            // Nothing below it reaches one.
+            Some(false) => continue,
+            None => {}
+        }
+        let Some(node) = node(&p, mentions) else {
+            continue;
+        };
+        if node.mentions {
+            found = true;
+            break;
+        }
+        for i in node.imports {
+            if seen.insert(i.clone()) {
+                todo.push(i);
+            }
+        }
+        if seen.len() > MAX_REACH {
+            return false;
+        }
+    }
+    if let Ok(mut r) = REACHES.lock() {
+        if found {
+            r.insert(path.to_path_buf(), true);
+        } else {
+            for p in seen {
+                r.insert(p, false);
+            }
+        }
+    }
+    found
+}
+
+/// Whether the module file `path` imports no first-party module (a config module of constants).
+pub fn is_leaf(path: &Path, mentions: fn(&str) -> bool) -> bool {
+    node(path, mentions).is_some_and(|n| n.imports.is_empty())
+}
+
+/// Whether a file that names no framework itself imports a first-party module that reaches one
+/// ([`deep_learning`]): `train.py` doing `from models import build_model`. Reads import lines as
+/// text; nothing is parsed. `mentions` is the framework test the file failed.
+pub fn imports_deep_learning(file: &Path, text: &str, mentions: fn(&str) -> bool) -> bool {
+    let Some(file) = canonical(file) else {
+        return false;
+    };
+    resolved_imports(&file, text)
+        .iter()
+        .any(|m| *m != file && deep_learning(m, mentions))
 }
 
 /// The modules a file's import statements name, as (dots, dotted name), read line by line:

@@ -106,6 +106,19 @@ impl World {
         let key = match found {
             Found::File(p) | Found::Folder(p) => p.clone(),
         };
+        // Inside an imported module, only imports that can matter to a model are followed: modules
+        // that reach deep-learning code, and leaves (a config module of constants). A utility
+        // module's own utility imports stay unknown, so a file reads a bounded part of a big tree.
+        // Decided by the module alone (before what this world read), so output never depends on
+        // the order files are linted in.
+        let mentions = crate::load::python::mentions_framework;
+        if let Found::File(path) = found
+            && self.in_imported_module()
+            && !project::deep_learning(path, mentions)
+            && !project::is_leaf(path, mentions)
+        {
+            return None;
+        }
         if let Some(state) = self.modules.get(&key) {
             return state.clone();
         }
@@ -120,7 +133,7 @@ impl World {
         };
         self.modules.insert(key.clone(), None);
         if self.imported.len() >= project::MAX_MODULES
-            || self.files.len() > project::MAX_IMPORT_DEPTH
+            || self.files.len() >= project::MAX_IMPORT_DEPTH
         {
             self.gap(span, IMPORT_NOT_READ);
             return None;
