@@ -34,6 +34,14 @@ for excluded in venv/lib/python3.12/site-packages/pkg build; do
 done
 git -C "$work/good" add -A
 git -C "$work/good" -c user.name=ci -c user.email=ci@example.invalid commit -qm excluded
+# A project whose model is in models.py and whose loss is in train.py: a commit that changes only
+# train.py names only it, and the bug (a softmax in models.py before CrossEntropyLoss) is reported
+# where it is.
+mkdir -p "$work/project"
+git -C "$work/project" init -q
+cp "$repo"/fixtures/projects/torch_flat_bad/*.py "$work/project/"
+git -C "$work/project" add -A
+git -C "$work/project" -c user.name=ci -c user.email=ci@example.invalid commit -qm init
 
 ok=1
 for hook in nnlint nnlint-py; do
@@ -52,9 +60,17 @@ for hook in nnlint nnlint-py; do
     echo "FAIL: $hook: the bad repo did not fail with one concise NNL001 line and no summary (exit $bad)"
     cat "$work/bad.log"; ok=0
   fi
+  set +e
+  (cd "$work/project" && "$precommit" try-repo "$repo" "$hook" --files train.py) > "$work/project.log" 2>&1
+  project=$?
+  set -e
+  if [ "$project" -ne 1 ] || ! grep -q "models.py:19:16: NNL005 \[error\]" "$work/project.log"; then
+    echo "FAIL: $hook: naming only train.py did not report the bug in models.py (exit $project)"
+    cat "$work/project.log"; ok=0
+  fi
 done
 if [ "$ok" -eq 1 ]; then
-  echo "pre-commit: both hooks (rust, python): 4 passed, 0 failed"
+  echo "pre-commit: both hooks (rust, python): 6 passed, 0 failed"
 else
   exit 1
 fi
