@@ -5,7 +5,8 @@
 //! softmax over K ≥ 2 classes or in a one-unit sigmoid, when the output is meant to be a class: an
 //! accuracy metric is computed on it (`"accuracy"`, `"acc"`, `categorical_accuracy`,
 //! `sparse_categorical_accuracy`, `binary_accuracy`), or its name says it holds class
-//! probabilities.
+//! probabilities. In a model with several outputs, an accuracy metric counts only when no other
+//! output is trained with a cross-entropy (the metric may be that classifier's).
 //!
 //! ## Why it matters
 //! A regression loss measures the distance between the probabilities and the labels, and its gradient
@@ -76,10 +77,18 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         if !fits {
             continue;
         }
-        let metric = model.training.as_ref().and_then(|t| {
-            t.metrics
+        // An accuracy metric is evidence only when no other output is a cross-entropy classifier it may
+        // belong to: front ends cannot always tell which output a list of metrics is for.
+        // (The training spec's own list: a front end may know a loss for an output it did not lower.)
+        let other_classifier = model.training.as_ref().is_some_and(|t| {
+            t.losses
                 .iter()
-                .find(|m| m.output.is_none_or(|o| o == index) && is_accuracy(&m.name))
+                .any(|l| l.output.is_some_and(|o| o != index) && is_cross_entropy(&l.kind))
+        });
+        let metric = model.training.as_ref().and_then(|t| {
+            t.metrics.iter().find(|m| {
+                m.output.is_none_or(|o| o == index) && is_accuracy(&m.name) && !other_classifier
+            })
         });
         let named = matches!(output.intent_source, IntentSource::Name(_))
             && matches!(output.intent, Intent::Probability | Intent::Distribution);
@@ -112,6 +121,17 @@ fn regression(loss: &LossSpec) -> Option<Regression> {
         }
         _ => None,
     }
+}
+
+fn is_cross_entropy(kind: &LossKind) -> bool {
+    matches!(
+        kind,
+        LossKind::BinaryCrossentropy
+            | LossKind::CategoricalCrossentropy
+            | LossKind::SparseCategoricalCrossentropy
+            | LossKind::SigmoidCrossEntropyWithLogits
+            | LossKind::NegativeLogLikelihood
+    )
 }
 
 fn is_accuracy(name: &str) -> bool {
