@@ -5,7 +5,9 @@
 //! convolution layer with weights of its own: `Dense(64, activation="softmax")` followed by
 //! `Dense(10)`, `nn.Linear → nn.Softmax → nn.Linear` in `nn.Sequential`, `Gemm → Softmax → Gemm` in
 //! ONNX. A softmax whose output is multiplied with other activations (attention weights applied to
-//! values, a mixture-of-experts gate) is not a hidden activation and is left alone.
+//! values, a mixture-of-experts gate) is not a hidden activation and is left alone, and so is a
+//! bias-free product with a fixed matrix or a one-output layer (soft-argmax, the expectation over
+//! bins of a distribution-focal-loss head such as YOLOv8's `DFL`).
 //!
 //! ## Why it matters
 //! Softmax makes its features compete: they are non-negative and sum to 1 in every example, so one
@@ -41,7 +43,8 @@
 //! ## Formats
 //! ONNX graphs, Keras configs and Python source (Keras, TF1 and PyTorch models). The softmax must
 //! normalise over the feature axis the next layer reads (the last axis of a `Dense`, axis 1 of a
-//! convolution).
+//! convolution), and that layer must have a bias and at least two outputs. tf2onnx drops an all-zero
+//! bias, so an untrained Keras model exported to ONNX may be left alone.
 //!
 //! ## References
 //! - Goodfellow, Bengio, Courville, *Deep Learning*, §6.2.2.3 (softmax units are for outputs)
@@ -108,12 +111,44 @@ fn trainable_reader(
             } else if ops::is_linear(op)
                 && op.input(0) == Some(v)
                 && op.input(1).is_some_and(|w| constants.contains(&w))
+                && has_bias(graph, c, constants)
+                && width(graph, op).is_none_or(|w| w >= 2)
             {
                 return Some(c);
             }
         }
     }
     None
+}
+
+/// A layer with a bias of its own (`Gemm`/`Conv` input 2, or a `MatMul` whose only reader adds a
+/// constant): what `nn.Linear`, `Dense` and `Conv2d` are by default. A bias-free product with a fixed
+/// matrix is how soft-argmax and distribution-focal-loss heads take an expectation over the softmax.
+fn has_bias(graph: &Graph, id: OpId, constants: &std::collections::HashSet<ValueId>) -> bool {
+    let op = graph.op(id);
+    if op.input(2).is_some() {
+        return true;
+    }
+    let readers = graph.consumers(op.outputs[0]);
+    op.op_type == "MatMul"
+        && readers.len() == 1
+        && graph.op(readers[0]).op_type == "Add"
+        && graph
+            .op(readers[0])
+            .inputs
+            .iter()
+            .flatten()
+            .any(|i| *i != op.outputs[0] && constants.contains(i))
+}
+
+/// Output features of a linear layer, when its output shape says.
+fn width(graph: &Graph, op: &crate::ir::Op) -> Option<u64> {
+    let shape = graph.value(op.outputs[0]).shape.as_ref()?;
+    let axis = match ops::linear_class_axis(op)? {
+        ops::FeatureAxis::Last => shape.len().checked_sub(1)?,
+        ops::FeatureAxis::Channels => 1,
+    };
+    shape.get(axis)?.fixed()
 }
 
 fn finding(ctx: &RuleContext, softmax: OpId, next: OpId, k: u64) -> Detection {
