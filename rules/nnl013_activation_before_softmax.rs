@@ -276,7 +276,7 @@ fn finding(
     };
     Detection {
         message,
-        help: help(&name, torch),
+        help: help(&name, torch, matches!(softmaxed, Softmaxed::Loss(_))),
         symptom,
         labels,
         node_path: graph.op(act_op).origin.path.clone(),
@@ -290,18 +290,21 @@ fn torch_source(model: &Model) -> bool {
     analysis::trained_with_torch(model) || model.producer.starts_with("pytorch")
 }
 
-/// The fix, in the framework's words.
-fn help(name: &str, torch: bool) -> String {
-    if torch {
-        format!(
+/// The fix, in the framework's words (`loss`: the softmax is applied by the loss).
+fn help(name: &str, torch: bool, loss: bool) -> String {
+    match (torch, loss) {
+        (true, _) => format!(
             "drop the {name} after the last `nn.Linear`: return its raw output (the logits) and let the \
              softmax or `nn.CrossEntropyLoss` normalise them"
-        )
-    } else {
-        format!(
+        ),
+        (false, true) => format!(
+            "drop the {name} on the last layer and give the loss its linear output (Keras: `Dense(K)` \
+             with from_logits=True; TF1: `logits=tf.matmul(h, w) + b`)"
+        ),
+        (false, false) => format!(
             "drop the {name} on the last layer: give the softmax the linear output (`Dense(K)` then \
-             `Softmax`, or `Dense(K, activation=\"softmax\")`; with from_logits=True, a linear `Dense(K)`)"
-        )
+             `Softmax`, or `Dense(K, activation=\"softmax\")`)"
+        ),
     }
 }
 
