@@ -6,6 +6,13 @@
 //! coerced to 2-D at `axis`, default 1, and all trailing dims count), or a Keras `Dense(1,
 //! activation="softmax")`, `Softmax` layer or `Activation("softmax")` on a one-unit tensor.
 //!
+//!
+//! Also an output that a graph simplifier reduced to `ConstantOfShape(Shape(logits), value=1.0)`
+//! (onnxsim folds a one-unit softmax this way, leaving no `Softmax` node): a one-unit output whose
+//! value is read from the fill attribute and whose shape comes from the logits' shape alone, so it is
+//! 1.0 whatever the input. It is reported when the shape is the logits' (a linear layer's output) or
+//! the output is meant as a probability.
+//!
 //! ## Why it matters
 //! Softmax divides each exponential by the sum over the axis. With one element the sum is that element,
 //! so the output is exactly 1.0 for every input (log-softmax: exactly 0.0). Its derivative with
@@ -73,8 +80,9 @@
 //! - Keras `binary_crossentropy` (ε = 1e−7 clipping)
 
 use crate::analysis::{self, keras_bce, num, torch_bce};
+use crate::eval;
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{LossKind, OpId, Part};
+use crate::ir::{Attr, Graph, GraphOutput, Intent, LossKind, OpId, Part, ValueId};
 use crate::ops;
 use crate::rule::{Detection, RuleContext};
 
@@ -82,13 +90,122 @@ pub const SEVERITY: Severity = Severity::Error;
 
 pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &ctx.model.graph;
-    ops::of_type(graph, &["Softmax", "LogSoftmax"])
+    let mut out: Vec<Detection> = ops::of_type(graph, &["Softmax", "LogSoftmax"])
         .filter_map(|(id, op)| {
             let log = op.op_type == "LogSoftmax";
             let axis = analysis::softmax_axis(graph, op, ctx.model.opset)?;
             (axis.group_size == Some(1)).then(|| finding(ctx, id, log, &axis))
         })
-        .collect()
+        .collect();
+    for output in &graph.outputs {
+        if let Some((fill_op, shape_of)) = folded_softmax(ctx, output) {
+            out.push(folded_finding(ctx, output.value, fill_op, shape_of));
+        }
+    }
+    out
+}
+
+/// A one-unit output that a graph simplifier (onnxsim) computed from the logits' *shape* alone:
+/// `ConstantOfShape(Shape(logits), value=1.0)`, which is what a softmax over one unit folds into. The
+/// fill is read from the op's `value` attribute; the shape input may only be shape arithmetic over
+/// `Shape`/`Size` of data and constants. Returns the `ConstantOfShape` op and the value whose shape
+/// it copies.
+fn folded_softmax(ctx: &RuleContext, output: &GraphOutput) -> Option<(OpId, ValueId)> {
+    let graph = &ctx.model.graph;
+    if graph.value(output.value).shape.as_ref()?.last()?.fixed()? != 1 {
+        return None;
+    }
+    let (id, op) = ops::source_op(graph, output.value)?;
+    if !(op.is_default_domain() && op.op_type == "ConstantOfShape") {
+        return None;
+    }
+    let fill = match op.attrs.get("value") {
+        Some(Attr::Tensor(t)) if t.element_count() == Some(1) => {
+            // One element, checked above: reading it is not an evaluation the probe limits govern.
+            eval::constant(ctx.model, t, &eval::Limits::default())
+                .ok()?
+                .to_f64_vec()
+                .first()
+                .copied()?
+        }
+        Some(_) => return None,
+        None => 0.0,
+    };
+    if fill != 1.0 {
+        return None;
+    }
+    let shape_of = shape_source(graph, op.input(0)?)?;
+    let reads_logits = ops::source_op(graph, shape_of).is_some_and(|(_, o)| ops::is_linear(o));
+    let probability = matches!(
+        output.intent,
+        Intent::Probability | Intent::Distribution | Intent::Mask
+    );
+    (reads_logits || probability).then_some((id, shape_of))
+}
+
+/// The data value whose shape `shape` is computed from, when `shape` is shape arithmetic (`Shape`,
+/// `Size`, gathers, concatenations, casts) over that one value's shape and constants.
+fn shape_source(graph: &Graph, shape: ValueId) -> Option<ValueId> {
+    let mut source = None;
+    let mut stack = vec![shape];
+    let mut steps = 0;
+    while let Some(v) = stack.pop() {
+        steps += 1;
+        if steps > 64 {
+            return None;
+        }
+        if graph.value(v).constant.is_some() {
+            continue;
+        }
+        let (_, op) = ops::producer(graph, v)?;
+        if !op.is_default_domain() {
+            return None;
+        }
+        match op.op_type.as_str() {
+            "Shape" | "Size" => {
+                let data = op.input(0)?;
+                if source.is_some_and(|s| s != data) {
+                    return None;
+                }
+                source = Some(data);
+            }
+            "Constant" => {}
+            "Gather" | "Concat" | "Slice" | "Unsqueeze" | "Squeeze" | "Cast" | "Identity"
+            | "Reshape" => stack.extend(op.inputs.iter().flatten().copied()),
+            _ => return None,
+        }
+    }
+    source
+}
+
+fn folded_finding(ctx: &RuleContext, out: ValueId, fill_op: OpId, shape_of: ValueId) -> Detection {
+    let graph = &ctx.model.graph;
+    let out_name = &graph.value(out).name;
+    let logits = &graph.value(shape_of).name;
+    let negative_cost = keras_bce(0.0, 1.0) as f64;
+    Detection {
+        message: format!(
+            "output `{out_name}` is a constant 1.0 whatever the input: {} fills the shape of `{logits}` \
+             with 1.0, the folded form of a softmax over a single unit",
+            analysis::describe_op(graph.op(fill_op))
+        ),
+        help: "fix the model before simplifying it: a one-unit sigmoid (`nn.Linear(h, 1)` + \
+               `torch.sigmoid`, `Dense(1, activation=\"sigmoid\")`) or a two-unit softmax; the \
+               simplifier folded the softmax because its output never depends on the input"
+            .into(),
+        symptom: format!(
+            "every prediction is 1.0 whatever the input: a 0.5 threshold calls everything positive, and \
+             trained with binary cross-entropy the accuracy equals the share of positive labels while \
+             the loss sits at ≈{:.2} × the share of negative labels",
+            negative_cost
+        ),
+        labels: vec![Label {
+            at: At::Op(fill_op),
+            text: format!("1.0 of the shape of `{logits}`"),
+        }],
+        node_path: graph.op(fill_op).origin.path.clone(),
+        check: numerical_check(ctx, out, false, negative_cost, false),
+    }
 }
 
 fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis) -> Detection {

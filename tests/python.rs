@@ -741,18 +741,14 @@ fn pytorch_loops_and_containers_reach_the_head() {
         assert_eq!((l, c), (line, col), "{file}: points at `{spanned}`");
         assert!(spanned.starts_with(text), "{file}: points at `{spanned}`");
     }
-    // `permute(0, 2, 3, 1)` before a softmax over the channels: found, but the image size is not in
-    // the source, so the check says why it did not run instead of confirming.
-    let linted = lint(&root.join("pending/NNL005/bad_pt_segmentation_permute.py"));
+    // `permute(0, 2, 3, 1)` before a softmax over the channels: found, and confirmed although the
+    // image size is not in the source (the head is probed at a stated spatial size).
+    let linted = lint(&root.join("NNL005/bad_pt_segmentation_permute.py"));
     assert_eq!(codes(&linted), ["NNL005"]);
     let f = &linted.findings[0];
     assert_eq!(primary_line_col(&linted, f).0, 19);
-    assert!(
-        matches!(&f.check, nnlint::finding::Check::Unconfirmed { reason } if reason.contains("probe shape")),
-        "{:?}",
-        f.check
-    );
-    let linted = lint(&root.join("pending/NNL005/good_pt_segmentation_permute.py"));
+    assert!(f.check.is_confirmed(), "{:?}", f.check);
+    let linted = lint(&root.join("NNL005/good_pt_segmentation_permute.py"));
     assert!(linted.findings.is_empty(), "{:?}", codes(&linted));
     // The twins are traced to the same depth (their heads are seen), not silent for lack of a model.
     for (file, output) in [

@@ -152,6 +152,31 @@ pub fn probes_with_limits(
     seed: u64,
     limits: &Limits,
 ) -> Result<HashMap<ValueId, Tensor>, EvalError> {
+    draw_probes(graph, head, batch, seed, limits, None)
+}
+
+/// [`probes_with_limits`], except that a probe of rank ≥ 3 whose spatial dims (index 2 and up) the
+/// file does not give gets `spatial` for each of them. For checks whose conclusion does not depend
+/// on the image or sequence size; the caller must say the size was chosen.
+pub fn probes_with_spatial(
+    graph: &Graph,
+    head: &Head,
+    batch: usize,
+    seed: u64,
+    limits: &Limits,
+    spatial: usize,
+) -> Result<HashMap<ValueId, Tensor>, EvalError> {
+    draw_probes(graph, head, batch, seed, limits, Some(spatial))
+}
+
+fn draw_probes(
+    graph: &Graph,
+    head: &Head,
+    batch: usize,
+    seed: u64,
+    limits: &Limits,
+    spatial: Option<usize>,
+) -> Result<HashMap<ValueId, Tensor>, EvalError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut feeds = HashMap::new();
     let mut total = 0u64;
@@ -161,7 +186,7 @@ pub fn probes_with_limits(
             .get(id.0 as usize)
             .ok_or_else(|| EvalError::Data(format!("probe value #{} is not in the graph", id.0)))?;
         let name = &value.name;
-        let shape = probe_shape(name, value.shape.as_deref(), batch)?;
+        let shape = probe_shape(name, value.shape.as_deref(), batch, spatial)?;
         let what = format!("probe '{name}'");
         let count = limits.check(&shape, &what)?;
         total += count as u64;
@@ -191,7 +216,12 @@ pub fn probes_with_limits(
     Ok(feeds)
 }
 
-fn probe_shape(name: &str, shape: Option<&[Dim]>, batch: usize) -> Result<Vec<usize>, EvalError> {
+fn probe_shape(
+    name: &str,
+    shape: Option<&[Dim]>,
+    batch: usize,
+    spatial: Option<usize>,
+) -> Result<Vec<usize>, EvalError> {
     let shape = shape.ok_or_else(|| {
         EvalError::Shape(format!(
             "the probe shape is unknown: value '{name}' has no known rank"
@@ -205,6 +235,7 @@ fn probe_shape(name: &str, shape: Option<&[Dim]>, batch: usize) -> Result<Vec<us
                 EvalError::Limit(format!("probe '{name}' has a dim too large to address"))
             }),
             (0, _) => Ok(batch),
+            (2.., _) if shape.len() >= 3 && spatial.is_some() => Ok(spatial.unwrap_or(1)),
             _ => Err(EvalError::Shape(format!(
                 "the probe shape is unknown: value '{name}' has shape {} with a non-fixed dim {i}",
                 crate::ir::shape_to_string(Some(&shape.to_vec()))
@@ -650,6 +681,31 @@ mod tests {
             probes(&model.graph, &h, 2, 0),
             Err(EvalError::DType(_))
         ));
+    }
+
+    #[test]
+    fn only_spatial_dims_of_images_are_given_a_size() {
+        let mut b = Builder::default();
+        let free = || Dim::Named("S".into());
+        let image = b.input(
+            "image",
+            vec![batch(), Dim::Fixed(16), free(), free()],
+            DType::F32,
+        );
+        let channels = b.input("channels", vec![batch(), free(), Dim::Fixed(8)], DType::F32);
+        let flat = b.input("flat", vec![batch(), free()], DType::F32);
+        let model = b.model(13);
+        let limits = Limits::default();
+        let probe = |v: ValueId| Head {
+            ops: vec![],
+            probes: vec![v],
+        };
+        let feeds = probes_with_spatial(&model.graph, &probe(image), 2, 0, &limits, 8).unwrap();
+        assert_eq!(feeds[&image].shape(), [2, 16, 8, 8]);
+        assert!(probes_with_limits(&model.graph, &probe(image), 2, 0, &limits).is_err());
+        // A free channel axis (index 1) or a free width of a 2-D value is not spatial: never sized.
+        assert!(probes_with_spatial(&model.graph, &probe(channels), 2, 0, &limits, 8).is_err());
+        assert!(probes_with_spatial(&model.graph, &probe(flat), 2, 0, &limits, 8).is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub use constant::constant;
 pub(crate) use constant::decode;
 pub use graph::{
     Evaluated, Head, MIN_PROBE_ROWS, PROBE_VALUE_BUDGET, head, head_from, probe_rows, probes,
-    probes_with_limits, run, run_typed,
+    probes_with_limits, probes_with_spatial, run, run_typed,
 };
 pub use ops::eval_op;
 pub use tensor::Tensor;
