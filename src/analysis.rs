@@ -1,10 +1,8 @@
-//! Helpers several rules share: which elements a softmax normalises over, running a head on probes,
+//! Helpers several rules share: which elements a softmax normalises over, each output's head,
 //! and the loss semantics of the frameworks users train with.
 
-use crate::eval::{self, Tensor};
-use crate::ir::{Dim, Graph, LossSpec, Model, Op, OpId, ValueId, Weights};
+use crate::ir::{Dim, Graph, LossSpec, Model, Op, OpId, ValueId};
 use crate::ops::{self, Act};
-use crate::rule::RuleContext;
 use crate::shape::norm_axis;
 
 /// How many elements one softmax normalisation group has, per ONNX semantics at this opset.
@@ -200,64 +198,6 @@ pub fn keras_cce(labels: &[f32], preds: &[f32]) -> f32 {
             -y * q.ln()
         })
         .sum()
-}
-
-/// Values of `target` computed from seeded probes through the head that produces it.
-pub struct Probed {
-    pub values: Vec<f64>,
-    pub shape: Vec<usize>,
-    /// "the file's weights" or "seeded weights of the real shapes": said in every evidence line.
-    /// Where a width was not in the file, also the width probed instead.
-    pub weights: String,
-    /// Batch rows actually evaluated (a graph with a fixed batch dim keeps its own).
-    pub rows: usize,
-}
-
-/// Runs the head that ends in `target` on seeded probes. The error is the reason a check is unconfirmed.
-pub fn probe(ctx: &RuleContext, target: ValueId) -> Result<Probed, String> {
-    let model = ctx.model;
-    let head = eval::head(&model.graph, target);
-    let rows = eval::probe_rows(&model.graph, &head, ctx.probe.count);
-    let feeds =
-        eval::probes_with_limits(&model.graph, &head, rows, ctx.probe.seed, &ctx.probe.limits)
-            .map_err(|e| e.to_string())?;
-    let values = eval::run(model, &head, feeds, &ctx.probe.limits).map_err(|e| e.to_string())?;
-    let tensor: &Tensor = values.get(&target).ok_or_else(|| {
-        format!(
-            "the head did not produce `{}`",
-            model.graph.value(target).name
-        )
-    })?;
-    Ok(Probed {
-        values: tensor.to_f64_vec(),
-        shape: tensor.shape().to_vec(),
-        weights: weights_used(model, &head),
-        rows: tensor.shape().first().copied().unwrap_or(1),
-    })
-}
-
-/// The weights a check ran with, as its evidence says them.
-fn weights_used(model: &crate::ir::Model, head: &eval::Head) -> String {
-    let weights = match model.weights {
-        Weights::Real => "the file's weights",
-        Weights::Absent
-            if model
-                .metadata
-                .contains_key(crate::load::keras::WEIGHTS_NOT_USED) =>
-        {
-            "seeded Glorot-uniform weights of the real shapes (the file's weights do not match \
-                 its config, see the `weights_not_used` note)"
-        }
-        Weights::Absent => "seeded Glorot-uniform weights of the real shapes (the file has none)",
-    };
-    if head.probes.iter().any(|p| model.assumed_widths.contains(p)) {
-        return format!(
-            "seeded Glorot-uniform weights (the file has none; its input width is not in the file, \
-             so the head was probed at width {})",
-            crate::ir::REPRESENTATIVE_WIDTH
-        );
-    }
-    weights.to_string()
 }
 
 /// Whether the model was trained with a PyTorch loss (see [`crate::ir::LossSpec::is_torch`]).
