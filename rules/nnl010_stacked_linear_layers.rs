@@ -554,6 +554,9 @@ mod tests {
             weights: Weights::Absent,
             assumed_widths: vec![],
             not_followed: vec![],
+            weights_provenance: Default::default(),
+            source_map: None,
+            syntax_errors: None,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::eval::{self, Limits, Tensor};
 use crate::finding::{Check, Finding, Label, Severity};
-use crate::ir::{Model, ValueId, Weights};
+use crate::ir::{Model, ValueId, Weights, WeightsProvenance};
 
 /// How numerical checks draw their probes.
 #[derive(Clone, Debug)]
@@ -135,9 +135,7 @@ fn weights_used(model: &Model, head: &eval::Head) -> String {
     let weights = match model.weights {
         Weights::Real => "the file's weights",
         Weights::Absent
-            if model
-                .metadata
-                .contains_key(crate::load::keras::WEIGHTS_NOT_USED) =>
+            if matches!(model.weights_provenance, WeightsProvenance::NotUsed { .. }) =>
         {
             "seeded Glorot-uniform weights of the real shapes (the file's weights do not match \
                  its config, see the `weights_not_used` note)"

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use nnlint::engine::{self, Overrides, Settings};
 use nnlint::finding::{At, Check, Finding};
-use nnlint::ir::{Dim, Format, LossKind, Model, Span, Weights};
+use nnlint::ir::{Dim, Format, LossKind, Model, Span, Weights, WeightsProvenance};
 use nnlint::load::{self, LoadError};
 
 fn root() -> PathBuf {
@@ -812,8 +812,11 @@ fn legacy_h5_models_load_broken_ones_are_errors_and_other_hdf5_files_are_skipped
     assert_eq!(model.metadata["keras_version"], "2.21.0");
     assert_eq!(model.metadata["backend"], "tensorflow");
     assert_eq!(
-        model.metadata["weights"],
-        "4 tensors from the model_weights group of bad_keras2_h5_cnn_softmax1_bce.h5"
+        model.weights_provenance,
+        WeightsProvenance::Loaded {
+            tensors: 4,
+            from: "the model_weights group of bad_keras2_h5_cnn_softmax1_bce.h5".into()
+        }
     );
     let text = model.source_text.as_deref().unwrap();
     assert!(text.contains("\"model_config\": {\"class_name\": \"Sequential\""));
@@ -852,7 +855,9 @@ fn weights_that_do_not_fit_the_config_are_reported_not_used() {
     }
     let (model, findings) = lint(&out);
     assert_eq!(model.weights, Weights::Absent);
-    let note = &model.metadata["weights_not_used"];
+    let WeightsProvenance::NotUsed { why: note } = &model.weights_provenance else {
+        panic!("{:?}", model.weights_provenance);
+    };
     assert!(
         note.contains("layer `conv` `kernel`") && note.contains("[3, 3, 1, 3]"),
         "{note}"

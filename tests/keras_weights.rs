@@ -49,7 +49,7 @@ fn eval_on_the_files_weights_reproduces_keras_predictions() {
             loaded.weights,
             Weights::Real,
             "{name}: {:?}",
-            loaded.metadata
+            loaded.weights_provenance
         );
         let input = read(&golden.join("input_0.pb"));
         let want = read(&golden.join("output_0.pb"));
@@ -131,7 +131,7 @@ fn every_keras_fixture_with_weights_is_checked_on_them() {
                 linted.model.weights,
                 Weights::Real,
                 "{name}: {:?}",
-                linted.model.metadata
+                linted.model.weights_provenance
             );
             for finding in &linted.findings {
                 let Check::Confirmed { summary, .. } = &finding.check else {
@@ -176,10 +176,20 @@ fn a_deflated_weights_entry_is_read_too() {
     let stored = nnlint::load::load(&src).unwrap();
     // The same archive from bytes in memory (standard input, fuzzing): the same weights.
     let in_memory = nnlint::load::keras::archive_from_bytes(&src, &bytes).unwrap();
-    assert_eq!(in_memory.weights, Weights::Real, "{:?}", in_memory.metadata);
+    assert_eq!(
+        in_memory.weights,
+        Weights::Real,
+        "{:?}",
+        in_memory.weights_provenance
+    );
     let deflated = nnlint::load::load(&out).unwrap();
-    assert_eq!(deflated.weights, Weights::Real, "{:?}", deflated.metadata);
-    assert_eq!(stored.metadata["weights"], deflated.metadata["weights"]);
+    assert_eq!(
+        deflated.weights,
+        Weights::Real,
+        "{:?}",
+        deflated.weights_provenance
+    );
+    assert_eq!(stored.weights_provenance, deflated.weights_provenance);
     let values = |m: &nnlint::ir::Model| -> Vec<Vec<f64>> {
         m.graph
             .values

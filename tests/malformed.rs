@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use nnlint::engine::{self, Settings};
 use nnlint::finding::Check;
+use nnlint::ir::WeightsProvenance;
 
 /// Generous for a debug build on a loaded machine; the release binary takes milliseconds (see the
 /// table in the hardening note).
@@ -209,10 +210,10 @@ fn every_malformed_input_has_its_expected_message() {
                 );
             }
             (WeightsNotUsed(text), Ok(linted)) => {
-                let note = linted.model.metadata.get("weights_not_used");
+                let note = &linted.model.weights_provenance;
                 assert!(
-                    note.is_some_and(|n| n.contains(text)),
-                    "{name}: weights_not_used = {note:?}"
+                    matches!(note, WeightsProvenance::NotUsed { why } if why.contains(text)),
+                    "{name}: {note:?}"
                 );
                 assert_eq!(linted.model.weights, nnlint::ir::Weights::Absent, "{name}");
                 for f in &linted.findings {

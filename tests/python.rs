@@ -250,8 +250,9 @@ fn a_syntax_error_keeps_the_findings_of_what_parsed() {
     let text = format!("{FOUNDING}\ndef broken(:\n    pass\n");
     let linted = lint(&write(&dir, "broken.py", text.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
-    let note = &linted.model.metadata["python_syntax_errors"];
-    assert!(note.contains("line 9"), "{note}");
+    let errors = linted.model.syntax_errors.as_ref().unwrap();
+    assert!(errors.count >= 1 && errors.line == 9, "{errors:?}");
+    assert!(errors.to_string().contains("line 9"), "{errors}");
 }
 
 #[test]
@@ -517,13 +518,13 @@ fn notebooks_with_magics_point_into_the_json_text() {
         &json_line.chars().skip(col - 1).take(10).collect::<String>(),
         "activation"
     );
-    assert!(linted.model.metadata.contains_key("python_syntax_errors"));
+    assert!(linted.model.syntax_errors.is_some());
     // Human output names the cell and the line inside it, as Jupyter numbers them.
     let Some(At::Span(s)) = f.primary() else {
         unreachable!()
     };
     assert_eq!(
-        nnlint::load::python::notebook_position(&linted.model, s.offset),
+        (linted.model.source_map.as_ref()).and_then(|m| m.position(&nb, s.offset)),
         Some((4, 3))
     );
     let out = Command::cargo_bin("nnlint")

@@ -463,6 +463,9 @@ mod tests {
                 weights: Weights::Real,
                 assumed_widths: vec![],
                 not_followed: vec![],
+                weights_provenance: Default::default(),
+                source_map: None,
+                syntax_errors: None,
             }
         }
     }

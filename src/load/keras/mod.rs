@@ -26,11 +26,7 @@ use bytes::Bytes;
 
 use self::tree::{Node, line_col};
 use super::LoadError;
-use crate::ir::{Format, Model, Part, Weights};
-
-/// Metadata key saying why a file's weights were not used (numerical checks then run on seeded
-/// weights and say so).
-pub const WEIGHTS_NOT_USED: &str = "weights_not_used";
+use crate::ir::{Format, Model, Part, Weights, WeightsProvenance};
 
 /// Keras layers lower to ONNX ops with the semantics of this opset (Softmax over one axis).
 pub const OPSET: i64 = 13;
@@ -359,28 +355,25 @@ fn build(
         metadata.insert("shape_conflicts".into(), lowered.conflicts.join("; "));
     }
     let mut weights_state = Weights::Absent;
-    match weights {
-        None => {}
-        Some(Err(why)) => {
-            metadata.insert(
-                WEIGHTS_NOT_USED.into(),
-                format!("the weights file cannot be read: {why}"),
-            );
-        }
+    let weights_provenance = match weights {
+        None => WeightsProvenance::None,
+        Some(Err(why)) => WeightsProvenance::NotUsed {
+            why: format!("the weights file cannot be read: {why}"),
+        },
         Some(Ok(w)) => match h5::attach(&mut graph, &lowered.weight_slots, &w) {
-            Ok(0) => {}
+            Ok(0) => WeightsProvenance::None,
             Ok(n) => {
                 weights_state = Weights::Real;
-                metadata.insert("weights".into(), format!("{n} tensors from {}", w.what));
+                WeightsProvenance::Loaded {
+                    tensors: n,
+                    from: w.what,
+                }
             }
-            Err(problems) => {
-                metadata.insert(
-                    WEIGHTS_NOT_USED.into(),
-                    format!("{} is not used: {}", w.what, problems.join("; ")),
-                );
-            }
+            Err(problems) => WeightsProvenance::NotUsed {
+                why: format!("{} is not used: {}", w.what, problems.join("; ")),
+            },
         },
-    }
+    };
     crate::shape::infer(&mut graph, OPSET);
     // An uncompiled Keras 3 model writes `"compile_config": {}`.
     let compiled = compile.filter(|c| c.entries().is_some_and(|e| !e.is_empty()));
@@ -414,6 +407,9 @@ fn build(
         weights: weights_state,
         assumed_widths: lowered.assumed_widths,
         not_followed: vec![],
+        weights_provenance,
+        source_map: None,
+        syntax_errors: None,
     })
 }
 
