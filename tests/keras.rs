@@ -10,6 +10,9 @@ use nnlint::finding::{At, Check, Finding};
 use nnlint::ir::{Dim, Format, LossKind, Model, Span, Weights, WeightsProvenance};
 use nnlint::load::{self, LoadError};
 
+mod common;
+use common::{codes, write};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -43,10 +46,7 @@ fn keras_fixtures(code: &str, prefix: &str) -> Vec<PathBuf> {
 }
 
 fn lint(path: &Path) -> (Model, Vec<Finding>) {
-    let result = engine::lint_path(path, &Settings::default());
-    let linted = result
-        .outcome
-        .unwrap_or_else(|e| panic!("{}: failed to load: {e}", path.display()));
+    let linted = common::lint(path);
     (linted.model, linted.findings)
 }
 
@@ -70,12 +70,6 @@ fn load_err(path: &Path) -> LoadError {
         Ok(_) => panic!("{} loaded, expected an error", path.display()),
         Err(e) => e,
     }
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,13 +150,7 @@ fn bad_keras_fixtures_fire_nnl001_at_the_softmax_line_with_a_confirmed_check() {
 fn good_keras_fixtures_are_silent() {
     for code in ["NNL001", "NNL009"] {
         for path in keras_fixtures(code, "good_") {
-            let (_, findings) = lint(&path);
-            assert!(
-                findings.is_empty(),
-                "{}: {:?}",
-                path.display(),
-                codes(&findings)
-            );
+            assert_eq!(common::assert_silent(&path), None, "{}", path.display());
         }
     }
 }
@@ -947,10 +935,6 @@ fn a_yaml_comment_on_a_layer_records_a_suppression_on_its_ops() {
     assert!(linted.findings.is_empty(), "{:?}", codes(&linted.findings));
     assert_eq!(linted.suppressed.len(), 1);
     assert_eq!(linted.suppressed[0].0.code, "NNL001");
-}
-
-fn codes(findings: &[Finding]) -> Vec<&str> {
-    findings.iter().map(|f| f.code).collect()
 }
 
 /// Every mutation of real configs loads or fails with an error; none panics.
