@@ -56,194 +56,295 @@ fn one(l: &Layer, inputs: &[ValueId]) -> Result<ValueId> {
     }
 }
 
+/// How a layer class lowers, by what it takes and gives.
+#[derive(Clone, Copy)]
+enum Lowering {
+    /// One input, one output.
+    One(fn(&mut Cx, &Layer, ValueId) -> Result<ValueId>),
+    /// One input, one output, with the spatial rank the class names (`Conv1D` 1, `MaxPool3D` 3,
+    /// otherwise 2).
+    Spatial(fn(&mut Cx, &Layer, ValueId, usize) -> Result<ValueId>),
+    /// One input, several outputs (recurrent layers return their states too).
+    OneToMany(fn(&mut Cx, &Layer, ValueId) -> Result<Vec<ValueId>>),
+    /// Every input, one output.
+    Merge(fn(&mut Cx, &Layer, &[ValueId]) -> Result<ValueId>),
+    /// Every input, any outputs.
+    Many(fn(&mut Cx, &Layer, &[ValueId]) -> Result<Vec<ValueId>>),
+}
+
+use Lowering::{Many, Merge, One, OneToMany, Spatial};
+
+/// Every layer class the lowering knows, with its lowering. A class not listed becomes an op in the
+/// `keras` domain named by the class, with an unknown shape.
+const LAYERS: &[(&[&str], Lowering)] = &[
+    (&["Dense"], One(dense)),
+    (&["Activation"], One(activation_of_config)),
+    (
+        &[
+            "Softmax",
+            "ReLU",
+            "LeakyReLU",
+            "ELU",
+            "PReLU",
+            "ThresholdedReLU",
+        ],
+        One(activation_layer),
+    ),
+    (
+        &[
+            "Dropout",
+            "SpatialDropout1D",
+            "SpatialDropout2D",
+            "SpatialDropout3D",
+            "GaussianNoise",
+            "GaussianDropout",
+            "AlphaDropout",
+            "ActivityRegularization",
+            "Masking",
+            "Identity",
+            "RandomFlip",
+            "RandomRotation",
+            "RandomZoom",
+            "RandomTranslation",
+            "RandomContrast",
+            "RandomBrightness",
+        ],
+        One(identity),
+    ),
+    (&["Flatten"], One(flatten)),
+    (&["Reshape"], One(reshape)),
+    (&["Permute"], One(permute)),
+    (
+        &[
+            "Conv1D",
+            "Conv2D",
+            "Conv3D",
+            "Convolution1D",
+            "Convolution2D",
+            "Convolution3D",
+        ],
+        Spatial(|cx, l, x, n| conv(cx, l, x, n, ConvKind::Regular)),
+    ),
+    (
+        &["DepthwiseConv1D", "DepthwiseConv2D"],
+        Spatial(|cx, l, x, n| conv(cx, l, x, n, ConvKind::Depthwise)),
+    ),
+    (
+        &[
+            "SeparableConv1D",
+            "SeparableConv2D",
+            "SeparableConvolution1D",
+            "SeparableConvolution2D",
+        ],
+        Spatial(|cx, l, x, n| conv(cx, l, x, n, ConvKind::Separable)),
+    ),
+    (
+        &[
+            "Conv1DTranspose",
+            "Conv2DTranspose",
+            "Conv3DTranspose",
+            "Convolution1DTranspose",
+            "Convolution2DTranspose",
+            "Convolution3DTranspose",
+        ],
+        Spatial(|cx, l, x, n| conv(cx, l, x, n, ConvKind::Transpose)),
+    ),
+    (
+        &[
+            "MaxPooling1D",
+            "MaxPooling2D",
+            "MaxPooling3D",
+            "MaxPool1D",
+            "MaxPool2D",
+            "MaxPool3D",
+        ],
+        Spatial(|cx, l, x, n| pool(cx, l, x, n, true)),
+    ),
+    (
+        &[
+            "AveragePooling1D",
+            "AveragePooling2D",
+            "AveragePooling3D",
+            "AvgPool1D",
+            "AvgPool2D",
+            "AvgPool3D",
+        ],
+        Spatial(|cx, l, x, n| pool(cx, l, x, n, false)),
+    ),
+    (
+        &[
+            "GlobalAveragePooling1D",
+            "GlobalAveragePooling2D",
+            "GlobalAveragePooling3D",
+            "GlobalAvgPool1D",
+            "GlobalAvgPool2D",
+            "GlobalAvgPool3D",
+        ],
+        Spatial(|cx, l, x, n| global_pool(cx, l, x, n, "ReduceMean")),
+    ),
+    (
+        &[
+            "GlobalMaxPooling1D",
+            "GlobalMaxPooling2D",
+            "GlobalMaxPooling3D",
+            "GlobalMaxPool1D",
+            "GlobalMaxPool2D",
+            "GlobalMaxPool3D",
+        ],
+        Spatial(|cx, l, x, n| global_pool(cx, l, x, n, "ReduceMax")),
+    ),
+    (
+        &["BatchNormalization", "SyncBatchNormalization"],
+        One(batch_norm),
+    ),
+    (&["LayerNormalization"], One(layer_norm)),
+    (
+        &[
+            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+        ],
+        Merge(merge),
+    ),
+    (&["Concatenate"], Merge(concatenate)),
+    (&["Embedding"], One(embedding)),
+    (
+        &["LSTM", "GRU", "SimpleRNN", "CuDNNLSTM", "CuDNNGRU"],
+        OneToMany(recurrent),
+    ),
+    (&["Bidirectional"], Many(bidirectional_layer)),
+    (&["TimeDistributed"], One(time_distributed)),
+    (&["Rescaling"], One(rescaling)),
+    (&["Normalization"], One(normalization)),
+    (
+        &["UpSampling1D", "UpSampling2D", "UpSampling3D"],
+        Spatial(upsampling),
+    ),
+    (
+        &["ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"],
+        Spatial(zero_padding),
+    ),
+    (
+        &["Cropping1D", "Cropping2D", "Cropping3D"],
+        Spatial(cropping),
+    ),
+    (&["RepeatVector"], One(repeat_vector)),
+    (&["MultiHeadAttention"], Many(multi_head_attention)),
+    (&["Lambda"], Many(|cx, l, inputs| Ok(lambda(cx, l, inputs)))),
+    // tf.keras 2 wraps TensorFlow functions called on Keras tensors (`tf.math.multiply`, ...).
+    (&["TFOpLambda", "SlicingOpLambda"], Many(tf_op_lambda)),
+    (&["InputLayer"], Many(|_, _, inputs| Ok(inputs.to_vec()))),
+];
+
+fn lowering(class: &str) -> Option<Lowering> {
+    LAYERS
+        .iter()
+        .find(|(classes, _)| classes.contains(&class))
+        .map(|&(_, lowering)| lowering)
+}
+
+/// The spatial rank a class names: `Conv1D`, `MaxPooling3D`, `Conv2DTranspose` (the digit before
+/// the `D`), 2 when it names none.
+fn spatial(class: &str) -> usize {
+    if class.contains("1D") {
+        1
+    } else if class.contains("3D") {
+        3
+    } else {
+        2
+    }
+}
+
 fn dispatch(cx: &mut Cx, l: &Layer, inputs: &[ValueId]) -> Result<Vec<ValueId>> {
-    let single =
-        |cx: &mut Cx, f: fn(&mut Cx, &Layer, ValueId) -> Result<ValueId>| -> Result<Vec<ValueId>> {
+    let Some(lowering) = lowering(l.class) else {
+        return Ok(cx.opaque(&l.origin, l.class, inputs, vec![], vec![None]));
+    };
+    match lowering {
+        One(f) => {
             let x = one(l, inputs)?;
             Ok(vec![f(cx, l, x)?])
-        };
-    // `Conv1D`, `MaxPooling3D`, `Conv2DTranspose`: the digit before the `D`.
-    let spatial = |class: &str| -> usize {
-        if class.contains("1D") {
-            1
-        } else if class.contains("3D") {
-            3
-        } else {
-            2
         }
-    };
-    match l.class {
-        "Dense" => single(cx, dense),
-        "Activation" => single(cx, |cx, l, x| {
-            activation(cx, l, x, l.config.get("activation"))
-        }),
-        "Softmax" | "ReLU" | "LeakyReLU" | "ELU" | "PReLU" | "ThresholdedReLU" => {
-            single(cx, activation_layer)
-        }
-        "Dropout"
-        | "SpatialDropout1D"
-        | "SpatialDropout2D"
-        | "SpatialDropout3D"
-        | "GaussianNoise"
-        | "GaussianDropout"
-        | "AlphaDropout"
-        | "ActivityRegularization"
-        | "Masking"
-        | "Identity"
-        | "RandomFlip"
-        | "RandomRotation"
-        | "RandomZoom"
-        | "RandomTranslation"
-        | "RandomContrast"
-        | "RandomBrightness" => single(cx, |cx, l, x| {
-            let s = cx.shape(x);
-            Ok(cx.op(&l.origin, "Identity", &[x], vec![], s))
-        }),
-        "Flatten" => single(cx, flatten),
-        "Reshape" => single(cx, reshape),
-        "Permute" => single(cx, permute),
-        "Conv1D" | "Conv2D" | "Conv3D" | "Convolution1D" | "Convolution2D" | "Convolution3D" => {
-            let n = spatial(l.class);
+        Spatial(f) => {
             let x = one(l, inputs)?;
-            Ok(vec![conv(cx, l, x, n, ConvKind::Regular)?])
+            Ok(vec![f(cx, l, x, spatial(l.class))?])
         }
-        "DepthwiseConv1D" | "DepthwiseConv2D" => {
-            let n = spatial(l.class);
+        OneToMany(f) => {
             let x = one(l, inputs)?;
-            Ok(vec![conv(cx, l, x, n, ConvKind::Depthwise)?])
+            f(cx, l, x)
         }
-        "SeparableConv1D"
-        | "SeparableConv2D"
-        | "SeparableConvolution1D"
-        | "SeparableConvolution2D" => {
-            let n = spatial(l.class);
-            let x = one(l, inputs)?;
-            Ok(vec![conv(cx, l, x, n, ConvKind::Separable)?])
-        }
-        "Conv1DTranspose"
-        | "Conv2DTranspose"
-        | "Conv3DTranspose"
-        | "Convolution1DTranspose"
-        | "Convolution2DTranspose"
-        | "Convolution3DTranspose" => {
-            let n = spatial(l.class);
-            let x = one(l, inputs)?;
-            Ok(vec![conv(cx, l, x, n, ConvKind::Transpose)?])
-        }
-        "MaxPooling1D" | "MaxPooling2D" | "MaxPooling3D" | "MaxPool1D" | "MaxPool2D"
-        | "MaxPool3D" => {
-            let x = one(l, inputs)?;
-            Ok(vec![pool(cx, l, x, spatial(l.class), true)?])
-        }
-        "AveragePooling1D" | "AveragePooling2D" | "AveragePooling3D" | "AvgPool1D"
-        | "AvgPool2D" | "AvgPool3D" => {
-            let x = one(l, inputs)?;
-            Ok(vec![pool(cx, l, x, spatial(l.class), false)?])
-        }
-        "GlobalAveragePooling1D"
-        | "GlobalAveragePooling2D"
-        | "GlobalAveragePooling3D"
-        | "GlobalAvgPool1D"
-        | "GlobalAvgPool2D"
-        | "GlobalAvgPool3D" => {
-            let x = one(l, inputs)?;
-            Ok(vec![global_pool(cx, l, x, spatial(l.class), "ReduceMean")?])
-        }
-        "GlobalMaxPooling1D" | "GlobalMaxPooling2D" | "GlobalMaxPooling3D" | "GlobalMaxPool1D"
-        | "GlobalMaxPool2D" | "GlobalMaxPool3D" => {
-            let x = one(l, inputs)?;
-            Ok(vec![global_pool(cx, l, x, spatial(l.class), "ReduceMax")?])
-        }
-        "BatchNormalization" | "SyncBatchNormalization" => single(cx, batch_norm),
-        "LayerNormalization" => single(cx, layer_norm),
-        "Add" | "Subtract" | "Multiply" | "Average" | "Maximum" | "Minimum" => {
-            Ok(vec![merge(cx, l, inputs)?])
-        }
-        "Concatenate" => Ok(vec![concatenate(cx, l, inputs)?]),
-        "Embedding" => single(cx, embedding),
-        "LSTM" | "GRU" | "SimpleRNN" | "CuDNNLSTM" | "CuDNNGRU" => {
-            let x = one(l, inputs)?;
-            recurrent(cx, l, x)
-        }
-        "Bidirectional" => {
-            let x = inputs.first().copied().ok_or_else(|| no_input(l))?;
-            bidirectional(cx, l, x, inputs)
-        }
-        "TimeDistributed" => single(cx, time_distributed),
-        "Rescaling" => single(cx, rescaling),
-        "Normalization" => single(cx, normalization),
-        "UpSampling1D" | "UpSampling2D" | "UpSampling3D" => {
-            let x = one(l, inputs)?;
-            Ok(vec![upsampling(cx, l, x, spatial(l.class))?])
-        }
-        "ZeroPadding1D" | "ZeroPadding2D" | "ZeroPadding3D" => {
-            let x = one(l, inputs)?;
-            Ok(vec![zero_padding(cx, l, x, spatial(l.class))?])
-        }
-        "Cropping1D" | "Cropping2D" | "Cropping3D" => {
-            let x = one(l, inputs)?;
-            Ok(vec![cropping(cx, l, x, spatial(l.class))?])
-        }
-        "RepeatVector" => single(cx, |cx, l, x| {
-            let n = l.positive("n")?;
-            let s = cx
-                .shape(x)
-                .filter(|s| s.len() == 2)
-                .map(|s| vec![s[0].clone(), Dim::Fixed(n), s[1].clone()]);
-            Ok(cx.opaque(&l.origin, l.class, &[x], vec![], vec![s])[0])
-        }),
-        "MultiHeadAttention" => {
-            let s = inputs.first().and_then(|&q| cx.shape(q));
-            let s = match l.int("output_shape") {
-                Ok(Some(d)) => s.map(|mut s| {
-                    if let Some(last) = s.last_mut() {
-                        *last = u64::try_from(d).map_or(Dim::Unknown, Dim::Fixed);
-                    }
-                    s
-                }),
-                Ok(None) => s,
-                Err(_) => None,
-            };
-            Ok(cx.opaque(&l.origin, l.class, inputs, vec![], vec![s]))
-        }
-        "Lambda" => Ok(lambda(cx, l, inputs)),
-        // tf.keras 2 wraps TensorFlow functions called on Keras tensors (`tf.math.multiply`, ...).
-        "TFOpLambda" | "SlicingOpLambda" => {
-            let function = l.string("function")?.unwrap_or(l.class);
-            let elementwise = matches!(
-                function,
-                "__operators__.add"
-                    | "math.add"
-                    | "math.multiply"
-                    | "math.subtract"
-                    | "__operators__.sub"
-                    | "math.truediv"
-                    | "__operators__.truediv"
-                    | "math.maximum"
-                    | "math.minimum"
-                    | "nn.relu"
-                    | "nn.relu6"
-                    | "math.sigmoid"
-                    | "nn.sigmoid"
-                    | "math.tanh"
-                    | "nn.silu"
-                    | "nn.swish"
-            );
-            let s = inputs
-                .first()
-                .filter(|_| elementwise)
-                .and_then(|&x| cx.shape(x));
-            Ok(cx.opaque(
-                &l.origin,
-                &format!("tf.{function}"),
-                inputs,
-                vec![],
-                vec![s],
-            ))
-        }
-        "InputLayer" => Ok(inputs.to_vec()),
-        _ => Ok(cx.opaque(&l.origin, l.class, inputs, vec![], vec![None])),
+        Merge(f) => Ok(vec![f(cx, l, inputs)?]),
+        Many(f) => f(cx, l, inputs),
     }
+}
+
+fn activation_of_config(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
+    activation(cx, l, x, l.config.get("activation"))
+}
+
+fn identity(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
+    let s = cx.shape(x);
+    Ok(cx.op(&l.origin, "Identity", &[x], vec![], s))
+}
+
+fn bidirectional_layer(cx: &mut Cx, l: &Layer, inputs: &[ValueId]) -> Result<Vec<ValueId>> {
+    let x = inputs.first().copied().ok_or_else(|| no_input(l))?;
+    bidirectional(cx, l, x, inputs)
+}
+
+fn repeat_vector(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
+    let n = l.positive("n")?;
+    let s = cx
+        .shape(x)
+        .filter(|s| s.len() == 2)
+        .map(|s| vec![s[0].clone(), Dim::Fixed(n), s[1].clone()]);
+    Ok(cx.opaque(&l.origin, l.class, &[x], vec![], vec![s])[0])
+}
+
+fn multi_head_attention(cx: &mut Cx, l: &Layer, inputs: &[ValueId]) -> Result<Vec<ValueId>> {
+    let s = inputs.first().and_then(|&q| cx.shape(q));
+    let s = match l.int("output_shape") {
+        Ok(Some(d)) => s.map(|mut s| {
+            if let Some(last) = s.last_mut() {
+                *last = u64::try_from(d).map_or(Dim::Unknown, Dim::Fixed);
+            }
+            s
+        }),
+        Ok(None) => s,
+        Err(_) => None,
+    };
+    Ok(cx.opaque(&l.origin, l.class, inputs, vec![], vec![s]))
+}
+
+fn tf_op_lambda(cx: &mut Cx, l: &Layer, inputs: &[ValueId]) -> Result<Vec<ValueId>> {
+    let function = l.string("function")?.unwrap_or(l.class);
+    let elementwise = matches!(
+        function,
+        "__operators__.add"
+            | "math.add"
+            | "math.multiply"
+            | "math.subtract"
+            | "__operators__.sub"
+            | "math.truediv"
+            | "__operators__.truediv"
+            | "math.maximum"
+            | "math.minimum"
+            | "nn.relu"
+            | "nn.relu6"
+            | "math.sigmoid"
+            | "nn.sigmoid"
+            | "math.tanh"
+            | "nn.silu"
+            | "nn.swish"
+    );
+    let s = inputs
+        .first()
+        .filter(|_| elementwise)
+        .and_then(|&x| cx.shape(x));
+    Ok(cx.opaque(
+        &l.origin,
+        &format!("tf.{function}"),
+        inputs,
+        vec![],
+        vec![s],
+    ))
 }
 
 /// A keyword argument of call `call` of a layer: Keras 3 keeps them in `inbound_nodes[call].kwargs`,
@@ -1781,4 +1882,26 @@ fn cropping(cx: &mut Cx, l: &Layer, x: ValueId, n: usize) -> Result<ValueId> {
     let en = cx.const_i64(&l.path, "ends", ends);
     let ax = cx.const_i64(&l.path, "axes", axes);
     Ok(cx.op(&l.origin, "Slice", &[x, st, en, ax], vec![], s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_class_has_one_row_and_the_spatial_rank_its_name_says() {
+        let mut seen = std::collections::HashSet::new();
+        for (classes, _) in LAYERS {
+            for class in *classes {
+                assert!(seen.insert(*class), "{class} has two rows");
+            }
+        }
+        assert!(seen.len() > 90, "{}", seen.len());
+        assert!(matches!(lowering("Dense"), Some(One(_))));
+        assert!(lowering("MyCustomLayer").is_none());
+        for (class, n) in [("Conv1D", 1), ("MaxPooling3D", 3), ("Conv2DTranspose", 2)] {
+            assert!(matches!(lowering(class), Some(Spatial(_))), "{class}");
+            assert_eq!(spatial(class), n, "{class}");
+        }
+    }
 }
