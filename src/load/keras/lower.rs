@@ -1,5 +1,5 @@
 //! Keras models (Sequential, Functional, nested) into the IR: the graph plumbing. What each layer
-//! becomes is in `layers.rs`.
+//! becomes is in `layers/`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -1,7 +1,7 @@
 //! Keras front end: `model.to_json()` output (Keras 3 and Keras 2 / tf.keras layouts), YAML configs of
 //! the same structure, and `.keras` archives (their `config.json`). The text is parsed into a tree
 //! that keeps byte spans (`tree.rs`, by `json.rs` or `yaml.rs`), lowered into the IR (`lower.rs`,
-//! `layers.rs`) and the compile config read into the training spec (`training.rs`). Legacy `.h5`
+//! `layers/`) and the compile config read into the training spec (`training.rs`). Legacy `.h5`
 //! models and the weights of `.keras` archives are read with our HDF5 reader (`h5.rs`); weights that
 //! match the config fill the layers' constants, and numerical checks then run on them.
 
