@@ -43,12 +43,12 @@ fn main() {
         writeln!(out, "#[path = {:?}]\npub mod {};", r.path, r.module).unwrap();
     }
     out.push_str(
-        "\n/// Every rule, sorted by code.\npub static RULES: &[crate::registry::Rule] = &[\n",
+        "\n/// Every rule, sorted by code.\npub static RULES: &[crate::rule::Rule] = &[\n",
     );
     for r in &rules {
         writeln!(
             out,
-            "    crate::registry::Rule {{ code: {:?}, name: {:?}, severity: {}::SEVERITY, \
+            "    crate::rule::Rule {{ code: {:?}, name: {:?}, severity: {}::SEVERITY, \
              summary: {:?}, docs: {:?}, check: {}::check }},",
             r.code, r.name, r.module, r.summary, r.docs, r.module
         )

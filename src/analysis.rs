@@ -1,10 +1,8 @@
-//! Helpers several rules share: which elements a softmax normalises over, running a head on probes,
+//! Helpers several rules share: which elements a softmax normalises over, each output's head,
 //! and the loss semantics of the frameworks users train with.
 
-use crate::eval::{self, Tensor};
-use crate::ir::{Dim, Graph, LossSpec, Model, Op, OpId, ValueId, Weights};
+use crate::ir::{Dim, Graph, LossSpec, Model, Op, OpId, ValueId};
 use crate::ops::{self, Act};
-use crate::rule::RuleContext;
 use crate::shape::norm_axis;
 
 /// How many elements one softmax normalisation group has, per ONNX semantics at this opset.
@@ -221,108 +219,6 @@ pub fn keras_cce(labels: &[f32], preds: &[f32]) -> f32 {
             -y * q.ln()
         })
         .sum()
-}
-
-/// The size probed for spatial dims a file leaves open (index 2 and up of a rank ≥ 3 probe).
-const SPATIAL_PROBE: usize = 8;
-
-/// Values of `target` computed from seeded probes through the head that produces it.
-pub struct Probed {
-    pub values: Vec<f64>,
-    pub shape: Vec<usize>,
-    /// "the file's weights" or "seeded weights of the real shapes": said in every evidence line.
-    /// Where a width was not in the file, also the width probed instead.
-    pub weights: String,
-    /// Batch rows actually evaluated (a graph with a fixed batch dim keeps its own).
-    pub rows: usize,
-}
-
-/// Runs the head that ends in `target` on seeded probes. The error is the reason a check is unconfirmed.
-pub fn probe(ctx: &RuleContext, target: ValueId) -> Result<Probed, String> {
-    let model = ctx.model;
-    let graph = &model.graph;
-    let run_at = |head: &eval::Head, spatial: Option<usize>| {
-        let rows = eval::probe_rows(graph, head, ctx.probe.count);
-        let (seed, limits) = (ctx.probe.seed, &ctx.probe.limits);
-        let feeds = match spatial {
-            None => eval::probes_with_limits(graph, head, rows, seed, limits),
-            Some(size) => eval::probes_with_spatial(graph, head, rows, seed, limits, size),
-        }
-        .map_err(|e| (matches!(e, eval::EvalError::Shape(_)), e.to_string()))?;
-        eval::run(model, head, feeds, limits).map_err(|e| (false, e.to_string()))
-    };
-    let run = |head: &eval::Head| run_at(head, None);
-    let mut head = eval::head(graph, target);
-    let mut spatial = None;
-    let mut result = run(&head);
-    // A fully convolutional head whose image size the file never states (`[batch, 16, ?, ?]`): the
-    // checks judge per-position values, so probe it at a stated size rather than not at all.
-    if let Err((true, _)) = &result {
-        let retried = run_at(&head, Some(SPATIAL_PROBE));
-        if retried.is_ok() {
-            spatial = Some(SPATIAL_PROBE);
-            result = retried;
-        }
-    }
-    // A head that reaches a graph input through a shape computation (tf2onnx's 3-D Dense:
-    // `Reshape(MatMul(Reshape(x)), Shape(x))`) cannot be fed consistent probes at the linear layers:
-    // their flattened rows must match the input's. Then evaluate from the graph inputs instead.
-    if result.is_err()
-        && head.probes.len() > 1
-        && head.probes.iter().any(|p| graph.inputs.contains(p))
-    {
-        let from_inputs = eval::head_from(graph, target, &graph.inputs);
-        if from_inputs.probes.iter().all(|p| graph.inputs.contains(p)) {
-            let retried = run(&from_inputs);
-            if retried.is_ok() {
-                head = from_inputs;
-                result = retried;
-            }
-        }
-    }
-    let values = result.map_err(|(_, e)| e)?;
-    let tensor: &Tensor = values.get(&target).ok_or_else(|| {
-        format!(
-            "the head did not produce `{}`",
-            model.graph.value(target).name
-        )
-    })?;
-    Ok(Probed {
-        values: tensor.to_f64_vec(),
-        shape: tensor.shape().to_vec(),
-        weights: match spatial {
-            None => weights_used(model, &head),
-            Some(size) => format!(
-                "{} (the file does not give the spatial size: probed at {size} per spatial dim)",
-                weights_used(model, &head)
-            ),
-        },
-        rows: tensor.shape().first().copied().unwrap_or(1),
-    })
-}
-
-/// The weights a check ran with, as its evidence says them.
-fn weights_used(model: &crate::ir::Model, head: &eval::Head) -> String {
-    let weights = match model.weights {
-        Weights::Real => "the file's weights",
-        Weights::Absent
-            if model
-                .metadata
-                .contains_key(crate::load::keras::WEIGHTS_NOT_USED) =>
-        {
-            "seeded Glorot-uniform weights of the real shapes (the file's weights do not match \
-                 its config, see the `weights_not_used` note)"
-        }
-        Weights::Absent => "seeded Glorot-uniform weights of the real shapes (the file has none)",
-    };
-    if head.probes.iter().any(|p| model.assumed_widths.contains(p)) {
-        return format!(
-            "seeded Glorot-uniform weights (the file has none; its input width is not in the file, \
-             so the head was probed at width {})",
-            crate::ir::REPRESENTATIVE_WIDTH
-        );
-    }
-    weights.to_string()
 }
 
 /// Whether the model was trained with a PyTorch loss (see [`crate::ir::LossSpec::is_torch`]).

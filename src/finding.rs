@@ -84,21 +84,6 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A rule's detection with the rule's code, name and default severity.
-    pub fn new(rule: &crate::registry::Rule, d: crate::rule::Detection) -> Finding {
-        Finding {
-            code: rule.code,
-            name: rule.name,
-            severity: rule.severity,
-            message: d.message,
-            help: d.help,
-            symptom: d.symptom,
-            labels: d.labels,
-            node_path: d.node_path,
-            check: d.check,
-        }
-    }
-
     pub fn primary(&self) -> Option<At> {
         self.labels.first().map(|l| l.at)
     }

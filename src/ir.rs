@@ -541,6 +541,13 @@ pub struct Model {
     /// Other files the model's spans point into: the first-party modules a Python file imports
     /// (a model class defined in `models.py`, trained in the linted `train.py`).
     pub imported_sources: Vec<ImportedSource>,
+    /// Where the real weights came from, or why a weights file's tensors were not used.
+    pub weights_provenance: WeightsProvenance,
+    /// Where code sits inside a file that is not the code itself (a notebook's cells in its JSON
+    /// text): positions are then named by cell and line. `None` for every other format.
+    pub source_map: Option<SourceMap>,
+    /// Syntax errors the front end read past (Python source): findings cover what parsed.
+    pub syntax_errors: Option<SyntaxErrors>,
 }
 
 /// A file a Python model was partly read from: its spans are `base` plus an offset in `text`.
@@ -559,6 +566,69 @@ pub struct Located<'a> {
     pub text: &'a str,
     /// The span within `text`.
     pub span: Span,
+}
+
+/// What a front end that reads a weights file beside the architecture says about it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WeightsProvenance {
+    /// No weights file (or weights that are constants of the graph itself, as in ONNX).
+    #[default]
+    None,
+    /// [`Weights::Real`]: this many tensors were read from `from`.
+    Loaded { tensors: usize, from: String },
+    /// [`Weights::Absent`] although the file has weights: why none of them is used (a layer
+    /// missing, a wrong shape, unreadable data). Numerical checks say so in their evidence.
+    NotUsed { why: String },
+}
+
+/// A notebook's code cells in its JSON text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceMap {
+    /// Each code cell's number (from 1, among all cells, as Jupyter shows them) and the byte
+    /// offset of its code in the model's `source_text`, in order.
+    pub cells: Vec<(usize, usize)>,
+}
+
+impl SourceMap {
+    /// The cell and the line inside it (both from 1) of a byte offset into `text`, the JSON text:
+    /// lines are the `\n` escapes of the cell's source strings between its start and `offset`.
+    pub fn position(&self, text: &str, offset: usize) -> Option<(usize, usize)> {
+        let &(cell, start) = self.cells.iter().rfind(|&&(_, at)| at <= offset)?;
+        let raw = text.get(start..offset.min(text.len()))?.as_bytes();
+        let (mut line, mut i) = (1, 0);
+        while i < raw.len() {
+            if raw[i] == b'\\' {
+                if raw.get(i + 1) == Some(&b'n') {
+                    line += 1;
+                }
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        Some((cell, line))
+    }
+}
+
+/// Syntax errors a front end read past.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxErrors {
+    pub count: usize,
+    /// Line and column (from 1) of the first.
+    pub line: usize,
+    pub column: usize,
+    /// The parser's message for the first.
+    pub first: String,
+}
+
+impl std::fmt::Display for SyntaxErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} syntax error(s); the first at line {}, column {}: {}; findings cover what parsed",
+            self.count, self.line, self.column, self.first
+        )
+    }
 }
 
 /// One place a front end could not follow.

@@ -4,25 +4,12 @@
 use assert_cmd::Command;
 use serde_json::Value;
 
+mod common;
+use common::{nnlint, nnlint_stdin};
+
 const BAD: &str = "fixtures/NNL001/bad_torch_mlp_opset17.onnx";
 const GOOD: &str = "fixtures/NNL001/good_torch_mlp_sigmoid_opset17.onnx";
 const GARBAGE: &str = "tests/data/garbage.onnx";
-
-fn nnlint(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .env_remove("COLUMNS")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 #[test]
 fn bad_model_exits_1_with_the_node_evidence_and_symptom() {
@@ -380,22 +367,6 @@ fn exit_zero_reports_without_failing_but_not_for_unreadable_files() {
     assert!(out.contains("NNL001"));
     let (code, _, _) = nnlint(&["--exit-zero", BAD, "tests/data/garbage.onnx"]);
     assert_eq!(code, 2);
-}
-
-fn nnlint_stdin(args: &[&str], input: &[u8]) -> (i32, String, String) {
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .args(args)
-        .write_stdin(input)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 #[test]

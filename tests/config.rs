@@ -3,30 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use protobuf::Message;
 
+mod common;
+use common::{fixture, nnlint_in as run_in};
+
 const BAD: &str = "fixtures/NNL001/bad_torch_mlp_opset17.onnx";
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// Runs nnlint in `dir` (so config discovery starts there) and returns exit code and stdout.
-fn run_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 fn project_with_bad_model(at: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -3,20 +3,18 @@
 //! skipped, unreadable: a Git LFS pointer, an empty model, a missing path) in every format, the exit
 //! codes, and ruff's command-line spellings.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::Value;
+
+mod common;
+use common::{fixture, nnlint_in as run};
 
 const BAD_ONNX: &str = "fixtures/NNL001/bad_torch_mlp_opset17.onnx";
 const GOOD_ONNX: &str = "fixtures/NNL001/good_torch_mlp_sigmoid_opset17.onnx";
 const BAD_PY: &str = "fixtures/NNL001/bad_py_keras2_seq_add.py";
 const LFS_POINTER: &str = "version https://git-lfs.github.com/spec/v1\n\
      oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 98304\n";
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
 
 fn put(root: &Path, rel: &str, bytes: &[u8]) {
     let path = root.join(rel);
@@ -67,22 +65,6 @@ fn scratch_repo() -> tempfile::TempDir {
     put(d, ".gitignore", b"exports/\n");
     put(d, ".ignore", b"scratch/\n");
     dir
-}
-
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("COLUMNS")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
 }
 
 fn json(text: &str) -> Value {

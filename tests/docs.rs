@@ -186,3 +186,44 @@ fn every_flag_in_help_is_documented_in_readme_or_a_linked_page() {
     assert!(seen >= 30, "only {seen} options found");
     assert!(missing.is_empty(), "options no page documents: {missing:?}");
 }
+
+/// Every repository path the design and contributing docs name in backticks (`src/…`, `tests/…`,
+/// `rules/…`, …) exists; placeholders (`<CODE>`, `nnlNNN_…`, globs) are skipped.
+#[test]
+fn paths_named_in_the_docs_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tops = [
+        "src/",
+        "tests/",
+        "rules/",
+        "fixtures/",
+        "docs/",
+        "bench/",
+        "benches/",
+        "fuzz/",
+        "python/",
+        ".ci/",
+    ];
+    let mut checked = 0;
+    let mut missing = vec![];
+    for doc in ["docs/design.md", "docs/contributing.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        for (i, quoted) in text.split('`').enumerate() {
+            let path = quoted.trim_end_matches('/');
+            let placeholder = path.contains(['<', '*', '{', ' ', '[']) || path.contains("NNN");
+            if i % 2 == 0 || placeholder || !tops.iter().any(|t| path.starts_with(t)) {
+                continue;
+            }
+            checked += 1;
+            if !root.join(path).exists() {
+                missing.push(format!("{doc}: `{quoted}`"));
+            }
+        }
+    }
+    assert!(checked > 30, "only {checked} paths checked");
+    assert!(
+        missing.is_empty(),
+        "named but missing:\n{}",
+        missing.join("\n")
+    );
+}

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use nnlint::cmd::eval::output_file_name;
 use nnlint::cmd::tensor_file::{NamedTensor, decode_tensor_proto};
 use nnlint::load::onnx::proto::{
@@ -15,22 +14,14 @@ use nnlint::load::onnx::proto::{
 };
 use prost::Message;
 
+mod common;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn nnlint(args: &[&str]) -> (i32, String, String, Duration) {
     let start = Instant::now();
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .current_dir(ROOT)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        start.elapsed(),
-    )
+    let (code, out, err) = common::nnlint(args);
+    (code, out, err, start.elapsed())
 }
 
 fn read(path: &Path) -> NamedTensor {

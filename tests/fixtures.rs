@@ -8,6 +8,9 @@ use nnlint::engine::{self, Settings};
 use nnlint::finding::Check;
 use nnlint::load;
 
+mod common;
+use common::codes;
+
 fn fixture_files() -> Vec<(String, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut out = vec![];
@@ -185,10 +188,6 @@ fn probes_are_deterministic_and_seeded() {
         format!("{:?}", r.findings()[0].check)
     };
     assert_eq!(default(()), default(()));
-}
-
-fn codes(findings: &[nnlint::finding::Finding]) -> Vec<&str> {
-    findings.iter().map(|f| f.code).collect()
 }
 
 /// Real architectures (fixtures/corpus: torch.onnx exports of ResNet-18, MobileNetV2, VGG-11-BN and

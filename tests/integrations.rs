@@ -164,3 +164,52 @@ fn the_lock_file_keeps_the_heavy_dependency_trees_out_of_the_first_build() {
         );
     }
 }
+
+/// `rust-version` in Cargo.toml is true: no crate of the lock file asks for a newer Rust (the pinned
+/// ruff parser crates need 1.95). Reads each locked crate's own `rust-version` through
+/// `cargo metadata --locked --offline` (the crates are already on disk when the tests build).
+#[test]
+fn rust_version_is_at_least_what_every_locked_crate_needs() {
+    let version = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap()).collect() };
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let ours = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \"")?.strip_suffix('"'))
+        .expect("Cargo.toml has no rust-version");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = doc["packages"].as_array().unwrap();
+    assert!(packages.len() > 50, "only {} packages", packages.len());
+    let mut needs: Vec<(Vec<u64>, String)> = packages
+        .iter()
+        .filter(|p| p["name"] != "nnlint")
+        .filter_map(|p| {
+            let v = p["rust_version"].as_str()?;
+            let (name, at) = (p["name"].as_str()?, p["version"].as_str()?);
+            Some((version(v), format!("{name} {at} needs {v}")))
+        })
+        .collect();
+    needs.sort();
+    let (newest, who) = needs.last().expect("no locked crate states a rust-version");
+    assert!(
+        version(ours) >= *newest,
+        "Cargo.toml says rust-version = {ours}, but {who}"
+    );
+    assert!(
+        needs
+            .iter()
+            .any(|(_, w)| w.starts_with("ruff_python_parser ")),
+        "the ruff parser is not among the crates read: {needs:?}"
+    );
+}

@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 
 use nnlint::engine::{self, Overrides, Settings};
 use nnlint::finding::{At, Check, Finding};
-use nnlint::ir::{Dim, Format, LossKind, Model, Span, Weights};
+use nnlint::ir::{Dim, Format, LossKind, Model, Span, Weights, WeightsProvenance};
 use nnlint::load::{self, LoadError};
+
+mod common;
+use common::{codes, write};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -43,10 +46,7 @@ fn keras_fixtures(code: &str, prefix: &str) -> Vec<PathBuf> {
 }
 
 fn lint(path: &Path) -> (Model, Vec<Finding>) {
-    let result = engine::lint_path(path, &Settings::default());
-    let linted = result
-        .outcome
-        .unwrap_or_else(|e| panic!("{}: failed to load: {e}", path.display()));
+    let linted = common::lint(path);
     (linted.model, linted.findings)
 }
 
@@ -70,12 +70,6 @@ fn load_err(path: &Path) -> LoadError {
         Ok(_) => panic!("{} loaded, expected an error", path.display()),
         Err(e) => e,
     }
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,13 +150,7 @@ fn bad_keras_fixtures_fire_nnl001_at_the_softmax_line_with_a_confirmed_check() {
 fn good_keras_fixtures_are_silent() {
     for code in ["NNL001", "NNL009"] {
         for path in keras_fixtures(code, "good_") {
-            let (_, findings) = lint(&path);
-            assert!(
-                findings.is_empty(),
-                "{}: {:?}",
-                path.display(),
-                codes(&findings)
-            );
+            assert_eq!(common::assert_silent(&path), None, "{}", path.display());
         }
     }
 }
@@ -812,8 +800,11 @@ fn legacy_h5_models_load_broken_ones_are_errors_and_other_hdf5_files_are_skipped
     assert_eq!(model.metadata["keras_version"], "2.21.0");
     assert_eq!(model.metadata["backend"], "tensorflow");
     assert_eq!(
-        model.metadata["weights"],
-        "4 tensors from the model_weights group of bad_keras2_h5_cnn_softmax1_bce.h5"
+        model.weights_provenance,
+        WeightsProvenance::Loaded {
+            tensors: 4,
+            from: "the model_weights group of bad_keras2_h5_cnn_softmax1_bce.h5".into()
+        }
     );
     let text = model.source_text.as_deref().unwrap();
     assert!(text.contains("\"model_config\": {\"class_name\": \"Sequential\""));
@@ -852,7 +843,9 @@ fn weights_that_do_not_fit_the_config_are_reported_not_used() {
     }
     let (model, findings) = lint(&out);
     assert_eq!(model.weights, Weights::Absent);
-    let note = &model.metadata["weights_not_used"];
+    let WeightsProvenance::NotUsed { why: note } = &model.weights_provenance else {
+        panic!("{:?}", model.weights_provenance);
+    };
     assert!(
         note.contains("layer `conv` `kernel`") && note.contains("[3, 3, 1, 3]"),
         "{note}"
@@ -942,10 +935,6 @@ fn a_yaml_comment_on_a_layer_records_a_suppression_on_its_ops() {
     assert!(linted.findings.is_empty(), "{:?}", codes(&linted.findings));
     assert_eq!(linted.suppressed.len(), 1);
     assert_eq!(linted.suppressed[0].0.code, "NNL001");
-}
-
-fn codes(findings: &[Finding]) -> Vec<&str> {
-    findings.iter().map(|f| f.code).collect()
 }
 
 /// Every mutation of real configs loads or fails with an error; none panics.

@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use nnlint::cmd::tensor_file::{NamedTensor, decode_tensor_proto};
 use nnlint::ir::Weights;
+
+mod common;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -49,30 +50,21 @@ fn eval_on_the_files_weights_reproduces_keras_predictions() {
             loaded.weights,
             Weights::Real,
             "{name}: {:?}",
-            loaded.metadata
+            loaded.weights_provenance
         );
         let input = read(&golden.join("input_0.pb"));
         let want = read(&golden.join("output_0.pb"));
         let out_dir = tmp.path().join(&name);
-        let output = Command::cargo_bin("nnlint")
-            .unwrap()
-            .arg("eval")
-            .arg(&model)
-            .arg("--input")
-            .arg(format!(
-                "{}={}",
-                input.name,
-                golden.join("input_0.pb").display()
-            ))
-            .arg("--output-dir")
-            .arg(&out_dir)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let feed = format!("{}={}", input.name, golden.join("input_0.pb").display());
+        let (code, _, err) = common::nnlint(&[
+            "eval",
+            model.to_str().unwrap(),
+            "--input",
+            &feed,
+            "--output-dir",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{name}: {err}");
         let got = read(&out_dir.join(format!("{}.pb", want.name)));
         assert_eq!(got.tensor.shape(), want.tensor.shape(), "{name}");
         let (g, w) = (got.tensor.to_f64_vec(), want.tensor.to_f64_vec());
@@ -131,7 +123,7 @@ fn every_keras_fixture_with_weights_is_checked_on_them() {
                 linted.model.weights,
                 Weights::Real,
                 "{name}: {:?}",
-                linted.model.metadata
+                linted.model.weights_provenance
             );
             for finding in &linted.findings {
                 let Check::Confirmed { summary, .. } = &finding.check else {
@@ -176,10 +168,20 @@ fn a_deflated_weights_entry_is_read_too() {
     let stored = nnlint::load::load(&src).unwrap();
     // The same archive from bytes in memory (standard input, fuzzing): the same weights.
     let in_memory = nnlint::load::keras::archive_from_bytes(&src, &bytes).unwrap();
-    assert_eq!(in_memory.weights, Weights::Real, "{:?}", in_memory.metadata);
+    assert_eq!(
+        in_memory.weights,
+        Weights::Real,
+        "{:?}",
+        in_memory.weights_provenance
+    );
     let deflated = nnlint::load::load(&out).unwrap();
-    assert_eq!(deflated.weights, Weights::Real, "{:?}", deflated.metadata);
-    assert_eq!(stored.metadata["weights"], deflated.metadata["weights"]);
+    assert_eq!(
+        deflated.weights,
+        Weights::Real,
+        "{:?}",
+        deflated.weights_provenance
+    );
+    assert_eq!(stored.weights_provenance, deflated.weights_provenance);
     let values = |m: &nnlint::ir::Model| -> Vec<Vec<f64>> {
         m.graph
             .values
@@ -200,14 +202,10 @@ fn a_deflated_weights_entry_is_read_too() {
 #[test]
 fn sarif_for_an_h5_model_points_at_line_one_and_names_the_attributes() {
     let path = Path::new(ROOT).join("fixtures/NNL001/bad_keras2_h5_cnn_softmax1_bce.h5");
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .args(["--isolated", "--format", "sarif"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, out, _) =
+        common::nnlint(&["--isolated", "--format", "sarif", path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let sarif: serde_json::Value = serde_json::from_str(&out).unwrap();
     let result = &sarif["runs"][0]["results"][0];
     assert_eq!(result["ruleId"], "NNL001");
     assert_eq!(

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use nnlint::engine::{self, Settings};
 use nnlint::finding::Check;
+use nnlint::ir::WeightsProvenance;
 
 /// Generous for a debug build on a loaded machine; the release binary takes milliseconds (see the
 /// table in the hardening note).
@@ -24,6 +24,8 @@ enum Expect {
     WeightsNotUsed(&'static str),
 }
 use Expect::{Error, Unconfirmed, WeightsNotUsed};
+
+mod common;
 
 const CASES: &[(&str, Expect)] = &[
     // Protobuf damage.
@@ -209,10 +211,10 @@ fn every_malformed_input_has_its_expected_message() {
                 );
             }
             (WeightsNotUsed(text), Ok(linted)) => {
-                let note = linted.model.metadata.get("weights_not_used");
+                let note = &linted.model.weights_provenance;
                 assert!(
-                    note.is_some_and(|n| n.contains(text)),
-                    "{name}: weights_not_used = {note:?}"
+                    matches!(note, WeightsProvenance::NotUsed { why } if why.contains(text)),
+                    "{name}: {note:?}"
                 );
                 assert_eq!(linted.model.weights, nnlint::ir::Weights::Absent, "{name}");
                 for f in &linted.findings {
@@ -250,16 +252,10 @@ fn the_table_covers_the_corpus() {
 fn the_cli_names_the_file_and_the_problem() {
     for (name, expect) in CASES {
         let path = dir().join(name);
-        let out = Command::cargo_bin("nnlint")
-            .unwrap()
-            .args(["--format", "concise", "--isolated"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (code, stdout, stderr) =
+            common::nnlint(&["--format", "concise", "--isolated", path.to_str().unwrap()]);
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
-        let code = out.status.code();
+        let code = Some(code);
         match expect {
             Error(text) => {
                 // A named file that is not a model is skipped with a note (exit 0); any other
@@ -539,14 +535,10 @@ mod external {
         let (_root, dir) = layout();
         let path = dir.join("model.onnx");
         std::fs::write(&path, head_model(&[("location", "../outside.bin")])).unwrap();
-        let out = Command::cargo_bin("nnlint")
-            .unwrap()
-            .args(["--format", "json", "--isolated"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(1));
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (code, out, _) =
+            common::nnlint(&["--format", "json", "--isolated", path.to_str().unwrap()]);
+        assert_eq!(code, 1);
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
         let evidence = &json["files"][0]["findings"][0]["evidence"];
         assert_eq!(evidence["status"], "unconfirmed");
         let reason = evidence["reason"].as_str().unwrap();
@@ -581,27 +573,21 @@ fn limits_from_the_config_file_are_applied_and_reported() {
             format!("[limits]\n{line}\n"),
         )
         .unwrap();
-        let out = Command::cargo_bin("nnlint")
-            .unwrap()
-            .args(["--format", "json"])
-            .arg(&model)
-            .output()
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{line}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let (_, out, err) = common::nnlint_in(
+            model.parent().unwrap(),
+            &["--format", "json", model.to_str().unwrap()],
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{line}: {e}: {err}"));
         let evidence = &json["files"][0]["findings"][0]["evidence"];
         assert_eq!(evidence["status"], "unconfirmed", "{line}: {evidence}");
         let reason = evidence["reason"].as_str().unwrap();
         assert!(reason.contains(expected), "{line}: {reason}");
     }
     // Without a config the same model is confirmed.
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .args(["--format", "json", "--isolated"])
-        .arg(&fixture)
-        .output()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, out, _) =
+        common::nnlint(&["--format", "json", "--isolated", fixture.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         json["files"][0]["findings"][0]["evidence"]["status"],
         "confirmed"
@@ -618,13 +604,8 @@ fn an_unknown_limit_is_a_config_error() {
         &model,
     )
     .unwrap();
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let text =
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let (code, out, err) = common::nnlint_in(dir.path(), &[model.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    let text = err + &out;
     assert!(text.contains("max-bytes"), "{text}");
 }

@@ -2,12 +2,14 @@
 //! confirms it, and that hostile or odd input (syntax errors, Python 2, latin-1, absurd nesting,
 //! notebooks with magics, a 5 MB file) gives findings or one clear diagnostic, never a crash.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use nnlint::engine::{self, Linted, Settings};
 use nnlint::finding::{At, Finding};
+
+mod common;
+use common::{assert_silent, lint, write};
 
 const FOUNDING: &str = "\
 from keras.models import Sequential
@@ -18,19 +20,6 @@ model.add(Dense(12, input_dim=8, activation='relu'))
 model.add(Dense(1, activation='softmax'))
 model.compile(loss='binary_crossentropy', optimizer='adam', metrics=['accuracy'])
 ";
-
-fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path
-}
-
-fn lint(path: &Path) -> Linted {
-    match engine::lint_path(path, &Settings::default()).outcome {
-        Ok(l) => l,
-        Err(e) => panic!("{}: {e}", path.display()),
-    }
-}
 
 /// 1-based line and column (in characters) of the finding's primary label.
 fn primary_line_col(linted: &Linted, f: &Finding) -> (usize, usize, String) {
@@ -51,27 +40,14 @@ fn primary_line_col(linted: &Linted, f: &Finding) -> (usize, usize, String) {
     )
 }
 
-/// No finding: the file was checked and is clean, or nnlint says it could not check it (the note
-/// names where it stopped). Returns the note, if any.
-fn assert_silent(path: &Path) -> Option<String> {
-    match engine::lint_path(path, &Settings::default()).outcome {
-        Ok(l) => {
-            assert!(l.findings.is_empty(), "{}: {:?}", path.display(), codes(&l));
-            None
-        }
-        Err(e) if e.not_checked => Some(e.message),
-        Err(e) => panic!("{}: {e}", path.display()),
-    }
-}
-
 fn codes(l: &Linted) -> Vec<&'static str> {
-    l.findings.iter().map(|f| f.code).collect()
+    common::codes(&l.findings)
 }
 
 #[test]
 fn the_founding_story_points_at_the_activation_argument() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(&dir, "train.py", FOUNDING.as_bytes());
+    let path = write(dir.path(), "train.py", FOUNDING.as_bytes());
     let linted = lint(&path);
     assert_eq!(codes(&linted), ["NNL001"]);
     let f = &linted.findings[0];
@@ -226,7 +202,7 @@ fn suppression_comments_on_the_layer_or_compile_line() {
         ("noqa.py", noqa, true),
         ("other.py", other, false),
     ] {
-        let linted = lint(&write(&dir, name, text.as_bytes()));
+        let linted = lint(&write(dir.path(), name, text.as_bytes()));
         assert_eq!(linted.findings.is_empty(), suppressed, "{name}");
         assert_eq!(linted.suppressed.len(), usize::from(suppressed), "{name}");
     }
@@ -239,7 +215,7 @@ fn suppression_comments_on_the_layer_or_compile_line() {
         "metrics=[\"accuracy\"])",
         "metrics=[\"accuracy\"])  # noqa: NNL007",
     );
-    let linted = lint(&write(&dir, "compile.py", src.as_bytes()));
+    let linted = lint(&write(dir.path(), "compile.py", src.as_bytes()));
     assert!(!codes(&linted).contains(&"NNL007"), "{:?}", codes(&linted));
     assert!(linted.suppressed.iter().any(|(f, _)| f.code == "NNL007"));
 }
@@ -248,17 +224,18 @@ fn suppression_comments_on_the_layer_or_compile_line() {
 fn a_syntax_error_keeps_the_findings_of_what_parsed() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!("{FOUNDING}\ndef broken(:\n    pass\n");
-    let linted = lint(&write(&dir, "broken.py", text.as_bytes()));
+    let linted = lint(&write(dir.path(), "broken.py", text.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
-    let note = &linted.model.metadata["python_syntax_errors"];
-    assert!(note.contains("line 9"), "{note}");
+    let errors = linted.model.syntax_errors.as_ref().unwrap();
+    assert!(errors.count >= 1 && errors.line == 9, "{errors:?}");
+    assert!(errors.to_string().contains("line 9"), "{errors}");
 }
 
 #[test]
 fn python2_source_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!("{FOUNDING}print model.summary()\nprint 'done'\n");
-    let path = write(&dir, "old.py", text.as_bytes());
+    let path = write(dir.path(), "old.py", text.as_bytes());
     let e = engine::lint_path(&path, &Settings::default())
         .outcome
         .err()
@@ -284,7 +261,7 @@ fn latin1_source_is_decoded_and_columns_count_characters() {
             .iter()
             .map(|&b| if b == 0 { 0xe9 } else { b }),
     );
-    let linted = lint(&write(&dir, "latin.py", &bytes));
+    let linted = lint(&write(dir.path(), "latin.py", &bytes));
     assert_eq!(codes(&linted), ["NNL001"]);
     let (line, col, text) = primary_line_col(&linted, &linted.findings[0]);
     assert_eq!((line, col, text.as_str()), (8, 33, "activation='softmax'"));
@@ -306,7 +283,7 @@ fn absurd_nesting_never_crashes() {
     text.push_str("a = 1\nb = ");
     text.push_str(&vec!["a"; 50_000].join(" + "));
     text.push('\n');
-    let linted = lint(&write(&dir, "chain.py", text.as_bytes()));
+    let linted = lint(&write(dir.path(), "chain.py", text.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
     assert!(linted.model.metadata.contains_key("python_too_deep"));
     // Brackets nested 100,000 deep are refused before parsing, with one error.
@@ -316,7 +293,7 @@ fn absurd_nesting_never_crashes() {
         ")".repeat(100_000)
     );
     let e = engine::lint_path(
-        &write(&dir, "deep.py", deep.as_bytes()),
+        &write(dir.path(), "deep.py", deep.as_bytes()),
         &Settings::default(),
     )
     .outcome
@@ -341,7 +318,7 @@ fn a_5mb_generated_file_is_linted_quickly() {
         ));
         i += 1;
     }
-    let path = write(&dir, "big.py", text.as_bytes());
+    let path = write(dir.path(), "big.py", text.as_bytes());
     let start = Instant::now();
     let linted = lint(&path);
     let took = start.elapsed();
@@ -354,7 +331,7 @@ fn a_5mb_generated_file_is_linted_quickly() {
 fn files_without_deep_learning_code_are_not_models() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(
-        &dir,
+        dir.path(),
         "util.py",
         b"import numpy as np\n\ndef f(x):\n    return np.exp(x)\n",
     );
@@ -369,7 +346,7 @@ fn files_without_deep_learning_code_are_not_models() {
         e.message
     );
     // A script that mentions keras only in a comment is not a model either.
-    let path = write(&dir, "notes.py", b"# keras is great\nx = 1\n");
+    let path = write(dir.path(), "notes.py", b"# keras is great\nx = 1\n");
     assert!(
         engine::lint_path(&path, &Settings::default())
             .outcome
@@ -378,15 +355,14 @@ fn files_without_deep_learning_code_are_not_models() {
             .not_a_model
     );
     // In a directory scan both are skipped and the script with the bug is linted.
-    write(&dir, "train.py", FOUNDING.as_bytes());
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .args(["--format", "concise", "--isolated"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    write(dir.path(), "train.py", FOUNDING.as_bytes());
+    let (code, stdout, _) = common::nnlint(&[
+        "--format",
+        "concise",
+        "--isolated",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("train.py:6:20: NNL001"), "{stdout}");
     assert!(!stdout.contains("util.py"), "{stdout}");
 }
@@ -397,13 +373,13 @@ fn unresolved_shapes_and_arguments_stay_silent() {
     // `X.shape[1:]` is unknown, but a head rule needs only the head: the first Dense is probed
     // at a stated representative width, and the one-unit softmax after it is found.
     let text = FOUNDING.replace("input_dim=8", "input_shape=X.shape[1:]");
-    let linted = lint(&write(&dir, "shape.py", text.as_bytes()));
+    let linted = lint(&write(dir.path(), "shape.py", text.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
     // When the flagged layer itself reads the unknown width, the evidence says what was probed.
     let text = "from keras.models import Sequential\nfrom keras.layers import Dense\n\
                 model = Sequential([Dense(1, activation='softmax')])\n\
                 model.compile(loss='binary_crossentropy')\n";
-    let linted = lint(&write(&dir, "one_layer.py", text.as_bytes()));
+    let linted = lint(&write(dir.path(), "one_layer.py", text.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
     match &linted.findings[0].check {
         nnlint::finding::Check::Confirmed { summary, .. } => {
@@ -416,7 +392,7 @@ fn unresolved_shapes_and_arguments_stay_silent() {
                 def act(x):\n    return keras.activations.sigmoid(x)\n\
                 m = keras.Sequential([Dense(4, input_shape=(3,), activation='relu'), Dense(1, activation=act)])\n\
                 m.compile(loss='binary_crossentropy')\n";
-    assert_silent(&write(&dir, "act.py", text.as_bytes()));
+    assert_silent(&write(dir.path(), "act.py", text.as_bytes()));
     // A container changed after it was built in a way not followed is not trusted
     // (`HP["units"] = 3`, `stack.insert`).
     let text = FOUNDING
@@ -429,24 +405,24 @@ fn unresolved_shapes_and_arguments_stay_silent() {
             "Dense(HP['units'], activation='softmax')",
         )
         .replace("'binary_crossentropy'", "'categorical_crossentropy'");
-    assert_silent(&write(&dir, "dict.py", text.as_bytes()));
+    assert_silent(&write(dir.path(), "dict.py", text.as_bytes()));
     let text = "from keras.models import Sequential\nfrom keras.layers import Dense\n\
                 stack = [Dense(8, input_dim=4), Dense(1, activation='softmax')]\n\
                 stack.insert(1, Dense(3, activation='softmax'))\n\
                 model = Sequential(stack)\nmodel.compile(loss='categorical_crossentropy')\n";
-    assert_silent(&write(&dir, "list.py", text.as_bytes()));
+    assert_silent(&write(dir.path(), "list.py", text.as_bytes()));
     // `append` is followed: the one-unit softmax it adds is the head.
     let text = "from keras.models import Sequential\nfrom keras.layers import Dense\n\
                 stack = [Dense(8, input_dim=4, activation='relu')]\n\
                 stack.append(Dense(1, activation='softmax'))\n\
                 model = Sequential(stack)\nmodel.compile(loss='binary_crossentropy')\n";
-    let linted = lint(&write(&dir, "append.py", text.as_bytes()));
+    let linted = lint(&write(dir.path(), "append.py", text.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
     // A layer changed after the model was built.
     let text = format!("{FOUNDING}model.layers[-1].activation = keras.activations.sigmoid\n");
-    assert_silent(&write(&dir, "patched.py", text.as_bytes()));
+    assert_silent(&write(dir.path(), "patched.py", text.as_bytes()));
     let text = format!("{FOUNDING}model.trainable = False\n");
-    let linted = lint(&write(&dir, "frozen.py", text.as_bytes()));
+    let linted = lint(&write(dir.path(), "frozen.py", text.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
     // Unchanged, the same dict is a constant and the finding stands.
     let text = FOUNDING
@@ -458,11 +434,11 @@ fn unresolved_shapes_and_arguments_stay_silent() {
             "Dense(1, activation='softmax')",
             "Dense(HP['units'], activation='softmax')",
         );
-    let linted = lint(&write(&dir, "const.py", text.as_bytes()));
+    let linted = lint(&write(dir.path(), "const.py", text.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
     // `**kwargs` hides the arguments: the layer is unknown.
     let text = FOUNDING.replace("Dense(1, activation='softmax')", "Dense(1, **head_args)");
-    assert_silent(&write(&dir, "kwargs.py", text.as_bytes()));
+    assert_silent(&write(dir.path(), "kwargs.py", text.as_bytes()));
 }
 
 fn notebook(cells: &[(&str, &str)]) -> String {
@@ -500,7 +476,7 @@ fn notebooks_with_magics_point_into_the_json_text() {
             "model.compile(loss=\"binary_crossentropy\", metrics=[\"accuracy\"])\nmodel.summary(",
         ),
     ]);
-    let path = write(&dir, "nb.ipynb", nb.as_bytes());
+    let path = write(dir.path(), "nb.ipynb", nb.as_bytes());
     let linted = lint(&path);
     assert_eq!(codes(&linted), ["NNL001"]);
     let f = &linted.findings[0];
@@ -517,34 +493,23 @@ fn notebooks_with_magics_point_into_the_json_text() {
         &json_line.chars().skip(col - 1).take(10).collect::<String>(),
         "activation"
     );
-    assert!(linted.model.metadata.contains_key("python_syntax_errors"));
+    assert!(linted.model.syntax_errors.is_some());
     // Human output names the cell and the line inside it, as Jupyter numbers them.
     let Some(At::Span(s)) = f.primary() else {
         unreachable!()
     };
     assert_eq!(
-        nnlint::load::python::notebook_position(&linted.model, s.offset),
+        (linted.model.source_map.as_ref()).and_then(|m| m.position(&nb, s.offset)),
         Some((4, 3))
     );
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .args(["--isolated"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let human = String::from_utf8_lossy(&out.stdout);
+    let (_, human, _) = common::nnlint(&["--isolated", path.to_str().unwrap()]);
     assert!(
         human.contains("nb.ipynb (cell 4, line 3): softmax"),
         "{human}"
     );
     // SARIF says the same line and column.
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .args(["--format", "sarif", "--isolated"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, out, _) = common::nnlint(&["--format", "sarif", "--isolated", path.to_str().unwrap()]);
+    let sarif: serde_json::Value = serde_json::from_str(&out).unwrap();
     let region = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
     assert_eq!(region["startLine"], line as u64, "{region}");
     assert_eq!(region["startColumn"], col as u64, "{region}");
@@ -559,7 +524,7 @@ fn helper_functions_are_inlined_and_uncalled_builders_are_read() {
                   m.add(tf.keras.layers.Dense(8, input_shape=(n_in,), activation='relu'))\n    m.add(head(n_out))\n    \
                   m.compile(loss='binary_crossentropy')\n    return m\n\
                   model = build(4)\n";
-    let linted = lint(&write(&dir, "called.py", called.as_bytes()));
+    let linted = lint(&write(dir.path(), "called.py", called.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
     // Passed to a wrapper, never called in the file: read once with unknown arguments.
     let uncalled = "from keras.models import Sequential\nfrom keras.layers import Dense\n\
@@ -567,7 +532,7 @@ fn helper_functions_are_inlined_and_uncalled_builders_are_read() {
                     model.add(Dense(8, input_dim=4, activation='relu'))\n    model.add(Dense(1, activation='softmax'))\n    \
                     model.compile(loss='binary_crossentropy', optimizer=optimizer)\n    return model\n\
                     clf = KerasClassifier(build_fn=create_model)\n";
-    let linted = lint(&write(&dir, "uncalled.py", uncalled.as_bytes()));
+    let linted = lint(&write(dir.path(), "uncalled.py", uncalled.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
 }
 
@@ -653,18 +618,8 @@ fn mutated_fixtures_never_panic() {
 }
 
 fn cli(args: &[&str]) -> (i32, String) {
-    let out = Command::cargo_bin("nnlint")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .args(["--isolated"])
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-    )
+    let (code, out, _) = common::nnlint(&[&["--isolated"], args].concat());
+    (code, out)
 }
 
 /// The whole human report for a script and a notebook, as a user sees it (after the behaviour
@@ -786,20 +741,24 @@ fn loops_and_tests_it_cannot_decide_stay_silent() {
         )
     };
     let softmax = "        self.act = nn.Softmax(dim=1)";
-    let linted = lint(&write(&dir, "plain.py", model("", softmax).as_bytes()));
+    let linted = lint(&write(
+        dir.path(),
+        "plain.py",
+        model("", softmax).as_bytes(),
+    ));
     assert_eq!(codes(&linted), ["NNL001"]);
     // Decided: `USE_SIGMOID = False` picks the softmax branch.
     let branch = "        if USE_SIGMOID:\n            self.act = nn.Sigmoid()\n        else:\n\
                   \x20           self.act = nn.Softmax(dim=1)";
     let linted = lint(&write(
-        &dir,
+        dir.path(),
         "decided.py",
         model("USE_SIGMOID = False", branch).as_bytes(),
     ));
     assert_eq!(codes(&linted), ["NNL001"]);
     // Undecided: either branch may run, so the activation is unknown.
     assert_silent(&write(
-        &dir,
+        dir.path(),
         "undecided.py",
         model("import sys\nUSE_SIGMOID = len(sys.argv) > 1", branch).as_bytes(),
     ));
@@ -820,11 +779,11 @@ fn loops_and_tests_it_cannot_decide_stay_silent() {
              net = nn.Sequential(*layers, nn.Linear(8, 1), nn.Softmax(dim=1))\n\
              crit = nn.BCELoss()\nfor x, y in loader:\n    loss = crit(net(x), y)\n"
         );
-        let linted = lint(&write(&dir, name, text.as_bytes()));
+        let linted = lint(&write(dir.path(), name, text.as_bytes()));
         assert_eq!(codes(&linted), ["NNL001"], "{name}");
         // With the head inside the list too, nothing is known about it: silent.
         let text = text.replace(", nn.Linear(8, 1), nn.Softmax(dim=1)", "");
-        assert_silent(&write(&dir, name, text.as_bytes()));
+        assert_silent(&write(dir.path(), name, text.as_bytes()));
     }
 }
 
@@ -837,7 +796,7 @@ fn unrolled_loops_have_a_budget() {
                 ys = [1]\nfor _ in range(64):\n    ys = [*ys, *ys]\nts = (1,)\nfor _ in range(64):\n    ts += ts\n\
                 net = nn.Sequential(nn.Linear(4, 1), nn.Softmax(dim=1))\n\
                 crit = nn.BCELoss()\nfor x, y in loader:\n    loss = crit(net(x), y)\n";
-    let linted = lint(&write(&dir, "doubling.py", text.as_bytes()));
+    let linted = lint(&write(dir.path(), "doubling.py", text.as_bytes()));
     assert_eq!(codes(&linted), ["NNL001"]);
     assert!(!linted.model.metadata.contains_key("python_steps"));
     let mut nested = String::from("import torch.nn as nn\nzs = []\n");
@@ -850,7 +809,7 @@ fn unrolled_loops_have_a_budget() {
     nested.push_str(&format!("{}zs.append(i0)\n", "    ".repeat(6)));
     nested.push_str("w = [[[[a for a in range(64)] for b in range(64)] for c in range(64)] for d in range(64)]\n");
     // The budget ran out before anything was built: the file says it was not checked.
-    let note = assert_silent(&write(&dir, "nested.py", nested.as_bytes()));
+    let note = assert_silent(&write(dir.path(), "nested.py", nested.as_bytes()));
     assert!(
         note.as_deref()
             .is_some_and(|n| n.contains("not checked") && n.contains("budget")),

@@ -495,6 +495,9 @@ mod tests {
                 assumed_widths: vec![],
                 not_followed: vec![],
                 imported_sources: vec![],
+                weights_provenance: Default::default(),
+                source_map: None,
+                syntax_errors: None,
             }
         }
     }

@@ -141,7 +141,9 @@ fn render_one(
     let where_ = match f.primary() {
         Some(crate::finding::At::Span(_)) if resolved.file.is_some() => None,
         Some(crate::finding::At::Span(s)) => {
-            crate::load::python::notebook_position(model, s.offset)
+            let text = model.source_text.as_deref().unwrap_or_default();
+            (model.source_map.as_ref())
+                .and_then(|map| map.position(text, s.offset))
                 .map(|(cell, line)| format!(" (cell {cell}, line {line})"))
         }
         _ => None,

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::analysis::output_head;
-use crate::ir::{Graph, Model, ValueId, shape_to_string};
+use crate::ir::{Graph, Model, ValueId, WeightsProvenance, shape_to_string};
 
 fn describe(graph: &Graph, v: ValueId) -> String {
     let value = graph.value(v);
@@ -37,17 +37,22 @@ pub fn text(path: &str, model: &Model) -> String {
     if !model.producer.trim().is_empty() {
         let _ = writeln!(out, "producer: {}", model.producer.trim());
     }
-    for key in [
-        "weights",
-        "weights_not_used",
-        "python_models",
-        "python_unknowns",
-        "python_steps",
-        "python_syntax_errors",
-    ] {
+    match &model.weights_provenance {
+        WeightsProvenance::None => {}
+        WeightsProvenance::Loaded { tensors, from } => {
+            let _ = writeln!(out, "weights: {tensors} tensors from {from}");
+        }
+        WeightsProvenance::NotUsed { why } => {
+            let _ = writeln!(out, "weights_not_used: {why}");
+        }
+    }
+    for key in ["python_models", "python_unknowns", "python_steps"] {
         if let Some(note) = model.metadata.get(key) {
             let _ = writeln!(out, "{key}: {note}");
         }
+    }
+    if let Some(errors) = &model.syntax_errors {
+        let _ = writeln!(out, "python_syntax_errors: {errors}");
     }
     let _ = writeln!(out, "inputs:");
     for &i in &g.inputs {

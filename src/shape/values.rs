@@ -229,267 +229,363 @@ pub fn fold(graph: &Graph, op: &Op, opset: i64, known: &mut Known) {
     }
 }
 
+/// One op's inputs as the folding rules read them (one function per op below `fold_op`).
+struct In<'a> {
+    graph: &'a Graph,
+    op: &'a Op,
+    opset: i64,
+    known: &'a Known,
+}
+
+impl In<'_> {
+    /// Input `i`'s known values.
+    fn get(&self, i: usize) -> Option<Vals> {
+        self.op.input(i).and_then(|v| self.known.get(self.graph, v))
+    }
+
+    /// Input `i`'s integers, folded or constant.
+    fn ints(&self, i: usize) -> Option<Vec<i64>> {
+        let v = self.op.input(i)?;
+        self.known.ints(v).or_else(|| const_ints(self.graph, v))
+    }
+}
+
+/// A vector of values.
+fn vec1(elems: Vec<Elem>) -> Option<Vals> {
+    Some(Vals {
+        elems,
+        scalar: false,
+    })
+}
+
+/// The values of `op`'s first output, one rule per op.
 fn fold_op(graph: &Graph, op: &Op, opset: i64, known: &Known) -> Option<Vals> {
-    let get = |i: usize| op.input(i).and_then(|v| known.get(graph, v));
-    let ints = |i: usize| -> Option<Vec<i64>> {
-        let v = op.input(i)?;
-        known.ints(v).or_else(|| const_ints(graph, v))
-    };
-    let vec1 = |elems: Vec<Elem>| {
-        Some(Vals {
-            elems,
-            scalar: false,
-        })
+    let x = &In {
+        graph,
+        op,
+        opset,
+        known,
     };
     match op.op_type.as_str() {
-        "Constant" => match op.attrs.get("value") {
-            Some(Attr::Tensor(t)) => tensor_vals(t),
-            _ => match (op.attrs.get("value_int"), op.attrs.get("value_ints")) {
-                (Some(Attr::Int(n)), _) => Some(Vals {
-                    elems: vec![Elem::Int(*n)],
-                    scalar: true,
-                }),
-                (_, Some(Attr::Ints(v))) => vec1(v.iter().map(|&n| Elem::Int(n)).collect()),
-                _ => None,
-            },
-        },
-        "Shape" => {
-            let x = op.input(0)?;
-            let s = graph.value(x).shape.as_ref()?;
-            let root = shape_root(graph, x);
-            let (a, b) = shape_range(op, s.len());
-            vec1(
-                (a..b)
-                    .map(|i| match &s[i] {
-                        Dim::Fixed(n) => i64::try_from(*n).map_or(Elem::Unknown, Elem::Int),
-                        Dim::Named(name) => Elem::Named(name.clone()),
-                        Dim::Unknown => Elem::DimOf(root, i),
-                    })
-                    .collect(),
-            )
-        }
-        "Size" => {
-            let s = graph.value(op.input(0)?).shape.as_ref()?;
-            let n = s
-                .iter()
-                .try_fold(1u64, |acc, d| d.fixed().and_then(|n| acc.checked_mul(n)))?;
-            Some(Vals {
-                elems: vec![Elem::Int(i64::try_from(n).ok()?)],
-                scalar: true,
-            })
-        }
-        "Identity" => get(0),
-        "Cast" => {
-            let to = op.attr_int("to").and_then(|c| DType::from_onnx(c as i32));
-            if is_int(to) { get(0) } else { None }
-        }
-        "Gather" => {
-            let data = get(0)?;
-            if data.scalar || norm_axis(op.attr_int("axis").unwrap_or(0), 1)? != 0 {
-                return None;
-            }
-            let idx = get(1)?;
-            let n = data.elems.len() as i64;
-            let elems = idx
-                .elems
-                .iter()
-                .map(|e| {
-                    let i = e.int()?;
-                    let i = if i < 0 { i + n } else { i };
-                    data.elems.get(usize::try_from(i).ok()?).cloned()
-                })
-                .collect::<Option<Vec<_>>>()?;
-            Some(Vals {
-                elems,
-                scalar: idx.scalar,
-            })
-        }
-        "Slice" => {
-            let data = get(0)?;
-            if data.scalar {
-                return None;
-            }
-            let (starts, ends, axes, steps) = if opset < 10 {
-                (
-                    op.attr_ints("starts")?.to_vec(),
-                    op.attr_ints("ends")?.to_vec(),
-                    op.attr_ints("axes").map(<[i64]>::to_vec),
-                    None,
-                )
-            } else {
-                (
-                    ints(1)?,
-                    ints(2)?,
-                    if op.input(3).is_some() {
-                        Some(ints(3)?)
-                    } else {
-                        None
-                    },
-                    if op.input(4).is_some() {
-                        Some(ints(4)?)
-                    } else {
-                        None
-                    },
-                )
-            };
-            if starts.len() != 1 || ends.len() != 1 {
-                return None;
-            }
-            if let Some(a) = axes
-                && (a.len() != 1 || norm_axis(a[0], 1)? != 0)
-            {
-                return None;
-            }
-            let step = steps.map_or(Some(1), |s| s.first().copied())?;
-            let n = data.elems.len() as i64;
-            let idx = slice_indices(n, starts[0], ends[0], step)?;
-            vec1(
-                idx.iter()
-                    .map(|&i| data.elems[i as usize].clone())
-                    .collect(),
-            )
-        }
-        "Concat" => {
-            let mut elems = vec![];
-            for i in 0..op.inputs.len() {
-                let v = get(i)?;
-                if v.scalar {
-                    return None;
-                }
-                elems.extend(v.elems);
-            }
-            vec1(elems)
-        }
-        "Unsqueeze" => {
-            let v = get(0)?;
-            let axes = if opset >= 13 {
-                ints(1)?
-            } else {
-                op.attr_ints("axes")?.to_vec()
-            };
-            (v.scalar && axes.len() == 1 && matches!(axes[0], 0 | -1)).then_some(Vals {
-                elems: v.elems,
-                scalar: false,
-            })
-        }
-        "Squeeze" => {
-            let v = get(0)?;
-            (!v.scalar && v.elems.len() == 1).then_some(Vals {
-                elems: v.elems,
-                scalar: true,
-            })
-        }
-        "Range" => {
-            let (s, l, d) = (ints(0)?, ints(1)?, ints(2)?);
-            let (&[s], &[l], &[d]) = (&s[..], &l[..], &d[..]) else {
-                return None;
-            };
-            if d == 0 {
-                return None;
-            }
-            let n = ((l as f64 - s as f64) / d as f64).ceil().max(0.0);
-            if n > MAX_ELEMS as f64 {
-                return None;
-            }
-            let elems = (0..n as i64)
-                .map(|k| {
-                    k.checked_mul(d)
-                        .and_then(|kd| kd.checked_add(s))
-                        .map(Elem::Int)
-                })
-                .collect::<Option<Vec<_>>>()?;
-            vec1(elems)
-        }
-        "ReduceProd" | "ReduceSum" => {
-            let v = get(0)?;
-            if v.scalar {
-                return None;
-            }
-            let axes = if op.op_type == "ReduceSum" && opset >= 13 || opset >= 18 {
-                if op.input(1).is_some() {
-                    Some(ints(1)?)
-                } else {
-                    op.attr_ints("axes").map(<[i64]>::to_vec)
-                }
-            } else {
-                op.attr_ints("axes").map(<[i64]>::to_vec)
-            };
-            if let Some(a) = &axes
-                && !(a.is_empty() || a.len() == 1 && norm_axis(a[0], 1) == Some(0))
-            {
-                return None;
-            }
-            let mut acc: i64 = if op.op_type == "ReduceProd" { 1 } else { 0 };
-            let mut single = None;
-            for e in &v.elems {
-                match e.int() {
-                    Some(n) if op.op_type == "ReduceProd" => acc = acc.checked_mul(n)?,
-                    Some(n) => acc = acc.checked_add(n)?,
-                    None if single.is_none() => single = Some(e.clone()),
-                    None => return None,
-                }
-            }
-            let elem = match single {
-                None => Elem::Int(acc),
-                Some(e) if op.op_type == "ReduceProd" && acc == 1 => e,
-                Some(e) if op.op_type == "ReduceSum" && acc == 0 => e,
-                Some(_) => Elem::Unknown,
-            };
-            let keep = op.attr_int("keepdims").unwrap_or(1) != 0;
-            Some(Vals {
-                elems: vec![elem],
-                scalar: !keep,
-            })
-        }
-        "ConstantOfShape" => {
-            let dims = get(0)?
-                .elems
-                .iter()
-                .map(Elem::int)
-                .collect::<Option<Vec<_>>>()?;
-            if dims.len() > 1 {
-                return None;
-            }
-            let fill = match op.attrs.get("value") {
-                Some(Attr::Tensor(t)) if matches!(t.dtype, DType::I64 | DType::I32) => {
-                    *tensor_ints(t)?.first()?
-                }
-                _ => return None,
-            };
-            let n = usize::try_from(dims.first().copied().unwrap_or(1)).ok()?;
-            if n > MAX_ELEMS {
-                return None;
-            }
-            Some(Vals {
-                elems: vec![Elem::Int(fill); n],
-                scalar: dims.is_empty(),
-            })
-        }
-        "Add" | "Sub" | "Mul" | "Div" => {
-            let ty = op.input(0).and_then(|v| graph.value(v).dtype);
-            if !is_int(ty) && ty.is_some() {
-                return None;
-            }
-            let (a, b) = (get(0)?, get(1)?);
-            let n = a.elems.len().max(b.elems.len());
-            let at = |v: &Vals, i: usize| -> Option<Elem> {
-                match v.elems.len() {
-                    1 => Some(v.elems[0].clone()),
-                    len if len == n => Some(v.elems[i].clone()),
-                    _ => None,
-                }
-            };
-            let mut elems = vec![];
-            for i in 0..n {
-                elems.push(arith(op.op_type.as_str(), at(&a, i)?, at(&b, i)?));
-            }
-            Some(Vals {
-                elems,
-                scalar: a.scalar && b.scalar,
-            })
-        }
+        "Constant" => constant(x),
+        "Shape" => shape_of(x),
+        "Size" => size(x),
+        "Identity" => x.get(0),
+        "Cast" => cast(x),
+        "Gather" => gather(x),
+        "Slice" => slice(x),
+        "Concat" => concat(x),
+        "Unsqueeze" => unsqueeze(x),
+        "Squeeze" => squeeze(x),
+        "Range" => range(x),
+        "ReduceProd" | "ReduceSum" => reduce(x),
+        "ConstantOfShape" => constant_of_shape(x),
+        "Add" | "Sub" | "Mul" | "Div" => arithmetic(x),
         _ => None,
     }
+}
+
+/// `Constant`: its tensor, or `value_int(s)`.
+fn constant(x: &In) -> Option<Vals> {
+    let op = x.op;
+    match op.attrs.get("value") {
+        Some(Attr::Tensor(t)) => tensor_vals(t),
+        _ => match (op.attrs.get("value_int"), op.attrs.get("value_ints")) {
+            (Some(Attr::Int(n)), _) => Some(Vals {
+                elems: vec![Elem::Int(*n)],
+                scalar: true,
+            }),
+            (_, Some(Attr::Ints(v))) => vec1(v.iter().map(|&n| Elem::Int(n)).collect()),
+            _ => None,
+        },
+    }
+}
+
+/// `Shape`: the dims of its input (named and unknown dims kept as such), within `start`/`end`.
+fn shape_of(x: &In) -> Option<Vals> {
+    let op = x.op;
+    let graph = x.graph;
+    let input = op.input(0)?;
+    let s = graph.value(input).shape.as_ref()?;
+    let root = shape_root(graph, input);
+    let (a, b) = shape_range(op, s.len());
+    vec1(
+        (a..b)
+            .map(|i| match &s[i] {
+                Dim::Fixed(n) => i64::try_from(*n).map_or(Elem::Unknown, Elem::Int),
+                Dim::Named(name) => Elem::Named(name.clone()),
+                Dim::Unknown => Elem::DimOf(root, i),
+            })
+            .collect(),
+    )
+}
+
+/// `Size`: the element count, when every dim is known.
+fn size(x: &In) -> Option<Vals> {
+    let op = x.op;
+    let graph = x.graph;
+    let s = graph.value(op.input(0)?).shape.as_ref()?;
+    let n = s
+        .iter()
+        .try_fold(1u64, |acc, d| d.fixed().and_then(|n| acc.checked_mul(n)))?;
+    Some(Vals {
+        elems: vec![Elem::Int(i64::try_from(n).ok()?)],
+        scalar: true,
+    })
+}
+
+/// `Cast` to an integer type keeps the values.
+fn cast(x: &In) -> Option<Vals> {
+    let op = x.op;
+    let get = |i| x.get(i);
+    let to = op.attr_int("to").and_then(|c| DType::from_onnx(c as i32));
+    if is_int(to) { get(0) } else { None }
+}
+
+/// `Gather` from a vector.
+fn gather(x: &In) -> Option<Vals> {
+    let op = x.op;
+    let get = |i| x.get(i);
+    let data = get(0)?;
+    if data.scalar || norm_axis(op.attr_int("axis").unwrap_or(0), 1)? != 0 {
+        return None;
+    }
+    let idx = get(1)?;
+    let n = data.elems.len() as i64;
+    let elems = idx
+        .elems
+        .iter()
+        .map(|e| {
+            let i = e.int()?;
+            let i = if i < 0 { i + n } else { i };
+            data.elems.get(usize::try_from(i).ok()?).cloned()
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Vals {
+        elems,
+        scalar: idx.scalar,
+    })
+}
+
+/// `Slice` of a vector.
+fn slice(x: &In) -> Option<Vals> {
+    let op = x.op;
+    let opset = x.opset;
+    let get = |i| x.get(i);
+    let ints = |i| x.ints(i);
+    let data = get(0)?;
+    if data.scalar {
+        return None;
+    }
+    let (starts, ends, axes, steps) = if opset < 10 {
+        (
+            op.attr_ints("starts")?.to_vec(),
+            op.attr_ints("ends")?.to_vec(),
+            op.attr_ints("axes").map(<[i64]>::to_vec),
+            None,
+        )
+    } else {
+        (
+            ints(1)?,
+            ints(2)?,
+            if op.input(3).is_some() {
+                Some(ints(3)?)
+            } else {
+                None
+            },
+            if op.input(4).is_some() {
+                Some(ints(4)?)
+            } else {
+                None
+            },
+        )
+    };
+    if starts.len() != 1 || ends.len() != 1 {
+        return None;
+    }
+    if let Some(a) = axes
+        && (a.len() != 1 || norm_axis(a[0], 1)? != 0)
+    {
+        return None;
+    }
+    let step = steps.map_or(Some(1), |s| s.first().copied())?;
+    let n = data.elems.len() as i64;
+    let idx = slice_indices(n, starts[0], ends[0], step)?;
+    vec1(
+        idx.iter()
+            .map(|&i| data.elems[i as usize].clone())
+            .collect(),
+    )
+}
+
+/// `Concat` of vectors.
+fn concat(x: &In) -> Option<Vals> {
+    let op = x.op;
+    let get = |i| x.get(i);
+    let mut elems = vec![];
+    for i in 0..op.inputs.len() {
+        let v = get(i)?;
+        if v.scalar {
+            return None;
+        }
+        elems.extend(v.elems);
+    }
+    vec1(elems)
+}
+
+/// `Unsqueeze` of a scalar into a one-element vector.
+fn unsqueeze(x: &In) -> Option<Vals> {
+    let op = x.op;
+    let opset = x.opset;
+    let get = |i| x.get(i);
+    let ints = |i| x.ints(i);
+    let v = get(0)?;
+    let axes = if opset >= 13 {
+        ints(1)?
+    } else {
+        op.attr_ints("axes")?.to_vec()
+    };
+    (v.scalar && axes.len() == 1 && matches!(axes[0], 0 | -1)).then_some(Vals {
+        elems: v.elems,
+        scalar: false,
+    })
+}
+
+/// `Squeeze` of a one-element vector into a scalar.
+fn squeeze(x: &In) -> Option<Vals> {
+    let get = |i| x.get(i);
+    let v = get(0)?;
+    (!v.scalar && v.elems.len() == 1).then_some(Vals {
+        elems: v.elems,
+        scalar: true,
+    })
+}
+
+/// `Range` of at most `MAX_ELEMS` integers.
+fn range(x: &In) -> Option<Vals> {
+    let ints = |i| x.ints(i);
+    let (s, l, d) = (ints(0)?, ints(1)?, ints(2)?);
+    let (&[s], &[l], &[d]) = (&s[..], &l[..], &d[..]) else {
+        return None;
+    };
+    if d == 0 {
+        return None;
+    }
+    let n = ((l as f64 - s as f64) / d as f64).ceil().max(0.0);
+    if n > MAX_ELEMS as f64 {
+        return None;
+    }
+    let elems = (0..n as i64)
+        .map(|k| {
+            k.checked_mul(d)
+                .and_then(|kd| kd.checked_add(s))
+                .map(Elem::Int)
+        })
+        .collect::<Option<Vec<_>>>()?;
+    vec1(elems)
+}
+
+/// `ReduceProd`/`ReduceSum` of a vector, keeping one unknown element when the rest is neutral.
+fn reduce(x: &In) -> Option<Vals> {
+    let op = x.op;
+    let opset = x.opset;
+    let get = |i| x.get(i);
+    let ints = |i| x.ints(i);
+    let v = get(0)?;
+    if v.scalar {
+        return None;
+    }
+    let axes = if op.op_type == "ReduceSum" && opset >= 13 || opset >= 18 {
+        if op.input(1).is_some() {
+            Some(ints(1)?)
+        } else {
+            op.attr_ints("axes").map(<[i64]>::to_vec)
+        }
+    } else {
+        op.attr_ints("axes").map(<[i64]>::to_vec)
+    };
+    if let Some(a) = &axes
+        && !(a.is_empty() || a.len() == 1 && norm_axis(a[0], 1) == Some(0))
+    {
+        return None;
+    }
+    let mut acc: i64 = if op.op_type == "ReduceProd" { 1 } else { 0 };
+    let mut single = None;
+    for e in &v.elems {
+        match e.int() {
+            Some(n) if op.op_type == "ReduceProd" => acc = acc.checked_mul(n)?,
+            Some(n) => acc = acc.checked_add(n)?,
+            None if single.is_none() => single = Some(e.clone()),
+            None => return None,
+        }
+    }
+    let elem = match single {
+        None => Elem::Int(acc),
+        Some(e) if op.op_type == "ReduceProd" && acc == 1 => e,
+        Some(e) if op.op_type == "ReduceSum" && acc == 0 => e,
+        Some(_) => Elem::Unknown,
+    };
+    let keep = op.attr_int("keepdims").unwrap_or(1) != 0;
+    Some(Vals {
+        elems: vec![elem],
+        scalar: !keep,
+    })
+}
+
+/// `ConstantOfShape` of an integer fill, as a vector.
+fn constant_of_shape(x: &In) -> Option<Vals> {
+    let op = x.op;
+    let get = |i| x.get(i);
+    let dims = get(0)?
+        .elems
+        .iter()
+        .map(Elem::int)
+        .collect::<Option<Vec<_>>>()?;
+    if dims.len() > 1 {
+        return None;
+    }
+    let fill = match op.attrs.get("value") {
+        Some(Attr::Tensor(t)) if matches!(t.dtype, DType::I64 | DType::I32) => {
+            *tensor_ints(t)?.first()?
+        }
+        _ => return None,
+    };
+    let n = usize::try_from(dims.first().copied().unwrap_or(1)).ok()?;
+    if n > MAX_ELEMS {
+        return None;
+    }
+    Some(Vals {
+        elems: vec![Elem::Int(fill); n],
+        scalar: dims.is_empty(),
+    })
+}
+
+/// Integer `Add`/`Sub`/`Mul`/`Div`, elementwise with a broadcast scalar.
+fn arithmetic(x: &In) -> Option<Vals> {
+    let op = x.op;
+    let graph = x.graph;
+    let get = |i| x.get(i);
+    let ty = op.input(0).and_then(|v| graph.value(v).dtype);
+    if !is_int(ty) && ty.is_some() {
+        return None;
+    }
+    let (a, b) = (get(0)?, get(1)?);
+    let n = a.elems.len().max(b.elems.len());
+    let at = |v: &Vals, i: usize| -> Option<Elem> {
+        match v.elems.len() {
+            1 => Some(v.elems[0].clone()),
+            len if len == n => Some(v.elems[i].clone()),
+            _ => None,
+        }
+    };
+    let mut elems = vec![];
+    for i in 0..n {
+        elems.push(arith(op.op_type.as_str(), at(&a, i)?, at(&b, i)?));
+    }
+    Some(Vals {
+        elems,
+        scalar: a.scalar && b.scalar,
+    })
 }
 
 fn arith(op: &str, a: Elem, b: Elem) -> Elem {

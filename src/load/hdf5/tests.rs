@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::data::unshuffle;
 use super::*;
 
 fn fixture(name: &str) -> Bytes {

@@ -6,7 +6,8 @@
 //! Weights are matched to the constants the lowering created (`lower::WeightSlot`) by layer name, then
 //! by weight name (legacy files name them) or by position (Keras 3 numbers them). Every matched tensor
 //! must have the config's shape; if any layer does not match, no weight of the file is used and the
-//! model's metadata says why (`weights_not_used`), so numerical checks run on seeded weights and say so.
+//! model's `weights_provenance` says why (`WeightsProvenance::NotUsed`), so numerical checks run on
+//! seeded weights and say so.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Keras front end: `model.to_json()` output (Keras 3 and Keras 2 / tf.keras layouts), YAML configs of
 //! the same structure, and `.keras` archives (their `config.json`). The text is parsed into a tree
 //! that keeps byte spans (`tree.rs`, by `json.rs` or `yaml.rs`), lowered into the IR (`lower.rs`,
-//! `layers.rs`) and the compile config read into the training spec (`training.rs`). Legacy `.h5`
+//! `layers/`) and the compile config read into the training spec (`training.rs`). Legacy `.h5`
 //! models and the weights of `.keras` archives are read with our HDF5 reader (`h5.rs`); weights that
 //! match the config fill the layers' constants, and numerical checks then run on them.
 
@@ -26,11 +26,7 @@ use bytes::Bytes;
 
 use self::tree::{Node, line_col};
 use super::LoadError;
-use crate::ir::{Format, Model, Part, Weights};
-
-/// Metadata key saying why a file's weights were not used (numerical checks then run on seeded
-/// weights and say so).
-pub const WEIGHTS_NOT_USED: &str = "weights_not_used";
+use crate::ir::{Format, Model, Part, Weights, WeightsProvenance};
 
 /// Keras layers lower to ONNX ops with the semantics of this opset (Softmax over one axis).
 pub const OPSET: i64 = 13;
@@ -359,28 +355,25 @@ fn build(
         metadata.insert("shape_conflicts".into(), lowered.conflicts.join("; "));
     }
     let mut weights_state = Weights::Absent;
-    match weights {
-        None => {}
-        Some(Err(why)) => {
-            metadata.insert(
-                WEIGHTS_NOT_USED.into(),
-                format!("the weights file cannot be read: {why}"),
-            );
-        }
+    let weights_provenance = match weights {
+        None => WeightsProvenance::None,
+        Some(Err(why)) => WeightsProvenance::NotUsed {
+            why: format!("the weights file cannot be read: {why}"),
+        },
         Some(Ok(w)) => match h5::attach(&mut graph, &lowered.weight_slots, &w) {
-            Ok(0) => {}
+            Ok(0) => WeightsProvenance::None,
             Ok(n) => {
                 weights_state = Weights::Real;
-                metadata.insert("weights".into(), format!("{n} tensors from {}", w.what));
+                WeightsProvenance::Loaded {
+                    tensors: n,
+                    from: w.what,
+                }
             }
-            Err(problems) => {
-                metadata.insert(
-                    WEIGHTS_NOT_USED.into(),
-                    format!("{} is not used: {}", w.what, problems.join("; ")),
-                );
-            }
+            Err(problems) => WeightsProvenance::NotUsed {
+                why: format!("{} is not used: {}", w.what, problems.join("; ")),
+            },
         },
-    }
+    };
     crate::shape::infer(&mut graph, OPSET);
     // An uncompiled Keras 3 model writes `"compile_config": {}`.
     let compiled = compile.filter(|c| c.entries().is_some_and(|e| !e.is_empty()));
@@ -415,6 +408,9 @@ fn build(
         assumed_widths: lowered.assumed_widths,
         not_followed: vec![],
         imported_sources: vec![],
+        weights_provenance,
+        source_map: None,
+        syntax_errors: None,
     })
 }
 

@@ -89,7 +89,7 @@ fn notebook_from_text(path: &Path, text: String) -> Result<Model, LoadError> {
         let source = Source {
             format: Format::Notebook,
             text,
-            cells: Some(starts),
+            cells: Some(crate::ir::SourceMap { cells: starts }),
             imported: vec![],
         };
         finish(&path, source, parsed)
@@ -100,7 +100,7 @@ struct Source {
     format: Format,
     text: String,
     /// Notebook: (cell number, offset of the cell's code in the JSON text).
-    cells: Option<Vec<(usize, usize)>>,
+    cells: Option<crate::ir::SourceMap>,
     /// First-party modules the file imports (filled once the interpreter ran).
     imported: Vec<ImportedSource>,
 }
@@ -281,49 +281,6 @@ fn python2_line(text: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-/// Metadata key of a notebook's code cells: `cell:offset` pairs (offset of the cell's code in the
-/// JSON text), for [`notebook_position`].
-pub const CELL_STARTS: &str = "notebook_cell_starts";
-
-/// For a notebook, the cell (numbered as Jupyter shows them, from 1) and the line inside it
-/// (from 1) of a byte offset into the notebook's JSON text.
-pub fn notebook_position(model: &Model, offset: usize) -> Option<(usize, usize)> {
-    if model.format != Format::Notebook {
-        return None;
-    }
-    let text = model.source_text.as_deref()?;
-    let starts: Vec<(usize, usize)> = model
-        .metadata
-        .get(CELL_STARTS)?
-        .split(',')
-        .filter_map(|p| {
-            let (c, at) = p.split_once(':')?;
-            Some((c.parse::<usize>().ok()?, at.parse::<usize>().ok()?))
-        })
-        .collect();
-    cell_line(text, &starts, offset)
-}
-
-/// The cell (numbered as Jupyter shows them) and the line inside it of a byte offset into a
-/// notebook's JSON text, given each code cell's (number, offset of its code).
-fn cell_line(text: &str, starts: &[(usize, usize)], offset: usize) -> Option<(usize, usize)> {
-    let &(cell, start) = starts.iter().rfind(|&&(_, at)| at <= offset)?;
-    // Lines inside the cell: the `\n` escapes of its source strings between its start and `offset`.
-    let raw = text.get(start..offset.min(text.len()))?.as_bytes();
-    let (mut line, mut i) = (1, 0);
-    while i < raw.len() {
-        if raw[i] == b'\\' {
-            if raw.get(i + 1) == Some(&b'n') {
-                line += 1;
-            }
-            i += 2;
-        } else {
-            i += 1;
-        }
-    }
-    Some((cell, line))
-}
-
 fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Model, LoadError> {
     let mut body = vec![];
     let mut errors = vec![];
@@ -356,18 +313,15 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
     let source = Source { imported, ..source };
     let mut metadata = BTreeMap::new();
     metadata.insert("frameworks".into(), world.frameworks.join(", "));
-    if let Some(first) = errors.first() {
-        let (line, col) = crate::load::keras::tree::line_col(&source.text, first.span.offset);
-        metadata.insert(
-            "python_syntax_errors".into(),
-            format!(
-                "{} syntax error(s); the first at line {line}, column {col}: {}; findings cover \
-                 what parsed",
-                errors.len(),
-                first.message
-            ),
-        );
-    }
+    let syntax_errors = errors.first().map(|first| {
+        let (line, column) = crate::load::keras::tree::line_col(&source.text, first.span.offset);
+        crate::ir::SyntaxErrors {
+            count: errors.len(),
+            line,
+            column,
+            first: first.message.clone(),
+        }
+    });
     if too_deep {
         metadata.insert(
             "python_too_deep".into(),
@@ -389,11 +343,6 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             ),
         );
     }
-    if let Some(cells) = &source.cells {
-        metadata.insert("notebook_code_cells".into(), cells.len().to_string());
-        let starts: Vec<String> = cells.iter().map(|(i, at)| format!("{i}:{at}")).collect();
-        metadata.insert(CELL_STARTS.into(), starts.join(","));
-    }
     let display = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -414,6 +363,9 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         training: None,
         metadata,
         weights: Weights::Absent,
+        weights_provenance: Default::default(),
+        source_map: source.cells.clone(),
+        syntax_errors: syntax_errors.clone(),
     };
     if chosen.is_empty() {
         if world.out_of_budget() {
@@ -486,6 +438,8 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             "the model does not lower",
         ));
     };
+    model.source_map = source.cells.clone();
+    model.syntax_errors = syntax_errors;
     // Places where a model or a loss may have been lost: the file is partly checked.
     let mut seen = vec![];
     for g in world.gaps.iter().filter(|g| interp::loses_model(g.reason)) {
@@ -657,7 +611,7 @@ fn gap_location(g: &interp::Gap, source: &Source) -> String {
     let at = match source
         .cells
         .as_ref()
-        .and_then(|cells| cell_line(text, cells, g.span.offset))
+        .and_then(|cells| cells.position(text, g.span.offset))
     {
         Some((cell, l)) => format!("cell {cell}, line {l}"),
         None => format!("line {line}"),
