@@ -329,3 +329,40 @@ fn each_module_is_parsed_once_per_run() {
         assert_eq!(*n, 1, "{} parsed {n} times", path.display());
     }
 }
+
+#[test]
+fn a_notebook_reads_the_modules_beside_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from = project("torch_flat", "bad");
+    std::fs::copy(from.join("models.py"), tmp.path().join("models.py")).unwrap();
+    // The notebook names no framework itself: its model and its loss come from the modules.
+    std::fs::write(
+        tmp.path().join("losses.py"),
+        "from torch import nn\n\ncriterion = nn.CrossEntropyLoss()\n",
+    )
+    .unwrap();
+    let cells = [
+        "from models import ConvNet\nfrom losses import criterion\n",
+        "net = ConvNet(num_classes=10)\n",
+        "for images, labels in batches:\n    loss = criterion(net(images), labels)\n",
+    ];
+    let notebook = serde_json::json!({
+        "cells": cells.iter().map(|c| serde_json::json!({
+            "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": null,
+            "source": c.split_inclusive('\n').collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    });
+    std::fs::write(
+        tmp.path().join("explore.ipynb"),
+        serde_json::to_string_pretty(&notebook).unwrap(),
+    )
+    .unwrap();
+    let (report, code) = json_in(tmp.path(), &["explore.ipynb"]);
+    let found = findings(&report);
+    assert_eq!(found.len(), 1, "{report}");
+    assert_eq!(found[0].0, "models.py");
+    assert_eq!(found[0].1["code"], "NNL005");
+    assert_eq!(found[0].1["region"]["line"], 19);
+    assert_eq!(code, 1);
+}
