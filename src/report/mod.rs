@@ -1,8 +1,10 @@
-//! Output formats. The only place that knows miette, JSON or SARIF.
+//! Output formats. The only place that knows miette, JSON, SARIF, GitLab Code Quality or JUnit.
 
+mod gitlab;
 mod human;
 pub mod inspect;
 mod json;
+mod junit;
 pub mod listing;
 mod sarif;
 
@@ -26,6 +28,10 @@ pub enum OutputFormat {
     Sarif,
     /// GitHub Actions workflow commands (annotations on the pull request).
     Github,
+    /// GitLab Code Quality (CodeClimate JSON) for merge-request widgets.
+    Gitlab,
+    /// JUnit XML: one test case per file, one failure per finding.
+    Junit,
 }
 
 pub struct RenderOptions {
@@ -245,6 +251,8 @@ pub fn render(format: OutputFormat, results: &[FileResult], opts: &RenderOptions
         OutputFormat::Json => json::render(results, opts),
         OutputFormat::Sarif => sarif::render(results, opts),
         OutputFormat::Github => github(results, opts),
+        OutputFormat::Gitlab => gitlab::render(results, opts),
+        OutputFormat::Junit => junit::render(results, opts),
     };
     Rendered {
         report,
