@@ -144,6 +144,18 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
                 .flat_map(|o| o.origin.suppress.iter().cloned())
                 .collect(),
         };
+        // A comment on any line the finding labels (the loss line, a secondary label).
+        let line_level = match &model.source_text {
+            Some(text) => suppress::on_lines(
+                model.format,
+                text,
+                f.labels.iter().filter_map(|l| match l.at {
+                    At::Span(s) => Some(s),
+                    At::Op(_) => None,
+                }),
+            ),
+            None => vec![],
+        };
         let hit = |codes: &[String]| codes.iter().any(|c| suppress::matches(c, f.code, f.name));
         if hit(&model_level) {
             suppressed.push((f, format!("metadata_props `{}`", suppress::METADATA_KEY)));
@@ -151,6 +163,11 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
             suppressed.push((f, "a file-level `# nnlint: noqa` comment".to_string()));
         } else if hit(&op_level) {
             suppressed.push((f, "a suppression comment on the node or layer".to_string()));
+        } else if hit(&line_level) {
+            suppressed.push((
+                f,
+                "a suppression comment on a line it points at".to_string(),
+            ));
         } else {
             active.push(f);
         }

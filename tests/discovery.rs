@@ -464,6 +464,111 @@ fn file_level_noqa_silences_a_python_file_or_some_rules() {
     );
 }
 
+/// A PyTorch script whose softmax output goes into `NLLLoss` (NNL011): the finding's primary label is
+/// the softmax (line 8), its secondary label the loss (line 10).
+const NLL_OF_SOFTMAX: &str = "import torch
+import torch.nn as nn
+
+model = nn.Sequential(
+    nn.Linear(20, 64),
+    nn.ReLU(),
+    nn.Linear(64, 10),
+    nn.Softmax(dim=1),
+)
+criterion = nn.NLLLoss()
+
+x = torch.randn(8, 20)
+y = torch.randint(0, 10, (8,))
+loss = criterion(model(x), y)
+";
+
+/// A notebook whose code cells are `source`, each a list of lines as Jupyter writes them.
+fn notebook(cells: &[&str]) -> String {
+    let cells: Vec<Value> = cells
+        .iter()
+        .map(|src| {
+            let lines: Vec<String> = src.split_inclusive('\n').map(str::to_string).collect();
+            serde_json::json!({"cell_type": "code", "execution_count": null, "metadata": {},
+                               "outputs": [], "source": lines})
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_suppression_on_any_line_a_finding_labels_silences_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let on_loss = |comment: &str| {
+        NLL_OF_SOFTMAX.replace(
+            "criterion = nn.NLLLoss()\n",
+            &format!("criterion = nn.NLLLoss()  {comment}\n"),
+        )
+    };
+    put(d, "plain.py", NLL_OF_SOFTMAX.as_bytes());
+    put(
+        d,
+        "ignore.py",
+        on_loss("# nnlint: ignore[NNL011]").as_bytes(),
+    );
+    put(
+        d,
+        "noqa.py",
+        on_loss("# noqa: nll-loss-without-log-softmax").as_bytes(),
+    );
+    put(d, "other.py", on_loss("# noqa: NNL001").as_bytes());
+    put(d, "bare.py", on_loss("# noqa").as_bytes());
+    // The line after the loss is not labelled: a comment there does nothing.
+    put(
+        d,
+        "below.py",
+        NLL_OF_SOFTMAX
+            .replace("\nx = torch.randn", "# noqa: NNL011\nx = torch.randn")
+            .as_bytes(),
+    );
+    let (cells_a, cells_b) = NLL_OF_SOFTMAX.split_at(NLL_OF_SOFTMAX.find("\nx =").unwrap() + 1);
+    put(d, "plain.ipynb", notebook(&[cells_a, cells_b]).as_bytes());
+    let suppressed_a = on_loss("# noqa: NNL011");
+    let (sa, sb) = suppressed_a.split_at(suppressed_a.find("\nx =").unwrap() + 1);
+    put(d, "noqa.ipynb", notebook(&[sa, sb]).as_bytes());
+
+    let (code, out, _) = run(
+        d,
+        &[
+            "--format",
+            "concise",
+            "plain.py",
+            "other.py",
+            "bare.py",
+            "below.py",
+            "plain.ipynb",
+        ],
+    );
+    assert_eq!(code, 1);
+    let firing: Vec<&str> = out.lines().filter_map(|l| l.split(':').next()).collect();
+    assert_eq!(
+        firing,
+        ["plain.py", "other.py", "bare.py", "below.py", "plain.ipynb"],
+        "{out}"
+    );
+    assert!(out.lines().all(|l| l.contains(" NNL011 ")), "{out}");
+    let (code, out, _) = run(
+        d,
+        &["--format", "concise", "ignore.py", "noqa.py", "noqa.ipynb"],
+    );
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (_, out, _) = run(d, &["--format", "json", "ignore.py"]);
+    let doc = json(&out);
+    assert_eq!(
+        doc["files"][0]["suppressed"][0]["suppressed_by"],
+        "a suppression comment on a line it points at"
+    );
+    assert_eq!(doc["files"][0]["suppressed"][0]["region"]["line"], 8);
+}
+
 #[test]
 fn ruffs_spellings_and_mistyped_subcommands() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
