@@ -70,7 +70,8 @@ impl FileResult {
     }
 }
 
-fn enabled(settings: &Settings, rule: &registry::Rule) -> bool {
+/// Whether `settings` run `rule` (select, extend-select, ignore).
+pub fn enabled(settings: &Settings, rule: &registry::Rule) -> bool {
     let matches = |key: &String| registry::selects(key, rule);
     let selected = settings
         .select

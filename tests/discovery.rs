@@ -569,6 +569,229 @@ fn a_suppression_on_any_line_a_finding_labels_silences_it() {
     assert_eq!(doc["files"][0]["suppressed"][0]["region"]["line"], 8);
 }
 
+/// A Keras script with two findings on two lines: a one-unit softmax (NNL001, line 7) and
+/// categorical cross-entropy on it (NNL007, line 9).
+const TWO_FINDINGS: &str = r#"from tensorflow import keras
+from tensorflow.keras import layers
+
+model = keras.Sequential([
+    keras.Input(shape=(20,)),
+    layers.Dense(64, activation="relu"),
+    layers.Dense(1, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+"#;
+
+fn read(root: &Path, rel: &str) -> String {
+    std::fs::read_to_string(root.join(rel)).unwrap()
+}
+
+#[test]
+fn add_noqa_suppresses_each_finding_on_its_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    put(d, "two.py", TWO_FINDINGS.as_bytes());
+    // An nnlint noqa comment already on the line is extended, another comment is kept; CRLF stays.
+    let merged = NLL_OF_SOFTMAX.replace(
+        "    nn.Softmax(dim=1),\n",
+        "    nn.Softmax(dim=1),  # nnlint: noqa: NNL004 (reviewed)\n",
+    );
+    put(d, "merge.py", merged.replace('\n', "\r\n").as_bytes());
+    let commented = NLL_OF_SOFTMAX.replace(
+        "    nn.Softmax(dim=1),\n",
+        "    nn.Softmax(dim=1),  # probs\n",
+    );
+    put(d, "commented.py", commented.as_bytes());
+    let (a, b) = NLL_OF_SOFTMAX.split_at(NLL_OF_SOFTMAX.find("\nx =").unwrap() + 1);
+    let nb = notebook(&[a, b]);
+    put(d, "nb.ipynb", nb.as_bytes());
+    copy(d, "model.onnx", BAD_ONNX);
+    let clean = TWO_FINDINGS
+        .replace("\"softmax\"", "\"sigmoid\"")
+        .replace("categorical_crossentropy", "binary_crossentropy");
+    put(d, "clean.py", clean.as_bytes());
+
+    let (code, out, err) = run(d, &["--add-noqa", "."]);
+    assert_eq!(code, 1, "the ONNX finding is left: {err}");
+    assert_eq!(out, "", "--add-noqa writes no report");
+    assert!(
+        err.contains(
+            "nnlint: model.onnx: 1 finding not suppressed: ONNX files have no comments; use \
+             per-file-ignores in the config file"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("nnlint: added 5 suppressions on 5 lines in 4 files; 1 finding left\n"),
+        "{err}"
+    );
+    assert_eq!(
+        read(d, "two.py"),
+        TWO_FINDINGS
+            .replace(
+                "activation=\"softmax\"),\n",
+                "activation=\"softmax\"),  # nnlint: noqa: NNL001\n"
+            )
+            .replace(
+                "\"categorical_crossentropy\")\n",
+                "\"categorical_crossentropy\")  # nnlint: noqa: NNL007\n"
+            )
+    );
+    assert_eq!(
+        read(d, "merge.py"),
+        merged
+            .replace("NNL004 (reviewed)", "NNL004, NNL011 (reviewed)")
+            .replace('\n', "\r\n")
+    );
+    assert_eq!(
+        read(d, "commented.py"),
+        commented.replace("# probs\n", "# probs  # nnlint: noqa: NNL011\n")
+    );
+    // The notebook: one line of one cell's source changes, the JSON stays valid and laid out as
+    // it was.
+    let edited = read(d, "nb.ipynb");
+    let changed: Vec<(&str, &str)> = nb
+        .lines()
+        .zip(edited.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(
+        changed,
+        [(
+            "        \"    nn.Softmax(dim=1),\\n\",",
+            "        \"    nn.Softmax(dim=1),  # nnlint: noqa: NNL011\\n\","
+        )]
+    );
+    assert_eq!(nb.lines().count(), edited.lines().count());
+    serde_json::from_str::<Value>(&edited).expect("still JSON");
+    assert_eq!(read(d, "clean.py"), clean);
+
+    // Everything suppressed is suppressed; a second run adds nothing and changes no byte.
+    let (code, out, _) = run(
+        d,
+        &["--format", "concise", "--extend-exclude", "*.onnx", "."],
+    );
+    assert_eq!((code, out.as_str()), (0, ""));
+    let before: Vec<String> = ["two.py", "merge.py", "commented.py", "nb.ipynb"]
+        .iter()
+        .map(|f| read(d, f))
+        .collect();
+    let (code, _, err) = run(d, &["--add-noqa", "--extend-exclude", "*.onnx", "."]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "nnlint: added no suppression\n");
+    let after: Vec<String> = ["two.py", "merge.py", "commented.py", "nb.ipynb"]
+        .iter()
+        .map(|f| read(d, f))
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn add_noqa_leaves_a_line_alone_where_a_comment_cannot_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The finding's line continues with a backslash: a comment there would end the statement.
+    let continued = TWO_FINDINGS.replace(
+        "    layers.Dense(1, activation=\"softmax\"),\n",
+        "    layers.Dense(1, activation=\"softmax\") \\\n    ,\n",
+    );
+    put(d, "continued.py", continued.as_bytes());
+    let (code, out, _) = run(d, &["--format", "concise", "continued.py"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("continued.py:7:"), "{out}");
+    let (code, _, err) = run(d, &["--add-noqa", "continued.py"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("not suppressed: NNL001: its line continues with a backslash"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("added 1 suppression on 1 line in 1 file; 1 finding left\n"),
+        "{err}"
+    );
+    assert_eq!(
+        read(d, "continued.py"),
+        continued.replace(
+            "\"categorical_crossentropy\")\n",
+            "\"categorical_crossentropy\")  # nnlint: noqa: NNL007\n"
+        )
+    );
+    // Standard input cannot be edited.
+    let (code, _, err) = run(d, &["--add-noqa", "-", "--stdin-filename", "x.py"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--add-noqa edits files"), "{err}");
+}
+
+#[test]
+fn show_settings_names_the_config_file_and_what_it_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    put(
+        d,
+        "pyproject.toml",
+        b"[tool.nnlint]\nignore = [\"NNL009\"]\nfail-on = \"error\"\nextend-exclude = [\"legacy\"]\n\
+          [tool.nnlint.severity]\nNNL001 = \"warning\"\n\
+          [tool.nnlint.per-file-ignores]\n\"models/*.onnx\" = [\"NNL003\"]\n",
+    );
+    put(d, "models/other/nnlint.toml", b"select = [\"NNL001\"]\n");
+    copy(d, "models/net.onnx", BAD_ONNX);
+    copy(d, "models/other/net.onnx", BAD_ONNX);
+    let (code, out, _) = run(d, &["--show-settings", "models/net.onnx"]);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "settings for models/net.onnx");
+    assert_eq!(lines[1], "config file: pyproject.toml");
+    for line in [
+        "rules = [NNL001, NNL002, NNL004, NNL005, NNL006, NNL007, NNL008, NNL010, NNL011] (9 of 11)",
+        "ignore = [NNL009, NNL003] (with per-file-ignores that match this file)",
+        "fail-on = error",
+        "severity = [NNL001 = warning]",
+        "extend-exclude = [legacy]",
+        "excluded = no",
+    ] {
+        assert!(lines.contains(&line), "{line}\n{out}");
+    }
+    // The closest config file wins; --isolated and --config say so.
+    let (_, out, _) = run(d, &["--show-settings", "models/other/net.onnx"]);
+    assert!(
+        out.contains("config file: models/other/nnlint.toml\n"),
+        "{out}"
+    );
+    assert!(out.contains("rules = [NNL001] (1 of 11)\n"), "{out}");
+    let (_, out, _) = run(d, &["--show-settings", "--isolated", "models/net.onnx"]);
+    assert!(
+        out.contains("config file: none (--isolated): the defaults\n"),
+        "{out}"
+    );
+    let (_, out, _) = run(
+        d,
+        &[
+            "--show-settings",
+            "--config",
+            "pyproject.toml",
+            "models/other/net.onnx",
+        ],
+    );
+    assert!(
+        out.contains("config file: pyproject.toml (given with --config)\n"),
+        "{out}"
+    );
+    let (_, out, _) = run(d, &["--show-settings", "legacy/old.onnx"]);
+    assert!(
+        out.contains("excluded = yes, by `legacy` (extend-exclude in"),
+        "{out}"
+    );
+    // Nothing is linted: a bad model's findings are not printed.
+    assert!(!out.contains("NNL001 ["));
+    // -v says which config file applies to the files it linted.
+    let (_, _, err) = run(d, &["-v", "models"]);
+    assert!(
+        err.contains("nnlint: config file for 1 file: pyproject.toml\n")
+            && err.contains("nnlint: config file for 1 file: models/other/nnlint.toml\n"),
+        "{err}"
+    );
+}
+
 #[test]
 fn ruffs_spellings_and_mistyped_subcommands() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -7,6 +7,7 @@ mod json;
 mod junit;
 pub mod listing;
 mod sarif;
+pub mod show_settings;
 
 use std::path::{Path, PathBuf};
 
@@ -460,7 +461,7 @@ pub(crate) fn region_of(text: &str, offset: usize, len: usize) -> Region {
 }
 
 /// `path` relative to `root` with forward slashes, or as given when it is elsewhere.
-pub(crate) fn display_path(path: &Path, root: &Path) -> String {
+pub fn display_path(path: &Path, root: &Path) -> String {
     let abs = |p: &Path| {
         if p.is_absolute() {
             p.to_path_buf()
