@@ -103,7 +103,10 @@ fn finding(
     };
     let body = format!(
         "{} (at `{}`)\n\n**help**: {}\n\n{evidence}\n\n**symptom**: {}",
-        f.message, f.node_path, f.help, f.symptom
+        f.message,
+        super::node_name(model, &f.node_path),
+        f.help,
+        f.symptom
     );
     issue(
         format!("{} {}: {}", f.code, f.name, f.message),

@@ -74,7 +74,7 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                         f.name,
                         f.severity.as_str(),
                         f.message,
-                        f.node_path,
+                        super::node_name(&l.model, &f.node_path),
                         f.help,
                         f.symptom
                     );

@@ -460,6 +460,55 @@ pub(crate) fn region_of(text: &str, offset: usize, len: usize) -> Region {
     }
 }
 
+/// The model name the Python front end gives a graph it assembled from a loss call (TF1 scripts,
+/// PyTorch modules): nnlint's, not the user's (`src/load/python/interp.rs`).
+const PYTHON_GRAPH_NAME: &str = "tf_graph/";
+
+/// A finding's node as users of its format name it: in Python source and notebooks, the layer path
+/// without the model name nnlint made up for a graph built from a loss (`classifier.1`, not
+/// `tf_graph/classifier.1`); elsewhere the node path as it is.
+pub(crate) fn node_name<'a>(model: &Model, node_path: &'a str) -> &'a str {
+    match model.format {
+        crate::ir::Format::PythonSource | crate::ir::Format::Notebook => node_path
+            .strip_prefix(PYTHON_GRAPH_NAME)
+            .unwrap_or(node_path),
+        _ => node_path,
+    }
+}
+
+/// Where `span` is in a source format, as users count: `line 8` (`cell 3, line 2` in a notebook),
+/// then the first line of the code there, shortened.
+pub(crate) fn source_place(model: &Model, span: crate::ir::Span) -> Option<String> {
+    let text = model.source_text.as_deref()?;
+    let at = match crate::load::python::notebook_position(model, span.offset) {
+        Some((cell, line)) => format!("cell {cell}, line {line}"),
+        None => format!("line {}", region_of(text, span.offset, 0).start_line),
+    };
+    let end = (span.offset + span.len).min(text.len());
+    let code = text.get(span.offset.min(end)..end)?;
+    let code = if model.format == crate::ir::Format::Notebook {
+        // The JSON text of the cell: its escapes read as the code they stand for.
+        serde_json::from_str::<String>(&format!("\"{code}\"")).unwrap_or_else(|_| code.to_string())
+    } else {
+        code.to_string()
+    };
+    let mut code = code
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if code.chars().count() > 60 {
+        code = code.chars().take(57).collect::<String>() + "...";
+    }
+    Some(if code.is_empty() {
+        at
+    } else {
+        format!("{at}: `{code}`")
+    })
+}
+
 /// `path` relative to `root` with forward slashes, or as given when it is elsewhere.
 pub fn display_path(path: &Path, root: &Path) -> String {
     let abs = |p: &Path| {
@@ -569,7 +618,7 @@ fn github(results: &[FileResult], opts: &RenderOptions) -> String {
                         prop(&path),
                         prop(&format!("{} {}", f.code, f.name)),
                         data(&f.message),
-                        data(&f.node_path)
+                        data(node_name(&linted.model, &f.node_path))
                     ));
                 }
             }

@@ -141,6 +141,9 @@ fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
         }
         _ => "",
     };
+    // Named as in the source; the fingerprint keeps hashing the node path it always hashed, so
+    // alerts keep their identity.
+    let node = super::node_name(model, &f.node_path);
     let mut hasher = Sha256::new();
     for part in [f.code, uri, &f.node_path, &f.message] {
         hasher.update(part.as_bytes());
@@ -154,10 +157,10 @@ fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
         "ruleId": f.code,
         "ruleIndex": index,
         "level": level(f.severity),
-        "message": { "text": format!("{} (at {}{}). {}. Symptom: {}", f.message, f.node_path, inside, evidence, f.symptom) },
+        "message": { "text": format!("{} (at {}{}). {}. Symptom: {}", f.message, node, inside, evidence, f.symptom) },
         "locations": [{
             "physicalLocation": { "artifactLocation": { "uri": uri }, "region": region },
-            "logicalLocations": [{ "fullyQualifiedName": f.node_path, "kind": "member" }],
+            "logicalLocations": [{ "fullyQualifiedName": node, "kind": "member" }],
         }],
         "partialFingerprints": { "primaryLocationLineHash": format!("{hash}:1") },
     })
