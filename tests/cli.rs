@@ -522,7 +522,7 @@ fn python_files_are_named_by_their_source_in_inspect_sarif_and_github() {
         assert!(!out.contains(internal), "`{internal}` in:\n{out}");
     }
     for line in [
-        "  0: the output of line 15: `nn.Softmax(dim=1)`  float32 [batch, 1]  intent: probability (from the loss)",
+        "  0: classifier.1 (the output of line 15: `nn.Softmax(dim=1)`)  float32 [batch, 1]  intent: probability (from the loss)",
         "    final activation: Softmax over axis 1 (1 unit) at line 15: `nn.Softmax(dim=1)`",
         "    logits (the output before the softmax): the output of line 14: `nn.Linear(64, 1)`  float32 [batch, 1]",
         "  loss BCELoss (from_logits=false) at line 28: `nn.BCELoss`",
@@ -546,7 +546,7 @@ fn python_files_are_named_by_their_source_in_inspect_sarif_and_github() {
         "fixtures/NNL004/bad_pt_notebook_bceloss_on_linear.ipynb",
     ]);
     assert!(
-        out.contains("  0: the output of cell 6, line 6: `nn.Linear(16, 1)`"),
+        out.contains("  0: out (the output of cell 6, line 6: `nn.Linear(16, 1)`)"),
         "{out}"
     );
     // ONNX keeps its graph vocabulary.

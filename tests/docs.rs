@@ -186,3 +186,50 @@ fn every_flag_in_help_is_documented_in_readme_or_a_linked_page() {
     assert!(seen >= 30, "only {seen} options found");
     assert!(missing.is_empty(), "options no page documents: {missing:?}");
 }
+
+/// README's "Use" block lists every option `--help` shows, for the default command and each
+/// subcommand (the stronger form of the test above: a newcomer reads the block, not every page).
+#[test]
+fn readme_use_block_lists_every_option_of_help() {
+    let readme = readme();
+    let start = readme.find("## Use\n").expect("a Use section");
+    let block = &readme[start..];
+    let block = &block[..block[7..].find("\n## ").map_or(block.len(), |i| i + 7)];
+    let fenced: String = block
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let option = regex::Regex::new(r"^\s+(?:-[A-Za-z], )?(--[a-z][a-z-]*)").unwrap();
+    let mut missing = vec![];
+    for sub in [
+        None,
+        Some("rules"),
+        Some("explain"),
+        Some("inspect"),
+        Some("eval"),
+    ] {
+        let mut cmd = assert_cmd::Command::cargo_bin("nnlint").unwrap();
+        if let Some(s) = sub {
+            cmd.arg(s);
+        }
+        let help = String::from_utf8(cmd.arg("--help").output().unwrap().stdout).unwrap();
+        for cap in help.lines().filter_map(|l| option.captures(l)) {
+            let flag = &cap[1];
+            if flag == "--help" || flag == "--version" {
+                continue;
+            }
+            let listed = fenced.match_indices(flag).any(|(i, _)| {
+                !fenced[i + flag.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+            if !listed {
+                missing.push(format!("{} {flag}", sub.unwrap_or("nnlint")));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in README's Use block: {missing:?}");
+}

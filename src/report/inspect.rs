@@ -96,9 +96,13 @@ pub fn text(path: &str, model: &Model) -> String {
     for (i, o) in g.outputs.iter().enumerate() {
         let head = output_head(g, o.value, model.opset);
         let name = if is_source(model) && !o.name_speaks {
-            // Made-up layer names (a PyTorch module path nnlint gave the output) say little: the
-            // line does.
-            format!("{i}: {}", value_place(model, o.value, &head.output))
+            // A module path nnlint gave the output says little without its line (it is still the
+            // name `[outputs]` and `--output-intent` use).
+            format!(
+                "{i}: {} ({})",
+                head.output,
+                value_place(model, o.value, &head.output)
+            )
         } else {
             head.output.clone()
         };
