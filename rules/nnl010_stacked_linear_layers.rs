@@ -554,6 +554,7 @@ mod tests {
             weights: Weights::Absent,
             assumed_widths: vec![],
             not_followed: vec![],
+            syntax_errors: vec![],
         }
     }
 

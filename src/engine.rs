@@ -62,6 +62,14 @@ impl FileResult {
         }
     }
 
+    /// Syntax errors in a Python file or notebook, whether its model was read or not.
+    pub fn syntax_errors(&self) -> &[crate::ir::SyntaxErrorAt] {
+        match &self.outcome {
+            Ok(l) => &l.model.syntax_errors,
+            Err(e) => &e.syntax_errors,
+        }
+    }
+
     pub fn findings(&self) -> &[Finding] {
         match &self.outcome {
             Ok(l) => &l.findings,
@@ -316,10 +324,10 @@ pub fn lint_run(
 pub fn exit_code(results: &[FileResult]) -> i32 {
     if results.iter().any(|r| r.unreadable().is_some()) {
         2
-    } else if results
-        .iter()
-        .any(|r| r.findings().iter().any(|f| f.severity >= r.fail_on))
-    {
+    } else if results.iter().any(|r| {
+        !r.syntax_errors().is_empty() || r.findings().iter().any(|f| f.severity >= r.fail_on)
+    }) {
+        // A syntax error fails the run as ruff's do, whatever `fail-on` says.
         1
     } else {
         0

@@ -538,6 +538,31 @@ pub struct Model {
     /// to data it lost, a loss whose input it could not pair): the file is *partly checked*. Empty
     /// for every other format.
     pub not_followed: Vec<NotFollowed>,
+    /// Syntax errors in Python source or a notebook's cells: the model is what parsed around them.
+    /// Empty for every other format.
+    pub syntax_errors: Vec<SyntaxErrorAt>,
+}
+
+/// A syntax error in a source file, located as every report needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxErrorAt {
+    /// 1-based line and column (in characters) in the file's text (a notebook's JSON text).
+    pub line: usize,
+    pub column: usize,
+    /// In a notebook: the cell (as Jupyter numbers them) and the line inside it.
+    pub cell: Option<(usize, usize)>,
+    /// The parser's message (`Expected ')', found newline`).
+    pub message: String,
+}
+
+impl SyntaxErrorAt {
+    /// Where, as a person reads it: `line 13, column 12` or `cell 3, line 2`.
+    pub fn place(&self) -> String {
+        match self.cell {
+            Some((cell, line)) => format!("cell {cell}, line {line}"),
+            None => format!("line {}, column {}", self.line, self.column),
+        }
+    }
 }
 
 /// One place a front end could not follow.

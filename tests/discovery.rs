@@ -28,6 +28,16 @@ fn copy(root: &Path, rel: &str, from: &str) {
     put(root, rel, &std::fs::read(fixture(from)).unwrap());
 }
 
+/// A PyTorch script with an unclosed `(` inside `nn.Sequential(`.
+const BROKEN_PY: &str = "import torch.nn as nn
+
+model = nn.Sequential(
+    nn.Linear(10, 1),
+    nn.Softmax(dim=1),
+
+criterion = nn.BCELoss()
+";
+
 /// A repository as a user has it: its own models, and buggy models in the places a walk must not go.
 fn scratch_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -49,6 +59,8 @@ fn scratch_repo() -> tempfile::TempDir {
     );
     put(d, "package.json", br#"{"name": "web", "version": "1.0.0"}"#);
     put(d, "lfs/weights.onnx", LFS_POINTER.as_bytes());
+    // A script whose model has an unclosed `(`: a syntax error at its line, nothing guessed.
+    put(d, "broken.py", BROKEN_PY.as_bytes());
     // Third-party code, build output, caches: every one holds a buggy model.
     for place in [
         "venv/lib/python3.12/site-packages/pkg",
@@ -121,6 +133,7 @@ fn a_walk_reports_only_the_repositorys_own_models_and_names_the_lfs_pointer() {
     assert_eq!(
         statuses(&doc),
         pairs(&[
+            ("broken.py", "not-checked"),
             ("lfs/weights.onnx", "error"),
             ("models/bad.onnx", "ok"),
             ("models/good.onnx", "ok"),
@@ -128,7 +141,12 @@ fn a_walk_reports_only_the_repositorys_own_models_and_names_the_lfs_pointer() {
         ]),
         "{out}"
     );
-    let lfs = doc["files"][0]["error"].as_str().unwrap();
+    // The syntax error is named at its line; nothing is guessed about the model around it.
+    assert_eq!(
+        doc["files"][0]["syntax_errors"],
+        serde_json::json!([{"line": 8, "column": 1, "message": "unexpected EOF while parsing"}])
+    );
+    let lfs = doc["files"][1]["error"].as_str().unwrap();
     for needle in ["Git LFS pointer", "git lfs pull", "lfs: true"] {
         assert!(lfs.contains(needle), "{lfs}");
     }
@@ -143,11 +161,15 @@ fn a_walk_reports_only_the_repositorys_own_models_and_names_the_lfs_pointer() {
         err.contains("error: lfs/weights.onnx: a Git LFS pointer"),
         "{err}"
     );
-    assert!(!out.contains("error:"), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("error:")), "{out}");
+    assert!(out.starts_with("broken.py:8:1: syntax error: unexpected EOF while parsing\n"));
     assert!(out.contains("models/bad.onnx: softmax over a single unit"));
     assert!(out.contains("train.py:12:20: softmax over a single unit"));
     assert!(
-        out.ends_with("2 findings in 3 files; 1 file could not be read\n"),
+        out.ends_with(
+            "2 findings in 3 files; 1 file could not be read; 1 file with syntax errors; 1 file \
+             not checked\n"
+        ),
         "{out}"
     );
 
@@ -170,20 +192,41 @@ fn a_walk_reports_only_the_repositorys_own_models_and_names_the_lfs_pointer() {
     let notes = run0["invocations"][0]["toolExecutionNotifications"]
         .as_array()
         .unwrap();
-    assert_eq!(notes.len(), 1);
-    assert_eq!(notes[0]["level"], "error");
-    assert!(
-        notes[0]["message"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("Git LFS pointer")
+    let texts: Vec<&str> = notes
+        .iter()
+        .map(|n| n["message"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert_eq!(
+        texts[0],
+        "broken.py: syntax error: unexpected EOF while parsing"
     );
+    assert_eq!(
+        notes[0]["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 8, "startColumn": 1})
+    );
+    assert!(texts[1].starts_with("broken.py: not checked"), "{texts:?}");
+    assert!(texts[2].contains("Git LFS pointer"), "{texts:?}");
+    assert_eq!(notes[2]["level"], "error");
     assert_eq!(run0["invocations"][0]["executionSuccessful"], false);
 
     // Without the pointer the findings decide: exit 1.
     let (code, out, _) = run(d, &["--extend-exclude", "lfs", "--format", "concise"]);
     assert_eq!(code, 1, "{out}");
-    assert_eq!(out.lines().count(), 2, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains(" NNL001 ")).count(),
+        2,
+        "{out}"
+    );
+    // The syntax error alone fails the run, as ruff's do; --exit-zero does not.
+    let (code, out, _) = run(d, &["--format", "concise", "broken.py"]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        out,
+        "broken.py:8:1: syntax error: unexpected EOF while parsing\n\
+         broken.py:1:1: note: not checked: no model or loss could be resolved\n"
+    );
+    assert_eq!(run(d, &["--exit-zero", "broken.py"]).0, 0);
 }
 
 #[test]
@@ -217,11 +260,11 @@ fn excludes_come_from_the_config_and_the_command_line() {
     // `--extend-exclude` adds globs, anchored at the working directory or matched by name.
     assert_eq!(
         linted(&["--extend-exclude", "lfs,models/*.onnx"]),
-        ["train.py"]
+        ["broken.py", "train.py"]
     );
     assert_eq!(
         linted(&["--extend-exclude", "*.onnx"]),
-        ["train.py"],
+        ["broken.py", "train.py"],
         "a name glob matches at any depth"
     );
     // .gitignore and .ignore are honoured unless told otherwise.
@@ -234,7 +277,7 @@ fn excludes_come_from_the_config_and_the_command_line() {
         "nnlint.toml",
         b"extend-exclude = [\"lfs\", \"models/good.onnx\"]\n",
     );
-    assert_eq!(linted(&[]), ["models/bad.onnx", "train.py"]);
+    assert_eq!(linted(&[]), ["broken.py", "models/bad.onnx", "train.py"]);
     let (code, _, _) = run(d, &[]);
     assert_eq!(code, 1);
     // ... and `exclude` there replaces the defaults; a pyproject's [tool.nnlint] works alike.
@@ -789,6 +832,66 @@ fn show_settings_names_the_config_file_and_what_it_sets() {
         err.contains("nnlint: config file for 1 file: pyproject.toml\n")
             && err.contains("nnlint: config file for 1 file: models/other/nnlint.toml\n"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_syntax_error_is_reported_at_its_line_and_what_parsed_is_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The model parses; a helper further down does not.
+    put(
+        d,
+        "partial.py",
+        format!("{NLL_OF_SOFTMAX}\ndef broken(:\n    pass\n").as_bytes(),
+    );
+    let (code, out, _) = run(d, &["--format", "concise", "partial.py"]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("partial.py:16:12: syntax error: "),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("partial.py:16:13: syntax error: "),
+        "{out}"
+    );
+    assert!(lines[2].starts_with("partial.py:8:5: NNL011 "), "{out}");
+    // A notebook's syntax error is named by cell and line in human output.
+    let (a, b) = BROKEN_PY.split_at(BROKEN_PY.find("model =").unwrap());
+    put(d, "broken.ipynb", notebook(&[a, b]).as_bytes());
+    let (code, out, _) = run(d, &["broken.ipynb"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with(
+            "broken.ipynb (cell 2, line 6): syntax error: unexpected EOF while parsing\n"
+        ),
+        "{out}"
+    );
+    // Every machine format carries it.
+    let (_, out, _) = run(d, &["--format", "github", "partial.py"]);
+    assert!(
+        out.starts_with("::error file=partial.py,line=16,col=12,title=nnlint%3A syntax error::"),
+        "{out}"
+    );
+    let (_, out, _) = run(d, &["--format", "gitlab", "broken.ipynb"]);
+    let issues = json(&out);
+    assert_eq!(issues[0]["check_name"], "nnlint/syntax-error");
+    assert_eq!(issues[0]["severity"], "critical");
+    let (_, out, _) = run(d, &["--format", "junit", "broken.ipynb"]);
+    assert!(
+        out.contains("<failure type=\"syntax-error\" message=\"broken.ipynb:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("failures=\"1\" errors=\"0\" skipped=\"0\""),
+        "{out}"
+    );
+    let (_, out, _) = run(d, &["--statistics", "partial.py", "broken.ipynb"]);
+    assert!(
+        out.contains("    2  files with syntax errors: partial.py, broken.ipynb\n"),
+        "{out}"
     );
 }
 

@@ -463,6 +463,7 @@ mod tests {
                 weights: Weights::Real,
                 assumed_widths: vec![],
                 not_followed: vec![],
+                syntax_errors: vec![],
             }
         }
     }

@@ -6,7 +6,8 @@
 //! path, the node and the message, not the line, so an issue survives edits above it and GitLab can
 //! tell new issues from fixed ones; two equal findings in one file get distinct fingerprints. A file
 //! that could not be read is a `blocker` issue (`nnlint/unreadable`), a file nnlint did not or only
-//! partly check an `info` one, so no status is silent; suppressed findings are left out.
+//! partly check an `info` one, a syntax error a `critical` one (`nnlint/syntax-error`), so no
+//! status is silent; suppressed findings are left out.
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -36,6 +37,18 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
     };
     for r in results {
         let path = display_path(&r.path, &opts.root);
+        for e in r.syntax_errors() {
+            let check = "nnlint/syntax-error";
+            issues.push(issue(
+                format!("{path}: syntax error: {}", e.message),
+                check,
+                fingerprint(&[check, &path, &e.message]),
+                "critical",
+                &path,
+                e.line,
+                None,
+            ));
+        }
         match &r.outcome {
             Err(e) => {
                 let (check, severity, text) = if r.not_checked().is_some() {

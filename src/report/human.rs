@@ -70,6 +70,9 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> super::Rendered {
     let mut errors = String::new();
     for r in results {
         let path = display_path(&r.path, &opts.root);
+        for e in r.syntax_errors() {
+            out.push_str(&format!("{}\n", super::syntax_error_line(&path, e, true)));
+        }
         match &r.outcome {
             Err(e) if e.not_checked => out.push_str(&format!("note: {path}: {e}\n")),
             Err(e) if e.not_a_model => {

@@ -4,7 +4,7 @@
 //! `<failure>` per finding (the rule as `type`, `path:line:col: message` as `message`, the help, the
 //! evidence and the symptom as text). A file that could not be read has an `<error>`, a file that was
 //! not checked or was skipped (not a model) is `<skipped>` with the reason, a partly checked file says
-//! so in `<system-out>`. No timestamps or durations: the same run gives the same bytes.
+//! so in `<system-out>`; each syntax error is a `<failure type="syntax-error">`. No timestamps or durations: the same run gives the same bytes.
 
 use super::{RenderOptions, display_path, partly_note, resolve};
 use crate::engine::FileResult;
@@ -25,7 +25,30 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
             attr(&path),
             attr(&path)
         ));
+        // Syntax errors fail the file's test case, whatever else it says.
+        let syntax: String = r
+            .syntax_errors()
+            .iter()
+            .map(|e| {
+                let line = super::syntax_error_line(&path, e, false);
+                format!(
+                    "      <failure type=\"syntax-error\" message=\"{}\">{}</failure>\n",
+                    attr(&line),
+                    text(&line)
+                )
+            })
+            .collect();
+        if !syntax.is_empty() {
+            failures += 1;
+        }
         match &r.outcome {
+            Err(e) if !syntax.is_empty() => {
+                // Not checked because of what did not parse: the failures, and the note.
+                cases.push_str(&format!(
+                    ">\n{syntax}      <system-out>{}</system-out>\n    </testcase>\n",
+                    text(&e.message)
+                ));
+            }
             Err(e) if r.unreadable().is_some() => {
                 errors += 1;
                 cases.push_str(&format!(
@@ -51,12 +74,13 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                     .not_followed
                     .first()
                     .map(|first| partly_note(first, &l.model.not_followed));
-                if l.findings.is_empty() && partly.is_none() {
+                if l.findings.is_empty() && partly.is_none() && syntax.is_empty() {
                     cases.push_str("/>\n");
                     continue;
                 }
                 cases.push_str(">\n");
-                if !l.findings.is_empty() {
+                cases.push_str(&syntax);
+                if !l.findings.is_empty() && syntax.is_empty() {
                     failures += 1;
                 }
                 for f in &l.findings {

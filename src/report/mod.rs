@@ -129,6 +129,18 @@ fn unchecked_reasons(results: &[FileResult]) -> Vec<(String, usize)> {
     rows
 }
 
+/// One syntax error as text formats print it: `path:13:12: syntax error: message` (human output
+/// names a notebook's cell and line instead, as Jupyter numbers them).
+pub(crate) fn syntax_error_line(path: &str, e: &crate::ir::SyntaxErrorAt, human: bool) -> String {
+    match e.cell {
+        Some(_) if human => format!("{path} ({}): syntax error: {}", e.place(), e.message),
+        _ => format!(
+            "{path}:{}:{}: syntax error: {}",
+            e.line, e.column, e.message
+        ),
+    }
+}
+
 /// The human summary: findings in the files linted, then each other status with its count (the
 /// skipped files also by name).
 pub(crate) fn summary_line(results: &[FileResult], opts: &RenderOptions) -> String {
@@ -142,6 +154,13 @@ pub(crate) fn summary_line(results: &[FileResult], opts: &RenderOptions) -> Stri
     let unreadable = results.iter().filter(|r| r.unreadable().is_some()).count();
     if unreadable > 0 {
         parts.push(format!("{} could not be read", plural(unreadable, "file")));
+    }
+    let syntax = results
+        .iter()
+        .filter(|r| !r.syntax_errors().is_empty())
+        .count();
+    if syntax > 0 {
+        parts.push(format!("{} with syntax errors", plural(syntax, "file")));
     }
     let partly = results
         .iter()
@@ -192,6 +211,7 @@ pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> 
             .collect()
     };
     let unreadable = paths(&|r| r.unreadable().is_some());
+    let syntax = paths(&|r| !r.syntax_errors().is_empty());
     let not_checked = paths(&|r| r.not_checked().is_some());
     let partly = paths(&|r| r.partly_checked().is_some());
     let reasons = unchecked_reasons(results);
@@ -204,6 +224,8 @@ pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> 
             "statistics": rows,
             "unreadable_files": unreadable.len(),
             "unreadable": unreadable,
+            "syntax_error_files": syntax.len(),
+            "syntax_errors": syntax,
             "not_checked_files": not_checked.len(),
             "not_checked": not_checked,
             "partly_checked_files": partly.len(),
@@ -224,6 +246,7 @@ pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> 
     }
     for (paths, what) in [
         (&unreadable, "could not be read"),
+        (&syntax, "with syntax errors"),
         (&not_checked, "not checked"),
         (&partly, "partly checked"),
     ] {
@@ -537,6 +560,9 @@ fn concise(results: &[FileResult], opts: &RenderOptions) -> String {
     let mut out = String::new();
     for r in results {
         let path = display_path(&r.path, &opts.root);
+        for e in r.syntax_errors() {
+            out.push_str(&format!("{}\n", syntax_error_line(&path, e, false)));
+        }
         match &r.outcome {
             Err(e) if e.not_checked => out.push_str(&format!("{path}:1:1: note: {e}\n")),
             Err(e) if e.not_a_model => {
@@ -575,6 +601,16 @@ fn github(results: &[FileResult], opts: &RenderOptions) -> String {
     let mut out = String::new();
     for r in results {
         let path = display_path(&r.path, &opts.root);
+        for e in r.syntax_errors() {
+            out.push_str(&format!(
+                "::error file={},line={},col={},title={}::{}\n",
+                prop(&path),
+                e.line,
+                e.column,
+                prop("nnlint: syntax error"),
+                data(&e.message)
+            ));
+        }
         match &r.outcome {
             Err(e) if e.not_checked => out.push_str(&format!(
                 "::notice file={},line=1,title={}::{}\n",

@@ -21,6 +21,16 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
     let mut notifications = vec![];
     for r in results {
         let uri = display_path(&r.path, &opts.root);
+        for e in r.syntax_errors() {
+            notifications.push(json!({
+                "level": "error",
+                "message": { "text": format!("{uri}: syntax error: {}", e.message) },
+                "locations": [{ "physicalLocation": {
+                    "artifactLocation": { "uri": uri },
+                    "region": { "startLine": e.line, "startColumn": e.column },
+                } }],
+            }));
+        }
         match &r.outcome {
             Err(e) if e.not_a_model && opts.ignore_non_models => {}
             Err(e) => notifications.push(json!({

@@ -414,6 +414,7 @@ fn build(
         weights: weights_state,
         assumed_widths: lowered.assumed_widths,
         not_followed: vec![],
+        syntax_errors: vec![],
     })
 }
 

@@ -171,6 +171,7 @@ pub fn lower(proto: &ModelProto, path: &Path) -> Result<Model, LoadError> {
     let model = Model {
         assumed_widths: vec![],
         not_followed: vec![],
+        syntax_errors: vec![],
         path: path.to_path_buf(),
         format: Format::Onnx,
         source_name: path

@@ -255,6 +255,29 @@ fn python2_line(text: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// Each syntax error located as reports need it: line and column of the file's text, and the
+/// notebook cell and line.
+fn syntax_errors_at(
+    source: &Source,
+    errors: &[syntax::SyntaxError],
+) -> Vec<crate::ir::SyntaxErrorAt> {
+    errors
+        .iter()
+        .map(|e| {
+            let (line, column) = crate::load::keras::tree::line_col(&source.text, e.span.offset);
+            crate::ir::SyntaxErrorAt {
+                line,
+                column,
+                cell: source
+                    .cells
+                    .as_ref()
+                    .and_then(|cells| cell_line(&source.text, cells, e.span.offset)),
+                message: e.message.clone(),
+            }
+        })
+        .collect()
+}
+
 /// Metadata key of a notebook's code cells: `cell:offset` pairs (offset of the cell's code in the
 /// JSON text), for [`notebook_position`].
 pub const CELL_STARTS: &str = "notebook_cell_starts";
@@ -313,6 +336,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
     if world.frameworks.is_empty() {
         return Err(no_deep_learning());
     }
+    let syntax_errors = syntax_errors_at(&source, &errors);
     let mut metadata = BTreeMap::new();
     metadata.insert("frameworks".into(), world.frameworks.join(", "));
     if let Some(first) = errors.first() {
@@ -362,6 +386,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
     let empty = |metadata: BTreeMap<String, String>| Model {
         assumed_widths: vec![],
         not_followed: vec![],
+        syntax_errors: vec![],
         path: path.to_path_buf(),
         format: source.format,
         source_name: display.clone(),
@@ -390,13 +415,19 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
                 "python_models".into(),
                 "no model or loss is built in this file".into(),
             );
-            return Ok(empty(metadata));
+            return Ok(Model {
+                syntax_errors,
+                ..empty(metadata)
+            });
         }
         let (at, reason) = where_it_stopped(&world, &source);
-        return Err(LoadError::not_checked_because(
-            format!("not checked: no model or loss could be resolved{at}"),
-            reason,
-        ));
+        return Err(LoadError {
+            syntax_errors,
+            ..LoadError::not_checked_because(
+                format!("not checked: no model or loss could be resolved{at}"),
+                reason,
+            )
+        });
     }
     // Every model the file builds is checked on its own, lowered one by one and put side by side
     // in one graph (each keeps its outputs, losses and metrics).
@@ -435,14 +466,18 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         }
     }
     let Some(mut model) = merged else {
-        return Err(LoadError::not_checked_because(
-            format!(
-                "not checked: the model does not lower: {}",
-                not_lowered.join("; ")
-            ),
-            "the model does not lower",
-        ));
+        return Err(LoadError {
+            syntax_errors,
+            ..LoadError::not_checked_because(
+                format!(
+                    "not checked: the model does not lower: {}",
+                    not_lowered.join("; ")
+                ),
+                "the model does not lower",
+            )
+        });
     };
+    model.syntax_errors = syntax_errors;
     // Places where a model or a loss may have been lost: the file is partly checked.
     let mut seen = vec![];
     for g in world.gaps.iter().filter(|g| interp::loses_model(g.reason)) {
