@@ -233,3 +233,25 @@ fn readme_use_block_lists_every_option_of_help() {
     }
     assert!(missing.is_empty(), "not in README's Use block: {missing:?}");
 }
+
+/// README's example is what nnlint prints for that file in a 100-column terminal, byte for byte
+/// (the finding; the run's summary line is left out).
+#[test]
+fn readme_example_is_the_real_output() {
+    let readme = readme();
+    let start = readme.find("```\nNNL001 ").expect("the example block") + 4;
+    let block = &readme[start..start + readme[start..].find("```\n").unwrap()];
+    let out = assert_cmd::Command::cargo_bin("nnlint")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .arg("fixtures/NNL001/bad_keras_mlp_opset13.onnx")
+        .output()
+        .unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    let finding = out
+        .strip_suffix("\n1 finding in 1 file\n")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(block, finding, "README.md's example");
+}

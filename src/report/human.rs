@@ -183,21 +183,23 @@ fn render_one(
     out.push('\n');
 }
 
-/// `line` broken at spaces into lines of at most `width` characters, continuation lines indented by
-/// four spaces; one line when the width is unknown.
+/// `line` broken at spaces into lines of at most `width` characters, keeping its indentation,
+/// continuation lines indented two spaces more; one line when the width is unknown.
 fn wrap(line: &str, width: Option<usize>) -> String {
     let Some(width) = width else {
         return format!("{line}\n");
     };
+    let body = line.trim_start_matches(' ');
+    let indent = &line[..line.len() - body.len()];
     let mut out = String::new();
-    let mut current = String::new();
-    for word in line.split(' ') {
+    let mut current = indent.to_string();
+    for word in body.split(' ') {
         let fits = current.chars().count() + 1 + word.chars().count() <= width;
         if !current.trim().is_empty() && !fits {
             out.push_str(current.trim_end());
             out.push('\n');
-            current = "    ".to_string();
-        } else if !current.is_empty() {
+            current = format!("{indent}  ");
+        } else if !current.trim().is_empty() {
             current.push(' ');
         }
         current.push_str(word);
