@@ -173,25 +173,29 @@ fn line_bounds(text: &str, start: usize, end: usize, json: bool) -> (usize, usiz
 }
 
 /// `# noqa: NNL001, NNL004` (ruff/flake8 style: codes or rule names after `noqa:`; a bare `# noqa`
-/// names no nnlint rule).
+/// names no nnlint rule). Every `noqa:` of the comment counts, so `# noqa: E501  # nnlint: noqa:
+/// NNL001` names NNL001.
 pub fn noqa_codes(comment: &str) -> Vec<String> {
     let lower = comment.to_ascii_lowercase();
-    let Some(at) = lower.find("noqa:") else {
-        return vec![];
-    };
-    comment[at + "noqa:".len()..]
-        .split([',', ' ', '\t', '"'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .take_while(|s| {
-            let code = s.len() == 6
-                && s[..3].eq_ignore_ascii_case("nnl")
-                && s[3..].chars().all(|c| c.is_ascii_digit());
-            let name = s.contains('-') && s.chars().all(|c| c.is_ascii_lowercase() || c == '-');
-            code || name
-        })
-        .map(str::to_string)
-        .collect()
+    let mut out = vec![];
+    for (at, _) in lower.match_indices("noqa:") {
+        out.extend(
+            comment[at + "noqa:".len()..]
+                .split([',', ' ', '\t', '"'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .take_while(|s| {
+                    let code = s.len() == 6
+                        && s[..3].eq_ignore_ascii_case("nnl")
+                        && s[3..].chars().all(|c| c.is_ascii_digit());
+                    let name =
+                        s.contains('-') && s.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+                    code || name
+                })
+                .map(str::to_string),
+        );
+    }
+    out
 }
 
 #[cfg(test)]
@@ -259,6 +263,10 @@ mod tests {
             ["NNL004", "log-of-softmax"]
         );
         assert!(on_lines(PythonSource, py, [at("y = 2")].into_iter()).is_empty());
+        assert_eq!(
+            noqa_codes("# noqa: E501  # nnlint: noqa: NNL001, NNL002"),
+            ["NNL001", "NNL002"]
+        );
         assert!(on_lines(Onnx, py, [at("NLLLoss")].into_iter()).is_empty());
         // A notebook cell written as one string: only the labelled line of the cell counts.
         let nb = r#"{"cells": [{"cell_type": "code", "source": "a = f()  # noqa: NNL001\nb = g()\nc = h()  # noqa: NNL002"}]}"#;

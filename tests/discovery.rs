@@ -645,6 +645,12 @@ fn add_noqa_suppresses_each_finding_on_its_line_once() {
         "    nn.Softmax(dim=1),  # probs\n",
     );
     put(d, "commented.py", commented.as_bytes());
+    // ruff's own noqa comment stays ruff's; nnlint's goes after it.
+    let ruff = NLL_OF_SOFTMAX.replace(
+        "    nn.Softmax(dim=1),\n",
+        "    nn.Softmax(dim=1),  # noqa: E501\n",
+    );
+    put(d, "ruff.py", ruff.as_bytes());
     let (a, b) = NLL_OF_SOFTMAX.split_at(NLL_OF_SOFTMAX.find("\nx =").unwrap() + 1);
     let nb = notebook(&[a, b]);
     put(d, "nb.ipynb", nb.as_bytes());
@@ -665,7 +671,7 @@ fn add_noqa_suppresses_each_finding_on_its_line_once() {
         "{err}"
     );
     assert!(
-        err.ends_with("nnlint: added 5 suppressions on 5 lines in 4 files; 1 finding left\n"),
+        err.ends_with("nnlint: added 6 suppressions on 6 lines in 5 files; 1 finding left\n"),
         "{err}"
     );
     assert_eq!(
@@ -685,6 +691,10 @@ fn add_noqa_suppresses_each_finding_on_its_line_once() {
         merged
             .replace("NNL004 (reviewed)", "NNL004, NNL011 (reviewed)")
             .replace('\n', "\r\n")
+    );
+    assert_eq!(
+        read(d, "ruff.py"),
+        ruff.replace("# noqa: E501\n", "# noqa: E501  # nnlint: noqa: NNL011\n")
     );
     assert_eq!(
         read(d, "commented.py"),
@@ -715,14 +725,14 @@ fn add_noqa_suppresses_each_finding_on_its_line_once() {
         &["--format", "concise", "--extend-exclude", "*.onnx", "."],
     );
     assert_eq!((code, out.as_str()), (0, ""));
-    let before: Vec<String> = ["two.py", "merge.py", "commented.py", "nb.ipynb"]
+    let before: Vec<String> = ["two.py", "merge.py", "commented.py", "ruff.py", "nb.ipynb"]
         .iter()
         .map(|f| read(d, f))
         .collect();
     let (code, _, err) = run(d, &["--add-noqa", "--extend-exclude", "*.onnx", "."]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(err, "nnlint: added no suppression\n");
-    let after: Vec<String> = ["two.py", "merge.py", "commented.py", "nb.ipynb"]
+    let after: Vec<String> = ["two.py", "merge.py", "commented.py", "ruff.py", "nb.ipynb"]
         .iter()
         .map(|f| read(d, f))
         .collect();
