@@ -573,3 +573,14 @@ fn python_files_are_named_by_their_source_in_inspect_sarif_and_github() {
             .contains("(at classifier.1)")
     );
 }
+
+#[test]
+fn statistics_give_each_reason_once_in_words() {
+    let (code, out, _) = nnlint(&["--statistics", "fixtures/not_checked"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("    2  not checked: the architecture is not recorded in the file"),
+        "{out}"
+    );
+    assert!(!out.contains("not checked: not checked"), "{out}");
+}

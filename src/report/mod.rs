@@ -112,7 +112,13 @@ fn unchecked_reasons(results: &[FileResult]) -> Vec<(String, usize)> {
     let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
     for r in results {
         if let Some(e) = r.not_checked() {
-            let why = e.reason.clone().unwrap_or_else(|| e.message.clone());
+            let why = e.reason.clone().unwrap_or_else(|| {
+                // The message of a not-checked file starts with "not checked: " itself.
+                e.message
+                    .strip_prefix("not checked: ")
+                    .unwrap_or(&e.message)
+                    .to_string()
+            });
             *counts.entry(format!("not checked: {why}")).or_default() += 1;
         }
         if let Some(places) = r.partly_checked() {
