@@ -555,6 +555,7 @@ mod tests {
             assumed_widths: vec![],
             not_followed: vec![],
             syntax_errors: vec![],
+            imported_sources: vec![],
         }
     }
 

@@ -153,18 +153,24 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
                 .flat_map(|o| o.origin.suppress.iter().cloned())
                 .collect(),
         };
-        // A comment on any line the finding labels (the loss line, a secondary label).
-        let line_level = match &model.source_text {
-            Some(text) => suppress::on_lines(
-                model.format,
-                text,
-                f.labels.iter().filter_map(|l| match l.at {
-                    At::Span(s) => Some(s),
-                    At::Op(_) => None,
-                }),
-            ),
-            None => vec![],
-        };
+        // A comment on any line the finding labels (the loss line, a secondary label), in the
+        // file the line is in (an imported module is Python source).
+        let line_level: Vec<String> = f
+            .labels
+            .iter()
+            .filter_map(|l| match l.at {
+                At::Span(s) => model.locate(s),
+                At::Op(_) => None,
+            })
+            .flat_map(|at| {
+                let format = if at.path.is_some() {
+                    crate::ir::Format::PythonSource
+                } else {
+                    model.format
+                };
+                suppress::on_lines(format, at.text, std::iter::once(at.span))
+            })
+            .collect();
         let hit = |codes: &[String]| codes.iter().any(|c| suppress::matches(c, f.code, f.name));
         if hit(&model_level) {
             suppressed.push((f, format!("metadata_props `{}`", suppress::METADATA_KEY)));
@@ -316,7 +322,45 @@ pub fn lint_run(
             _ => run.results.push(r),
         }
     }
+    report_once(&mut run.results);
     Ok(run)
+}
+
+/// A finding whose primary location is in a module another linted file imports (the head in
+/// `models.py` found through `train.py`) is reported once per run: by that module's own result
+/// when it finds it there, else by the first file (in target order) that found it.
+fn report_once(results: &mut [FileResult]) {
+    // Where a finding's primary span is: whether it is in an imported module, the file
+    // (canonical) and the offset in that file.
+    fn place(own: &Path, model: &Model, f: &Finding) -> Option<(bool, PathBuf, usize)> {
+        let Some(At::Span(s)) = f.primary() else {
+            return None;
+        };
+        let at = model.locate(s)?;
+        let file = at.path.unwrap_or(own);
+        let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        Some((at.path.is_some(), file, at.span.offset))
+    }
+    let mut seen: std::collections::HashSet<(&'static str, PathBuf, usize)> = Default::default();
+    // A file's own findings first, so a module linted in the run keeps what it finds itself.
+    for r in results.iter() {
+        if let Ok(l) = &r.outcome {
+            for f in &l.findings {
+                if let Some((false, file, offset)) = place(&r.path, &l.model, f) {
+                    seen.insert((f.code, file, offset));
+                }
+            }
+        }
+    }
+    for r in results.iter_mut() {
+        let Ok(l) = &mut r.outcome else { continue };
+        let model = &l.model;
+        let own = &r.path;
+        l.findings.retain(|f| match place(own, model, f) {
+            Some((true, file, offset)) => seen.insert((f.code, file, offset)),
+            _ => true,
+        });
+    }
 }
 
 /// Exit code policy: 2 when any file could not be read, else 1 when a finding is at or above its

@@ -3,7 +3,7 @@
 //! `MatMul`, `Add`, `Softmax{axis=-1}`), so one evaluator and one set of rules serve every format.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -541,6 +541,27 @@ pub struct Model {
     /// Syntax errors in Python source or a notebook's cells: the model is what parsed around them.
     /// Empty for every other format.
     pub syntax_errors: Vec<SyntaxErrorAt>,
+    /// Other files the model's spans point into: the first-party modules a Python file imports
+    /// (a model class defined in `models.py`, trained in the linted `train.py`).
+    pub imported_sources: Vec<ImportedSource>,
+}
+
+/// A file a Python model was partly read from: its spans are `base` plus an offset in `text`.
+#[derive(Clone, Debug)]
+pub struct ImportedSource {
+    pub path: PathBuf,
+    pub text: Arc<str>,
+    pub base: usize,
+}
+
+/// Where a span is: the model's own file (`path` none) or an imported one.
+#[derive(Clone, Copy, Debug)]
+pub struct Located<'a> {
+    /// The imported file; `None` for the model's own file.
+    pub path: Option<&'a Path>,
+    pub text: &'a str,
+    /// The span within `text`.
+    pub span: Span,
 }
 
 /// A syntax error in a source file, located as every report needs it.
@@ -578,6 +599,29 @@ pub struct NotFollowed {
 pub const REPRESENTATIVE_WIDTH: u64 = 64;
 
 impl Model {
+    /// The text a span of the model's source points into, and the span within it. `None` for a
+    /// model without source text.
+    pub fn locate(&self, span: Span) -> Option<Located<'_>> {
+        let own = self.source_text.as_deref()?;
+        for s in &self.imported_sources {
+            if span.offset >= s.base && span.offset <= s.base + s.text.len() {
+                return Some(Located {
+                    path: Some(&s.path),
+                    text: &s.text,
+                    span: Span {
+                        offset: span.offset - s.base,
+                        len: span.len,
+                    },
+                });
+            }
+        }
+        Some(Located {
+            path: None,
+            text: own,
+            span,
+        })
+    }
+
     /// Folder external data must stay inside.
     pub fn base_dir(&self) -> PathBuf {
         self.path

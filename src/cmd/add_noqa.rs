@@ -109,6 +109,14 @@ fn edit<'a>(path: &Path, model: &Model, findings: &'a [Finding]) -> Result<Edit<
             refused.push(format!("{} has no line in the source", f.code));
             continue;
         };
+        if let Some(file) = model.locate(span).and_then(|at| at.path) {
+            refused.push(format!(
+                "{}: its line is in {}, a module this file imports (add the comment there)",
+                f.code,
+                file.display()
+            ));
+            continue;
+        }
         match comment_position(text, span.offset, json) {
             Ok(pos) => {
                 at.entry(pos).or_default().push(f.code);

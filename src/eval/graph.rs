@@ -464,6 +464,7 @@ mod tests {
                 assumed_widths: vec![],
                 not_followed: vec![],
                 syntax_errors: vec![],
+                imported_sources: vec![],
             }
         }
     }

@@ -89,7 +89,7 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                     ));
                 }
                 for f in &l.findings {
-                    issues.push(finding(&path, &l.model, f, &mut fingerprint));
+                    issues.push(finding((&path, &opts.root), &l.model, f, &mut fingerprint));
                 }
             }
         }
@@ -100,13 +100,17 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
 }
 
 fn finding(
-    path: &str,
+    (path, root): (&str, &std::path::Path),
     model: &crate::ir::Model,
     f: &Finding,
     fingerprint: &mut impl FnMut(&[&str]) -> String,
 ) -> Value {
+    let resolved = resolve(model, f);
+    // The primary label is in a module the linted file imports: the issue is in that file.
+    let imported = resolved.file.as_ref().map(|p| display_path(p, root));
+    let path = imported.as_deref().unwrap_or(path);
     // A legacy .h5's config text is put together from HDF5 attributes: no file has those lines.
-    let line = resolve(model, f)
+    let line = resolved
         .region
         .filter(|_| model.format != Format::KerasH5)
         .map_or(1, |r| r.start_line);

@@ -13,11 +13,13 @@ use crate::ir::{Format, Model};
 
 struct Diag {
     message: String,
-    code: String,
+    code: Option<String>,
     severity: miette::Severity,
-    help: String,
+    help: Option<String>,
     source: NamedSource<String>,
     labels: Vec<LabeledSpan>,
+    /// The finding's labels in other files, each with its own source.
+    related: Vec<Diag>,
 }
 
 impl fmt::Debug for Diag {
@@ -36,13 +38,23 @@ impl std::error::Error for Diag {}
 
 impl Diagnostic for Diag {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(&self.code))
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c) as Box<dyn fmt::Display>)
     }
     fn severity(&self) -> Option<miette::Severity> {
         Some(self.severity)
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(&self.help))
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|d| d as &dyn Diagnostic)))
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         Some(&self.source)
@@ -91,7 +103,7 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> super::Rendered {
                 for (f, suppressed) in super::shown(linted, opts) {
                     render_one(
                         &handler,
-                        &path,
+                        (&path, &r.path, &opts.root),
                         &linted.model,
                         f,
                         suppressed,
@@ -114,7 +126,7 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> super::Rendered {
 
 fn render_one(
     handler: &GraphicalReportHandler,
-    path: &str,
+    (path, own, root): (&str, &std::path::Path, &std::path::Path),
     model: &Model,
     f: &Finding,
     suppressed: Option<&str>,
@@ -122,8 +134,15 @@ fn render_one(
     out: &mut String,
 ) {
     let resolved = super::resolve_within(model, f, width);
+    // A finding whose primary location is in a module the file imports is shown in that module.
+    let path = match &resolved.file {
+        Some(file) => display_path(file, root),
+        None => path.to_string(),
+    };
+    let path = path.as_str();
     // Notebooks: say which cell and line, as Jupyter shows them (the snippet is the JSON text).
     let where_ = match f.primary() {
+        Some(crate::finding::At::Span(_)) if resolved.file.is_some() => None,
         Some(crate::finding::At::Span(s)) => {
             crate::load::python::notebook_position(model, s.offset)
                 .map(|(cell, line)| format!(" (cell {cell}, line {line})"))
@@ -140,8 +159,10 @@ fn render_one(
     };
     let at = format!("{path}{position}{}", where_.unwrap_or_default());
     // The snippet's header names the file by the same path (not its bare name).
-    let base = model
-        .path
+    let base = resolved
+        .file
+        .as_deref()
+        .unwrap_or(&model.path)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -154,19 +175,38 @@ fn render_one(
             None => format!("{at}: {}", f.message),
             Some(why) => format!("{at}: {} (suppressed by {why})", f.message),
         },
-        code: format!("{} {}", f.code, f.name),
+        code: Some(format!("{} {}", f.code, f.name)),
         severity: match f.severity {
             _ if suppressed.is_some() => miette::Severity::Advice,
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
             Severity::Info => miette::Severity::Advice,
         },
-        help: f.help.clone(),
+        help: Some(f.help.clone()),
         source: NamedSource::new(source_name, resolved.source_text),
         labels: resolved
             .labels
             .into_iter()
             .map(|(offset, len, text)| LabeledSpan::new(Some(text), offset, len))
+            .collect(),
+        related: resolved
+            .elsewhere
+            .iter()
+            .map(|e| {
+                let p = display_path(e.path(own), root);
+                Diag {
+                    message: format!(
+                        "{p}:{}:{}: {}",
+                        e.region.start_line, e.region.start_column, e.text
+                    ),
+                    code: None,
+                    severity: miette::Severity::Advice,
+                    help: None,
+                    source: NamedSource::new(p, e.source_text.to_string()),
+                    labels: vec![LabeledSpan::new(Some(e.text.clone()), e.offset, e.len)],
+                    related: vec![],
+                }
+            })
             .collect(),
     };
     let mut text = String::new();

@@ -31,9 +31,9 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                     "not_followed": l.model.not_followed.iter().map(|n| json!({"reason": n.reason, "at": n.at})).collect::<Vec<_>>(),
                     "format": l.model.format,
                     "weights": l.model.weights,
-                    "findings": l.findings.iter().map(|f| finding(&l.model, f)).collect::<Vec<_>>(),
+                    "findings": l.findings.iter().map(|f| finding(&r.path, &l.model, f, opts)).collect::<Vec<_>>(),
                     "suppressed": l.suppressed.iter().map(|(f, why)| {
-                        let mut v = finding(&l.model, f);
+                        let mut v = finding(&r.path, &l.model, f, opts);
                         v["suppressed_by"] = json!(why);
                         v
                     }).collect::<Vec<_>>(),
@@ -75,7 +75,7 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
     s
 }
 
-fn finding(model: &Model, f: &Finding) -> Value {
+fn finding(path: &std::path::Path, model: &Model, f: &Finding, opts: &RenderOptions) -> Value {
     let resolved = resolve(model, f);
     let region = resolved.region.map(|r| {
         json!({ "line": r.start_line, "column": r.start_column, "end_line": r.end_line, "end_column": r.end_column })
@@ -88,7 +88,7 @@ fn finding(model: &Model, f: &Finding) -> Value {
         }),
         Check::Unconfirmed { reason } => json!({ "status": "unconfirmed", "reason": reason }),
     };
-    json!({
+    let mut v = json!({
         "code": f.code,
         "name": f.name,
         "severity": f.severity,
@@ -98,5 +98,25 @@ fn finding(model: &Model, f: &Finding) -> Value {
         "help": f.help,
         "symptom": f.symptom,
         "evidence": evidence,
-    })
+    });
+    // A finding that spans files (a head in an imported module, the loss in this file): where its
+    // primary location is, and every label in another file.
+    if let Some(file) = &resolved.file {
+        v["file"] = json!(display_path(file, &opts.root));
+    }
+    if !resolved.elsewhere.is_empty() {
+        v["related"] = resolved
+            .elsewhere
+            .iter()
+            .map(|e| {
+                let r = e.region;
+                json!({
+                    "file": display_path(e.path(path), &opts.root),
+                    "region": { "line": r.start_line, "column": r.start_column, "end_line": r.end_line, "end_column": r.end_column },
+                    "message": e.text,
+                })
+            })
+            .collect();
+    }
+    v
 }

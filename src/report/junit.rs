@@ -84,7 +84,11 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                     failures += 1;
                 }
                 for f in &l.findings {
-                    let (line, col) = resolve(&l.model, f)
+                    let resolved = resolve(&l.model, f);
+                    // The primary label is in a module the linted file imports: name that file.
+                    let imported = resolved.file.as_ref().map(|p| display_path(p, &opts.root));
+                    let path = imported.as_deref().unwrap_or(&path);
+                    let (line, col) = resolved
                         .region
                         .filter(|_| l.model.format != Format::KerasH5)
                         .map_or((1, 1), |r| (r.start_line, r.start_column));

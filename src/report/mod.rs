@@ -317,6 +317,30 @@ pub(crate) struct Resolved {
     pub labels: Vec<(usize, usize, String)>,
     /// 1-based line and column of the primary label in the real file; `None` for binary files.
     pub region: Option<Region>,
+    /// The file the primary label is in when it is not the linted file: a module the linted
+    /// Python file imports (the head layer in `models.py`).
+    pub file: Option<PathBuf>,
+    /// Labels in another file than the primary label's.
+    pub elsewhere: Vec<Elsewhere>,
+}
+
+/// A label of a finding in another file than its primary location.
+pub(crate) struct Elsewhere {
+    /// The imported file, or `None` for the linted file itself.
+    pub file: Option<PathBuf>,
+    pub region: Region,
+    pub text: String,
+    /// The file's text and the label's span in it.
+    pub source_text: std::sync::Arc<str>,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Elsewhere {
+    /// The label's file for display: the imported one, or the linted file `own`.
+    pub fn path<'a>(&'a self, own: &'a Path) -> &'a Path {
+        self.file.as_deref().unwrap_or(own)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -334,28 +358,66 @@ pub(crate) fn resolve(model: &Model, finding: &Finding) -> Resolved {
 /// [`resolve`] for a display of `width` columns: graph listings are abbreviated to fit.
 pub(crate) fn resolve_within(model: &Model, finding: &Finding, width: Option<usize>) -> Resolved {
     match &model.source_text {
-        Some(text) => {
-            let labels: Vec<(usize, usize, String)> = finding
+        Some(own) => {
+            // Labels are in the primary label's file (the linted file, or a module it imports);
+            // the ones in other files are shown apart.
+            let located: Vec<_> = finding
                 .labels
                 .iter()
                 .filter_map(|l| match l.at {
-                    At::Span(s) => Some((s.offset, s.len, l.text.clone())),
+                    At::Span(s) => model.locate(s).map(|at| (at, l.text.clone())),
                     At::Op(_) => None,
                 })
                 .collect();
+            let file = located.first().and_then(|(at, _)| at.path);
+            let text: &str = located.first().map_or(own, |(at, _)| at.text);
+            let mut labels = vec![];
+            let mut elsewhere = vec![];
+            for (at, label) in &located {
+                if at.path == file {
+                    labels.push((at.span.offset, at.span.len, label.clone()));
+                } else {
+                    let source_text = match at.path {
+                        Some(p) => model
+                            .imported_sources
+                            .iter()
+                            .find(|s| s.path == p)
+                            .map(|s| s.text.clone()),
+                        None => model.source_text.clone(),
+                    }
+                    .unwrap_or_else(|| std::sync::Arc::from(""));
+                    elsewhere.push(Elsewhere {
+                        file: at.path.map(Path::to_path_buf),
+                        region: region_of(at.text, at.span.offset, at.span.len),
+                        text: label.clone(),
+                        source_text,
+                        offset: at.span.offset,
+                        len: at.span.len,
+                    });
+                }
+            }
             let region = labels
                 .first()
                 .map(|&(offset, len, _)| region_of(text, offset, len));
+            let name = match file {
+                Some(p) => p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                None => model.source_name.clone(),
+            };
             let (source_text, labels, excerpt) = excerpt(text, labels);
             Resolved {
                 source_name: if excerpt {
-                    format!("{} (excerpt of a long line)", model.source_name)
+                    format!("{name} (excerpt of a long line)")
                 } else {
-                    model.source_name.clone()
+                    name
                 },
                 source_text,
                 labels,
                 region,
+                file: file.map(Path::to_path_buf),
+                elsewhere,
             }
         }
         None => {
@@ -388,6 +450,8 @@ pub(crate) fn resolve_within(model: &Model, finding: &Finding, width: Option<usi
                 source_text: listing.text,
                 labels,
                 region: None,
+                file: None,
+                elsewhere: vec![],
             }
         }
     }
@@ -508,6 +572,23 @@ pub(crate) fn node_name<'a>(model: &Model, node_path: &'a str) -> &'a str {
 /// Where `span` is in a source format, as users count: `line 8` (`cell 3, line 2` in a notebook),
 /// then the first line of the code there, shortened.
 pub(crate) fn source_place(model: &Model, span: crate::ir::Span) -> Option<String> {
+    let located = model.locate(span)?;
+    if let Some(file) = located.path {
+        // In a module the file imports: that file and its line.
+        let (text, span) = (located.text, located.span);
+        let end = (span.offset + span.len).min(text.len());
+        let code = first_line(text.get(span.offset.min(end)..end).unwrap_or(""));
+        let at = format!(
+            "{} line {}",
+            file.display(),
+            region_of(text, span.offset, 0).start_line
+        );
+        return Some(if code.is_empty() {
+            at
+        } else {
+            format!("{at}: `{code}`")
+        });
+    }
     let text = model.source_text.as_deref()?;
     let at = match crate::load::python::notebook_position(model, span.offset) {
         Some((cell, line)) => format!("cell {cell}, line {line}"),
@@ -521,6 +602,16 @@ pub(crate) fn source_place(model: &Model, span: crate::ir::Span) -> Option<Strin
     } else {
         code.to_string()
     };
+    let code = first_line(&code);
+    Some(if code.is_empty() {
+        at
+    } else {
+        format!("{at}: `{code}`")
+    })
+}
+
+/// The first line of some code, its blanks squeezed, at most 60 characters.
+fn first_line(code: &str) -> String {
     let mut code = code
         .lines()
         .next()
@@ -531,11 +622,7 @@ pub(crate) fn source_place(model: &Model, span: crate::ir::Span) -> Option<Strin
     if code.chars().count() > 60 {
         code = code.chars().take(57).collect::<String>() + "...";
     }
-    Some(if code.is_empty() {
-        at
-    } else {
-        format!("{at}: `{code}`")
-    })
+    code
 }
 
 /// `path` relative to `root` with forward slashes, or as given when it is elsewhere.
@@ -579,8 +666,14 @@ fn concise(results: &[FileResult], opts: &RenderOptions) -> String {
             Err(e) => out.push_str(&format!("{path}:1:1: error: {e}\n")),
             Ok(linted) => {
                 for (f, suppressed) in shown(linted, opts) {
-                    let region = resolve(&linted.model, f).region;
-                    let (line, col) = region.map_or((1, 1), |r| (r.start_line, r.start_column));
+                    let resolved = resolve(&linted.model, f);
+                    let path = match &resolved.file {
+                        Some(file) => display_path(file, &opts.root),
+                        None => path.clone(),
+                    };
+                    let (line, col) = resolved
+                        .region
+                        .map_or((1, 1), |r| (r.start_line, r.start_column));
                     let note =
                         suppressed.map_or(String::new(), |why| format!(" (suppressed by {why})"));
                     out.push_str(&format!(
@@ -642,7 +735,12 @@ fn github(results: &[FileResult], opts: &RenderOptions) -> String {
             )),
             Ok(linted) => {
                 for f in &linted.findings {
-                    let region = resolve(&linted.model, f).region;
+                    let resolved = resolve(&linted.model, f);
+                    let region = resolved.region;
+                    let path = match &resolved.file {
+                        Some(file) => display_path(file, &opts.root),
+                        None => path.clone(),
+                    };
                     let level = match f.severity {
                         crate::finding::Severity::Error => "error",
                         crate::finding::Severity::Warning => "warning",

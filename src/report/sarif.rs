@@ -44,10 +44,10 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
             })),
             Ok(l) => {
                 for f in &l.findings {
-                    sarif_results.push(result(&uri, &l.model, f));
+                    sarif_results.push(result(&uri, (&r.path, &opts.root), &l.model, f));
                 }
                 for (f, why) in &l.suppressed {
-                    let mut r = result(&uri, &l.model, f);
+                    let mut r = result(&uri, (&r.path, &opts.root), &l.model, f);
                     r["suppressions"] = json!([{ "kind": "inSource", "justification": format!("suppressed by {why}") }]);
                     sarif_results.push(r);
                 }
@@ -122,8 +122,16 @@ fn truncate(text: &str, limit: usize) -> String {
     format!("{}...", &text[..end])
 }
 
-fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
+fn result(
+    uri: &str,
+    (own, root): (&std::path::Path, &std::path::Path),
+    model: &crate::ir::Model,
+    f: &Finding,
+) -> Value {
     let resolved = resolve(model, f);
+    // The primary location is in a module the linted file imports: that file is the artifact.
+    let imported_uri = resolved.file.as_ref().map(|p| display_path(p, root));
+    let uri = imported_uri.as_deref().unwrap_or(uri);
     // A legacy .h5's config text is put together from HDF5 attributes: no file has those lines.
     let text_region = resolved
         .region
@@ -163,7 +171,7 @@ fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    json!({
+    let mut out = json!({
         "ruleId": f.code,
         "ruleIndex": index,
         "level": level(f.severity),
@@ -173,5 +181,25 @@ fn result(uri: &str, model: &crate::ir::Model, f: &Finding) -> Value {
             "logicalLocations": [{ "fullyQualifiedName": node, "kind": "member" }],
         }],
         "partialFingerprints": { "primaryLocationLineHash": format!("{hash}:1") },
-    })
+    });
+    // Labels in other files (the loss in the training script of a head defined in a module).
+    if !resolved.elsewhere.is_empty() {
+        out["relatedLocations"] = resolved
+            .elsewhere
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let r = e.region;
+                json!({
+                    "id": i + 1,
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": display_path(e.path(own), root) },
+                        "region": { "startLine": r.start_line, "startColumn": r.start_column, "endLine": r.end_line, "endColumn": r.end_column },
+                    },
+                    "message": { "text": e.text },
+                })
+            })
+            .collect();
+    }
+    out
 }

@@ -415,6 +415,7 @@ fn build(
         assumed_widths: lowered.assumed_widths,
         not_followed: vec![],
         syntax_errors: vec![],
+        imported_sources: vec![],
     })
 }
 

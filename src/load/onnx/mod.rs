@@ -172,6 +172,7 @@ pub fn lower(proto: &ModelProto, path: &Path) -> Result<Model, LoadError> {
         assumed_widths: vec![],
         not_followed: vec![],
         syntax_errors: vec![],
+        imported_sources: vec![],
         path: path.to_path_buf(),
         format: Format::Onnx,
         source_name: path

@@ -7,11 +7,15 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
+use super::project::{self, ModuleSource};
 use super::syntax::{BinOp, BlockKind, Call, ClassDef, CmpOp, Expr, FunctionDef, Stmt};
 use crate::ir::Span;
 
+mod imports;
 mod torch;
+pub use imports::IMPORT_NOT_READ;
 pub use torch::InstanceRec;
 
 /// Class given to a layer changed after it was built: lowered as an opaque op of unknown shape.
@@ -96,7 +100,7 @@ pub enum Value {
     Method(usize, String),
     /// A loss, metric or activation object (`BinaryCrossentropy(from_logits=True)`).
     Object(Rc<ObjectRec>),
-    Function(Rc<FunctionDef>),
+    Function(Arc<FunctionDef>),
     /// TF1: a variable or initializer of this shape (`tf.Variable(tf.random_normal([784, 10]))`).
     Variable(Option<Vec<Option<i64>>>),
     /// TF1: `tf.log(p)` of a tensor, and the log layer made for it (none when `p` was clipped
@@ -117,6 +121,16 @@ pub enum Value {
     Bound(usize, String),
     /// PyTorch: a method of a tensor, not yet called (`x.view`, `logits.sigmoid`).
     TensorMethod(usize, String),
+    /// A first-party module of the project (`import models`, `from . import nets`).
+    Module(Rc<ModuleVal>),
+}
+
+/// A first-party module as the importing code sees it: the names its body bound.
+#[derive(Debug)]
+pub struct ModuleVal {
+    /// The folder of a package (its submodules are there); none for a plain module.
+    dir: Option<std::path::PathBuf>,
+    env: Rc<Env>,
 }
 
 /// A TF1 loss: what it is as a Keras loss, the tensor it consumes, where it was written.
@@ -258,6 +272,19 @@ pub struct World {
     closures: HashMap<*const FunctionDef, Rc<Env>>,
     /// Methods run at least once (by address), so the ones never called can be run at the end.
     ran: std::collections::HashSet<*const FunctionDef>,
+    /// Where first-party imports are found; none for text not on disk.
+    project: Option<project::Project>,
+    /// The files whose statements run now, the linted file first: relative imports start from the
+    /// last one.
+    files: Vec<std::path::PathBuf>,
+    /// First-party modules imported so far, by file (or namespace folder); `None` while one is
+    /// being imported (an import cycle sees nothing of it) or when it could not be read.
+    modules: HashMap<std::path::PathBuf, Option<Rc<ModuleVal>>>,
+    /// The module files read for imports, in the order imported: their texts locate spans.
+    pub imported: Vec<Arc<ModuleSource>>,
+    import_bytes: usize,
+    /// Functions and classes of imported modules, by address: the module globals they run with.
+    home: HashMap<*const (), Rc<Env>>,
 }
 
 type Env = HashMap<String, Value>;
@@ -277,9 +304,17 @@ impl Frame {
     }
 }
 
-/// Runs a module body (notebook cells concatenated) and returns what it built.
-pub fn run(body: &[Stmt]) -> World {
+/// Runs a module body (notebook cells concatenated) and returns what it built. `file` is the
+/// file on disk the body comes from: its project's first-party imports are followed.
+pub fn run(body: &[Stmt], file: Option<&std::path::Path>) -> World {
     let mut w = World::default();
+    if let Some(f) = file
+        && let Some(p) = project::Project::for_file(f)
+    {
+        w.project = Some(p);
+        w.files
+            .push(std::fs::canonicalize(f).unwrap_or_else(|_| f.to_path_buf()));
+    }
     let mut globals = Frame::new(Env::new());
     // The file runs as the main module: `if __name__ == "__main__":` is a test decided true.
     globals
@@ -300,7 +335,7 @@ pub fn run(body: &[Stmt]) -> World {
     w
 }
 
-fn collect_functions(body: &[Stmt], out: &mut Vec<Rc<FunctionDef>>) {
+fn collect_functions(body: &[Stmt], out: &mut Vec<Arc<FunctionDef>>) {
     for s in body {
         match s {
             Stmt::FunctionDef(f) => out.push(f.clone()),
@@ -411,7 +446,13 @@ pub const LOST_LOSS_INPUT: &str = "the loss's input could not be followed";
 /// Whether a gap of this reason may have lost a model or a loss (rather than making a part of a
 /// model opaque, which the head rules do not need).
 pub fn loses_model(reason: &str) -> bool {
-    [LOST_INPUT, UNRESOLVED_MODULE, LOST_LOSS_INPUT].contains(&reason)
+    [
+        LOST_INPUT,
+        UNRESOLVED_MODULE,
+        LOST_LOSS_INPUT,
+        IMPORT_NOT_READ,
+    ]
+    .contains(&reason)
 }
 
 /// Where a value nnlint cannot see is taken as a model input.
@@ -495,7 +536,7 @@ impl World {
             || !self.models.is_empty()
             || self.modules_built()
             || !self.tf_losses.is_empty()
-            || !self.torch_classes.is_empty()
+            || self.torch_classes.iter().any(|c| c.defines_module())
             || self.trains
     }
 
@@ -537,10 +578,19 @@ impl World {
 
     fn exec(&mut self, s: &Stmt, frame: &mut Frame, globals: Option<&Env>) -> Flow {
         match s {
-            Stmt::Import(names) => {
+            Stmt::Import { names, span } => {
                 for a in names {
                     if is_framework(&a.name) {
                         self.note_framework(&a.name);
+                    } else if let Some(v) =
+                        self.import_first_party(&a.name, a.asname.is_some(), *span)
+                    {
+                        let n = a
+                            .asname
+                            .clone()
+                            .unwrap_or_else(|| a.name.split('.').next().unwrap_or("").to_string());
+                        frame.locals.insert(n, v);
+                        continue;
                     }
                     match &a.asname {
                         Some(as_) => {
@@ -559,7 +609,12 @@ impl World {
                 module,
                 level,
                 names,
+                span,
             } => {
+                if let Some(m) = self.import_from(module.as_deref(), *level, *span) {
+                    self.bind_from(&m, names, frame, *span);
+                    return Flow::Next;
+                }
                 let Some(module) = module.as_ref().filter(|_| *level == 0) else {
                     for a in names {
                         let n = a.asname.as_ref().unwrap_or(&a.name);
@@ -616,7 +671,7 @@ impl World {
                 // (a closure; the names as they are when it is defined).
                 if globals.is_some() {
                     self.closures
-                        .insert(Rc::as_ptr(f), Rc::new(frame.locals.clone()));
+                        .insert(Arc::as_ptr(f), Rc::new(frame.locals.clone()));
                 }
                 frame
                     .locals
@@ -953,6 +1008,7 @@ impl World {
                     _ => Value::Method(m, attr.clone()),
                 },
                 Value::Instance(i) => self.instance_attr(i, attr),
+                Value::Module(m) => self.module_attr(&m, attr, span),
                 // `Config.num_classes`: a class attribute.
                 Value::Class(c) => c.class_attr(attr).unwrap_or(Value::Unknown),
                 Value::Tensor(t) => Value::TensorMethod(t, attr.clone()),
@@ -1611,13 +1667,18 @@ impl World {
                 let kwargs = kwargs.unwrap_or_default();
                 let enclosing = self
                     .closures
-                    .get(&Rc::as_ptr(&f))
+                    .get(&Arc::as_ptr(&f))
                     .map(|env| env.as_ref().clone())
                     .unwrap_or_default();
                 let mut callee_frame = Frame::new(enclosing);
-                // Globals of the callee: the module's names. At the top level they are this frame's
-                // (borrowed, never copied: a call costs O(arguments), not O(module)).
-                let module_globals = globals.unwrap_or(&frame.locals);
+                // Globals of the callee: the names of the module it was defined in. At the top
+                // level of that module they are this frame's (borrowed, never copied: a call costs
+                // O(arguments), not O(module)).
+                let home = self.home.get(&(Arc::as_ptr(&f) as *const ())).cloned();
+                let module_globals = match &home {
+                    Some(env) => env.as_ref(),
+                    None => globals.unwrap_or(&frame.locals),
+                };
                 self.call_function(&f, &args, &kwargs, &mut callee_frame, Some(module_globals))
             }
             _ => Value::Unknown,
@@ -2753,7 +2814,7 @@ fn same(a: &Value, b: &Value) -> bool {
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::None, Value::None) | (Value::Unknown, Value::Unknown) => true,
-        (Value::Function(x), Value::Function(y)) => Rc::ptr_eq(x, y),
+        (Value::Function(x), Value::Function(y)) => Arc::ptr_eq(x, y),
         (Value::Object(x), Value::Object(y)) => Rc::ptr_eq(x, y),
         (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
         (Value::Tuple(x), Value::Tuple(y)) | (Value::List(x), Value::List(y)) => {

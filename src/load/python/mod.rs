@@ -7,6 +7,7 @@
 mod big_stack;
 mod interp;
 mod notebook;
+mod project;
 mod syntax;
 mod synth;
 
@@ -15,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::LoadError;
-use crate::ir::{Format, Graph, Model, Span, Weights};
+use crate::ir::{Format, Graph, ImportedSource, Model, Span, Weights};
 
 /// Largest source file read.
 pub const MAX_SOURCE_BYTES: u64 = 32 << 20;
@@ -38,7 +39,9 @@ pub fn load_notebook(path: &Path) -> Result<Model, LoadError> {
 /// [`load_python`] on bytes already in memory; `path` only names the model (fuzzing and tests).
 pub fn python_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> {
     let text = decode(bytes);
-    if !mentions_framework(&text) {
+    if !mentions_framework(&text)
+        && !project::imports_deep_learning(path, &text, mentions_framework)
+    {
         return Err(no_deep_learning());
     }
     let path = path.to_path_buf();
@@ -57,6 +60,7 @@ pub fn python_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> 
             format: Format::PythonSource,
             text,
             cells: None,
+            imported: vec![],
         };
         finish(&path, source, vec![parsed])
     })
@@ -68,7 +72,9 @@ pub fn notebook_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError
 }
 
 fn notebook_from_text(path: &Path, text: String) -> Result<Model, LoadError> {
-    if !mentions_framework(&text) {
+    if !mentions_framework(&text)
+        && !project::imports_deep_learning(path, &text, mentions_framework)
+    {
         return Err(no_deep_learning());
     }
     let path = path.to_path_buf();
@@ -84,6 +90,7 @@ fn notebook_from_text(path: &Path, text: String) -> Result<Model, LoadError> {
             format: Format::Notebook,
             text,
             cells: Some(starts),
+            imported: vec![],
         };
         finish(&path, source, parsed)
     })
@@ -94,6 +101,27 @@ struct Source {
     text: String,
     /// Notebook: (cell number, offset of the cell's code in the JSON text).
     cells: Option<Vec<(usize, usize)>>,
+    /// First-party modules the file imports (filled once the interpreter ran).
+    imported: Vec<ImportedSource>,
+}
+
+/// `module` as the user reaches it from the linted file `file`: relative to the file's folder
+/// when it is below it (`models.py`, `pkg/nets.py`), else as found.
+fn relative_to(module: &Path, file: &Path) -> std::path::PathBuf {
+    let dir = std::fs::canonicalize(file)
+        .ok()
+        .and_then(|f| f.parent().map(Path::to_path_buf));
+    let rel = dir.as_ref().and_then(|d| module.strip_prefix(d).ok());
+    match (rel, file.parent()) {
+        (Some(rel), Some(parent)) => parent.join(rel),
+        _ => module.to_path_buf(),
+    }
+}
+
+/// How many times each first-party module file was parsed for an import in this process (once
+/// per content, whatever the number of files importing it: what a test checks).
+pub fn import_parse_counts() -> Vec<(std::path::PathBuf, usize)> {
+    project::parse_counts()
 }
 
 fn no_deep_learning() -> LoadError {
@@ -332,10 +360,25 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         comments.extend(p.comments);
         too_deep |= p.too_deep;
     }
-    let mut world = interp::run(&body);
+    let mut world = interp::run(&body, Some(path));
     if world.frameworks.is_empty() {
         return Err(no_deep_learning());
     }
+    // Modules of the project the file imports: their comments suppress too, their texts locate
+    // the spans that point into them (named relative to the linted file's folder).
+    let imported: Vec<ImportedSource> = world
+        .imported
+        .iter()
+        .map(|m| {
+            comments.extend(m.comments.iter().cloned());
+            ImportedSource {
+                path: relative_to(&m.path, path),
+                text: m.text.clone(),
+                base: m.base,
+            }
+        })
+        .collect();
+    let source = Source { imported, ..source };
     let syntax_errors = syntax_errors_at(&source, &errors);
     let mut metadata = BTreeMap::new();
     metadata.insert("frameworks".into(), world.frameworks.join(", "));
@@ -387,6 +430,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         assumed_widths: vec![],
         not_followed: vec![],
         syntax_errors: vec![],
+        imported_sources: vec![],
         path: path.to_path_buf(),
         format: source.format,
         source_name: display.clone(),
@@ -459,6 +503,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
                 o.name_speaks = false;
             }
         }
+        model.imported_sources = source.imported.clone();
         apply_suppressions(&mut model, &comments, &world.models[m]);
         match merged.as_mut() {
             None => merged = Some(model),
@@ -625,20 +670,27 @@ fn where_it_stopped(world: &interp::World, source: &Source) -> (String, String) 
     }
 }
 
-/// "line 41: `self.backbone(x)`" (in a notebook "cell 3, line 2: ..."): where a gap is.
+/// "line 41: `self.backbone(x)`" (in a notebook "cell 3, line 2: ...", in an imported module
+/// "models.py, line 12: ..."): where a gap is.
 fn gap_location(g: &interp::Gap, source: &Source) -> String {
+    if let Some(m) = source
+        .imported
+        .iter()
+        .find(|m| g.span.offset >= m.base && g.span.offset <= m.base + m.text.len())
+    {
+        let offset = g.span.offset - m.base;
+        let (line, _) = crate::load::keras::tree::line_col(&m.text, offset);
+        let name = m
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let snippet = snippet_at(&m.text, offset, g.span.len);
+        return format!("{name}, line {line}: `{snippet}`");
+    }
     let text = &source.text;
     let (line, _) = crate::load::keras::tree::line_col(text, g.span.offset);
-    let end = (g.span.offset + g.span.len).min(text.len());
-    let mut snippet: String = text
-        .get(g.span.offset..end)
-        .unwrap_or("")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    if snippet.chars().count() > 60 {
-        snippet = snippet.chars().take(57).collect::<String>() + "...";
-    }
+    let snippet = snippet_at(text, g.span.offset, g.span.len);
     let at = match source
         .cells
         .as_ref()
@@ -650,19 +702,39 @@ fn gap_location(g: &interp::Gap, source: &Source) -> String {
     format!("{at}: `{snippet}`")
 }
 
+/// The code at `offset..offset + len` on one line, cut to 60 characters.
+fn snippet_at(text: &str, offset: usize, len: usize) -> String {
+    let end = (offset + len).min(text.len());
+    let mut snippet: String = text
+        .get(offset..end)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if snippet.chars().count() > 60 {
+        snippet = snippet.chars().take(57).collect::<String>() + "...";
+    }
+    snippet
+}
+
 /// `# nnlint: ignore[NNL001]` or `# noqa: NNL001` on the lines of a layer's call suppress those
 /// rules on its ops; on the lines of the `compile(...)` call, on the ops of the model's outputs
 /// (findings about a loss name the output layer).
 fn apply_suppressions(model: &mut Model, comments: &[syntax::Comment], m: &interp::ModelRec) {
-    let Some(text) = model.source_text.clone() else {
+    if model.source_text.is_none() {
         return;
-    };
+    }
     let codes_on = |span: Span| -> Vec<String> {
-        let start = text[..span.offset.min(text.len())]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
-        let end_at = (span.offset + span.len).min(text.len());
-        let end = text[end_at..].find('\n').map_or(text.len(), |i| end_at + i);
+        // The lines of `span` in the file it is in (the linted file or an imported module), as
+        // offsets of the span space the comments are in too.
+        let Some(at) = model.locate(span) else {
+            return vec![];
+        };
+        let (text, base) = (at.text, span.offset - at.span.offset);
+        let local = at.span.offset.min(text.len());
+        let start = base + text[..local].rfind('\n').map_or(0, |i| i + 1);
+        let end_at = (local + span.len).min(text.len());
+        let end = base + text[end_at..].find('\n').map_or(text.len(), |i| end_at + i);
         let mut out = vec![];
         for c in comments
             .iter()
@@ -684,13 +756,23 @@ fn apply_suppressions(model: &mut Model, comments: &[syntax::Comment], m: &inter
         .filter_map(|&v| model.graph.value(v).producer)
         .map(|op| model.graph.op(op).origin.path.clone())
         .collect();
-    for op in &mut model.graph.ops {
-        if let Some(span) = op.origin.spans.get(&crate::ir::Part::Entry).copied() {
-            op.origin.suppress.extend(codes_on(span));
-        }
-        if output_paths.contains(&op.origin.path) {
-            op.origin.suppress.extend(compile_codes.iter().cloned());
-        }
+    let per_op: Vec<Vec<String>> = model
+        .graph
+        .ops
+        .iter()
+        .map(|op| {
+            let mut codes = match op.origin.spans.get(&crate::ir::Part::Entry) {
+                Some(span) => codes_on(*span),
+                None => vec![],
+            };
+            if output_paths.contains(&op.origin.path) {
+                codes.extend(compile_codes.iter().cloned());
+            }
+            codes
+        })
+        .collect();
+    for (op, codes) in model.graph.ops.iter_mut().zip(per_op) {
+        op.origin.suppress.extend(codes);
     }
 }
 

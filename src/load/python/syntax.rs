@@ -203,11 +203,15 @@ pub enum BlockKind {
 
 #[derive(Clone, Debug)]
 pub enum Stmt {
-    Import(Vec<Alias>),
+    Import {
+        names: Vec<Alias>,
+        span: Span,
+    },
     ImportFrom {
         module: Option<String>,
         level: u32,
         names: Vec<Alias>,
+        span: Span,
     },
     Assign {
         targets: Vec<Expr>,
@@ -217,9 +221,9 @@ pub enum Stmt {
     Rebind(Vec<Expr>),
     Expr(Expr),
     Return(Option<Expr>),
-    FunctionDef(std::rc::Rc<FunctionDef>),
+    FunctionDef(std::sync::Arc<FunctionDef>),
     /// A class: its bases as written and its body (methods are `FunctionDef`s in it).
-    ClassDef(std::rc::Rc<ClassDef>),
+    ClassDef(std::sync::Arc<ClassDef>),
     /// A nested body (`with`, `try`, `while`, `match`).
     Block {
         kind: BlockKind,
@@ -348,11 +352,15 @@ impl Converter<'_> {
     fn stmt_inner(&mut self, s: &ast::Stmt) -> Stmt {
         use ast::Stmt as S;
         match s {
-            S::Import(i) => Stmt::Import(i.names.iter().map(alias).collect()),
+            S::Import(i) => Stmt::Import {
+                names: i.names.iter().map(alias).collect(),
+                span: self.span(i.range()),
+            },
             S::ImportFrom(i) => Stmt::ImportFrom {
                 module: i.module.as_ref().map(|m| m.as_str().to_string()),
                 level: i.level,
                 names: i.names.iter().map(alias).collect(),
+                span: self.span(i.range()),
             },
             S::Assign(a) => Stmt::Assign {
                 targets: a.targets.iter().map(|t| self.expr(t)).collect(),
@@ -392,13 +400,13 @@ impl Converter<'_> {
                         default: a.default.as_ref().map(|d| self.expr(d)),
                     })
                     .collect();
-                Stmt::FunctionDef(std::rc::Rc::new(FunctionDef {
+                Stmt::FunctionDef(std::sync::Arc::new(FunctionDef {
                     name: f.name.as_str().to_string(),
                     params,
                     body: self.stmts(&f.body),
                 }))
             }
-            S::ClassDef(c) => Stmt::ClassDef(std::rc::Rc::new(ClassDef {
+            S::ClassDef(c) => Stmt::ClassDef(std::sync::Arc::new(ClassDef {
                 name: c.name.as_str().to_string(),
                 bases: c
                     .arguments

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::{
     Call, ClassDef, Env, Expr, Frame, FunctionDef, KwValue, LayerRec, ObjectRec, SValue, Stmt,
@@ -30,9 +31,9 @@ const MAX_FORWARD_DEPTH: usize = 16;
 /// A module class defined in the file.
 #[derive(Debug)]
 pub struct TorchClass {
-    pub def: Rc<ClassDef>,
+    pub def: Arc<ClassDef>,
     /// The class, then the classes of this file it derives from (nearest first).
-    mro: Vec<Rc<ClassDef>>,
+    mro: Vec<Arc<ClassDef>>,
     /// Derives from `LightningModule`: its `*_step` methods hold the losses.
     lightning: bool,
     /// An `nn.Module` (calling an instance runs `forward`); otherwise a plain class (a trainer or
@@ -48,6 +49,8 @@ pub struct TorchClass {
     /// Names the class body binds to values (`num_classes = 10`, a dataclass field's default), in
     /// order: what instances read when they have no attribute of their own.
     class_attrs: Vec<(String, Value)>,
+    /// Defined in a first-party module the file imports: built only where the file builds it.
+    imported: bool,
 }
 
 impl TorchClass {
@@ -59,7 +62,13 @@ impl TorchClass {
             .map(|(_, v)| v.clone())
     }
 
-    fn method(&self, name: &str) -> Option<Rc<FunctionDef>> {
+    /// A module class (PyTorch, Keras, `tf.Module`) this file defines (not one it imports): the
+    /// file builds a model even when nothing in it instantiates the class.
+    pub(super) fn defines_module(&self) -> bool {
+        self.module && !self.imported
+    }
+
+    fn method(&self, name: &str) -> Option<Arc<FunctionDef>> {
         self.mro.iter().find_map(|c| {
             c.body.iter().find_map(|s| match s {
                 Stmt::FunctionDef(f) if f.name == name => Some(f.clone()),
@@ -295,7 +304,7 @@ impl World {
     /// class of this file; anything else stays unknown.
     pub(super) fn define_class(
         &mut self,
-        c: &Rc<ClassDef>,
+        c: &Arc<ClassDef>,
         frame: &mut Frame,
         globals: Option<&Env>,
     ) -> Value {
@@ -364,6 +373,7 @@ impl World {
             keras_model,
             class_attrs,
             bases,
+            imported: self.in_imported_module(),
         });
         self.torch_classes.push(class.clone());
         Value::Class(class)
@@ -413,7 +423,10 @@ impl World {
                 return functional;
             }
         }
-        let module_globals = Rc::new(globals.cloned().unwrap_or_else(|| frame.locals.clone()));
+        let module_globals = match self.home_of(Arc::as_ptr(&class.def) as *const ()) {
+            Some(home) => home,
+            None => Rc::new(globals.cloned().unwrap_or_else(|| frame.locals.clone())),
+        };
         Value::Instance(self.instantiate_with(class, c.span, args, kwargs, module_globals))
     }
 
@@ -1438,11 +1451,11 @@ impl World {
         let built: Vec<*const ClassDef> = self
             .instances
             .iter()
-            .filter_map(|i| i.class.as_ref().map(|c| Rc::as_ptr(&c.def)))
+            .filter_map(|i| i.class.as_ref().map(|c| Arc::as_ptr(&c.def)))
             .collect();
         let globals = Rc::new(globals.clone());
         for class in self.torch_classes.clone() {
-            if built.contains(&Rc::as_ptr(&class.def)) {
+            if built.contains(&Arc::as_ptr(&class.def)) || class.imported {
                 continue;
             }
             let span = class.def.span;
@@ -1460,12 +1473,12 @@ impl World {
         let mut last: Vec<(usize, Span)> = self
             .torch_classes
             .iter()
-            .filter(|c| c.lightning && built.contains(&Rc::as_ptr(&c.def)))
+            .filter(|c| c.lightning && built.contains(&Arc::as_ptr(&c.def)))
             .filter_map(|c| {
                 let i = self.instances.iter().rposition(|r| {
                     r.class
                         .as_ref()
-                        .is_some_and(|rc| Rc::ptr_eq(&rc.def, &c.def))
+                        .is_some_and(|rc| Arc::ptr_eq(&rc.def, &c.def))
                 })?;
                 Some((i, c.def.span))
             })
@@ -1493,14 +1506,14 @@ impl World {
             let Some(i) = self.instances.iter().rposition(|r| {
                 r.class
                     .as_ref()
-                    .is_some_and(|rc| Rc::ptr_eq(&rc.def, &class.def))
+                    .is_some_and(|rc| Arc::ptr_eq(&rc.def, &class.def))
             }) else {
                 continue;
             };
             let span = class.def.span;
             for s in &class.def.body {
                 let Stmt::FunctionDef(f) = s else { continue };
-                if self.ran.contains(&Rc::as_ptr(f)) || f.name.starts_with("__") {
+                if self.ran.contains(&Arc::as_ptr(f)) || f.name.starts_with("__") {
                     continue;
                 }
                 let this = SValue {

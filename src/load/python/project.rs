@@ -1,0 +1,365 @@
+//! First-party imports: `from models import Net` in `train.py` reads `models.py` from the same
+//! project, so a model defined in one file and trained in another is checked as one.
+//!
+//! A linted file's project root is the nearest folder above it holding `pyproject.toml`,
+//! `setup.py`, `setup.cfg` or `.git` (else the file's own folder). Absolute imports are looked up,
+//! in order, in the file's folder (Python puts a script's folder first on `sys.path`), the root and
+//! `root/src` (the src layout); relative imports from the importing module's package. Only files
+//! inside those folders are read: third-party packages are the library table's business, never
+//! read from disk, and a framework's name (`torch`, `keras`) is never looked up.
+//!
+//! Each module file is read and parsed once per run, whatever the number of files importing it
+//! and the threads linting them ([`load`] keeps one parse per path and content hash). Its spans
+//! live in a range of their own, `base..base + len` with `base` derived from the path, so a
+//! finding in an imported module is located in that module's text ([`crate::ir::Model::locate`]).
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+
+use super::syntax::{self, Comment, Stmt};
+
+/// Files that mark a project's root folder.
+const ROOT_MARKERS: &[&str] = &["pyproject.toml", "setup.py", "setup.cfg", ".git"];
+/// Modules one linted file may read through its imports (transitively).
+pub const MAX_MODULES: usize = 64;
+/// Bytes of imported source one linted file may read.
+pub const MAX_IMPORT_BYTES: usize = 16 << 20;
+/// Import chains deeper than this (a imports b imports c ...) are not followed further.
+pub const MAX_IMPORT_DEPTH: usize = 8;
+/// A module file larger than this is not read for an import.
+const MAX_MODULE_BYTES: u64 = 4 << 20;
+/// Folders between a file and its project root that are searched for a root marker.
+const MAX_ROOT_SEARCH: usize = 16;
+
+/// One imported module, parsed: spans in `body` and `comments` start at `base`.
+pub struct ModuleSource {
+    pub path: PathBuf,
+    pub text: Arc<str>,
+    pub body: Vec<Stmt>,
+    pub comments: Vec<Comment>,
+    pub base: usize,
+}
+
+/// Where one linted file finds its first-party imports.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Searched in order for `import a.b`.
+    search: Vec<PathBuf>,
+}
+
+/// What an import names on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// `a/b.py` or `a/b/__init__.py`.
+    File(PathBuf),
+    /// A folder without `__init__.py` (a namespace package): it has submodules and no body.
+    Folder(PathBuf),
+}
+
+impl Found {
+    /// The folder its submodules are in: the package's folder, none for a plain module.
+    pub fn package_dir(&self) -> Option<PathBuf> {
+        match self {
+            Found::Folder(d) => Some(d.clone()),
+            Found::File(f) if f.file_name().is_some_and(|n| n == "__init__.py") => {
+                f.parent().map(Path::to_path_buf)
+            }
+            Found::File(_) => None,
+        }
+    }
+}
+
+impl Project {
+    /// The project of a linted file; `None` when the file is not on disk (bytes named by a path).
+    pub fn for_file(file: &Path) -> Option<Project> {
+        if !file.is_file() {
+            return None;
+        }
+        let file = std::fs::canonicalize(file).ok()?;
+        let dir = file.parent()?.to_path_buf();
+        let root = root_of(&dir);
+        let mut search = vec![dir];
+        for d in [root.clone(), root.join("src")] {
+            if !search.contains(&d) && d.is_dir() {
+                search.push(d);
+            }
+        }
+        Some(Project { search })
+    }
+
+    /// The module `dotted` (`models`, `pkg.models`), searched in the project's folders.
+    pub fn find(&self, dotted: &str) -> Option<Found> {
+        if super::interp::is_framework(dotted) {
+            return None;
+        }
+        self.search.iter().find_map(|d| find_in(d, dotted))
+    }
+
+    /// `from ..a.b import c` in the module `from` (`level` dots; `dotted` may be empty).
+    pub fn find_relative(&self, from: &Path, level: u32, dotted: &str) -> Option<Found> {
+        let mut dir = from.parent()?.to_path_buf();
+        for _ in 1..level {
+            dir = dir.parent()?.to_path_buf();
+        }
+        if !self.search.iter().any(|s| dir.starts_with(s)) {
+            return None;
+        }
+        if dotted.is_empty() {
+            return Some(package(&dir));
+        }
+        find_in(&dir, dotted)
+    }
+
+    /// The submodule `name` of a package whose folder is `dir`.
+    pub fn submodule(&self, dir: &Path, name: &str) -> Option<Found> {
+        find_in(dir, name)
+    }
+}
+
+static ROOTS: LazyLock<Mutex<HashMap<PathBuf, PathBuf>>> = LazyLock::new(Default::default);
+
+/// The project root of the files in `dir` (looked up once per folder and run).
+fn root_of(dir: &Path) -> PathBuf {
+    if let Some(root) = ROOTS.lock().ok().and_then(|r| r.get(dir).cloned()) {
+        return root;
+    }
+    let root = dir
+        .ancestors()
+        .take(MAX_ROOT_SEARCH)
+        .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.to_path_buf());
+    if let Ok(mut roots) = ROOTS.lock() {
+        roots.insert(dir.to_path_buf(), root.clone());
+    }
+    root
+}
+
+fn package(dir: &Path) -> Found {
+    let init = dir.join("__init__.py");
+    if init.is_file() {
+        Found::File(init)
+    } else {
+        Found::Folder(dir.to_path_buf())
+    }
+}
+
+fn find_in(dir: &Path, dotted: &str) -> Option<Found> {
+    let mut path = dir.to_path_buf();
+    let parts: Vec<&str> = dotted.split('.').collect();
+    if parts.iter().any(|p| !is_identifier(p)) {
+        return None;
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let file = path.join(format!("{part}.py"));
+        let folder = path.join(part);
+        if last && file.is_file() {
+            return Some(Found::File(file));
+        }
+        if !folder.is_dir() {
+            return None;
+        }
+        path = folder;
+    }
+    Some(package(&path))
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+type Slot = Arc<OnceLock<Option<Arc<ModuleSource>>>>;
+
+struct Cache {
+    /// By canonical path and content hash.
+    parsed: HashMap<(PathBuf, u64), Slot>,
+    /// Bases given out, and to which path: two paths never share one.
+    bases: HashMap<usize, PathBuf>,
+    /// Parses per path in this run (what a test checks: never more than one per content).
+    parses: HashMap<PathBuf, usize>,
+}
+
+static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(|| {
+    Mutex::new(Cache {
+        parsed: HashMap::new(),
+        bases: HashMap::new(),
+        parses: HashMap::new(),
+    })
+});
+
+/// The module file at `path`, read and parsed once per run and shared by every importer. `None`
+/// when it cannot be read, is too large, or is not UTF-8 Python.
+pub fn load(path: &Path) -> Option<Arc<ModuleSource>> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_MODULE_BYTES {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    let key = (path.to_path_buf(), h.finish());
+    let slot: Slot = {
+        let mut cache = CACHE.lock().ok()?;
+        cache.parsed.entry(key).or_default().clone()
+    };
+    slot.get_or_init(|| parse_module(path, bytes)).clone()
+}
+
+fn parse_module(path: &Path, bytes: Vec<u8>) -> Option<Arc<ModuleSource>> {
+    let text = String::from_utf8(bytes).ok()?;
+    let base = {
+        let mut cache = CACHE.lock().ok()?;
+        *cache.parses.entry(path.to_path_buf()).or_default() += 1;
+        let base = base_for(path, &cache.bases)?;
+        cache.bases.insert(base, path.to_path_buf());
+        base
+    };
+    let parsed = syntax::parse(&text, false, &|o| base + o);
+    Some(Arc::new(ModuleSource {
+        path: path.to_path_buf(),
+        text: Arc::from(text),
+        body: parsed.body,
+        comments: parsed.comments,
+        base,
+    }))
+}
+
+/// Where a module's spans start: a slot of 4 GiB chosen by the path (the same in every run), the
+/// next free one if another path holds it. `None` on targets whose offsets cannot hold it.
+fn base_for(path: &Path, taken: &HashMap<usize, PathBuf>) -> Option<usize> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut h);
+    let mut slot = (h.finish() % ((1 << 30) - 1)) as usize + 1;
+    loop {
+        let base = slot.checked_shl(32).filter(|b| b >> 32 == slot)?;
+        match taken.get(&base) {
+            Some(p) if p != path => slot += 1,
+            _ => return Some(base),
+        }
+    }
+}
+
+/// How many times each module file was parsed for an import in this run.
+pub fn parse_counts() -> Vec<(PathBuf, usize)> {
+    let Ok(cache) = CACHE.lock() else {
+        return vec![];
+    };
+    let mut out: Vec<(PathBuf, usize)> =
+        cache.parses.iter().map(|(p, n)| (p.clone(), *n)).collect();
+    out.sort();
+    out
+}
+
+/// How deep [`imports_deep_learning`] follows imports of imports.
+const PRESCREEN_DEPTH: usize = 3;
+
+static MENTIONS: LazyLock<Mutex<HashMap<PathBuf, bool>>> = LazyLock::new(Default::default);
+
+/// Whether a file that names no framework itself imports a first-party module that does (up to
+/// [`PRESCREEN_DEPTH`] imports away): `train.py` doing `from models import build_model`. Reads the
+/// import lines as text; nothing is parsed. `mentions` is the framework test the file failed.
+pub fn imports_deep_learning(file: &Path, text: &str, mentions: fn(&str) -> bool) -> bool {
+    let Some(project) = Project::for_file(file) else {
+        return false;
+    };
+    let Ok(file) = std::fs::canonicalize(file) else {
+        return false;
+    };
+    let mut seen = vec![file.clone()];
+    reaches(&project, &file, text, mentions, PRESCREEN_DEPTH, &mut seen)
+}
+
+fn reaches(
+    project: &Project,
+    file: &Path,
+    text: &str,
+    mentions: fn(&str) -> bool,
+    depth: usize,
+    seen: &mut Vec<PathBuf>,
+) -> bool {
+    if depth == 0 {
+        return false;
+    }
+    for (level, dotted) in import_lines(text) {
+        let found = if level == 0 {
+            project.find(&dotted)
+        } else {
+            project.find_relative(file, level, &dotted)
+        };
+        let Some(Found::File(path)) = found else {
+            continue;
+        };
+        if seen.contains(&path) || seen.len() > MAX_MODULES {
+            continue;
+        }
+        seen.push(path.clone());
+        let cached = MENTIONS.lock().ok().and_then(|m| m.get(&path).copied());
+        let Some(module_text) = std::fs::metadata(&path)
+            .ok()
+            .filter(|m| m.len() <= MAX_MODULE_BYTES)
+            .and_then(|_| std::fs::read_to_string(&path).ok())
+        else {
+            continue;
+        };
+        let direct = cached.unwrap_or_else(|| {
+            let m = mentions(&module_text);
+            if let Ok(mut cache) = MENTIONS.lock() {
+                cache.insert(path.clone(), m);
+            }
+            m
+        });
+        if direct || reaches(project, &path, &module_text, mentions, depth - 1, seen) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The modules a file's import statements name, as (dots, dotted name), read line by line:
+/// `import a.b as c, d`, `from .x import y` (also `from . import y` as the package `y`). A
+/// notebook's lines are JSON strings: the quote before them is skipped, names end at the first
+/// character that cannot be in one.
+fn import_lines(text: &str) -> Vec<(u32, String)> {
+    let clean = |w: &str| -> String {
+        w.chars()
+            .take_while(|&c| c.is_alphanumeric() || c == '_' || c == '.')
+            .collect()
+    };
+    let mut out = vec![];
+    for line in text.lines() {
+        let line = line.trim_start().trim_start_matches('"');
+        if let Some(rest) = line.strip_prefix("import ") {
+            for part in rest.split(',') {
+                let name = clean(part.trim_start());
+                if !name.is_empty() {
+                    out.push((0, name));
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("from ") {
+            let mut words = rest.split_whitespace();
+            let module = words.next().unwrap_or("");
+            if words.next() != Some("import") {
+                continue;
+            }
+            let level = module.chars().take_while(|&c| c == '.').count() as u32;
+            let dotted = clean(module.trim_start_matches('.'));
+            if dotted.is_empty() {
+                // `from . import nets`: each name is a module of the package.
+                for name in words.collect::<Vec<_>>().join(" ").split(',') {
+                    let n = clean(name.trim().trim_start_matches('('));
+                    if !n.is_empty() {
+                        out.push((level, n));
+                    }
+                }
+            } else {
+                out.push((level, dotted));
+            }
+        }
+    }
+    out
+}
