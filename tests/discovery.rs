@@ -905,6 +905,58 @@ fn a_syntax_error_is_reported_at_its_line_and_what_parsed_is_still_checked() {
     );
 }
 
+/// A model defined in `model.py` and trained in `train.py`: the finding is in the module, in every
+/// format, and so are the comments that suppress it.
+#[test]
+fn a_finding_in_an_imported_module_is_placed_and_suppressed_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for f in ["config.py", "model.py", "train.py"] {
+        copy(d, f, &format!("fixtures/projects/keras_config_bad/{f}"));
+    }
+    let (_, out, _) = run(d, &["--format", "gitlab", "train.py"]);
+    let issues = json(&out);
+    assert_eq!(issues[0]["location"]["path"], "model.py", "{out}");
+    assert_eq!(issues[0]["location"]["lines"]["begin"], 12, "{out}");
+    let (_, out, _) = run(d, &["--format", "junit", "train.py"]);
+    assert!(
+        out.contains("<failure type=\"NNL001\" message=\"model.py:12:48: NNL001 "),
+        "{out}"
+    );
+    let (_, out, _) = run(d, &["inspect", "train.py"]);
+    assert!(
+        out.contains(" at model.py line 12: `layers.Dense("),
+        "{out}"
+    );
+    // --add-noqa does not write into the module; it says where the comment goes.
+    let before = read(d, "model.py");
+    let (code, _, err) = run(d, &["--add-noqa", "train.py"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("NNL001: its line is in model.py, a module this file imports"),
+        "{err}"
+    );
+    assert_eq!(read(d, "model.py"), before);
+    assert_eq!(
+        read(d, "train.py"),
+        read(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/keras_config_bad"),
+            "train.py"
+        )
+    );
+    // The comment there silences it.
+    let line12 = before.lines().nth(11).unwrap();
+    put(
+        d,
+        "model.py",
+        before
+            .replacen(line12, &format!("{line12}  # noqa: NNL001"), 1)
+            .as_bytes(),
+    );
+    let (code, out, _) = run(d, &["--format", "concise", "train.py"]);
+    assert_eq!((code, out.as_str()), (0, ""));
+}
+
 #[test]
 fn ruffs_spellings_and_mistyped_subcommands() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
