@@ -554,10 +554,10 @@ mod tests {
             weights: Weights::Absent,
             assumed_widths: vec![],
             not_followed: vec![],
+            syntax_errors: vec![],
             imported_sources: vec![],
             weights_provenance: Default::default(),
             source_map: None,
-            syntax_errors: None,
         }
     }
 

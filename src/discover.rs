@@ -413,6 +413,55 @@ impl Excluder {
     }
 }
 
+/// For `--show-settings`: the walk's settings that govern `path` (its folder's closest config file,
+/// then the command line), in the config file's key names, and whether a walk leaves `path` out.
+pub fn exclusions_for(
+    path: &Path,
+    options: &Options,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let excluder = Excluder::new(options)?;
+    let abs = absolute(path);
+    let dir = if abs.is_dir() {
+        abs.clone()
+    } else {
+        abs.parent().map_or(abs.clone(), Path::to_path_buf)
+    };
+    let config = excluder.config_for_dir(&dir)?;
+    let file = config.as_deref().map(|c| &c.config);
+    let name = config
+        .as_deref()
+        .map_or(String::new(), |c| c.path.display().to_string());
+    let list = |items: &[String]| format!("[{}]", items.join(", "));
+    let exclude = match (&options.exclude, file.and_then(|c| c.exclude.as_ref())) {
+        (Some(cli), _) => format!("{} (--exclude)", list(cli)),
+        (None, Some(own)) => format!("{} ({name})", list(own)),
+        (None, None) => format!(
+            "the default list ({})",
+            DEFAULT_EXCLUDES.to_vec().join(", ")
+        ),
+    };
+    let mut extend: Vec<String> = file.map_or(vec![], |c| c.extend_exclude.clone());
+    extend.extend(options.extend_exclude.iter().cloned());
+    let respect = match options.respect_gitignore {
+        Some(r) => format!("{r} (--no-respect-gitignore)"),
+        None => file
+            .and_then(|c| c.respect_gitignore)
+            .map_or("true (default)".to_string(), |r| format!("{r} ({name})")),
+    };
+    let excluded = match excluder.named_path_excluded(&abs)? {
+        Some(why) => {
+            format!("yes, by {why} (walks skip it; named, it is linted without --force-exclude)")
+        }
+        None => "no".to_string(),
+    };
+    Ok(vec![
+        ("exclude".into(), exclude),
+        ("extend-exclude".into(), list(&extend)),
+        ("respect-gitignore".into(), respect),
+        ("excluded".into(), excluded),
+    ])
+}
+
 /// Every named path as it is, folders expanded with the default exclusions and the config files
 /// found on the way (errors in them are left for linting to report).
 pub fn collect_paths(paths: &[PathBuf]) -> Vec<Target> {

@@ -62,6 +62,14 @@ impl FileResult {
         }
     }
 
+    /// Syntax errors in a Python file or notebook, whether its model was read or not.
+    pub fn syntax_errors(&self) -> &[crate::ir::SyntaxErrorAt] {
+        match &self.outcome {
+            Ok(l) => &l.model.syntax_errors,
+            Err(e) => &e.syntax_errors,
+        }
+    }
+
     pub fn findings(&self) -> &[Finding] {
         match &self.outcome {
             Ok(l) => &l.findings,
@@ -70,7 +78,8 @@ impl FileResult {
     }
 }
 
-fn enabled(settings: &Settings, rule: &registry::Rule) -> bool {
+/// Whether `settings` run `rule` (select, extend-select, ignore).
+pub fn enabled(settings: &Settings, rule: &registry::Rule) -> bool {
     let matches = |key: &String| registry::selects(key, rule);
     let selected = settings
         .select
@@ -144,6 +153,24 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
                 .flat_map(|o| o.origin.suppress.iter().cloned())
                 .collect(),
         };
+        // A comment on any line the finding labels (the loss line, a secondary label), in the
+        // file the line is in (an imported module is Python source).
+        let line_level: Vec<String> = f
+            .labels
+            .iter()
+            .filter_map(|l| match l.at {
+                At::Span(s) => model.locate(s),
+                At::Op(_) => None,
+            })
+            .flat_map(|at| {
+                let format = if at.path.is_some() {
+                    crate::ir::Format::PythonSource
+                } else {
+                    model.format
+                };
+                suppress::on_lines(format, at.text, std::iter::once(at.span))
+            })
+            .collect();
         let hit = |codes: &[String]| codes.iter().any(|c| suppress::matches(c, f.code, f.name));
         if hit(&model_level) {
             suppressed.push((f, format!("metadata_props `{}`", suppress::METADATA_KEY)));
@@ -151,6 +178,11 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
             suppressed.push((f, "a file-level `# nnlint: noqa` comment".to_string()));
         } else if hit(&op_level) {
             suppressed.push((f, "a suppression comment on the node or layer".to_string()));
+        } else if hit(&line_level) {
+            suppressed.push((
+                f,
+                "a suppression comment on a line it points at".to_string(),
+            ));
         } else {
             active.push(f);
         }
@@ -336,10 +368,10 @@ fn report_once(results: &mut [FileResult]) {
 pub fn exit_code(results: &[FileResult]) -> i32 {
     if results.iter().any(|r| r.unreadable().is_some()) {
         2
-    } else if results
-        .iter()
-        .any(|r| r.findings().iter().any(|f| f.severity >= r.fail_on))
-    {
+    } else if results.iter().any(|r| {
+        !r.syntax_errors().is_empty() || r.findings().iter().any(|f| f.severity >= r.fail_on)
+    }) {
+        // A syntax error fails the run as ruff's do, whatever `fail-on` says.
         1
     } else {
         0

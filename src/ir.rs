@@ -538,6 +538,9 @@ pub struct Model {
     /// to data it lost, a loss whose input it could not pair): the file is *partly checked*. Empty
     /// for every other format.
     pub not_followed: Vec<NotFollowed>,
+    /// Syntax errors in Python source or a notebook's cells: the model is what parsed around them.
+    /// Empty for every other format.
+    pub syntax_errors: Vec<SyntaxErrorAt>,
     /// Other files the model's spans point into: the first-party modules a Python file imports
     /// (a model class defined in `models.py`, trained in the linted `train.py`).
     pub imported_sources: Vec<ImportedSource>,
@@ -546,8 +549,6 @@ pub struct Model {
     /// Where code sits inside a file that is not the code itself (a notebook's cells in its JSON
     /// text): positions are then named by cell and line. `None` for every other format.
     pub source_map: Option<SourceMap>,
-    /// Syntax errors the front end read past (Python source): findings cover what parsed.
-    pub syntax_errors: Option<SyntaxErrors>,
 }
 
 /// A file a Python model was partly read from: its spans are `base` plus an offset in `text`.
@@ -610,24 +611,25 @@ impl SourceMap {
     }
 }
 
-/// Syntax errors a front end read past.
+/// A syntax error in a source file, located as every report needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyntaxErrors {
-    pub count: usize,
-    /// Line and column (from 1) of the first.
+pub struct SyntaxErrorAt {
+    /// 1-based line and column (in characters) in the file's text (a notebook's JSON text).
     pub line: usize,
     pub column: usize,
-    /// The parser's message for the first.
-    pub first: String,
+    /// In a notebook: the cell (as Jupyter numbers them) and the line inside it.
+    pub cell: Option<(usize, usize)>,
+    /// The parser's message (`Expected ')', found newline`).
+    pub message: String,
 }
 
-impl std::fmt::Display for SyntaxErrors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} syntax error(s); the first at line {}, column {}: {}; findings cover what parsed",
-            self.count, self.line, self.column, self.first
-        )
+impl SyntaxErrorAt {
+    /// Where, as a person reads it: `line 13, column 12` or `cell 3, line 2`.
+    pub fn place(&self) -> String {
+        match self.cell {
+            Some((cell, line)) => format!("cell {cell}, line {line}"),
+            None => format!("line {}, column {}", self.line, self.column),
+        }
     }
 }
 

@@ -161,6 +161,15 @@ struct CheckArgs {
     /// Also report findings silenced by suppressions in the model files, e.g. to audit them.
     #[arg(long)]
     show_suppressed: bool,
+    /// Print the settings each named file is linted with and the config file they come from,
+    /// instead of linting, e.g. `nnlint --show-settings models/net.onnx`.
+    #[arg(long)]
+    show_settings: bool,
+    /// Suppress every current finding where it is: `# nnlint: noqa: CODE` at the end of its line in
+    /// Python files and notebooks (merged into an nnlint noqa comment already there), e.g. to adopt
+    /// nnlint on a legacy repository: `nnlint --add-noqa .`.
+    #[arg(long, conflicts_with_all = ["statistics", "show_settings"])]
+    add_noqa: bool,
     /// Base URL of the rule pages; SARIF `helpUri` is `<BASE>/<CODE>.md`, e.g. `--docs-url
     /// https://example.org/nnlint/docs/rules`. Without it SARIF carries the full docs as help only.
     #[arg(long, value_name = "BASE")]
@@ -391,6 +400,13 @@ fn check(mut args: CheckArgs) -> i32 {
         );
         return 2;
     }
+    if args.show_settings {
+        return show_settings(&args, &overrides);
+    }
+    if args.add_noqa && stdin {
+        eprintln!("error: --add-noqa edits files; it cannot read standard input");
+        return 2;
+    }
     let discovered = match (&args.stdin_filename, stdin) {
         (Some(name), true) => Ok(discover::Discovered {
             targets: vec![engine::Target {
@@ -470,6 +486,10 @@ fn check(mut args: CheckArgs) -> i32 {
     };
     if args.verbose {
         verbose_report(&discovered.excluded, &run.not_models, &results, stdin);
+        verbose_settings(&results, &overrides);
+    }
+    if args.add_noqa {
+        return add_noqa(&results, &overrides, &args.root);
     }
     let opts = RenderOptions {
         color,
@@ -541,6 +561,156 @@ fn verbose_report(
         ),
         plural(registry::all().len(), "rule")
     );
+}
+
+/// `-v`: which config file each group of files is linted with.
+fn verbose_settings(results: &[engine::FileResult], overrides: &Overrides) {
+    let targets: Vec<engine::Target> = results
+        .iter()
+        .map(|r| engine::Target {
+            path: r.path.clone(),
+            explicit: true,
+        })
+        .collect();
+    let Ok(settings) = engine::settings_for(&targets, overrides) else {
+        return;
+    };
+    let mut by_source: Vec<(String, usize)> = vec![];
+    for s in &settings {
+        let source = report::show_settings::source(s, overrides);
+        match by_source.iter_mut().find(|(k, _)| *k == source) {
+            Some((_, n)) => *n += 1,
+            None => by_source.push((source, 1)),
+        }
+    }
+    for (source, n) in by_source {
+        eprintln!(
+            "nnlint: config file for {n} file{}: {source}",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+}
+
+/// `--show-settings`: each named path's settings, then where they come from; nothing is linted.
+fn show_settings(args: &CheckArgs, overrides: &Overrides) -> i32 {
+    let options = discover::Options {
+        exclude: args.exclude.clone(),
+        extend_exclude: args.extend_exclude.clone(),
+        force_exclude: args.force_exclude,
+        respect_gitignore: args.no_respect_gitignore.then_some(false),
+        config: args.config.clone(),
+        isolated: args.isolated,
+    };
+    let mut out = String::new();
+    for (i, path) in args.paths.iter().enumerate() {
+        // A folder's settings are those of a file directly in it.
+        let target = engine::Target {
+            path: if path.is_dir() {
+                path.join("(any file)")
+            } else {
+                path.clone()
+            },
+            explicit: true,
+        };
+        let resolved = engine::settings_for(std::slice::from_ref(&target), overrides)
+            .map(|mut s| s.remove(0))
+            .and_then(|s| discover::exclusions_for(path, &options).map(|x| (s, x)));
+        match resolved {
+            Ok((settings, exclusions)) => {
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&report::show_settings::render(
+                    &path.display().to_string(),
+                    &settings,
+                    overrides,
+                    &exclusions,
+                ));
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        }
+    }
+    print!("{out}");
+    0
+}
+
+/// `--add-noqa`: suppresses the run's findings in the files, then says what it did on standard
+/// error. Exit code: 2 when a file could not be read, 1 when findings are left that could not be
+/// suppressed, else 0.
+fn add_noqa(results: &[engine::FileResult], overrides: &Overrides, root: &std::path::Path) -> i32 {
+    use nnlint::cmd::add_noqa::Outcome;
+    let targets: Vec<engine::Target> = results
+        .iter()
+        .map(|r| engine::Target {
+            path: r.path.clone(),
+            explicit: true,
+        })
+        .collect();
+    let settings = match engine::settings_for(&targets, overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let (mut codes, mut lines, mut files, mut left) = (0, 0, 0, 0);
+    for (path, outcome) in nnlint::cmd::add_noqa::add_noqa(results, &settings) {
+        let shown = report::display_path(&path, root);
+        match outcome {
+            Outcome::Edited {
+                codes: c,
+                lines: l,
+                left: why,
+            } => {
+                codes += c;
+                lines += l;
+                files += 1;
+                for w in &why {
+                    left += 1;
+                    eprintln!("nnlint: {shown}: not suppressed: {w}");
+                }
+            }
+            Outcome::NotEditable { findings, why } => {
+                left += findings;
+                eprintln!(
+                    "nnlint: {shown}: {} not suppressed: {why}",
+                    plural(findings, "finding")
+                );
+            }
+        }
+    }
+    for r in results {
+        if let Some(e) = r.unreadable() {
+            eprintln!("error: {}: {e}", report::display_path(&r.path, root));
+        }
+    }
+    let added = if codes == 0 {
+        "added no suppression".to_string()
+    } else {
+        format!(
+            "added {} on {} in {}",
+            plural(codes, "suppression"),
+            plural(lines, "line"),
+            plural(files, "file")
+        )
+    };
+    let left = if left > 0 {
+        format!("; {} left", plural(left, "finding"))
+    } else {
+        String::new()
+    };
+    eprintln!("nnlint: {added}{left}");
+    if results.iter().any(|r| r.unreadable().is_some()) {
+        2
+    } else if !left.is_empty() {
+        1
+    } else {
+        0
+    }
 }
 
 /// Columns for human output: `COLUMNS` when set, else the terminal's width when writing to one.

@@ -21,6 +21,8 @@ pub struct Settings {
     pub intents: BTreeMap<String, Intent>,
     pub probe: ProbeSettings,
     pub fail_on: Severity,
+    /// The config file these settings come from (`None`: the defaults, or `--isolated`).
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -33,6 +35,7 @@ impl Default for Settings {
             intents: BTreeMap::new(),
             probe: ProbeSettings::default(),
             fail_on: Severity::Warning,
+            config_file: None,
         }
     }
 }
@@ -58,6 +61,7 @@ impl Settings {
     pub fn resolve(file: Option<&config::Loaded>, overrides: &Overrides, path: &Path) -> Settings {
         let mut s = Settings::default();
         if let Some(loaded) = file {
+            s.config_file = Some(loaded.path.clone());
             let c = &loaded.config;
             s.select = c.select.clone();
             s.extend_select = c.extend_select.clone();

@@ -93,6 +93,111 @@ fn file_level_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
     out
 }
 
+/// Codes of the suppression comments (`# nnlint: ignore[CODES]`, `# noqa: CODES`) on the lines of
+/// `spans` in a text format with comments (Python source, notebooks, YAML), so a comment on any
+/// line a finding labels (the loss line, a secondary label) suppresses it. A notebook's lines are
+/// those of its code cells: a `\n` escape inside the JSON string ends one.
+pub fn on_lines(
+    format: crate::ir::Format,
+    text: &str,
+    spans: impl Iterator<Item = crate::ir::Span>,
+) -> Vec<String> {
+    use crate::ir::Format;
+    let json = match format {
+        Format::PythonSource | Format::KerasYaml => false,
+        Format::Notebook => true,
+        _ => return vec![],
+    };
+    let mut out = vec![];
+    let mut seen = vec![];
+    for span in spans {
+        let start = span.offset.min(text.len());
+        let end = (span.offset + span.len).min(text.len());
+        let (from, to) = line_bounds(text, start, end, json);
+        if seen.contains(&from) {
+            continue;
+        }
+        seen.push(from);
+        let Some(lines) = text.get(from..to) else {
+            continue;
+        };
+        for line in lines.split('\n') {
+            let line = if json {
+                line.split("\\n").collect::<Vec<_>>().join("\n")
+            } else {
+                line.to_string()
+            };
+            for line in line.lines() {
+                let Some(hash) = line.find('#') else {
+                    continue;
+                };
+                let comment = &line[hash..];
+                out.extend(parse_markers(comment));
+                out.extend(noqa_codes(comment));
+            }
+        }
+    }
+    out
+}
+
+/// The start of the line holding `start` and the end of the line holding `end`; in a notebook's
+/// JSON a `\n` escape (a backslash that is not itself escaped, then `n`) also ends a line.
+fn line_bounds(text: &str, start: usize, end: usize, json: bool) -> (usize, usize) {
+    let bytes = text.as_bytes();
+    let mut from = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let mut to = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    if json {
+        // Escapes are read from the start of the JSON line, where no string can be half open
+        // (Jupyter writes one source line per JSON line).
+        let mut i = from;
+        let mut last_break = None;
+        let mut next_break = None;
+        while i < to {
+            if bytes[i] == b'\\' {
+                if bytes.get(i + 1) == Some(&b'n') {
+                    if i + 2 <= start {
+                        last_break = Some(i + 2);
+                    } else if i >= end && next_break.is_none() {
+                        next_break = Some(i);
+                    }
+                }
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        from = last_break.unwrap_or(from);
+        to = next_break.unwrap_or(to);
+    }
+    (from, to.max(from))
+}
+
+/// `# noqa: NNL001, NNL004` (ruff/flake8 style: codes or rule names after `noqa:`; a bare `# noqa`
+/// names no nnlint rule). Every `noqa:` of the comment counts, so `# noqa: E501  # nnlint: noqa:
+/// NNL001` names NNL001.
+pub fn noqa_codes(comment: &str) -> Vec<String> {
+    let lower = comment.to_ascii_lowercase();
+    let mut out = vec![];
+    for (at, _) in lower.match_indices("noqa:") {
+        out.extend(
+            comment[at + "noqa:".len()..]
+                .split([',', ' ', '\t', '"'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .take_while(|s| {
+                    let code = s.len() == 6
+                        && s[..3].eq_ignore_ascii_case("nnl")
+                        && s[3..].chars().all(|c| c.is_ascii_digit());
+                    let name =
+                        s.contains('-') && s.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+                    code || name
+                })
+                .map(str::to_string),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +242,48 @@ mod tests {
         ));
         assert!(matches("ALL", "NNL001", "single-unit-softmax"));
         assert!(!matches("NNL002", "NNL001", "single-unit-softmax"));
+    }
+
+    #[test]
+    fn comments_on_any_labelled_line_count() {
+        use crate::ir::Format::{Notebook, Onnx, PythonSource};
+        use crate::ir::Span;
+        let py = "model = build()\ncriterion = nn.NLLLoss()  # nnlint: ignore[NNL011]\nx = 1  # noqa: NNL004, log-of-softmax\ny = 2  # noqa\n";
+        let at = |needle: &str| Span {
+            offset: py.find(needle).unwrap(),
+            len: needle.len(),
+        };
+        assert!(on_lines(PythonSource, py, [at("build")].into_iter()).is_empty());
+        assert_eq!(
+            on_lines(PythonSource, py, [at("build"), at("NLLLoss")].into_iter()),
+            ["NNL011"]
+        );
+        assert_eq!(
+            on_lines(PythonSource, py, [at("x = 1")].into_iter()),
+            ["NNL004", "log-of-softmax"]
+        );
+        assert!(on_lines(PythonSource, py, [at("y = 2")].into_iter()).is_empty());
+        assert_eq!(
+            noqa_codes("# noqa: E501  # nnlint: noqa: NNL001, NNL002"),
+            ["NNL001", "NNL002"]
+        );
+        assert!(on_lines(Onnx, py, [at("NLLLoss")].into_iter()).is_empty());
+        // A notebook cell written as one string: only the labelled line of the cell counts.
+        let nb = r#"{"cells": [{"cell_type": "code", "source": "a = f()  # noqa: NNL001\nb = g()\nc = h()  # noqa: NNL002"}]}"#;
+        let b = Span {
+            offset: nb.find("b = g()").unwrap(),
+            len: 7,
+        };
+        assert!(on_lines(Notebook, nb, [b].into_iter()).is_empty());
+        let c = Span {
+            offset: nb.find("c = h()").unwrap(),
+            len: 7,
+        };
+        assert_eq!(on_lines(Notebook, nb, [c].into_iter()), ["NNL002"]);
+        let a = Span {
+            offset: nb.find("a = f()").unwrap(),
+            len: 7,
+        };
+        assert_eq!(on_lines(Notebook, nb, [a].into_iter()), ["NNL001"]);
     }
 }

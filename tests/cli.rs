@@ -481,3 +481,77 @@ fn a_subclassed_model_is_noted_once_as_not_checked_in_every_format_and_exits_0()
     let (code, _, _) = nnlint(&[dir, BAD]);
     assert_eq!(code, 1);
 }
+
+/// Python source is shown as it is written: source lines and the code's names, none of the ONNX
+/// vocabulary it is lowered into (opset, op counts, nnlint's own `tf_graph` model name).
+#[test]
+fn python_files_are_named_by_their_source_in_inspect_sarif_and_github() {
+    let py = "fixtures/NNL001/bad_pt_linear1_softmax.py";
+    let (code, out, err) = nnlint(&["inspect", py]);
+    assert_eq!(code, 0, "{err}");
+    for internal in ["opset", " ops,", "tf_graph", "producer:"] {
+        assert!(!out.contains(internal), "`{internal}` in:\n{out}");
+    }
+    for line in [
+        "  0: classifier.1 (the output of line 15: `nn.Softmax(dim=1)`)  float32 [batch, 1]  intent: probability (from the loss)",
+        "    final activation: Softmax over axis 1 (1 unit) at line 15: `nn.Softmax(dim=1)`",
+        "    logits (the output before the softmax): the output of line 14: `nn.Linear(64, 1)`  float32 [batch, 1]",
+        "  loss BCELoss (from_logits=false) at line 28: `nn.BCELoss`",
+        "  metric BinaryAccuracy at line 41: `model(embeddings) > 0.5`",
+    ] {
+        assert_eq!(
+            out.lines().filter(|l| *l == line).count(),
+            1,
+            "{line}\n{out}"
+        );
+    }
+    // A Keras layer with a fused activation computes its logits inside the same call.
+    let (_, out, _) = nnlint(&["inspect", "fixtures/NNL001/bad_py_two_heads_dict_loss.py"]);
+    assert!(out.contains(
+        "logits (the output before the softmax): inside line 9: `layers.Dense(1, activation=\"softmax\", name=\"churn\")`, before its activation"
+    ), "{out}");
+    assert!(out.contains("  metric accuracy on output 1 (segment) at line 16: `\"accuracy\"`"));
+    // Notebooks: the cell and its line, as Jupyter numbers them.
+    let (_, out, _) = nnlint(&[
+        "inspect",
+        "fixtures/NNL004/bad_pt_notebook_bceloss_on_linear.ipynb",
+    ]);
+    assert!(
+        out.contains("  0: out (the output of cell 6, line 6: `nn.Linear(16, 1)`)"),
+        "{out}"
+    );
+    // ONNX keeps its graph vocabulary.
+    let (_, out, _) = nnlint(&["inspect", BAD]);
+    assert!(
+        out.contains("opset 17") && out.contains("at main_graph/node_softmax"),
+        "{out}"
+    );
+
+    let (_, out, _) = nnlint(&["--format", "github", py]);
+    assert!(out.ends_with("(at classifier.1)\n"), "{out}");
+    let (_, out, _) = nnlint(&["--format", "sarif", py]);
+    assert!(!out.contains("tf_graph"), "{out}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let result = &doc["runs"][0]["results"][0];
+    assert_eq!(
+        result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        "classifier.1"
+    );
+    assert!(
+        result["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("(at classifier.1)")
+    );
+}
+
+#[test]
+fn statistics_give_each_reason_once_in_words() {
+    let (code, out, _) = nnlint(&["--statistics", "fixtures/not_checked"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("    2  not checked: the architecture is not recorded in the file"),
+        "{out}"
+    );
+    assert!(!out.contains("not checked: not checked"), "{out}");
+}

@@ -26,6 +26,16 @@ fn copy(root: &Path, rel: &str, from: &str) {
     put(root, rel, &std::fs::read(fixture(from)).unwrap());
 }
 
+/// A PyTorch script with an unclosed `(` inside `nn.Sequential(`.
+const BROKEN_PY: &str = "import torch.nn as nn
+
+model = nn.Sequential(
+    nn.Linear(10, 1),
+    nn.Softmax(dim=1),
+
+criterion = nn.BCELoss()
+";
+
 /// A repository as a user has it: its own models, and buggy models in the places a walk must not go.
 fn scratch_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -47,6 +57,8 @@ fn scratch_repo() -> tempfile::TempDir {
     );
     put(d, "package.json", br#"{"name": "web", "version": "1.0.0"}"#);
     put(d, "lfs/weights.onnx", LFS_POINTER.as_bytes());
+    // A script whose model has an unclosed `(`: a syntax error at its line, nothing guessed.
+    put(d, "broken.py", BROKEN_PY.as_bytes());
     // Third-party code, build output, caches: every one holds a buggy model.
     for place in [
         "venv/lib/python3.12/site-packages/pkg",
@@ -103,6 +115,7 @@ fn a_walk_reports_only_the_repositorys_own_models_and_names_the_lfs_pointer() {
     assert_eq!(
         statuses(&doc),
         pairs(&[
+            ("broken.py", "not-checked"),
             ("lfs/weights.onnx", "error"),
             ("models/bad.onnx", "ok"),
             ("models/good.onnx", "ok"),
@@ -110,7 +123,12 @@ fn a_walk_reports_only_the_repositorys_own_models_and_names_the_lfs_pointer() {
         ]),
         "{out}"
     );
-    let lfs = doc["files"][0]["error"].as_str().unwrap();
+    // The syntax error is named at its line; nothing is guessed about the model around it.
+    assert_eq!(
+        doc["files"][0]["syntax_errors"],
+        serde_json::json!([{"line": 8, "column": 1, "message": "unexpected EOF while parsing"}])
+    );
+    let lfs = doc["files"][1]["error"].as_str().unwrap();
     for needle in ["Git LFS pointer", "git lfs pull", "lfs: true"] {
         assert!(lfs.contains(needle), "{lfs}");
     }
@@ -125,11 +143,15 @@ fn a_walk_reports_only_the_repositorys_own_models_and_names_the_lfs_pointer() {
         err.contains("error: lfs/weights.onnx: a Git LFS pointer"),
         "{err}"
     );
-    assert!(!out.contains("error:"), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("error:")), "{out}");
+    assert!(out.starts_with("broken.py:8:1: syntax error: unexpected EOF while parsing\n"));
     assert!(out.contains("models/bad.onnx: softmax over a single unit"));
     assert!(out.contains("train.py:12:20: softmax over a single unit"));
     assert!(
-        out.ends_with("2 findings in 3 files; 1 file could not be read\n"),
+        out.ends_with(
+            "2 findings in 3 files; 1 file could not be read; 1 file with syntax errors; 1 file \
+             not checked\n"
+        ),
         "{out}"
     );
 
@@ -152,20 +174,41 @@ fn a_walk_reports_only_the_repositorys_own_models_and_names_the_lfs_pointer() {
     let notes = run0["invocations"][0]["toolExecutionNotifications"]
         .as_array()
         .unwrap();
-    assert_eq!(notes.len(), 1);
-    assert_eq!(notes[0]["level"], "error");
-    assert!(
-        notes[0]["message"]["text"]
-            .as_str()
-            .unwrap()
-            .contains("Git LFS pointer")
+    let texts: Vec<&str> = notes
+        .iter()
+        .map(|n| n["message"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert_eq!(
+        texts[0],
+        "broken.py: syntax error: unexpected EOF while parsing"
     );
+    assert_eq!(
+        notes[0]["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 8, "startColumn": 1})
+    );
+    assert!(texts[1].starts_with("broken.py: not checked"), "{texts:?}");
+    assert!(texts[2].contains("Git LFS pointer"), "{texts:?}");
+    assert_eq!(notes[2]["level"], "error");
     assert_eq!(run0["invocations"][0]["executionSuccessful"], false);
 
     // Without the pointer the findings decide: exit 1.
     let (code, out, _) = run(d, &["--extend-exclude", "lfs", "--format", "concise"]);
     assert_eq!(code, 1, "{out}");
-    assert_eq!(out.lines().count(), 2, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains(" NNL001 ")).count(),
+        2,
+        "{out}"
+    );
+    // The syntax error alone fails the run, as ruff's do; --exit-zero does not.
+    let (code, out, _) = run(d, &["--format", "concise", "broken.py"]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        out,
+        "broken.py:8:1: syntax error: unexpected EOF while parsing\n\
+         broken.py:1:1: note: not checked: no model or loss could be resolved\n"
+    );
+    assert_eq!(run(d, &["--exit-zero", "broken.py"]).0, 0);
 }
 
 #[test]
@@ -199,11 +242,11 @@ fn excludes_come_from_the_config_and_the_command_line() {
     // `--extend-exclude` adds globs, anchored at the working directory or matched by name.
     assert_eq!(
         linted(&["--extend-exclude", "lfs,models/*.onnx"]),
-        ["train.py"]
+        ["broken.py", "train.py"]
     );
     assert_eq!(
         linted(&["--extend-exclude", "*.onnx"]),
-        ["train.py"],
+        ["broken.py", "train.py"],
         "a name glob matches at any depth"
     );
     // .gitignore and .ignore are honoured unless told otherwise.
@@ -216,7 +259,7 @@ fn excludes_come_from_the_config_and_the_command_line() {
         "nnlint.toml",
         b"extend-exclude = [\"lfs\", \"models/good.onnx\"]\n",
     );
-    assert_eq!(linted(&[]), ["models/bad.onnx", "train.py"]);
+    assert_eq!(linted(&[]), ["broken.py", "models/bad.onnx", "train.py"]);
     let (code, _, _) = run(d, &[]);
     assert_eq!(code, 1);
     // ... and `exclude` there replaces the defaults; a pyproject's [tool.nnlint] works alike.
@@ -444,6 +487,470 @@ fn file_level_noqa_silences_a_python_file_or_some_rules() {
         doc["files"][0]["suppressed"][0]["suppressed_by"],
         "a file-level `# nnlint: noqa` comment"
     );
+}
+
+/// A PyTorch script whose softmax output goes into `NLLLoss` (NNL011): the finding's primary label is
+/// the softmax (line 8), its secondary label the loss (line 10).
+const NLL_OF_SOFTMAX: &str = "import torch
+import torch.nn as nn
+
+model = nn.Sequential(
+    nn.Linear(20, 64),
+    nn.ReLU(),
+    nn.Linear(64, 10),
+    nn.Softmax(dim=1),
+)
+criterion = nn.NLLLoss()
+
+x = torch.randn(8, 20)
+y = torch.randint(0, 10, (8,))
+loss = criterion(model(x), y)
+";
+
+/// A notebook whose code cells are `source`, each a list of lines as Jupyter writes them.
+fn notebook(cells: &[&str]) -> String {
+    let cells: Vec<Value> = cells
+        .iter()
+        .map(|src| {
+            let lines: Vec<String> = src.split_inclusive('\n').map(str::to_string).collect();
+            serde_json::json!({"cell_type": "code", "execution_count": null, "metadata": {},
+                               "outputs": [], "source": lines})
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_suppression_on_any_line_a_finding_labels_silences_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let on_loss = |comment: &str| {
+        NLL_OF_SOFTMAX.replace(
+            "criterion = nn.NLLLoss()\n",
+            &format!("criterion = nn.NLLLoss()  {comment}\n"),
+        )
+    };
+    put(d, "plain.py", NLL_OF_SOFTMAX.as_bytes());
+    put(
+        d,
+        "ignore.py",
+        on_loss("# nnlint: ignore[NNL011]").as_bytes(),
+    );
+    put(
+        d,
+        "noqa.py",
+        on_loss("# noqa: nll-loss-without-log-softmax").as_bytes(),
+    );
+    put(d, "other.py", on_loss("# noqa: NNL001").as_bytes());
+    put(d, "bare.py", on_loss("# noqa").as_bytes());
+    // The line after the loss is not labelled: a comment there does nothing.
+    put(
+        d,
+        "below.py",
+        NLL_OF_SOFTMAX
+            .replace("\nx = torch.randn", "# noqa: NNL011\nx = torch.randn")
+            .as_bytes(),
+    );
+    let (cells_a, cells_b) = NLL_OF_SOFTMAX.split_at(NLL_OF_SOFTMAX.find("\nx =").unwrap() + 1);
+    put(d, "plain.ipynb", notebook(&[cells_a, cells_b]).as_bytes());
+    let suppressed_a = on_loss("# noqa: NNL011");
+    let (sa, sb) = suppressed_a.split_at(suppressed_a.find("\nx =").unwrap() + 1);
+    put(d, "noqa.ipynb", notebook(&[sa, sb]).as_bytes());
+
+    let (code, out, _) = run(
+        d,
+        &[
+            "--format",
+            "concise",
+            "plain.py",
+            "other.py",
+            "bare.py",
+            "below.py",
+            "plain.ipynb",
+        ],
+    );
+    assert_eq!(code, 1);
+    let firing: Vec<&str> = out.lines().filter_map(|l| l.split(':').next()).collect();
+    assert_eq!(
+        firing,
+        ["plain.py", "other.py", "bare.py", "below.py", "plain.ipynb"],
+        "{out}"
+    );
+    assert!(out.lines().all(|l| l.contains(" NNL011 ")), "{out}");
+    let (code, out, _) = run(
+        d,
+        &["--format", "concise", "ignore.py", "noqa.py", "noqa.ipynb"],
+    );
+    assert_eq!((code, out.as_str()), (0, ""));
+    let (_, out, _) = run(d, &["--format", "json", "ignore.py"]);
+    let doc = json(&out);
+    assert_eq!(
+        doc["files"][0]["suppressed"][0]["suppressed_by"],
+        "a suppression comment on a line it points at"
+    );
+    assert_eq!(doc["files"][0]["suppressed"][0]["region"]["line"], 8);
+}
+
+/// A Keras script with two findings on two lines: a one-unit softmax (NNL001, line 7) and
+/// categorical cross-entropy on it (NNL007, line 9).
+const TWO_FINDINGS: &str = r#"from tensorflow import keras
+from tensorflow.keras import layers
+
+model = keras.Sequential([
+    keras.Input(shape=(20,)),
+    layers.Dense(64, activation="relu"),
+    layers.Dense(1, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+"#;
+
+fn read(root: &Path, rel: &str) -> String {
+    std::fs::read_to_string(root.join(rel)).unwrap()
+}
+
+#[test]
+fn add_noqa_suppresses_each_finding_on_its_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    put(d, "two.py", TWO_FINDINGS.as_bytes());
+    // An nnlint noqa comment already on the line is extended, another comment is kept; CRLF stays.
+    let merged = NLL_OF_SOFTMAX.replace(
+        "    nn.Softmax(dim=1),\n",
+        "    nn.Softmax(dim=1),  # nnlint: noqa: NNL004 (reviewed)\n",
+    );
+    put(d, "merge.py", merged.replace('\n', "\r\n").as_bytes());
+    let commented = NLL_OF_SOFTMAX.replace(
+        "    nn.Softmax(dim=1),\n",
+        "    nn.Softmax(dim=1),  # probs\n",
+    );
+    put(d, "commented.py", commented.as_bytes());
+    // ruff's own noqa comment stays ruff's; nnlint's goes after it.
+    let ruff = NLL_OF_SOFTMAX.replace(
+        "    nn.Softmax(dim=1),\n",
+        "    nn.Softmax(dim=1),  # noqa: E501\n",
+    );
+    put(d, "ruff.py", ruff.as_bytes());
+    let (a, b) = NLL_OF_SOFTMAX.split_at(NLL_OF_SOFTMAX.find("\nx =").unwrap() + 1);
+    let nb = notebook(&[a, b]);
+    put(d, "nb.ipynb", nb.as_bytes());
+    copy(d, "model.onnx", BAD_ONNX);
+    let clean = TWO_FINDINGS
+        .replace("\"softmax\"", "\"sigmoid\"")
+        .replace("categorical_crossentropy", "binary_crossentropy");
+    put(d, "clean.py", clean.as_bytes());
+
+    let (code, out, err) = run(d, &["--add-noqa", "."]);
+    assert_eq!(code, 1, "the ONNX finding is left: {err}");
+    assert_eq!(out, "", "--add-noqa writes no report");
+    assert!(
+        err.contains(
+            "nnlint: model.onnx: 1 finding not suppressed: ONNX files have no comments; use \
+             per-file-ignores in the config file"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("nnlint: added 6 suppressions on 6 lines in 5 files; 1 finding left\n"),
+        "{err}"
+    );
+    assert_eq!(
+        read(d, "two.py"),
+        TWO_FINDINGS
+            .replace(
+                "activation=\"softmax\"),\n",
+                "activation=\"softmax\"),  # nnlint: noqa: NNL001\n"
+            )
+            .replace(
+                "\"categorical_crossentropy\")\n",
+                "\"categorical_crossentropy\")  # nnlint: noqa: NNL007\n"
+            )
+    );
+    assert_eq!(
+        read(d, "merge.py"),
+        merged
+            .replace("NNL004 (reviewed)", "NNL004, NNL011 (reviewed)")
+            .replace('\n', "\r\n")
+    );
+    assert_eq!(
+        read(d, "ruff.py"),
+        ruff.replace("# noqa: E501\n", "# noqa: E501  # nnlint: noqa: NNL011\n")
+    );
+    assert_eq!(
+        read(d, "commented.py"),
+        commented.replace("# probs\n", "# probs  # nnlint: noqa: NNL011\n")
+    );
+    // The notebook: one line of one cell's source changes, the JSON stays valid and laid out as
+    // it was.
+    let edited = read(d, "nb.ipynb");
+    let changed: Vec<(&str, &str)> = nb
+        .lines()
+        .zip(edited.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(
+        changed,
+        [(
+            "        \"    nn.Softmax(dim=1),\\n\",",
+            "        \"    nn.Softmax(dim=1),  # nnlint: noqa: NNL011\\n\","
+        )]
+    );
+    assert_eq!(nb.lines().count(), edited.lines().count());
+    serde_json::from_str::<Value>(&edited).expect("still JSON");
+    assert_eq!(read(d, "clean.py"), clean);
+
+    // Everything suppressed is suppressed; a second run adds nothing and changes no byte.
+    let (code, out, _) = run(
+        d,
+        &["--format", "concise", "--extend-exclude", "*.onnx", "."],
+    );
+    assert_eq!((code, out.as_str()), (0, ""));
+    let before: Vec<String> = ["two.py", "merge.py", "commented.py", "ruff.py", "nb.ipynb"]
+        .iter()
+        .map(|f| read(d, f))
+        .collect();
+    let (code, _, err) = run(d, &["--add-noqa", "--extend-exclude", "*.onnx", "."]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "nnlint: added no suppression\n");
+    let after: Vec<String> = ["two.py", "merge.py", "commented.py", "ruff.py", "nb.ipynb"]
+        .iter()
+        .map(|f| read(d, f))
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn add_noqa_leaves_a_line_alone_where_a_comment_cannot_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The finding's line continues with a backslash: a comment there would end the statement.
+    let continued = TWO_FINDINGS.replace(
+        "    layers.Dense(1, activation=\"softmax\"),\n",
+        "    layers.Dense(1, activation=\"softmax\") \\\n    ,\n",
+    );
+    put(d, "continued.py", continued.as_bytes());
+    let (code, out, _) = run(d, &["--format", "concise", "continued.py"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("continued.py:7:"), "{out}");
+    let (code, _, err) = run(d, &["--add-noqa", "continued.py"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("not suppressed: NNL001: its line continues with a backslash"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("added 1 suppression on 1 line in 1 file; 1 finding left\n"),
+        "{err}"
+    );
+    assert_eq!(
+        read(d, "continued.py"),
+        continued.replace(
+            "\"categorical_crossentropy\")\n",
+            "\"categorical_crossentropy\")  # nnlint: noqa: NNL007\n"
+        )
+    );
+    // Standard input cannot be edited.
+    let (code, _, err) = run(d, &["--add-noqa", "-", "--stdin-filename", "x.py"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--add-noqa edits files"), "{err}");
+}
+
+#[test]
+fn show_settings_names_the_config_file_and_what_it_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    put(
+        d,
+        "pyproject.toml",
+        b"[tool.nnlint]\nignore = [\"NNL009\"]\nfail-on = \"error\"\nextend-exclude = [\"legacy\"]\n\
+          [tool.nnlint.severity]\nNNL001 = \"warning\"\n\
+          [tool.nnlint.per-file-ignores]\n\"models/*.onnx\" = [\"NNL003\"]\n",
+    );
+    put(d, "models/other/nnlint.toml", b"select = [\"NNL001\"]\n");
+    copy(d, "models/net.onnx", BAD_ONNX);
+    copy(d, "models/other/net.onnx", BAD_ONNX);
+    let (code, out, _) = run(d, &["--show-settings", "models/net.onnx"]);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "settings for models/net.onnx");
+    assert_eq!(lines[1], "config file: pyproject.toml");
+    // Every rule but the two ignored, from the registry (rules are added over time).
+    let all: Vec<&str> = nnlint::registry::all().iter().map(|r| r.code).collect();
+    let on: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|c| !["NNL003", "NNL009"].contains(c))
+        .collect();
+    let rules_line = format!(
+        "rules = [{}] ({} of {})",
+        on.join(", "),
+        on.len(),
+        all.len()
+    );
+    for line in [
+        rules_line.as_str(),
+        "ignore = [NNL009, NNL003] (with per-file-ignores that match this file)",
+        "fail-on = error",
+        "severity = [NNL001 = warning]",
+        "extend-exclude = [legacy]",
+        "excluded = no",
+    ] {
+        assert!(lines.contains(&line), "{line}\n{out}");
+    }
+    // The closest config file wins; --isolated and --config say so.
+    let (_, out, _) = run(d, &["--show-settings", "models/other/net.onnx"]);
+    assert!(
+        out.contains("config file: models/other/nnlint.toml\n"),
+        "{out}"
+    );
+    let one = format!("rules = [NNL001] (1 of {})\n", all.len());
+    assert!(out.contains(&one), "{out}");
+    let (_, out, _) = run(d, &["--show-settings", "--isolated", "models/net.onnx"]);
+    assert!(
+        out.contains("config file: none (--isolated): the defaults\n"),
+        "{out}"
+    );
+    let (_, out, _) = run(
+        d,
+        &[
+            "--show-settings",
+            "--config",
+            "pyproject.toml",
+            "models/other/net.onnx",
+        ],
+    );
+    assert!(
+        out.contains("config file: pyproject.toml (given with --config)\n"),
+        "{out}"
+    );
+    let (_, out, _) = run(d, &["--show-settings", "legacy/old.onnx"]);
+    assert!(
+        out.contains("excluded = yes, by `legacy` (extend-exclude in"),
+        "{out}"
+    );
+    // Nothing is linted: a bad model's findings are not printed.
+    assert!(!out.contains("NNL001 ["));
+    // -v says which config file applies to the files it linted.
+    let (_, _, err) = run(d, &["-v", "models"]);
+    assert!(
+        err.contains("nnlint: config file for 1 file: pyproject.toml\n")
+            && err.contains("nnlint: config file for 1 file: models/other/nnlint.toml\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_syntax_error_is_reported_at_its_line_and_what_parsed_is_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The model parses; a helper further down does not.
+    put(
+        d,
+        "partial.py",
+        format!("{NLL_OF_SOFTMAX}\ndef broken(:\n    pass\n").as_bytes(),
+    );
+    let (code, out, _) = run(d, &["--format", "concise", "partial.py"]);
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("partial.py:16:12: syntax error: "),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("partial.py:16:13: syntax error: "),
+        "{out}"
+    );
+    assert!(lines[2].starts_with("partial.py:8:5: NNL011 "), "{out}");
+    // A notebook's syntax error is named by cell and line in human output.
+    let (a, b) = BROKEN_PY.split_at(BROKEN_PY.find("model =").unwrap());
+    put(d, "broken.ipynb", notebook(&[a, b]).as_bytes());
+    let (code, out, _) = run(d, &["broken.ipynb"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with(
+            "broken.ipynb (cell 2, line 6): syntax error: unexpected EOF while parsing\n"
+        ),
+        "{out}"
+    );
+    // Every machine format carries it.
+    let (_, out, _) = run(d, &["--format", "github", "partial.py"]);
+    assert!(
+        out.starts_with("::error file=partial.py,line=16,col=12,title=nnlint%3A syntax error::"),
+        "{out}"
+    );
+    let (_, out, _) = run(d, &["--format", "gitlab", "broken.ipynb"]);
+    let issues = json(&out);
+    assert_eq!(issues[0]["check_name"], "nnlint/syntax-error");
+    assert_eq!(issues[0]["severity"], "critical");
+    let (_, out, _) = run(d, &["--format", "junit", "broken.ipynb"]);
+    assert!(
+        out.contains("<failure type=\"syntax-error\" message=\"broken.ipynb:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("failures=\"1\" errors=\"0\" skipped=\"0\""),
+        "{out}"
+    );
+    let (_, out, _) = run(d, &["--statistics", "partial.py", "broken.ipynb"]);
+    assert!(
+        out.contains("    2  files with syntax errors: partial.py, broken.ipynb\n"),
+        "{out}"
+    );
+}
+
+/// A model defined in `model.py` and trained in `train.py`: the finding is in the module, in every
+/// format, and so are the comments that suppress it.
+#[test]
+fn a_finding_in_an_imported_module_is_placed_and_suppressed_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for f in ["config.py", "model.py", "train.py"] {
+        copy(d, f, &format!("fixtures/projects/keras_config_bad/{f}"));
+    }
+    let (_, out, _) = run(d, &["--format", "gitlab", "train.py"]);
+    let issues = json(&out);
+    assert_eq!(issues[0]["location"]["path"], "model.py", "{out}");
+    assert_eq!(issues[0]["location"]["lines"]["begin"], 12, "{out}");
+    let (_, out, _) = run(d, &["--format", "junit", "train.py"]);
+    assert!(
+        out.contains("<failure type=\"NNL001\" message=\"model.py:12:48: NNL001 "),
+        "{out}"
+    );
+    let (_, out, _) = run(d, &["inspect", "train.py"]);
+    assert!(
+        out.contains(" at model.py line 12: `layers.Dense("),
+        "{out}"
+    );
+    // --add-noqa does not write into the module; it says where the comment goes.
+    let before = read(d, "model.py");
+    let (code, _, err) = run(d, &["--add-noqa", "train.py"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("NNL001: its line is in model.py, a module this file imports"),
+        "{err}"
+    );
+    assert_eq!(read(d, "model.py"), before);
+    assert_eq!(
+        read(d, "train.py"),
+        read(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/projects/keras_config_bad"),
+            "train.py"
+        )
+    );
+    // The comment there silences it.
+    let line12 = before.lines().nth(11).unwrap();
+    put(
+        d,
+        "model.py",
+        before
+            .replacen(line12, &format!("{line12}  # noqa: NNL001"), 1)
+            .as_bytes(),
+    );
+    let (code, out, _) = run(d, &["--format", "concise", "train.py"]);
+    assert_eq!((code, out.as_str()), (0, ""));
 }
 
 #[test]

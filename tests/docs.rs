@@ -227,3 +227,72 @@ fn paths_named_in_the_docs_exist() {
         missing.join("\n")
     );
 }
+
+/// README's "Use" block lists every option `--help` shows, for the default command and each
+/// subcommand (the stronger form of the test above: a newcomer reads the block, not every page).
+#[test]
+fn readme_use_block_lists_every_option_of_help() {
+    let readme = readme();
+    let start = readme.find("## Use\n").expect("a Use section");
+    let block = &readme[start..];
+    let block = &block[..block[7..].find("\n## ").map_or(block.len(), |i| i + 7)];
+    let fenced: String = block
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let option = regex::Regex::new(r"^\s+(?:-[A-Za-z], )?(--[a-z][a-z-]*)").unwrap();
+    let mut missing = vec![];
+    for sub in [
+        None,
+        Some("rules"),
+        Some("explain"),
+        Some("inspect"),
+        Some("eval"),
+    ] {
+        let mut cmd = assert_cmd::Command::cargo_bin("nnlint").unwrap();
+        if let Some(s) = sub {
+            cmd.arg(s);
+        }
+        let help = String::from_utf8(cmd.arg("--help").output().unwrap().stdout).unwrap();
+        for cap in help.lines().filter_map(|l| option.captures(l)) {
+            let flag = &cap[1];
+            if flag == "--help" || flag == "--version" {
+                continue;
+            }
+            let listed = fenced.match_indices(flag).any(|(i, _)| {
+                !fenced[i + flag.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+            if !listed {
+                missing.push(format!("{} {flag}", sub.unwrap_or("nnlint")));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in README's Use block: {missing:?}");
+}
+
+/// README's example is what nnlint prints for that file in a 100-column terminal, byte for byte
+/// (the finding; the run's summary line is left out).
+#[test]
+fn readme_example_is_the_real_output() {
+    let readme = readme();
+    let start = readme.find("```\nNNL001 ").expect("the example block") + 4;
+    let block = &readme[start..start + readme[start..].find("```\n").unwrap()];
+    let out = assert_cmd::Command::cargo_bin("nnlint")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .arg("fixtures/NNL001/bad_keras_mlp_opset13.onnx")
+        .output()
+        .unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    let finding = out
+        .strip_suffix("\n1 finding in 1 file\n")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(block, finding, "README.md's example");
+}

@@ -54,11 +54,8 @@ fn the_action_is_a_composite_that_lints_to_sarif_and_uploads_it() {
                 .is_some_and(|r| r.contains(needle))
         })
     };
-    assert!(runs_of("pip install"), "the wheel is installed with pip");
-    assert!(
-        runs_of("nnlint --format sarif --output"),
-        "nnlint writes SARIF"
-    );
+    assert!(runs_of(" install "), "the wheel is installed with pip");
+    assert!(runs_of("--format sarif --output"), "nnlint writes SARIF");
     let upload = steps
         .iter()
         .find(|s| {
@@ -94,6 +91,147 @@ fn the_action_is_a_composite_that_lints_to_sarif_and_uploads_it() {
             );
         }
     }
+}
+
+/// The action's promises to the job that uses it (docs/integrations.md, "GitHub Actions"): no input is
+/// ever part of a script's text, the job's Python stays as it was, a refused upload fails nothing,
+/// and the wheel is built once per version of the action's source.
+#[test]
+fn the_action_keeps_inputs_out_of_scripts_and_the_jobs_python_alone() {
+    let (_, action) = read("action.yml");
+    let steps = action
+        .get("runs")
+        .and_then(|r| r.get("steps"))
+        .and_then(Node::as_list)
+        .expect("steps");
+    let uses = |prefix: &str| {
+        steps
+            .iter()
+            .find(|s| {
+                s.get("uses")
+                    .and_then(Node::as_str)
+                    .is_some_and(|u| u.starts_with(prefix))
+            })
+            .unwrap_or_else(|| panic!("no step uses {prefix}"))
+    };
+    let with = |step: &Node, key: &str| -> Node {
+        step.get("with")
+            .and_then(|w| w.get(key))
+            .cloned()
+            .unwrap_or_else(|| panic!("no `with.{key}`"))
+    };
+    let scripts: Vec<&str> = steps
+        .iter()
+        .filter_map(|s| s.get("run").and_then(Node::as_str))
+        .collect();
+    assert!(scripts.len() >= 3, "{scripts:?}");
+
+    // 1. Nothing is interpolated into a script: inputs (and every other expression) arrive in `env:`.
+    for script in &scripts {
+        assert!(
+            !script.contains("${{"),
+            "an expression is pasted into a script:\n{script}"
+        );
+    }
+    let env_of = |step: &Node| -> Vec<String> {
+        step.get("env")
+            .and_then(Node::entries)
+            .map(|e| {
+                e.iter()
+                    .filter_map(|e| e.value.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let envs: Vec<String> = steps.iter().flat_map(env_of).collect();
+    for input in [
+        "inputs.paths",
+        "inputs.args",
+        "inputs.package",
+        "inputs.sarif-file",
+    ] {
+        assert!(
+            envs.iter().any(|v| v.contains(input)),
+            "{input} reaches no step's env"
+        );
+    }
+
+    // 2. The job's Python is untouched: setup-python does not update the environment, nnlint goes
+    // into a virtualenv of its own, and no script calls the job's `python` or `pip`.
+    let python = uses("actions/setup-python@");
+    assert_eq!(with(python, "update-environment").as_bool(), Some(false));
+    let python_id = python.get("id").and_then(Node::as_str).expect("an id");
+    assert!(
+        envs.iter()
+            .any(|v| v.contains(&format!("steps.{python_id}.outputs.python-path"))),
+        "the interpreter setup-python installed is used by its path"
+    );
+    assert!(scripts.iter().any(|s| s.contains("-m venv")));
+    // `python` or `pip` where a command starts (a line, after `;`, `|`, `&`, `$(`, then/do/else).
+    let bare =
+        regex::Regex::new(r"(?m)(^\s*|[;|&]\s*|\$\(\s*|\b(then|do|else)\s+)(python3?|pip3?)(\s|$)")
+            .unwrap();
+    for script in &scripts {
+        assert!(
+            !bare.is_match(script),
+            "a script runs the job's python or pip:\n{script}"
+        );
+    }
+
+    // 3. The upload is skipped for pull requests from forks and never fails the job.
+    let upload = uses("github/codeql-action/upload-sarif@");
+    assert_eq!(
+        upload.get("continue-on-error").and_then(Node::as_bool),
+        Some(true)
+    );
+    let condition = upload.get("if").and_then(Node::as_str).expect("an `if`");
+    assert!(
+        condition.contains("github.event.pull_request.head.repo.fork"),
+        "{condition}"
+    );
+
+    // 4. The wheel is cached under a key made from the action's own files, in the folder the
+    // install step builds into.
+    let cache = uses("actions/cache@");
+    let key = with(cache, "key");
+    let key = key.as_str().expect("a key");
+    let key_step = key
+        .strip_prefix("${{ steps.")
+        .and_then(|k| k.split_once('.'))
+        .map(|(id, _)| id)
+        .unwrap_or_else(|| panic!("the key comes from a step: {key}"));
+    let key_script = steps
+        .iter()
+        .find(|s| s.get("id").and_then(Node::as_str) == Some(key_step))
+        .and_then(|s| s.get("run").and_then(Node::as_str))
+        .expect("the key step runs a script");
+    for part in ["ACTION_PATH", "Cargo.lock", "src", "rules", "sha256sum"] {
+        assert!(key_script.contains(part), "the key misses {part}");
+    }
+    let path = with(cache, "path");
+    let folder = path
+        .as_str()
+        .and_then(|p| p.strip_prefix("${{ runner.temp }}/"))
+        .expect("the cache holds a folder of the runner's temp");
+    let built_into = regex::Regex::new(&format!(
+        r#"(\w+)="\$RUNNER_TEMP/{}""#,
+        regex::escape(folder)
+    ))
+    .unwrap();
+    assert!(
+        scripts.iter().any(|s| built_into
+            .captures(s)
+            .is_some_and(|c| s.contains(&format!("--wheel-dir \"${}\"", &c[1])))),
+        "the wheel is built into the cached folder {folder}"
+    );
+
+    // 5. LFS is named where users read the inputs.
+    let paths_help = action
+        .get("inputs")
+        .and_then(|i| i.get("paths"))
+        .map(|p| str_of(p, "description"))
+        .unwrap();
+    assert!(paths_help.contains("lfs: true"), "{paths_help}");
 }
 
 #[test]

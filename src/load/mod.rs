@@ -23,6 +23,8 @@ pub struct LoadError {
     pub not_checked: bool,
     /// Why a file was not checked, without its line (`--statistics` counts files by it).
     pub reason: Option<String>,
+    /// A not-checked Python file's syntax errors (reported as such, exit code 1).
+    pub syntax_errors: Vec<crate::ir::SyntaxErrorAt>,
 }
 
 impl LoadError {
@@ -32,6 +34,7 @@ impl LoadError {
             not_a_model: false,
             not_checked: false,
             reason: None,
+            syntax_errors: vec![],
         }
     }
 
@@ -43,6 +46,7 @@ impl LoadError {
             not_a_model: false,
             not_checked: true,
             reason: None,
+            syntax_errors: vec![],
         }
     }
 
@@ -60,6 +64,7 @@ impl LoadError {
             not_a_model: true,
             not_checked: false,
             reason: None,
+            syntax_errors: vec![],
         }
     }
 }

@@ -82,6 +82,9 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> super::Rendered {
     let mut errors = String::new();
     for r in results {
         let path = display_path(&r.path, &opts.root);
+        for e in r.syntax_errors() {
+            out.push_str(&format!("{}\n", super::syntax_error_line(&path, e, true)));
+        }
         match &r.outcome {
             Err(e) if e.not_checked => out.push_str(&format!("note: {path}: {e}\n")),
             Err(e) if e.not_a_model => {
@@ -222,21 +225,23 @@ fn render_one(
     out.push('\n');
 }
 
-/// `line` broken at spaces into lines of at most `width` characters, continuation lines indented by
-/// four spaces; one line when the width is unknown.
+/// `line` broken at spaces into lines of at most `width` characters, keeping its indentation,
+/// continuation lines indented two spaces more; one line when the width is unknown.
 fn wrap(line: &str, width: Option<usize>) -> String {
     let Some(width) = width else {
         return format!("{line}\n");
     };
+    let body = line.trim_start_matches(' ');
+    let indent = &line[..line.len() - body.len()];
     let mut out = String::new();
-    let mut current = String::new();
-    for word in line.split(' ') {
+    let mut current = indent.to_string();
+    for word in body.split(' ') {
         let fits = current.chars().count() + 1 + word.chars().count() <= width;
         if !current.trim().is_empty() && !fits {
             out.push_str(current.trim_end());
             out.push('\n');
-            current = "    ".to_string();
-        } else if !current.is_empty() {
+            current = format!("{indent}  ");
+        } else if !current.trim().is_empty() {
             current.push(' ');
         }
         current.push_str(word);

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::analysis::output_head;
-use crate::ir::{Graph, Model, ValueId, WeightsProvenance, shape_to_string};
+use crate::ir::{Format, Graph, Model, Op, Part, ValueId, WeightsProvenance, shape_to_string};
 
 fn describe(graph: &Graph, v: ValueId) -> String {
     let value = graph.value(v);
@@ -17,24 +17,63 @@ fn describe(graph: &Graph, v: ValueId) -> String {
     )
 }
 
+/// Python source and notebooks: shown by source lines and the names the code uses, without the
+/// ONNX vocabulary (opset, op counts, node paths) nnlint lowers them into.
+fn is_source(model: &Model) -> bool {
+    matches!(model.format, Format::PythonSource | Format::Notebook)
+}
+
+/// An op as the user wrote it: its source line and code for Python, its node path otherwise.
+fn op_place(model: &Model, op: &Op) -> String {
+    if is_source(model) {
+        let span = op
+            .origin
+            .spans
+            .get(&Part::Entry)
+            .or_else(|| op.origin.spans.values().next());
+        if let Some(place) = span.and_then(|&s| super::source_place(model, s)) {
+            return place;
+        }
+        return format!("`{}`", super::node_name(model, &op.origin.path));
+    }
+    op.origin.path.clone()
+}
+
+/// A value as the user knows it: for Python, the output of the line that computes it.
+fn value_place(model: &Model, v: ValueId, name: &str) -> String {
+    if is_source(model)
+        && let Some(op) = model.graph.value(v).producer
+    {
+        return format!("the output of {}", op_place(model, model.graph.op(op)));
+    }
+    name.to_string()
+}
+
 pub fn text(path: &str, model: &Model) -> String {
     let g = &model.graph;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{path}  ({}, opset {}, {} ops, weights: {})",
-        serde_json::to_value(model.format)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
-        model.opset,
-        g.ops.len(),
-        match model.weights {
-            crate::ir::Weights::Real => "real",
-            crate::ir::Weights::Absent => "absent (numerical checks use seeded weights)",
+    let format = serde_json::to_value(model.format)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let weights = match model.weights {
+        crate::ir::Weights::Real => "real",
+        crate::ir::Weights::Absent => "absent (numerical checks use seeded weights)",
+    };
+    if is_source(model) {
+        let _ = writeln!(out, "{path}  ({format}, weights: {weights})");
+        if let Some(f) = model.metadata.get("frameworks") {
+            let _ = writeln!(out, "frameworks: {f}");
         }
-    );
-    if !model.producer.trim().is_empty() {
+    } else {
+        let _ = writeln!(
+            out,
+            "{path}  ({format}, opset {}, {} ops, weights: {weights})",
+            model.opset,
+            g.ops.len(),
+        );
+    }
+    if !model.producer.trim().is_empty() && !is_source(model) {
         let _ = writeln!(out, "producer: {}", model.producer.trim());
     }
     match &model.weights_provenance {
@@ -51,20 +90,37 @@ pub fn text(path: &str, model: &Model) -> String {
             let _ = writeln!(out, "{key}: {note}");
         }
     }
-    if let Some(errors) = &model.syntax_errors {
-        let _ = writeln!(out, "python_syntax_errors: {errors}");
+    if let Some(first) = model.syntax_errors.first() {
+        let _ = writeln!(
+            out,
+            "python_syntax_errors: {} syntax error(s); the first at {}: {}; findings cover what \
+             parsed",
+            model.syntax_errors.len(),
+            first.place(),
+            first.message
+        );
     }
     let _ = writeln!(out, "inputs:");
     for &i in &g.inputs {
         let _ = writeln!(out, "  {}  {}", g.value(i).name, describe(g, i));
     }
     let _ = writeln!(out, "outputs:");
-    for o in &g.outputs {
+    for (i, o) in g.outputs.iter().enumerate() {
         let head = output_head(g, o.value, model.opset);
+        let name = if is_source(model) && !o.name_speaks {
+            // A module path nnlint gave the output says little without its line (it is still the
+            // name `[outputs]` and `--output-intent` use).
+            format!(
+                "{i}: {} ({})",
+                head.output,
+                value_place(model, o.value, &head.output)
+            )
+        } else {
+            head.output.clone()
+        };
         let _ = writeln!(
             out,
-            "  {}  {}  intent: {}",
-            head.output,
+            "  {name}  {}  intent: {}",
             describe(g, o.value),
             intent_text(o)
         );
@@ -82,12 +138,23 @@ pub fn text(path: &str, model: &Model) -> String {
                         if units == 1 { "unit" } else { "units" }
                     );
                 }
-                let _ = write!(line, " at {}", op.origin.path);
+                let _ = write!(line, " at {}", op_place(model, op));
                 let _ = writeln!(out, "{line}");
                 if let (Some(logits), Some(input)) = (&head.logits, op.input(0)) {
+                    // A layer with a fused activation (Keras `Dense(..., activation=...)`) computes
+                    // its logits inside the same call.
+                    let same_layer = g
+                        .value(input)
+                        .producer
+                        .is_some_and(|p| g.op(p).origin.path == op.origin.path);
+                    let place = if is_source(model) && same_layer {
+                        format!("inside {}, before its activation", op_place(model, op))
+                    } else {
+                        value_place(model, input, logits)
+                    };
                     let _ = writeln!(
                         out,
-                        "    logits (the output before the {}): {logits}  {}",
+                        "    logits (the output before the {}): {place}  {}",
                         act.to_lowercase(),
                         describe(g, input)
                     );
@@ -114,18 +181,37 @@ pub fn text(path: &str, model: &Model) -> String {
     }
     if let Some(t) = &model.training {
         let _ = writeln!(out, "training:");
+        let at = |span: Option<crate::ir::Span>| {
+            span.filter(|_| is_source(model))
+                .and_then(|s| super::source_place(model, s))
+                .map_or(String::new(), |p| format!(" at {p}"))
+        };
+        let on = |output: Option<usize>| {
+            output.map_or(String::new(), |o| match g.outputs.get(o) {
+                Some(out) if !is_source(model) || out.name_speaks => {
+                    format!(" on output {o} ({})", g.value(out.value).name)
+                }
+                _ => format!(" on output {o}"),
+            })
+        };
         for l in &t.losses {
             let _ = writeln!(
                 out,
-                "  loss {} (from_logits={}){}",
+                "  loss {} (from_logits={}){}{}",
                 l.written,
                 l.from_logits,
-                l.output
-                    .map_or(String::new(), |o| format!(" on output {o}"))
+                on(l.output),
+                at(l.span)
             );
         }
+        let mut shown = vec![];
         for m in &t.metrics {
-            let _ = writeln!(out, "  metric {}", m.name);
+            let line = format!("  metric {}{}{}", m.name, on(m.output), at(m.span));
+            // The same metric read twice from one place is one metric.
+            if !shown.contains(&line) {
+                let _ = writeln!(out, "{line}");
+                shown.push(line);
+            }
         }
     }
     out

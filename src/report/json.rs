@@ -15,7 +15,7 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
         .iter()
         .map(|r| {
             let path = display_path(&r.path, &opts.root);
-            match &r.outcome {
+            let mut file = match &r.outcome {
                 Err(e) if e.not_checked => {
                     json!({ "path": path, "status": "not-checked", "note": e.message, "findings": [] })
                 }
@@ -38,7 +38,22 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
                         v
                     }).collect::<Vec<_>>(),
                 }),
+            };
+            // Only files with syntax errors carry the key, so other files read as before.
+            if !r.syntax_errors().is_empty() {
+                file["syntax_errors"] = r
+                    .syntax_errors()
+                    .iter()
+                    .map(|e| {
+                        let mut v = json!({ "line": e.line, "column": e.column, "message": e.message });
+                        if let Some((cell, line)) = e.cell {
+                            v["cell"] = json!({ "cell": cell, "line": line });
+                        }
+                        v
+                    })
+                    .collect();
             }
+            file
         })
         .collect();
     let count = results.iter().map(|r| r.findings().len()).sum::<usize>();

@@ -103,10 +103,12 @@ fn abbreviate(name: &str, max: Option<usize>) -> String {
 
 fn write_op(graph: &Graph, id: OpId, max_name: Option<usize>, text: &mut String) {
     let op = graph.op(id);
+    // The node's own name is what the finding names and labels: it gets twice the room of the
+    // tensor names around it.
     let name = if op.name.is_empty() {
         format!("#{}", op.origin.index)
     } else {
-        abbreviate(&op.name, max_name)
+        abbreviate(&op.name, max_name.map(|m| m * 2))
     };
     let value = |v: &crate::ir::ValueId| {
         let val = graph.value(*v);

@@ -1,10 +1,13 @@
-//! Output formats. The only place that knows miette, JSON or SARIF.
+//! Output formats. The only place that knows miette, JSON, SARIF, GitLab Code Quality or JUnit.
 
+mod gitlab;
 mod human;
 pub mod inspect;
 mod json;
+mod junit;
 pub mod listing;
 mod sarif;
+pub mod show_settings;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +29,10 @@ pub enum OutputFormat {
     Sarif,
     /// GitHub Actions workflow commands (annotations on the pull request).
     Github,
+    /// GitLab Code Quality (CodeClimate JSON) for merge-request widgets.
+    Gitlab,
+    /// JUnit XML: one test case per file, one failure per finding.
+    Junit,
 }
 
 pub struct RenderOptions {
@@ -105,7 +112,13 @@ fn unchecked_reasons(results: &[FileResult]) -> Vec<(String, usize)> {
     let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
     for r in results {
         if let Some(e) = r.not_checked() {
-            let why = e.reason.clone().unwrap_or_else(|| e.message.clone());
+            let why = e.reason.clone().unwrap_or_else(|| {
+                // The message of a not-checked file starts with "not checked: " itself.
+                e.message
+                    .strip_prefix("not checked: ")
+                    .unwrap_or(&e.message)
+                    .to_string()
+            });
             *counts.entry(format!("not checked: {why}")).or_default() += 1;
         }
         if let Some(places) = r.partly_checked() {
@@ -122,6 +135,18 @@ fn unchecked_reasons(results: &[FileResult]) -> Vec<(String, usize)> {
     rows
 }
 
+/// One syntax error as text formats print it: `path:13:12: syntax error: message` (human output
+/// names a notebook's cell and line instead, as Jupyter numbers them).
+pub(crate) fn syntax_error_line(path: &str, e: &crate::ir::SyntaxErrorAt, human: bool) -> String {
+    match e.cell {
+        Some(_) if human => format!("{path} ({}): syntax error: {}", e.place(), e.message),
+        _ => format!(
+            "{path}:{}:{}: syntax error: {}",
+            e.line, e.column, e.message
+        ),
+    }
+}
+
 /// The human summary: findings in the files linted, then each other status with its count (the
 /// skipped files also by name).
 pub(crate) fn summary_line(results: &[FileResult], opts: &RenderOptions) -> String {
@@ -135,6 +160,13 @@ pub(crate) fn summary_line(results: &[FileResult], opts: &RenderOptions) -> Stri
     let unreadable = results.iter().filter(|r| r.unreadable().is_some()).count();
     if unreadable > 0 {
         parts.push(format!("{} could not be read", plural(unreadable, "file")));
+    }
+    let syntax = results
+        .iter()
+        .filter(|r| !r.syntax_errors().is_empty())
+        .count();
+    if syntax > 0 {
+        parts.push(format!("{} with syntax errors", plural(syntax, "file")));
     }
     let partly = results
         .iter()
@@ -185,6 +217,7 @@ pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> 
             .collect()
     };
     let unreadable = paths(&|r| r.unreadable().is_some());
+    let syntax = paths(&|r| !r.syntax_errors().is_empty());
     let not_checked = paths(&|r| r.not_checked().is_some());
     let partly = paths(&|r| r.partly_checked().is_some());
     let reasons = unchecked_reasons(results);
@@ -197,6 +230,8 @@ pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> 
             "statistics": rows,
             "unreadable_files": unreadable.len(),
             "unreadable": unreadable,
+            "syntax_error_files": syntax.len(),
+            "syntax_errors": syntax,
             "not_checked_files": not_checked.len(),
             "not_checked": not_checked,
             "partly_checked_files": partly.len(),
@@ -217,6 +252,7 @@ pub fn statistics(format: OutputFormat, results: &[FileResult], root: &Path) -> 
     }
     for (paths, what) in [
         (&unreadable, "could not be read"),
+        (&syntax, "with syntax errors"),
         (&not_checked, "not checked"),
         (&partly, "partly checked"),
     ] {
@@ -245,6 +281,8 @@ pub fn render(format: OutputFormat, results: &[FileResult], opts: &RenderOptions
         OutputFormat::Json => json::render(results, opts),
         OutputFormat::Sarif => sarif::render(results, opts),
         OutputFormat::Github => github(results, opts),
+        OutputFormat::Gitlab => gitlab::render(results, opts),
+        OutputFormat::Junit => junit::render(results, opts),
     };
     Rendered {
         report,
@@ -515,8 +553,80 @@ pub(crate) fn region_of(text: &str, offset: usize, len: usize) -> Region {
     }
 }
 
+/// The model name the Python front end gives a graph it assembled from a loss call (TF1 scripts,
+/// PyTorch modules): nnlint's, not the user's (`src/load/python/interp.rs`).
+const PYTHON_GRAPH_NAME: &str = "tf_graph/";
+
+/// A finding's node as users of its format name it: in Python source and notebooks, the layer path
+/// without the model name nnlint made up for a graph built from a loss (`classifier.1`, not
+/// `tf_graph/classifier.1`); elsewhere the node path as it is.
+pub(crate) fn node_name<'a>(model: &Model, node_path: &'a str) -> &'a str {
+    match model.format {
+        crate::ir::Format::PythonSource | crate::ir::Format::Notebook => node_path
+            .strip_prefix(PYTHON_GRAPH_NAME)
+            .unwrap_or(node_path),
+        _ => node_path,
+    }
+}
+
+/// Where `span` is in a source format, as users count: `line 8` (`cell 3, line 2` in a notebook),
+/// then the first line of the code there, shortened.
+pub(crate) fn source_place(model: &Model, span: crate::ir::Span) -> Option<String> {
+    let located = model.locate(span)?;
+    if let Some(file) = located.path {
+        // In a module the file imports: that file and its line.
+        let (text, span) = (located.text, located.span);
+        let end = (span.offset + span.len).min(text.len());
+        let code = first_line(text.get(span.offset.min(end)..end).unwrap_or(""));
+        let at = format!(
+            "{} line {}",
+            file.display(),
+            region_of(text, span.offset, 0).start_line
+        );
+        return Some(if code.is_empty() {
+            at
+        } else {
+            format!("{at}: `{code}`")
+        });
+    }
+    let text = model.source_text.as_deref()?;
+    let at = match (model.source_map.as_ref()).and_then(|map| map.position(text, span.offset)) {
+        Some((cell, line)) => format!("cell {cell}, line {line}"),
+        None => format!("line {}", region_of(text, span.offset, 0).start_line),
+    };
+    let end = (span.offset + span.len).min(text.len());
+    let code = text.get(span.offset.min(end)..end)?;
+    let code = if model.format == crate::ir::Format::Notebook {
+        // The JSON text of the cell: its escapes read as the code they stand for.
+        serde_json::from_str::<String>(&format!("\"{code}\"")).unwrap_or_else(|_| code.to_string())
+    } else {
+        code.to_string()
+    };
+    let code = first_line(&code);
+    Some(if code.is_empty() {
+        at
+    } else {
+        format!("{at}: `{code}`")
+    })
+}
+
+/// The first line of some code, its blanks squeezed, at most 60 characters.
+fn first_line(code: &str) -> String {
+    let mut code = code
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if code.chars().count() > 60 {
+        code = code.chars().take(57).collect::<String>() + "...";
+    }
+    code
+}
+
 /// `path` relative to `root` with forward slashes, or as given when it is elsewhere.
-pub(crate) fn display_path(path: &Path, root: &Path) -> String {
+pub fn display_path(path: &Path, root: &Path) -> String {
     let abs = |p: &Path| {
         if p.is_absolute() {
             p.to_path_buf()
@@ -543,6 +653,9 @@ fn concise(results: &[FileResult], opts: &RenderOptions) -> String {
     let mut out = String::new();
     for r in results {
         let path = display_path(&r.path, &opts.root);
+        for e in r.syntax_errors() {
+            out.push_str(&format!("{}\n", syntax_error_line(&path, e, false)));
+        }
         match &r.outcome {
             Err(e) if e.not_checked => out.push_str(&format!("{path}:1:1: note: {e}\n")),
             Err(e) if e.not_a_model => {
@@ -587,6 +700,16 @@ fn github(results: &[FileResult], opts: &RenderOptions) -> String {
     let mut out = String::new();
     for r in results {
         let path = display_path(&r.path, &opts.root);
+        for e in r.syntax_errors() {
+            out.push_str(&format!(
+                "::error file={},line={},col={},title={}::{}\n",
+                prop(&path),
+                e.line,
+                e.column,
+                prop("nnlint: syntax error"),
+                data(&e.message)
+            ));
+        }
         match &r.outcome {
             Err(e) if e.not_checked => out.push_str(&format!(
                 "::notice file={},line=1,title={}::{}\n",
@@ -635,7 +758,7 @@ fn github(results: &[FileResult], opts: &RenderOptions) -> String {
                         prop(&path),
                         prop(&format!("{} {}", f.code, f.name)),
                         data(&f.message),
-                        data(&f.node_path)
+                        data(node_name(&linted.model, &f.node_path))
                     ));
                 }
             }

@@ -21,6 +21,16 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
     let mut notifications = vec![];
     for r in results {
         let uri = display_path(&r.path, &opts.root);
+        for e in r.syntax_errors() {
+            notifications.push(json!({
+                "level": "error",
+                "message": { "text": format!("{uri}: syntax error: {}", e.message) },
+                "locations": [{ "physicalLocation": {
+                    "artifactLocation": { "uri": uri },
+                    "region": { "startLine": e.line, "startColumn": e.column },
+                } }],
+            }));
+        }
         match &r.outcome {
             Err(e) if e.not_a_model && opts.ignore_non_models => {}
             Err(e) => notifications.push(json!({
@@ -149,6 +159,9 @@ fn result(
         }
         _ => "",
     };
+    // Named as in the source; the fingerprint keeps hashing the node path it always hashed, so
+    // alerts keep their identity.
+    let node = super::node_name(model, &f.node_path);
     let mut hasher = Sha256::new();
     for part in [f.code, uri, &f.node_path, &f.message] {
         hasher.update(part.as_bytes());
@@ -162,10 +175,10 @@ fn result(
         "ruleId": f.code,
         "ruleIndex": index,
         "level": level(f.severity),
-        "message": { "text": format!("{} (at {}{}). {}. Symptom: {}", f.message, f.node_path, inside, evidence, f.symptom) },
+        "message": { "text": format!("{} (at {}{}). {}. Symptom: {}", f.message, node, inside, evidence, f.symptom) },
         "locations": [{
             "physicalLocation": { "artifactLocation": { "uri": uri }, "region": region },
-            "logicalLocations": [{ "fullyQualifiedName": f.node_path, "kind": "member" }],
+            "logicalLocations": [{ "fullyQualifiedName": node, "kind": "member" }],
         }],
         "partialFingerprints": { "primaryLocationLineHash": format!("{hash}:1") },
     });

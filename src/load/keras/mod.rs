@@ -407,10 +407,10 @@ fn build(
         weights: weights_state,
         assumed_widths: lowered.assumed_widths,
         not_followed: vec![],
+        syntax_errors: vec![],
         imported_sources: vec![],
         weights_provenance,
         source_map: None,
-        syntax_errors: None,
     })
 }
 

@@ -171,10 +171,10 @@ pub fn lower(proto: &ModelProto, path: &Path) -> Result<Model, LoadError> {
     let model = Model {
         assumed_widths: vec![],
         not_followed: vec![],
+        syntax_errors: vec![],
         imported_sources: vec![],
         weights_provenance: Default::default(),
         source_map: None,
-        syntax_errors: None,
         path: path.to_path_buf(),
         format: Format::Onnx,
         source_name: path

@@ -281,6 +281,29 @@ fn python2_line(text: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// Each syntax error located as reports need it: line and column of the file's text, and the
+/// notebook cell and line.
+fn syntax_errors_at(
+    source: &Source,
+    errors: &[syntax::SyntaxError],
+) -> Vec<crate::ir::SyntaxErrorAt> {
+    errors
+        .iter()
+        .map(|e| {
+            let (line, column) = crate::load::keras::tree::line_col(&source.text, e.span.offset);
+            crate::ir::SyntaxErrorAt {
+                line,
+                column,
+                cell: source
+                    .cells
+                    .as_ref()
+                    .and_then(|cells| cells.position(&source.text, e.span.offset)),
+                message: e.message.clone(),
+            }
+        })
+        .collect()
+}
+
 fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Model, LoadError> {
     let mut body = vec![];
     let mut errors = vec![];
@@ -311,17 +334,9 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         })
         .collect();
     let source = Source { imported, ..source };
+    let syntax_errors = syntax_errors_at(&source, &errors);
     let mut metadata = BTreeMap::new();
     metadata.insert("frameworks".into(), world.frameworks.join(", "));
-    let syntax_errors = errors.first().map(|first| {
-        let (line, column) = crate::load::keras::tree::line_col(&source.text, first.span.offset);
-        crate::ir::SyntaxErrors {
-            count: errors.len(),
-            line,
-            column,
-            first: first.message.clone(),
-        }
-    });
     if too_deep {
         metadata.insert(
             "python_too_deep".into(),
@@ -387,10 +402,13 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             return Ok(empty(metadata));
         }
         let (at, reason) = where_it_stopped(&world, &source);
-        return Err(LoadError::not_checked_because(
-            format!("not checked: no model or loss could be resolved{at}"),
-            reason,
-        ));
+        return Err(LoadError {
+            syntax_errors,
+            ..LoadError::not_checked_because(
+                format!("not checked: no model or loss could be resolved{at}"),
+                reason,
+            )
+        });
     }
     // Every model the file builds is checked on its own, lowered one by one and put side by side
     // in one graph (each keeps its outputs, losses and metrics).
@@ -430,13 +448,16 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         }
     }
     let Some(mut model) = merged else {
-        return Err(LoadError::not_checked_because(
-            format!(
-                "not checked: the model does not lower: {}",
-                not_lowered.join("; ")
-            ),
-            "the model does not lower",
-        ));
+        return Err(LoadError {
+            syntax_errors,
+            ..LoadError::not_checked_because(
+                format!(
+                    "not checked: the model does not lower: {}",
+                    not_lowered.join("; ")
+                ),
+                "the model does not lower",
+            )
+        });
     };
     model.source_map = source.cells.clone();
     model.syntax_errors = syntax_errors;
