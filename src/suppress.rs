@@ -267,6 +267,10 @@ mod tests {
             noqa_codes("# noqa: E501  # nnlint: noqa: NNL001, NNL002"),
             ["NNL001", "NNL002"]
         );
+        assert_eq!(noqa_codes("# noqa: NNL001, NNL004"), ["NNL001", "NNL004"]);
+        assert_eq!(noqa_codes("# NOQA:NNL001 because"), ["NNL001"]);
+        assert!(noqa_codes("# noqa: E501").is_empty());
+        assert!(noqa_codes("# noqa").is_empty());
         assert!(on_lines(Onnx, py, [at("NLLLoss")].into_iter()).is_empty());
         // A notebook cell written as one string: only the labelled line of the cell counts.
         let nb = r#"{"cells": [{"cell_type": "code", "source": "a = f()  # noqa: NNL001\nb = g()\nc = h()  # noqa: NNL002"}]}"#;

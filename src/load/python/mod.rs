@@ -679,7 +679,7 @@ fn apply_suppressions(model: &mut Model, comments: &[syntax::Comment], m: &inter
             .filter(|c| c.span.offset >= start && c.span.offset <= end)
         {
             out.extend(crate::suppress::parse_markers(&c.text));
-            out.extend(noqa_codes(&c.text));
+            out.extend(crate::suppress::noqa_codes(&c.text));
         }
         out
     };
@@ -714,27 +714,6 @@ fn apply_suppressions(model: &mut Model, comments: &[syntax::Comment], m: &inter
     }
 }
 
-/// `# noqa: NNL001, NNL004` (ruff/flake8 style; a bare `# noqa` names no nnlint code).
-fn noqa_codes(comment: &str) -> Vec<String> {
-    let lower = comment.to_ascii_lowercase();
-    let Some(at) = lower.find("noqa:") else {
-        return vec![];
-    };
-    comment[at + "noqa:".len()..]
-        .split([',', ' ', '\t'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .take_while(|s| {
-            let code = s.len() == 6
-                && s[..3].eq_ignore_ascii_case("nnl")
-                && s[3..].chars().all(|c| c.is_ascii_digit());
-            let name = s.contains('-') && s.chars().all(|c| c.is_ascii_lowercase() || c == '-');
-            code || name
-        })
-        .map(str::to_string)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -758,14 +737,6 @@ mod tests {
             python2_line("try:\n    x\nexcept ValueError, e:\n    pass\n"),
             Some(3)
         );
-    }
-
-    #[test]
-    fn noqa_codes_are_read() {
-        assert_eq!(noqa_codes("# noqa: NNL001, NNL004"), ["NNL001", "NNL004"]);
-        assert_eq!(noqa_codes("# NOQA:NNL001 because"), ["NNL001"]);
-        assert_eq!(noqa_codes("# noqa: E501"), Vec::<String>::new());
-        assert!(noqa_codes("# noqa").is_empty());
     }
 
     #[test]
