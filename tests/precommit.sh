@@ -42,6 +42,14 @@ git -C "$work/project" init -q
 cp "$repo"/fixtures/projects/torch_flat_bad/*.py "$work/project/"
 git -C "$work/project" add -A
 git -C "$work/project" -c user.name=ci -c user.email=ci@example.invalid commit -qm init
+# A checkout without LFS (the model is its pointer) and a script with a syntax error: each is named
+# for what it is, the hook fails.
+mkdir -p "$work/mixed"
+git -C "$work/mixed" init -q
+printf 'version https://git-lfs.github.com/spec/v1\noid sha256:%064d\nsize 98304\n' 0 > "$work/mixed/weights.onnx"
+printf 'import torch\nfrom torch import nn\n\nnet = nn.Sequential(\n    nn.Linear(8, 4),\n    nn.ReLU(),\n' > "$work/mixed/broken.py"
+git -C "$work/mixed" add -A
+git -C "$work/mixed" -c user.name=ci -c user.email=ci@example.invalid commit -qm init
 
 ok=1
 for hook in nnlint nnlint-py; do
@@ -68,9 +76,18 @@ for hook in nnlint nnlint-py; do
     echo "FAIL: $hook: naming only train.py did not report the bug in models.py (exit $project)"
     cat "$work/project.log"; ok=0
   fi
+  set +e
+  (cd "$work/mixed" && "$precommit" try-repo "$repo" "$hook" --all-files) > "$work/mixed.log" 2>&1
+  mixed=$?
+  set -e
+  if [ "$mixed" -ne 1 ] || ! grep -q "weights.onnx:1:1: error: a Git LFS pointer" "$work/mixed.log" \
+    || ! grep -q "broken.py:7:1: syntax error:" "$work/mixed.log"; then
+    echo "FAIL: $hook: the LFS pointer and the syntax error were not named as such (exit $mixed)"
+    cat "$work/mixed.log"; ok=0
+  fi
 done
 if [ "$ok" -eq 1 ]; then
-  echo "pre-commit: both hooks (rust, python): 6 passed, 0 failed"
+  echo "pre-commit: both hooks (rust, python): 8 passed, 0 failed"
 else
   exit 1
 fi
