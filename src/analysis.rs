@@ -24,6 +24,20 @@ pub fn softmax_axis(graph: &Graph, op: &Op, opset: i64) -> Option<SoftmaxAxis> {
     let axis = op
         .attr_int("axis")
         .unwrap_or(if coerced_2d { 1 } else { -1 });
+    // An axis counted from the front of a tensor whose rank was assumed (`F.softmax(s, dim=1)`
+    // after a layer nnlint cannot read): which axis it is, is not known inside the model
+    // (attention scores `[N, T, 1]` normalised over time). At the model's output it is the head,
+    // read as a batch of vectors like the layer before it: `Linear(h, 1)` then `softmax(dim=1)`
+    // is a one-unit softmax whatever the trunk.
+    if (axis >= 0 || coerced_2d)
+        && graph.rank_is_assumed(input)
+        && !op
+            .outputs
+            .first()
+            .is_some_and(|&o| graph.reaches_output_alone(o))
+    {
+        return None;
+    }
     let axis_index = norm_axis(axis, shape.len())?;
     let group_size = if coerced_2d {
         shape[axis_index..]

@@ -379,9 +379,70 @@ pub struct Graph {
     pub ops: Vec<Op>,
     pub inputs: Vec<ValueId>,
     pub outputs: Vec<GraphOutput>,
+    /// Values whose rank the front end assumed (Python source: a `Dense` on a tensor of unknown
+    /// rank is probed as a batch of vectors). An axis counted from the front of them, or of what
+    /// is computed from them, is not known.
+    pub rank_assumed: Vec<ValueId>,
 }
 
 impl Graph {
+    /// Whether `v`'s rank rests on an assumption: it or a value it is computed from is in
+    /// [`Graph::rank_assumed`].
+    pub fn rank_is_assumed(&self, v: ValueId) -> bool {
+        if self.rank_assumed.is_empty() {
+            return false;
+        }
+        let mut seen = vec![v];
+        let mut todo = vec![v];
+        while let Some(v) = todo.pop() {
+            if self.rank_assumed.contains(&v) {
+                return true;
+            }
+            let Some(op) = self.value(v).producer else {
+                continue;
+            };
+            let op = self.op(op);
+            // Ops whose output rank does not depend on their input's: the assumption ends there.
+            if op.op_type == "Flatten" || op.attrs.contains_key("absolute_rank") {
+                continue;
+            }
+            for i in op.inputs.iter().flatten() {
+                if !seen.contains(i) {
+                    seen.push(*i);
+                    todo.push(*i);
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether `v` reaches a graph output through ops that read nothing else but constants
+    /// (`Squeeze`, `Log`, `Identity`): it is what the model gives, not a tensor combined with
+    /// others inside it (attention weights applied to values).
+    pub fn reaches_output_alone(&self, v: ValueId) -> bool {
+        let constant = |x: ValueId| self.value(x).producer.is_none() && !self.inputs.contains(&x);
+        let mut seen = vec![v];
+        let mut todo = vec![v];
+        while let Some(v) = todo.pop() {
+            if self.outputs.iter().any(|o| o.value == v) {
+                return true;
+            }
+            for op in &self.ops {
+                let reads = op.inputs.iter().flatten().any(|&i| i == v);
+                let alone = op.inputs.iter().flatten().all(|&i| i == v || constant(i));
+                if reads && alone {
+                    for &o in &op.outputs {
+                        if !seen.contains(&o) {
+                            seen.push(o);
+                            todo.push(o);
+                        }
+                    }
+                }
+            }
+        }
+        false
+    }
+
     pub fn value(&self, id: ValueId) -> &Value {
         &self.values[id.0 as usize]
     }

@@ -107,7 +107,7 @@ pub struct Probed {
     pub rows: usize,
 }
 
-/// The size probed for spatial dims a file leaves open (index 2 and up of a rank ≥ 3 probe).
+/// The size probed for spatial and time axes a file leaves open (see `eval::probes_with_spatial`).
 const SPATIAL_PROBE: usize = 8;
 
 /// Runs the head that ends in `target` on seeded probes. The error is the reason a check is unconfirmed.
@@ -166,7 +166,7 @@ fn probe(ctx: &RuleContext, target: ValueId) -> Result<Probed, String> {
         weights: match spatial {
             None => weights_used(model, &head),
             Some(size) => format!(
-                "{} (the file does not give the spatial size: probed at {size} per spatial dim)",
+                "{} (the file does not give the image or sequence size: probed at {size} per open axis)",
                 weights_used(model, &head)
             ),
         },

@@ -300,7 +300,7 @@ pub fn broadcast(a: &Shape, b: &Shape) -> Option<Shape> {
     )
 }
 
-fn matmul(a: Option<Shape>, b: Option<Shape>) -> Option<Shape> {
+pub(crate) fn matmul(a: Option<Shape>, b: Option<Shape>) -> Option<Shape> {
     let (mut a, mut b) = (a?, b?);
     if a.is_empty() || b.is_empty() {
         return None;

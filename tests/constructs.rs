@@ -1249,6 +1249,96 @@ def evaluate(loader):
             "pred = torch.sigmoid(model(xb)) >= 0.5",
         )]),
     },
+    Row {
+        name: "torch: LSTM state tuple, last step out[:, -1, :], Linear(h, 1), softmax(dim=1)",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class Sentiment(nn.Module):
+    def __init__(self, vocab, emb=100, hidden=128):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, emb, padding_idx=0)
+        self.lstm = nn.LSTM(emb, hidden, num_layers=2, batch_first=True, dropout=0.3)
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        out, (h_n, c_n) = self.lstm(self.emb(x))
+        last = out[:, -1, :]
+        return torch.softmax(self.head(last), dim=1)
+
+
+net = Sentiment(20000)
+loss_fn = nn.BCELoss()
+opt = torch.optim.Adam(net.parameters())
+for xb, yb in train_dl:
+    opt.zero_grad()
+    loss_fn(net(xb).view(-1), yb.float()).backward()
+    opt.step()
+"#,
+        expect: Expect::Findings(&[("NNL001", 15)]),
+        twin: Twin::Edit(&[(
+            "torch.softmax(self.head(last), dim=1)",
+            "torch.sigmoid(self.head(last))",
+        )]),
+    },
+    Row {
+        name: "torch: attention pooling, softmax(dim=1) over [N, T, 1] scores of a bidirectional GRU, bmm",
+        source: r#"
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class AttnPool(nn.Module):
+    def __init__(self, n_tokens, n_classes, dim=64):
+        super().__init__()
+        self.tok = nn.Embedding(n_tokens, dim)
+        self.gru = nn.GRU(dim, dim, batch_first=True, bidirectional=True)
+        self.score = nn.Linear(2 * dim, 1)
+        self.fc = nn.Linear(2 * dim, n_classes)
+
+    def forward(self, tokens):
+        states, _ = self.gru(self.tok(tokens))
+        alpha = F.softmax(self.score(states), dim=1)
+        pooled = torch.bmm(alpha.transpose(1, 2), states).squeeze(1)
+        return self.fc(pooled)
+
+
+clf = AttnPool(5000, 3)
+criterion = nn.CrossEntropyLoss()
+for tokens, y in batches:
+    criterion(clf(tokens), y).backward()
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
+        name: "torch: mean over time of an encoder's output, Linear(d, 1), nn.Softmax(dim=1)",
+        source: r#"
+import torch.nn as nn
+
+
+class Detector(nn.Module):
+    def __init__(self, d=96):
+        super().__init__()
+        self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, 4, batch_first=True), 2)
+        self.out = nn.Sequential(nn.Linear(d, 1), nn.Softmax(dim=1))
+
+    def forward(self, frames):
+        z = self.enc(frames).mean(dim=1)
+        return self.out(z)
+
+
+det = Detector()
+bce = nn.BCELoss()
+for frames, target in loader:
+    bce(det(frames).squeeze(1), target).backward()
+"#,
+        expect: Expect::Findings(&[("NNL001", 8)]),
+        twin: Twin::Edit(&[("nn.Softmax(dim=1)", "nn.Sigmoid()")]),
+    },
 ];
 
 const TF: &[Row] = &[

@@ -156,7 +156,9 @@ pub fn probes_with_limits(
 }
 
 /// [`probes_with_limits`], except that a probe of rank ≥ 3 whose spatial dims (index 2 and up) the
-/// file does not give gets `spatial` for each of them. For checks whose conclusion does not depend
+/// file does not give gets `spatial` for each of them, and so does the time axis of a sequence
+/// `[batch, ?, features]` whose features are known. A size a weight depends on then fails the
+/// evaluation (a shape mismatch), never a silent guess. For checks whose conclusion does not depend
 /// on the image or sequence size; the caller must say the size was chosen.
 pub fn probes_with_spatial(
     graph: &Graph,
@@ -236,6 +238,10 @@ fn probe_shape(
             }),
             (0, _) => Ok(batch),
             (2.., _) if shape.len() >= 3 && spatial.is_some() => Ok(spatial.unwrap_or(1)),
+            // The time axis of a channels-last sequence (`[batch, ?, 64]`, an RNN's output).
+            (1, _) if shape.len() == 3 && shape[2].fixed().is_some() && spatial.is_some() => {
+                Ok(spatial.unwrap_or(1))
+            }
             _ => Err(EvalError::Shape(format!(
                 "the probe shape is unknown: value '{name}' has shape {} with a non-fixed dim {i}",
                 crate::ir::shape_to_string(Some(&shape.to_vec()))
@@ -695,7 +701,12 @@ mod tests {
             vec![batch(), Dim::Fixed(16), free(), free()],
             DType::F32,
         );
-        let channels = b.input("channels", vec![batch(), free(), Dim::Fixed(8)], DType::F32);
+        let channels = b.input(
+            "channels",
+            vec![batch(), free(), Dim::Fixed(8), free()],
+            DType::F32,
+        );
+        let sequence = b.input("sequence", vec![batch(), free(), Dim::Fixed(8)], DType::F32);
         let flat = b.input("flat", vec![batch(), free()], DType::F32);
         let model = b.model(13);
         let limits = Limits::default();
@@ -706,8 +717,11 @@ mod tests {
         let feeds = probes_with_spatial(&model.graph, &probe(image), 2, 0, &limits, 8).unwrap();
         assert_eq!(feeds[&image].shape(), [2, 16, 8, 8]);
         assert!(probes_with_limits(&model.graph, &probe(image), 2, 0, &limits).is_err());
-        // A free channel axis (index 1) or a free width of a 2-D value is not spatial: never sized.
+        // A free channel axis (index 1) of an image or a free width of a 2-D value is not spatial:
+        // never sized. The time axis of a sequence with known features is.
         assert!(probes_with_spatial(&model.graph, &probe(channels), 2, 0, &limits, 8).is_err());
+        let feeds = probes_with_spatial(&model.graph, &probe(sequence), 2, 0, &limits, 8).unwrap();
+        assert_eq!(feeds[&sequence].shape(), [2, 8, 8]);
         assert!(probes_with_spatial(&model.graph, &probe(flat), 2, 0, &limits, 8).is_err());
     }
 

@@ -403,6 +403,7 @@ impl Lowering {
             ops,
             inputs,
             outputs,
+            rank_assumed: vec![],
         };
         Ok((graph, v.captures))
     }

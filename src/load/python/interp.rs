@@ -12,8 +12,10 @@ use std::sync::Arc;
 use super::project::{self, ModuleSource};
 use super::syntax::{BinOp, BlockKind, Call, ClassDef, CmpOp, Expr, FunctionDef, Stmt};
 use crate::ir::Span;
+use shaping::Shaping;
 
 mod imports;
+mod shaping;
 mod torch;
 pub use torch::InstanceRec;
 
@@ -223,6 +225,14 @@ pub struct Compile {
     pub loss: Option<KwValue>,
     pub metrics: Option<KwValue>,
     pub loss_weights: Option<KwValue>,
+}
+
+/// What a call nnlint does not model computes from its tensors (see [`World::fallback`]).
+struct Fallback {
+    tensors: Vec<usize>,
+    shaping: Shaping,
+    /// `Some` when the call gives a `(values, indices)` pair, each shaped so.
+    pair: Option<Shaping>,
 }
 
 /// A place where something the model depends on became unknown to the interpreter, and why: what
@@ -1045,8 +1055,9 @@ impl World {
                         },
                     });
                     if let Value::Tensor(t) = base {
+                        let shaping = self.index_shaping(index, frame, globals);
                         return SValue {
-                            value: self.opaque_tensor(t, span, span),
+                            value: self.opaque_shaped(&[t], span, span, &shaping),
                             span,
                         };
                     }
@@ -1067,10 +1078,17 @@ impl World {
                     };
                 }
                 let base = self.eval(value, frame, globals).value;
+                if let Value::Tensor(t) = base {
+                    // `x[:, -1, :]`, `h[-1]`, `x[..., None]`: an opaque tensor from `x`, of the
+                    // rank the index gives.
+                    let shaping = self.index_shaping(index, frame, globals);
+                    return SValue {
+                        value: self.opaque_shaped(&[t], span, span, &shaping),
+                        span,
+                    };
+                }
                 let idx = self.eval(index, frame, globals).value;
                 match (base, idx) {
-                    // `x[:, -1, :]`, `h[-1]`, `x[..., None]`: a tensor of unknown shape from `x`.
-                    (Value::Tensor(t), _) => self.opaque_tensor(t, span, span),
                     (Value::Dict(items), Value::Str(k)) => items
                         .iter()
                         .rev()
@@ -1164,6 +1182,7 @@ impl World {
                 }
             }
             Expr::Slice { .. }
+            | Expr::Ellipsis { .. }
             | Expr::Lambda { .. }
             | Expr::Starred { .. }
             | Expr::Other { .. } => Value::Unknown,
@@ -1241,10 +1260,25 @@ impl World {
     /// (`F.max_pool2d(x, 2)`, `tf.reshape(h, [-1, n])`, a helper from another file), the result is
     /// an opaque tensor of unknown shape computed from it, so the model goes on past the call.
     fn call(&mut self, c: &Call, frame: &mut Frame, globals: Option<&Env>) -> Value {
-        let mut tensor = None;
-        let out = self.call_inner(c, frame, globals, &mut tensor);
-        match (out, tensor) {
-            (Value::Unknown, Some(t)) => self.opaque_tensor(t, c.func.span(), c.span),
+        let mut fallback = None;
+        let out = self.call_inner(c, frame, globals, &mut fallback);
+        match (out, fallback) {
+            (Value::Unknown, Some(f)) => {
+                let (callee, span) = (c.func.span(), c.span);
+                match f.pair {
+                    // `values, idx = x.max(dim=1)`: two tensors of the same shape.
+                    Some(part) => {
+                        let items = (0..2)
+                            .map(|_| SValue {
+                                value: self.opaque_shaped(&f.tensors, callee, span, &part),
+                                span,
+                            })
+                            .collect();
+                        Value::Tuple(items)
+                    }
+                    None => self.opaque_shaped(&f.tensors, callee, span, &f.shaping),
+                }
+            }
             (out, _) => out,
         }
     }
@@ -1422,6 +1456,17 @@ impl World {
             (&Value::Tensor(t), o) | (o, &Value::Tensor(t)) if scales && number(o) => {
                 Value::Tensor(t)
             }
+            // `q @ k.transpose(1, 2)`, `weights * h`: an opaque tensor of both, broadcast.
+            (&Value::Tensor(a), &Value::Tensor(b)) if a != b || op == BinOp::MatMult => {
+                let shaping = if op == BinOp::MatMult {
+                    Shaping::MatMul
+                } else if scales {
+                    Shaping::Broadcast
+                } else {
+                    Shaping::Unknown
+                };
+                self.opaque_shaped(&[a, b], span, span, &shaping)
+            }
             (&Value::Tensor(t), _) | (_, &Value::Tensor(t)) => self.opaque_tensor(t, span, span),
             _ => binop(l, op, r),
         }
@@ -1441,6 +1486,17 @@ impl World {
 
     /// An opaque layer applied to tensor `t`: unknown shape, so nothing after it is guessed.
     fn opaque_tensor(&mut self, t: usize, callee_span: Span, call_span: Span) -> Value {
+        self.opaque_shaped(&[t], callee_span, call_span, &Shaping::Unknown)
+    }
+
+    /// An opaque layer applied to `inputs`, its output shaped by `shaping` (rank known or not).
+    fn opaque_shaped(
+        &mut self,
+        inputs: &[usize],
+        callee_span: Span,
+        call_span: Span,
+        shaping: &Shaping,
+    ) -> Value {
         self.gap(
             call_span,
             "a call nnlint does not model (its result is opaque)",
@@ -1450,18 +1506,101 @@ impl World {
             callee_span,
             call_span,
             args: vec![],
-            kwargs: vec![],
+            kwargs: shaping.kwargs(call_span),
             calls: vec![],
             is_input: false,
         });
         let layer = self.layers.len() - 1;
+        let items = inputs
+            .iter()
+            .map(|&t| SValue {
+                value: Value::Tensor(t),
+                span: call_span,
+            })
+            .collect();
         self.call_layer(
             layer,
             &[SValue {
-                value: Value::Tensor(t),
+                value: Value::List(items),
                 span: call_span,
             }],
         )
+    }
+
+    /// The shaping of a tensor subscript `x[index]`: known when every position is a slice, an
+    /// integer, `None` or `...` (a tensor or a list as an index gathers: unknown).
+    fn index_shaping(&mut self, index: &Expr, frame: &mut Frame, globals: Option<&Env>) -> Shaping {
+        let positions = match index {
+            Expr::Tuple { items, .. } => items.iter().collect(),
+            one => vec![one],
+        };
+        let mut items = vec![];
+        for p in positions {
+            let item = match p {
+                Expr::Slice {
+                    lower: None,
+                    upper: None,
+                    step: None,
+                    ..
+                } => shaping::Item::Full,
+                Expr::Slice { .. } => shaping::Item::Part,
+                Expr::NoneLit { .. } => shaping::Item::New,
+                Expr::Ellipsis { .. } => shaping::Item::Rest,
+                e => match self.eval(e, frame, globals).value {
+                    Value::Int(_) => shaping::Item::Int,
+                    Value::None => shaping::Item::New,
+                    _ => return Shaping::Unknown,
+                },
+            };
+            items.push(item);
+        }
+        Shaping::Index(items)
+    }
+
+    /// What a call nnlint does not model gives when a tensor is among its arguments (or it is a
+    /// tensor's method): an opaque tensor computed from them, shaped as the function's name says.
+    fn fallback(&self, callee: &Value, args: &[SValue], kwargs: &[KwValue]) -> Option<Fallback> {
+        let method = match callee {
+            Value::TensorMethod(t, name) if !torch::non_tensor_method(name) => Some((*t, name)),
+            _ => None,
+        };
+        let mut tensors: Vec<usize> = method.iter().map(|(t, _)| *t).collect();
+        for a in args.iter().chain(kwargs.iter().map(|k| &k.value)) {
+            match &a.value {
+                Value::Tensor(t) => tensors.push(*t),
+                Value::List(items) | Value::Tuple(items) => {
+                    tensors.extend(items.iter().filter_map(|i| tensor_in(&i.value)));
+                }
+                v => tensors.extend(tensor_in(v)),
+            }
+        }
+        tensors.dedup();
+        if tensors.is_empty() {
+            return None;
+        }
+        let name = match (method, callee) {
+            (Some((_, name)), _) => Some(name.as_str()),
+            (None, Value::Path(p)) => p.rsplit('.').next(),
+            _ => None,
+        };
+        let is_method = method.is_some();
+        let (shaping, pair) = match name {
+            Some(n) if shaping::returns_pair(n, is_method, args, kwargs) => (
+                Shaping::Unknown,
+                Some(shaping::pair_part(n, is_method, args, kwargs)),
+            ),
+            Some(n) => (shaping::of_call(n, is_method, args, kwargs), None),
+            None => (Shaping::Unknown, None),
+        };
+        // Only shapings of two tensors read more than the first.
+        if !matches!(shaping, Shaping::MatMul | Shaping::Broadcast) {
+            tensors.truncate(1);
+        }
+        Some(Fallback {
+            tensors,
+            shaping,
+            pair,
+        })
     }
 
     fn call_inner(
@@ -1469,7 +1608,7 @@ impl World {
         c: &Call,
         frame: &mut Frame,
         globals: Option<&Env>,
-        tensor_arg: &mut Option<usize>,
+        fallback: &mut Option<Fallback>,
     ) -> Value {
         if let Expr::Attribute { value, attr, .. } = &c.func
             && let Some(v) = self.container_call(value, attr, c, frame, globals)
@@ -1484,13 +1623,7 @@ impl World {
         let (args, spread) = self.eval_spread(&c.args, frame, globals);
         let starred = !spread || c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
         let kwargs = self.kwargs(c, frame, globals);
-        *tensor_arg = match &callee {
-            Value::TensorMethod(t, name) if !torch::non_tensor_method(name) => Some(*t),
-            _ => None,
-        }
-        .or(first_tensor(
-            args.iter().chain(kwargs.iter().flatten().map(|k| &k.value)),
-        ));
+        *fallback = self.fallback(&callee, &args, kwargs.as_deref().unwrap_or_default());
         // `sess.run(t)`, `sess.run([a, b])`: the values of the tensors it is given (what the code
         // then thresholds or compares is read as applied to them).
         if let (Value::Unknown, Expr::Attribute { attr, .. }) = (&callee, &c.func)
@@ -2436,10 +2569,42 @@ impl World {
             return Value::Unknown;
         }
         let rec = &mut self.layers[layer];
+        let first = inputs[0];
         rec.calls.push(inputs);
         let node = rec.calls.len() - 1;
+        let states = rec
+            .kwargs
+            .iter()
+            .find_map(|k| match (k.name.as_str(), &k.value.value) {
+                ("returns_states", Value::Int(n)) => Some(*n),
+                _ => None,
+            });
         self.tensors.push(TensorRec { layer, node });
-        Value::Tensor(self.tensors.len() - 1)
+        let out = Value::Tensor(self.tensors.len() - 1);
+        match states {
+            // A recurrent layer: `(output, h)` or `(output, (h, c))`, each state of rank 3.
+            Some(n) => {
+                let span = self.layers[layer].call_span;
+                let callee = self.layers[layer].callee_span;
+                let state = Shaping::Fixed(vec![None, None, None]);
+                let mut h: Vec<SValue> = (0..n)
+                    .map(|_| SValue {
+                        value: self.opaque_shaped(&[first], callee, span, &state),
+                        span,
+                    })
+                    .collect();
+                let states = if h.len() == 1 {
+                    h.remove(0)
+                } else {
+                    SValue {
+                        value: Value::Tuple(h),
+                        span,
+                    }
+                };
+                Value::Tuple(vec![SValue { value: out, span }, states])
+            }
+            None => out,
+        }
     }
 
     /// A layer, or the input layer behind an `Input(...)` tensor (Keras 3 style Sequential).

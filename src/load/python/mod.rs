@@ -535,6 +535,9 @@ fn absorb(base: &mut Model, other: Model) {
     }
     base.assumed_widths
         .extend(other.assumed_widths.into_iter().map(v));
+    base.graph
+        .rank_assumed
+        .extend(other.graph.rank_assumed.into_iter().map(v));
     if let Some(t) = other.training {
         let spec = base.training.get_or_insert_with(Default::default);
         spec.losses.extend(t.losses.into_iter().map(|mut l| {

@@ -47,6 +47,10 @@ pub enum Expr {
     NoneLit {
         span: Span,
     },
+    /// `...` (in a subscript: `x[..., 0]`).
+    Ellipsis {
+        span: Span,
+    },
     Tuple {
         items: Vec<Expr>,
         span: Span,
@@ -572,6 +576,7 @@ impl Converter<'_> {
                 span,
             },
             E::NoneLiteral(_) => Expr::NoneLit { span },
+            E::EllipsisLiteral(_) => Expr::Ellipsis { span },
             E::Tuple(t) => Expr::Tuple {
                 items: self.exprs(&t.elts),
                 span,
@@ -708,6 +713,7 @@ impl Expr {
             | Expr::Float { span, .. }
             | Expr::Bool { span, .. }
             | Expr::NoneLit { span }
+            | Expr::Ellipsis { span }
             | Expr::Tuple { span, .. }
             | Expr::List { span, .. }
             | Expr::Dict { span, .. }

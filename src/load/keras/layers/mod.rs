@@ -217,6 +217,8 @@ const LAYERS: &[(&[&str], Lowering)] = &[
     ),
     (&["Concatenate"], Merge(concatenate)),
     (&["Embedding"], One(embedding)),
+    // What the Python front end writes for a call it does not model.
+    (&["UnresolvedPythonLayer"], Many(python::unresolved)),
     (
         &["LSTM", "GRU", "SimpleRNN", "CuDNNLSTM", "CuDNNGRU"],
         OneToMany(recurrent),
@@ -517,13 +519,22 @@ fn dense(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
         );
     }
     let mut in_dim = s.as_ref().and_then(|s| s.last()).and_then(Dim::fixed);
+    // Of an input of unknown rank only the last axis matters to a Dense: it is read as a batch of
+    // vectors, and the graph records that its rank was assumed (an axis counted from the front
+    // of what follows is then unknown: `Graph::rank_is_assumed`).
+    let assume_rank = |cx: &mut Cx| {
+        if s.is_none() {
+            cx.graph.rank_assumed.push(x);
+        }
+        s.clone().or_else(|| Some(vec![Dim::Unknown, Dim::Unknown]))
+    };
     // PyTorch source: `nn.Linear(in_features, out)` states the input's last dim, which a flatten of
     // unknown spatial size leaves unknown here.
     if let Some(k) = l.get("in_features").and_then(Node::as_i64)
         && let Ok(k) = u64::try_from(k)
         && (1..=MAX_SIZE).contains(&k)
         && in_dim.is_none()
-        && let Some(mut shape) = s.clone()
+        && let Some(mut shape) = assume_rank(cx)
         && let Some(last) = shape.last_mut()
     {
         *last = Dim::Fixed(k);
@@ -531,11 +542,10 @@ fn dense(cx: &mut Cx, l: &Layer, x: ValueId) -> Result<ValueId> {
         in_dim = Some(k);
     }
     // Width not in the file (an input of unknown shape, an opaque layer before): the head is
-    // probed at a representative width, and the evidence says so. Of an input of unknown rank
-    // only the last axis matters to a Dense: it is probed as a batch of vectors.
+    // probed at a representative width, and the evidence says so.
     if in_dim.is_none()
         && cx.assume_widths
-        && let Some(mut shape) = s.clone().or_else(|| Some(vec![Dim::Unknown, Dim::Unknown]))
+        && let Some(mut shape) = assume_rank(cx)
         && let Some(last) = shape.last_mut()
     {
         *last = Dim::Fixed(crate::ir::REPRESENTATIVE_WIDTH);

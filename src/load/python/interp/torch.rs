@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::shaping::Shaping;
 use super::{
     Call, ClassDef, Env, Expr, Frame, FunctionDef, KwValue, LayerRec, ObjectRec, SValue, Stmt,
     TensorRec, TfLoss, UNRESOLVED_LAYER, Value, World,
@@ -1383,6 +1384,34 @@ impl World {
                     _ => return self.opaque(c),
                 };
                 return Value::Layer(self.norm_layer(class == "LogSoftmax", c, dim));
+            }
+            // Recurrent layers: `out, h = self.gru(x)`, `out, (h, c) = self.lstm(x)`. The output
+            // is `(T, N, D·hidden)` or `(N, T, D·hidden)` and each state `(D·layers, N, hidden)`:
+            // rank 3 either way (unbatched 2-D input aside).
+            "RNN" | "GRU" | "LSTM" => {
+                let hidden = int_of(&a(1, "hidden_size")).filter(|&h| h > 0);
+                let two = match a(7, "bidirectional").map(|b| b.value) {
+                    None | Some(Value::Bool(false)) => Some(false),
+                    Some(Value::Bool(true)) => Some(true),
+                    _ => None,
+                };
+                let projected = a(9, "proj_size").is_some();
+                let width = match (hidden, two, projected) {
+                    (Some(h), Some(two), false) => Some(if two { 2 * h } else { h }),
+                    _ => None,
+                };
+                let states = if class == "LSTM" { 2 } else { 1 };
+                let mut kwargs = Shaping::Fixed(vec![None, None, width]).kwargs(c.span);
+                kwargs.push(kw("returns_states", c.span, Value::Int(states)));
+                return Value::Layer(self.new_layer(UNRESOLVED_LAYER, c, vec![], kwargs));
+            }
+            // Encoders keep their input's shape (`(N, T, d_model)` in, the same out).
+            "TransformerEncoder"
+            | "TransformerEncoderLayer"
+            | "TransformerDecoder"
+            | "TransformerDecoderLayer" => {
+                let kwargs = Shaping::Same.kwargs(c.span);
+                return Value::Layer(self.new_layer(UNRESOLVED_LAYER, c, vec![], kwargs));
             }
             "LeakyReLU" => {
                 if let Some(s) = a(0, "negative_slope") {
