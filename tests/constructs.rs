@@ -531,6 +531,31 @@ model.compile(
             "\"kind\": \"categorical_crossentropy\"",
         )]),
     },
+    Row {
+        name: "keras: builder taking *layer_sizes and **compile_kwargs, called with a config dict spread",
+        source: r#"
+from tensorflow import keras
+
+
+def build(n_features, *layer_sizes, out_activation="sigmoid", **compile_kwargs):
+    model = keras.Sequential([keras.Input(shape=(n_features,))])
+    for units in layer_sizes:
+        model.add(keras.layers.Dense(units, activation="relu"))
+    model.add(keras.layers.Dense(1, activation=out_activation))
+    model.compile(optimizer="adam", **compile_kwargs)
+    return model
+
+
+CONFIG = {"out_activation": "softmax", "loss": "binary_crossentropy", "metrics": ["accuracy"]}
+model = build(30, 64, 32, **CONFIG)
+model.fit(x_train, y_train, epochs=10)
+"#,
+        expect: Expect::Findings(&[("NNL001", 8)]),
+        twin: Twin::Edit(&[(
+            "\"out_activation\": \"softmax\"",
+            "\"out_activation\": \"sigmoid\"",
+        )]),
+    },
 ];
 
 const TORCH: &[Row] = &[
@@ -1338,6 +1363,59 @@ for frames, target in loader:
 "#,
         expect: Expect::Findings(&[("NNL001", 8)]),
         twin: Twin::Edit(&[("nn.Softmax(dim=1)", "nn.Sigmoid()")]),
+    },
+    Row {
+        name: "lightning: model class from a registry dict filled by item assignment, **kwargs forwarded twice, raise on unknown names",
+        source: r#"
+import torch
+from torch import nn
+import torch.nn.functional as F
+import lightning as L
+
+MODELS = {}
+
+
+class TinyCNN(nn.Module):
+    def __init__(self, num_classes=10, c_hidden=16):
+        super().__init__()
+        self.conv = nn.Conv2d(3, c_hidden, 3, padding=1)
+        self.fc = nn.Linear(c_hidden, num_classes)
+
+    def forward(self, x):
+        x = F.adaptive_avg_pool2d(F.relu(self.conv(x)), 1).flatten(1)
+        return F.softmax(self.fc(x), dim=-1)
+
+
+MODELS["tiny"] = TinyCNN
+
+
+def create_model(name, hparams):
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name}")
+    return MODELS[name](**hparams)
+
+
+class Classifier(L.LightningModule):
+    def __init__(self, model_name, model_hparams, lr=1e-3):
+        super().__init__()
+        self.net = create_model(model_name, model_hparams)
+        self.loss = nn.CrossEntropyLoss()
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return self.loss(self.net(x), y)
+
+
+def train(model_name, **kwargs):
+    module = Classifier(model_name=model_name, **kwargs)
+    L.Trainer(max_epochs=5).fit(module, train_loader)
+    return module
+
+
+tiny = train("tiny", model_hparams={"num_classes": 10, "c_hidden": 32}, lr=3e-4)
+"#,
+        expect: Expect::Findings(&[("NNL005", 17)]),
+        twin: Twin::Edit(&[("return F.softmax(self.fc(x), dim=-1)", "return self.fc(x)")]),
     },
 ];
 

@@ -300,8 +300,11 @@ type Env = HashMap<String, Value>;
 
 struct Frame {
     locals: Env,
-    /// A `return` ran inside a branch or loop that may not run: the function's result is unknown.
+    /// A `return` ran inside a branch or loop that may not run: the function's result is unknown,
+    /// unless every other path raises.
     maybe_returned: bool,
+    /// What those returns gave (`if name in registry: return registry[name](...)` then `raise`).
+    maybe_values: Vec<Value>,
 }
 
 impl Frame {
@@ -309,6 +312,7 @@ impl Frame {
         Frame {
             locals,
             maybe_returned: false,
+            maybe_values: vec![],
         }
     }
 }
@@ -694,6 +698,7 @@ impl World {
                 jumps,
                 branches,
             } => return self.exec_for(target, iter, *jumps, branches, frame, globals),
+            Stmt::Raise => return Flow::Raise,
             Stmt::Jump | Stmt::Other => {}
         }
         Flow::Next
@@ -723,7 +728,16 @@ impl World {
                 }
                 Some(false) => {}
                 None => {
-                    return self.exec_branches(BlockKind::Maybe, &branches[k..], frame, globals);
+                    let flow = self.exec_branches(BlockKind::Maybe, &branches[k..], frame, globals);
+                    // `if …: raise` … `else: raise`: every path ends here.
+                    let exhaustive = branches.len() > tests.len();
+                    let all_raise = branches[k..]
+                        .iter()
+                        .all(|b| matches!(b.last(), Some(Stmt::Raise)));
+                    if exhaustive && all_raise {
+                        return Flow::Raise;
+                    }
+                    return flow;
                 }
             }
         }
@@ -823,12 +837,21 @@ impl World {
         let mut assigned: HashMap<String, (usize, Value)> = HashMap::new();
         self.block_depth += 1;
         let mut returned = false;
+        let mut values = vec![];
         for b in branches {
             let mut inner = Frame::new(before.clone());
-            if let Flow::Return(_) | Flow::Stop = self.exec_block(b, &mut inner, globals) {
-                returned = true;
+            match self.exec_block(b, &mut inner, globals) {
+                Flow::Return(v) => {
+                    returned = true;
+                    values.push(v);
+                }
+                Flow::Stop => returned = true,
+                // A path that raises leaves nothing behind: its bindings are never seen.
+                Flow::Raise => continue,
+                Flow::Next => {}
             }
             returned |= inner.maybe_returned;
+            values.append(&mut inner.maybe_values);
             for (k, v) in inner.locals {
                 let changed = before.get(&k).is_none_or(|old| !same(old, &v));
                 if changed {
@@ -847,8 +870,9 @@ impl World {
         if returned {
             // A return inside a branch that may not run (`if mode == PREDICT: return spec`): the
             // code after it still runs on the other paths, and what the function returns is not
-            // known.
+            // known (unless those paths raise: `call_function`).
             frame.maybe_returned = true;
+            frame.maybe_values.append(&mut values);
         }
         Flow::Next
     }
@@ -1244,13 +1268,24 @@ impl World {
         let mut complete = true;
         for k in &c.keywords {
             let value = self.eval(&k.value, frame, globals);
-            match &k.name {
-                Some(name) => out.push(KwValue {
+            match (&k.name, value.value) {
+                (Some(name), v) => out.push(KwValue {
                     name: name.clone(),
                     span: k.span,
-                    value,
+                    value: SValue {
+                        value: v,
+                        span: value.span,
+                    },
                 }),
-                None => complete = false,
+                // `f(**hparams)` with `hparams` a dict the interpreter knows: its items.
+                (None, Value::Dict(items)) => {
+                    out.extend(items.into_iter().map(|(name, value)| KwValue {
+                        name,
+                        span: k.span,
+                        value,
+                    }))
+                }
+                (None, _) => complete = false,
             }
         }
         complete.then_some(out)
@@ -1749,6 +1784,8 @@ impl World {
             }
             Value::Layer(l) => self.call_layer(l, &args),
             Value::Class(class) => {
+                // Keywords nnlint cannot list (`Net(**cfg)` of an unknown `cfg`): the parameters
+                // take their defaults (the path the file's defaults select).
                 let kwargs = kwargs.unwrap_or_default();
                 self.instantiate(class, c, &args, &kwargs, frame, globals)
             }
@@ -2500,7 +2537,7 @@ impl World {
     ) -> Value {
         self.call_depth += 1;
         for (i, p) in f.params.iter().enumerate() {
-            let v = if let Some(a) = args.get(i) {
+            let v = if let Some(a) = args.get(i).filter(|_| i < f.positional) {
                 a.value.clone()
             } else if let Some(k) = kwargs.iter().find(|k| k.name == p.name) {
                 k.value.value.clone()
@@ -2513,9 +2550,37 @@ impl World {
             };
             frame.locals.insert(p.name.clone(), v);
         }
-        let out = match self.exec_block(&f.body, frame, globals) {
+        // `*args`: the positional arguments past the named ones; `**kwargs`: the keywords no
+        // parameter takes.
+        if let Some(name) = &f.vararg {
+            let rest = args.get(f.positional..).unwrap_or_default().to_vec();
+            frame.locals.insert(name.clone(), Value::Tuple(rest));
+        }
+        if let Some(name) = &f.kwarg {
+            let rest = kwargs
+                .iter()
+                .filter(|k| !f.params.iter().any(|p| p.name == k.name))
+                .map(|k| (k.name.clone(), k.value.clone()))
+                .collect();
+            frame.locals.insert(name.clone(), Value::Dict(rest));
+        }
+        let flow = self.exec_block(&f.body, frame, globals);
+        // Returns in branches: their value when every one gave the same and every other path
+        // raises or returns it too (`if name in registry: return registry[name](**hp)` / `raise`).
+        let agreed = |values: &[Value], v: Option<&Value>| -> Option<Value> {
+            let first = v.or(values.first())?;
+            values.iter().all(|x| same(x, first)).then(|| first.clone())
+        };
+        let out = match flow {
+            Flow::Return(v) if frame.maybe_returned => {
+                agreed(&frame.maybe_values, Some(&v)).unwrap_or(Value::Unknown)
+            }
+            Flow::Raise if frame.maybe_returned => {
+                agreed(&frame.maybe_values, None).unwrap_or(Value::Unknown)
+            }
             _ if frame.maybe_returned => Value::Unknown,
             Flow::Return(v) => v,
+            Flow::Raise => Value::Unknown,
             _ => Value::None,
         };
         self.call_depth -= 1;
@@ -2839,6 +2904,8 @@ fn tf1_binop(l: &Value, op: BinOp, r: &Value) -> Option<Value> {
 enum Flow {
     Next,
     Return(Value),
+    /// `raise`, `assert False`: this path ends (nothing after it runs, nothing it bound is seen).
+    Raise,
     Stop,
 }
 

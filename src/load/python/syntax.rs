@@ -192,7 +192,12 @@ pub struct ClassDef {
 #[derive(Clone, Debug)]
 pub struct FunctionDef {
     pub name: String,
+    /// Positional parameters first (the first `positional` of them), then keyword-only ones.
     pub params: Vec<Param>,
+    pub positional: usize,
+    /// `*args` and `**kwargs`, by name.
+    pub vararg: Option<String>,
+    pub kwarg: Option<String>,
     pub body: Vec<Stmt>,
 }
 
@@ -249,6 +254,8 @@ pub enum Stmt {
     },
     /// `break` or `continue`.
     Jump,
+    /// `raise …` or `assert False` outside a `try` body that handles exceptions: the path ends.
+    Raise,
     Other,
 }
 
@@ -285,6 +292,7 @@ pub fn parse(source: &str, notebook: bool, map: &dyn Fn(usize) -> usize) -> Pars
         map,
         depth: 0,
         too_deep: false,
+        in_try: 0,
     };
     let errors = parsed
         .errors()
@@ -322,6 +330,8 @@ struct Converter<'m> {
     map: &'m dyn Fn(usize) -> usize,
     depth: usize,
     too_deep: bool,
+    /// Inside the body of a `try` with `except` handlers: a `raise` there is caught.
+    in_try: usize,
 }
 
 impl Converter<'_> {
@@ -348,7 +358,13 @@ impl Converter<'_> {
             return Stmt::Other;
         }
         self.depth += 1;
+        // A function's body raises to its caller, whatever `try` encloses its definition.
+        let in_try = self.in_try;
+        if matches!(s, ast::Stmt::FunctionDef(_) | ast::Stmt::ClassDef(_)) {
+            self.in_try = 0;
+        }
         let out = self.stmt_inner(s);
+        self.in_try = in_try;
         self.depth -= 1;
         out
     }
@@ -394,6 +410,7 @@ impl Converter<'_> {
             S::Return(r) => Stmt::Return(r.value.as_ref().map(|v| self.expr(v))),
             S::FunctionDef(f) => {
                 let p = &f.parameters;
+                let positional = p.posonlyargs.len() + p.args.len();
                 let params = p
                     .posonlyargs
                     .iter()
@@ -407,6 +424,9 @@ impl Converter<'_> {
                 Stmt::FunctionDef(std::sync::Arc::new(FunctionDef {
                     name: f.name.as_str().to_string(),
                     params,
+                    positional,
+                    vararg: p.vararg.as_ref().map(|a| a.name.as_str().to_string()),
+                    kwarg: p.kwarg.as_ref().map(|a| a.name.as_str().to_string()),
                     body: self.stmts(&f.body),
                 }))
             }
@@ -473,7 +493,10 @@ impl Converter<'_> {
                 }
             }
             S::Try(t) => {
+                let caught = usize::from(!t.handlers.is_empty());
+                self.in_try += caught;
                 let mut body = self.stmts(&t.body);
+                self.in_try -= caught;
                 body.extend(self.stmts(&t.orelse));
                 let mut out = vec![Stmt::Block {
                     kind: BlockKind::Once,
@@ -506,6 +529,16 @@ impl Converter<'_> {
                 branches: m.cases.iter().map(|c| self.stmts(&c.body)).collect(),
             },
             S::Break(_) | S::Continue(_) => Stmt::Jump,
+            S::Raise(_) if self.in_try == 0 => Stmt::Raise,
+            S::Assert(a)
+                if self.in_try == 0
+                    && matches!(
+                        a.test.as_ref(),
+                        ast::Expr::BooleanLiteral(b) if !b.value
+                    ) =>
+            {
+                Stmt::Raise
+            }
             _ => Stmt::Other,
         }
     }

@@ -2001,6 +2001,15 @@ impl World {
         if self.assign_into_module(target, &v, frame, &mut through) {
             return;
         }
+        // `registry["resnet"] = ResNet`: an item of a dict the interpreter knows.
+        if let Expr::Subscript { value, index, .. } = target
+            && let (Expr::Name { id, .. }, Expr::Str { value: key, .. }) = (&**value, &**index)
+            && let Some(Value::Dict(items)) = frame.locals.get_mut(id)
+        {
+            items.retain(|(k, _)| k != key);
+            items.push((key.clone(), v));
+            return;
+        }
         let mut e = target;
         let mut harmless = false;
         while let Expr::Subscript { value, .. } | Expr::Attribute { value, .. } = e {
