@@ -556,6 +556,41 @@ model.fit(x_train, y_train, epochs=10)
             "\"out_activation\": \"sigmoid\"",
         )]),
     },
+    Row {
+        name: "keras: the builder the settings do not pick (if VERSION == 2 ... else ...) is still checked",
+        source: r#"
+from tensorflow import keras
+from tensorflow.keras import layers
+
+VERSION = 1
+
+
+def small_net(shape, classes=10):
+    inp = keras.Input(shape=shape)
+    x = layers.Flatten()(inp)
+    out = layers.Dense(classes, activation="softmax")(x)
+    return keras.Model(inp, out)
+
+
+def wide_net(shape, classes=10):
+    inp = keras.Input(shape=shape)
+    x = layers.Dense(256, activation="relu")(layers.Flatten()(inp))
+    out = layers.Dense(1, activation="softmax")(x)
+    return keras.Model(inp, out)
+
+
+if VERSION == 2:
+    model = wide_net((28, 28))
+else:
+    model = small_net((28, 28))
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+"#,
+        expect: Expect::Findings(&[("NNL001", 17)]),
+        twin: Twin::Edit(&[(
+            "out = layers.Dense(1, activation=\"softmax\")(x)",
+            "out = layers.Dense(classes, activation=\"softmax\")(x)",
+        )]),
+    },
 ];
 
 const TORCH: &[Row] = &[

@@ -235,6 +235,9 @@ struct Fallback {
     pair: Option<Shaping>,
 }
 
+/// Models of never-called helpers checked per file (each is synthesized and lowered on its own).
+const MAX_UNCALLED_MODELS: usize = 8;
+
 /// A place where something the model depends on became unknown to the interpreter, and why: what
 /// a "not checked" or "partly checked" note points at.
 #[derive(Debug, Clone)]
@@ -245,6 +248,8 @@ pub struct Gap {
 
 #[derive(Default)]
 pub struct World {
+    /// The first model built by a helper nothing in the file calls (run at the end).
+    uncalled_models_from: usize,
     /// Where values the models depend on became unknown, in the order met (at most [`MAX_GAPS`]).
     pub gaps: Vec<Gap>,
     pub layers: Vec<LayerRec>,
@@ -336,8 +341,10 @@ pub fn run(body: &[Stmt], file: Option<&std::path::Path>) -> World {
     let mut functions = vec![];
     collect_functions(body, &mut functions);
     w.exec_block(body, &mut globals, None);
-    // Helpers never called in the file (passed to a wrapper, called from another module): run
-    // once with unknown arguments so the models they build are seen.
+    // Helpers never called in the file (passed to a wrapper, called from another module, or
+    // called only on a path the file's settings do not take): run once with unknown arguments so
+    // the models they build are seen.
+    w.uncalled_models_from = w.models.len();
     for f in functions {
         if !w.called.contains(&f.name) {
             let mut frame = Frame::new(Env::new());
@@ -487,6 +494,13 @@ impl World {
         {
             out.push(last);
         }
+        // Models of helpers nothing calls (`resnet_v2` when the file's settings pick
+        // `resnet_v1`): each checked on its own, without a loss unless it compiles one.
+        let uncalled = (self.uncalled_models_from..self.models.len())
+            .filter(|&i| usable(&self.models[i]) && !out.contains(&i))
+            .take(MAX_UNCALLED_MODELS)
+            .collect::<Vec<_>>();
+        out.extend(uncalled);
         // A loss call run several times on what the same code computed (an unrolled loop), or
         // several losses on one tensor: the last one stands for them. The same loss helper
         // called on different code (training and evaluation paths) is checked for each.
