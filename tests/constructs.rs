@@ -1452,6 +1452,45 @@ tiny = train("tiny", model_hparams={"num_classes": 10, "c_hidden": 32}, lr=3e-4)
         expect: Expect::Findings(&[("NNL005", 17)]),
         twin: Twin::Edit(&[("return F.softmax(self.fc(x), dim=-1)", "return self.fc(x)")]),
     },
+    Row {
+        name: "torch: model handed through fabric.setup / DDP / torch.compile before the training loop",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
+import lightning as L
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x.flatten(1)))
+        return torch.log(F.softmax(self.fc2(x), dim=1))
+
+
+fabric = L.Fabric(accelerator="auto", devices=2)
+fabric.launch()
+model = Net()
+optimizer = torch.optim.Adam(model.parameters())
+model, optimizer = fabric.setup(model, optimizer)
+model = torch.compile(DDP(model))
+for data, target in fabric.setup_dataloaders(loader):
+    optimizer.zero_grad()
+    loss = F.nll_loss(model(data), target)
+    fabric.backward(loss)
+    optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL008", 16)]),
+        twin: Twin::Edit(&[(
+            "torch.log(F.softmax(self.fc2(x), dim=1))",
+            "F.log_softmax(self.fc2(x), dim=1)",
+        )]),
+    },
 ];
 
 const TF: &[Row] = &[

@@ -235,6 +235,33 @@ struct Fallback {
     pair: Option<Shaping>,
 }
 
+/// What a call of a wrapper gives back: the modules it was given, as they were (the wrapper
+/// moves them to devices or shards them; their heads are unchanged). `None` for other calls.
+fn wrapped_modules(callee: &Value, func: &Expr, args: &[SValue]) -> Option<Value> {
+    let module = |v: &SValue| matches!(v.value, Value::Instance(_) | Value::Model(_));
+    let first = args.first().filter(|a| module(a))?;
+    let name = match (callee, func) {
+        (Value::Path(p), _) => p.rsplit('.').next().unwrap_or(""),
+        (Value::Unknown, Expr::Attribute { attr, .. }) => attr.as_str(),
+        _ => return None,
+    };
+    match name {
+        // Each argument back, in order (a single one as itself).
+        "setup" | "prepare" | "initialize" if args.len() > 1 => Some(Value::Tuple(args.to_vec())),
+        "setup" | "setup_module" | "prepare" | "prepare_model" | "initialize" => {
+            Some(first.value.clone())
+        }
+        "DistributedDataParallel"
+        | "DataParallel"
+        | "DDP"
+        | "FullyShardedDataParallel"
+        | "FSDP"
+        | "compile"
+        | "convert_sync_batchnorm" => Some(first.value.clone()),
+        _ => None,
+    }
+}
+
 /// Models of never-called helpers checked per file (each is synthesized and lowered on its own).
 const MAX_UNCALLED_MODELS: usize = 8;
 
@@ -1681,6 +1708,11 @@ impl World {
             && tensor_in(&first.value).is_some()
         {
             return first.value.clone();
+        }
+        // Wrappers that hand back the modules they are given: `fabric.setup(model, opt)`,
+        // `accelerator.prepare(model, opt, loader)`, `DDP(model)`, `torch.compile(model)`.
+        if let Some(v) = wrapped_modules(&callee, &c.func, &args) {
+            return v;
         }
         // Training calls on a model nnlint could not resolve (`model.fit`, `loss.backward()`):
         // the file trains something, so an unresolved model is said, not silently skipped.
