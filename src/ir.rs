@@ -223,6 +223,19 @@ pub enum Attr {
     Other(&'static str),
 }
 
+/// One model of a source file that builds several (see [`Model::submodels`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubModel {
+    /// The name the file binds it to (`clf`), when it does.
+    pub name: Option<String>,
+    /// What it is: `keras Sequential`, `keras Model`, `TF1 graph`, a module class (`Net`).
+    pub kind: String,
+    /// Where it is built (its constructor, or the layer giving its output).
+    pub span: Span,
+    /// Its outputs, as indices into `graph.outputs`.
+    pub outputs: std::ops::Range<usize>,
+}
+
 /// A byte range in the model's source text (text formats only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Span {
@@ -605,6 +618,9 @@ pub struct Model {
     /// Other files the model's spans point into: the first-party modules a Python file imports
     /// (a model class defined in `models.py`, trained in the linted `train.py`).
     pub imported_sources: Vec<ImportedSource>,
+    /// The models a source file builds, when it builds several (Python: each checked on its own,
+    /// side by side in one graph): what the user calls each and which outputs are its.
+    pub submodels: Vec<SubModel>,
     /// Where the real weights came from, or why a weights file's tensors were not used.
     pub weights_provenance: WeightsProvenance,
     /// Where code sits inside a file that is not the code itself (a notebook's cells in its JSON

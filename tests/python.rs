@@ -816,3 +816,50 @@ fn unrolled_loops_have_a_budget() {
         "{note:?}"
     );
 }
+
+/// A file that builds two models names each in `inspect`, with the outputs that are its (issue 21:
+/// every model of a file, named as the file names it).
+#[test]
+fn inspect_names_each_model_of_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = r#"
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+def make(n, out, act):
+    m = keras.Sequential([layers.Dense(16, activation="relu", input_shape=(n,)), layers.Dense(out, activation=act)])
+    return m
+
+
+classifier = make(20, 3, "softmax")
+classifier.compile(optimizer="adam", loss="categorical_crossentropy")
+regressor = make(8, 1, None)
+regressor.compile(optimizer="adam", loss="mse")
+"#;
+    let path = common::write(dir.path(), "two.py", script.as_bytes());
+    let linted = lint(&path);
+    let names: Vec<(Option<&str>, &str, std::ops::Range<usize>)> = linted
+        .model
+        .submodels
+        .iter()
+        .map(|m| (m.name.as_deref(), m.kind.as_str(), m.outputs.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (Some("classifier"), "keras Sequential", 0..1),
+            (Some("regressor"), "keras Sequential", 1..2)
+        ]
+    );
+    let (code, out, _) = common::nnlint(&["inspect", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("models:\n  `classifier` (keras Sequential) at line 7:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`regressor` (keras Sequential) at line 7:"),
+        "{out}"
+    );
+}

@@ -502,6 +502,7 @@ mod tests {
                 not_followed: vec![],
                 syntax_errors: vec![],
                 imported_sources: vec![],
+                submodels: vec![],
                 weights_provenance: Default::default(),
                 source_map: None,
             }

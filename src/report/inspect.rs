@@ -100,6 +100,12 @@ pub fn text(path: &str, model: &Model) -> String {
             first.message
         );
     }
+    if !model.submodels.is_empty() {
+        let _ = writeln!(out, "models:");
+        for m in &model.submodels {
+            let _ = writeln!(out, "  {}", submodel_text(model, m));
+        }
+    }
     let _ = writeln!(out, "inputs:");
     for &i in &g.inputs {
         let _ = writeln!(out, "  {}  {}", g.value(i).name, describe(g, i));
@@ -217,6 +223,24 @@ pub fn text(path: &str, model: &Model) -> String {
     out
 }
 
+/// One model of a file that builds several: `clf (keras Sequential) built at line 6: `…`: output 0`.
+fn submodel_text(model: &Model, m: &crate::ir::SubModel) -> String {
+    let name = m
+        .name
+        .as_deref()
+        .map_or(String::new(), |n| format!("`{n}` "));
+    let at = super::source_place(model, m.span).map_or(String::new(), |p| format!(" at {p}"));
+    let outputs = match m.outputs.len() {
+        1 => format!("output {}", m.outputs.start),
+        _ => format!(
+            "outputs {}..{}",
+            m.outputs.start,
+            m.outputs.end.saturating_sub(1)
+        ),
+    };
+    format!("{name}({}){at}: {outputs}", m.kind)
+}
+
 fn intent_text(o: &crate::ir::GraphOutput) -> String {
     use crate::ir::{Intent, IntentSource};
     let intent = match o.intent {
@@ -243,6 +267,11 @@ pub fn json(path: &str, model: &Model) -> serde_json::Value {
         "format": model.format,
         "opset": model.opset,
         "weights": model.weights,
+        "models": model.submodels.iter().map(|m| json!({
+            "name": m.name,
+            "kind": m.kind,
+            "outputs": m.outputs.clone().collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "inputs": g.inputs.iter().map(|&i| json!({ "name": g.value(i).name, "type": describe(g, i) })).collect::<Vec<_>>(),
         "outputs": g.outputs.iter().map(|o| {
             let head = output_head(g, o.value, model.opset);

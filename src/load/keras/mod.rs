@@ -409,6 +409,7 @@ fn build(
         not_followed: vec![],
         syntax_errors: vec![],
         imported_sources: vec![],
+        submodels: vec![],
         weights_provenance,
         source_map: None,
     })

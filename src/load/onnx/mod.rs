@@ -173,6 +173,7 @@ pub fn lower(proto: &ModelProto, path: &Path) -> Result<Model, LoadError> {
         not_followed: vec![],
         syntax_errors: vec![],
         imported_sources: vec![],
+        submodels: vec![],
         weights_provenance: Default::default(),
         source_map: None,
         path: path.to_path_buf(),

@@ -277,6 +277,10 @@ pub struct Gap {
 pub struct World {
     /// The first model built by a helper nothing in the file calls (run at the end).
     uncalled_models_from: usize,
+    /// The name a Keras model or a module instance is bound to (`clf = build()`: `clf`), the
+    /// module-level name over a function's local one: how `inspect` names the models of a file.
+    bound_models: HashMap<usize, (String, bool)>,
+    bound_instances: HashMap<usize, (String, bool)>,
     /// Where values the models depend on became unknown, in the order met (at most [`MAX_GAPS`]).
     pub gaps: Vec<Gap>,
     pub layers: Vec<LayerRec>,
@@ -921,6 +925,17 @@ impl World {
     fn assign(&mut self, target: &Expr, v: SValue, frame: &mut Frame) {
         match target {
             Expr::Name { id, .. } => {
+                let top = self.call_depth == 0;
+                let names = match v.value {
+                    Value::Model(m) => Some((&mut self.bound_models, m)),
+                    Value::Instance(i) => Some((&mut self.bound_instances, i)),
+                    _ => None,
+                };
+                if let Some((names, k)) = names
+                    && names.get(&k).is_none_or(|(_, was_top)| top && !was_top)
+                {
+                    names.insert(k, (id.clone(), top));
+                }
                 frame.locals.insert(id.clone(), v.value);
             }
             Expr::Tuple { items, .. } | Expr::List { items, .. } => {
@@ -1359,6 +1374,34 @@ impl World {
         }
     }
 
+    /// How a report names model `m` to the user: the name it is bound to and what it is
+    /// (`clf`, "keras Sequential"; `model`, "Net"; "TF1 graph").
+    pub fn describe_model(&self, m: usize) -> (Option<String>, String) {
+        let rec = &self.models[m];
+        let kind = match &rec.kind {
+            ModelKind::Sequential(_) => "keras Sequential".to_string(),
+            ModelKind::Functional { .. } if rec.name.as_deref() == Some("tf_graph") => {
+                "TF1 graph".to_string()
+            }
+            ModelKind::Functional { .. } => "keras Model".to_string(),
+        };
+        if let Some((name, _)) = self.bound_models.get(&m) {
+            return (Some(name.clone()), kind);
+        }
+        let out = match &rec.kind {
+            ModelKind::Functional { outputs, .. } => outputs.first().copied(),
+            ModelKind::Sequential(_) => None,
+        };
+        // A module whose forward gave the model's output.
+        if let Some(t) = out
+            && let Some((i, class)) = self.instance_giving(t)
+        {
+            let name = self.bound_instances.get(&i).map(|(n, _)| n.clone());
+            return (name, class);
+        }
+        (None, kind)
+    }
+
     /// The input tensors `outputs` are computed from, in creation order.
     pub(super) fn inputs_of(&self, outputs: &[usize]) -> Vec<usize> {
         let mut inputs = vec![];
@@ -1640,6 +1683,18 @@ impl World {
             Value::TensorMethod(t, name) if !torch::non_tensor_method(name) => Some((*t, name)),
             _ => None,
         };
+        // A loss gives a number, recorded where it was called: nothing opaque to follow.
+        let loss = match callee {
+            Value::Object(o) => torch::loss_name(&o.class).is_some(),
+            Value::Path(p) => {
+                let last = p.rsplit('.').next().unwrap_or("");
+                last.ends_with("_loss") || last.contains("cross_entropy")
+            }
+            _ => false,
+        };
+        if loss {
+            return None;
+        }
         let mut tensors: Vec<usize> = method.iter().map(|(t, _)| *t).collect();
         for a in args.iter().chain(kwargs.iter().map(|k| &k.value)) {
             match &a.value {

@@ -368,6 +368,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         assumed_widths: vec![],
         not_followed: vec![],
         imported_sources: vec![],
+        submodels: vec![],
         path: path.to_path_buf(),
         format: source.format,
         source_name: display.clone(),
@@ -414,6 +415,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
     // in one graph (each keeps its outputs, losses and metrics).
     let mut merged: Option<Model> = None;
     let mut not_lowered = vec![];
+    let mut submodels = vec![];
     for &m in &chosen {
         let tree = synth::model_tree(&world.models[m], &world);
         let built = crate::load::keras::build_from_tree(
@@ -442,6 +444,14 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         }
         model.imported_sources = source.imported.clone();
         apply_suppressions(&mut model, &comments, &world.models[m]);
+        let first = merged.as_ref().map_or(0, |b| b.graph.outputs.len());
+        let (name, kind) = world.describe_model(m);
+        submodels.push(crate::ir::SubModel {
+            name,
+            kind,
+            span: world.models[m].span,
+            outputs: first..first + model.graph.outputs.len(),
+        });
         match merged.as_mut() {
             None => merged = Some(model),
             Some(base) => absorb(base, model),
@@ -461,6 +471,9 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
     };
     model.source_map = source.cells.clone();
     model.syntax_errors = syntax_errors;
+    if submodels.len() > 1 {
+        model.submodels = submodels;
+    }
     // Places where a model or a loss may have been lost: the file is partly checked.
     let mut seen = vec![];
     for g in world.gaps.iter().filter(|g| interp::loses_model(g.reason)) {

@@ -1625,6 +1625,23 @@ impl World {
         })
     }
 
+    /// The module instance (newest first) whose forward returned tensor `t`, and its class name.
+    pub(super) fn instance_giving(&self, t: usize) -> Option<(usize, String)> {
+        self.instances
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, rec)| {
+                let cached = rec
+                    .cached
+                    .as_ref()
+                    .and_then(|(_, out)| self.forward_tensor(out));
+                let gives = cached == Some(t) || rec.last_out == Some(t);
+                let class = rec.class.as_ref()?;
+                gives.then(|| (i, class.def.name.clone()))
+            })
+    }
+
     pub fn is_torch_model(&self, m: usize) -> bool {
         match &self.models[m].kind {
             super::ModelKind::Functional { inputs, .. } => {
