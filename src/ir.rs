@@ -478,6 +478,9 @@ pub struct LossSpec {
     /// As written (`"binary_crossentropy"`, `BinaryCrossentropy`).
     pub written: String,
     pub from_logits: bool,
+    /// The class axis the loss reads when the file states one (a Keras loss object's `axis`);
+    /// `None`: the framework's default (the last axis for Keras, dim 1 for PyTorch).
+    pub axis: Option<i64>,
     pub weight: Option<f64>,
     pub span: Option<Span>,
     pub from_logits_span: Option<Span>,

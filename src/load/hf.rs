@@ -282,6 +282,7 @@ pub fn from_tree(path: &Path, text: String, root: &Node) -> Result<Model, LoadEr
             written: torch_name(&kind).to_string(),
             kind,
             from_logits: true,
+            axis: None,
             weight: None,
             span: head.problem_type_span.or(head.num_labels_span),
             from_logits_span: None,
