@@ -1,4 +1,4 @@
-//! Cross-entropy over another axis than the one the output normalises: a softmax or log-softmax axis that is not the loss's class axis
+//! A cross-entropy reads the classes on another axis than the one the output normalises
 //!
 //! ## What it finds
 //! A cross-entropy loss (categorical, sparse categorical, PyTorch's `CrossEntropyLoss` or
