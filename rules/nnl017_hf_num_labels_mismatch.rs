@@ -4,7 +4,8 @@
 //! A transformers `*ForSequenceClassification` or `*ForTokenClassification` head (from a model
 //! folder's `config.json`) built so that it cannot learn the classes it is given:
 //! - `num_labels=1` while the config names two or more classes (`label2id` or `id2label` with names
-//!   such as `NEGATIVE`/`POSITIVE`): with one label and no `problem_type`, or with
+//!   such as `NEGATIVE`/`POSITIVE`), or while the output is scored with accuracy (where the front end
+//!   reads the training code): with one label and no `problem_type`, or with
 //!   `problem_type="regression"`, the sequence classifier is a regressor trained with MSE;
 //! - `problem_type="single_label_classification"` with one label, and a token classifier with one
 //!   label: cross-entropy over a single class;
@@ -62,7 +63,7 @@
 
 use crate::analysis::num;
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{HeadTask, LibraryHead, OpId, Part, ProblemType, ValueId};
+use crate::ir::{HeadTask, LibraryHead, MetricSpec, OpId, Part, ProblemType, ValueId};
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
@@ -77,11 +78,12 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         .library_heads
         .iter()
         .filter_map(|head| {
-            let kind = contradiction(head)?;
+            let metric = accuracy_on(ctx, head.output);
+            let kind = contradiction(head, metric.is_some())?;
             let output = graph.outputs.get(head.output)?.value;
             // The classifier layer that writes the output, to label and to name.
             let op = graph.value(output).producer?;
-            Some(finding(ctx, head, kind, op, output))
+            Some(finding(ctx, head, kind, op, output, metric))
         })
         .collect()
 }
@@ -96,14 +98,31 @@ enum Contradiction {
     RegressionOnClasses,
 }
 
-fn contradiction(head: &LibraryHead) -> Option<Contradiction> {
+/// An accuracy metric on the head's output (a front end that reads the training code records one
+/// for `argmax` accuracy): evidence the output is meant to be a class.
+fn accuracy_on<'a>(ctx: &'a RuleContext, output: usize) -> Option<&'a MetricSpec> {
+    ctx.model.training.as_ref()?.metrics.iter().find(|m| {
+        m.output.is_none_or(|o| o == output) && {
+            let n: String = m
+                .name
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_lowercase();
+            n.ends_with("accuracy") || n == "acc"
+        }
+    })
+}
+
+/// `accuracy`: an accuracy metric is computed on the output (a class is meant).
+fn contradiction(head: &LibraryHead, accuracy: bool) -> Option<Contradiction> {
     let named = head.class_names.len() >= 2;
     match (head.task, head.num_labels, head.problem_type) {
         (HeadTask::TokenClassification, 1, _) => Some(Contradiction::OneClassCrossEntropy),
         (_, 1, Some(ProblemType::SingleLabelClassification)) => {
             Some(Contradiction::OneClassCrossEntropy)
         }
-        (_, 1, None | Some(ProblemType::Regression)) if named => {
+        (_, 1, None | Some(ProblemType::Regression)) if named || accuracy => {
             Some(Contradiction::OneLabelRegression)
         }
         (_, k, Some(ProblemType::Regression)) if k >= 2 && named => {
@@ -142,6 +161,7 @@ fn finding(
     kind: Contradiction,
     op: OpId,
     output: ValueId,
+    metric: Option<&MetricSpec>,
 ) -> Detection {
     let graph = &ctx.model.graph;
     let k = head.num_labels;
@@ -171,18 +191,32 @@ fn finding(
             text: format!("{n_names} class names: a classifier"),
         });
     }
+    if let Some(span) = metric.and_then(|m| m.span) {
+        labels.push(Label {
+            at: At::Span(span),
+            text: "accuracy: the output is a class".into(),
+        });
+    }
     let who = class(head);
     let (message, help, symptom) = match kind {
         Contradiction::OneLabelRegression => (
+            if n_names >= 2 {
+                format!(
+                    "{who} has num_labels=1 but {n_names} class names ({}): transformers trains it \
+                     as a regression with MSE",
+                    names(head)
+                )
+            } else {
+                format!(
+                    "{who} has num_labels=1 but its output is scored with accuracy: transformers \
+                     trains it as a regression with MSE"
+                )
+            },
             format!(
-                "{who} has num_labels=1 but {n_names} class names ({}): transformers trains it as \
-                 a regression with MSE",
-                names(head)
-            ),
-            format!(
-                "give the classifier one label per class: num_labels={n_names} with id2label and \
+                "give the classifier one label per class: num_labels={} with id2label and \
                  label2id naming them, problem_type=\"single_label_classification\" (or unset, with \
-                 integer labels); keep num_labels=1 only for regression on float targets"
+                 integer labels); keep num_labels=1 only for regression on float targets",
+                n_names.max(2)
             ),
             "the head outputs one unbounded number, not a probability: argmax over its single \
              column predicts class 0 for every input, so accuracy stays at the share of class 0"
@@ -367,30 +401,44 @@ mod tests {
         use ProblemType::*;
         let seq = SequenceClassification;
         assert_eq!(
-            contradiction(&head(1, &["NEG", "POS"], None, seq)),
+            contradiction(&head(1, &["NEG", "POS"], None, seq), false),
             Some(Contradiction::OneLabelRegression)
         );
         assert_eq!(
-            contradiction(&head(1, &[], Some(SingleLabelClassification), seq)),
+            contradiction(&head(1, &[], Some(SingleLabelClassification), seq), false),
             Some(Contradiction::OneClassCrossEntropy)
         );
         assert_eq!(
-            contradiction(&head(1, &[], None, TokenClassification)),
+            contradiction(&head(1, &[], None, TokenClassification), false),
             Some(Contradiction::OneClassCrossEntropy)
         );
         assert_eq!(
-            contradiction(&head(2, &["NEG", "POS"], Some(Regression), seq)),
+            contradiction(&head(2, &["NEG", "POS"], Some(Regression), seq), false),
             Some(Contradiction::RegressionOnClasses)
         );
         // Regression heads, binary BCE heads, plain classifiers.
-        assert_eq!(contradiction(&head(1, &[], None, seq)), None);
-        assert_eq!(contradiction(&head(1, &[], Some(Regression), seq)), None);
+        assert_eq!(contradiction(&head(1, &[], None, seq), false), None);
+        // A one-label head scored with accuracy is a classifier trained as a regressor.
         assert_eq!(
-            contradiction(&head(1, &[], Some(MultiLabelClassification), seq)),
+            contradiction(&head(1, &[], None, seq), true),
+            Some(Contradiction::OneLabelRegression)
+        );
+        assert_eq!(
+            contradiction(&head(1, &[], Some(Regression), seq), false),
             None
         );
-        assert_eq!(contradiction(&head(2, &["NEG", "POS"], None, seq)), None);
-        assert_eq!(contradiction(&head(3, &[], Some(Regression), seq)), None);
+        assert_eq!(
+            contradiction(&head(1, &[], Some(MultiLabelClassification), seq), true),
+            None
+        );
+        assert_eq!(
+            contradiction(&head(2, &["NEG", "POS"], None, seq), true),
+            None
+        );
+        assert_eq!(
+            contradiction(&head(3, &[], Some(Regression), seq), false),
+            None
+        );
     }
 
     #[test]

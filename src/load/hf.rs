@@ -96,18 +96,25 @@ pub fn is_config(root: &Node) -> bool {
     model_type || architectures
 }
 
-/// The head a config describes, read from the parsed document.
-struct Head {
-    class: String,
-    class_span: Option<Span>,
-    task: HeadTask,
-    num_labels: u64,
-    num_labels_span: Option<Span>,
-    class_names: Vec<String>,
-    class_names_span: Option<Span>,
-    problem_type: Option<ProblemType>,
-    problem_type_span: Option<Span>,
-    hidden: Option<(u64, Span)>,
+/// A transformers head as a file describes it: read from a `config.json` here, and what another
+/// front end (Python source: `AutoModelForSequenceClassification.from_pretrained(..., num_labels=1)`)
+/// builds to get the same IR from [`lowered_head`]. Spans point into that front end's text.
+#[derive(Clone, Debug)]
+pub(crate) struct Head {
+    /// The class as written (`BertForSequenceClassification`); empty when the file names none.
+    pub class: String,
+    pub class_span: Option<Span>,
+    pub task: HeadTask,
+    /// The width transformers builds (`len(id2label)`, else `num_labels`, else 2).
+    pub num_labels: u64,
+    pub num_labels_span: Option<Span>,
+    /// Names that are not `LABEL_i` placeholders, in id order.
+    pub class_names: Vec<String>,
+    pub class_names_span: Option<Span>,
+    pub problem_type: Option<ProblemType>,
+    pub problem_type_span: Option<Span>,
+    /// The encoder's hidden size and where it is written, when the file gives it.
+    pub hidden: Option<(u64, Span)>,
 }
 
 /// A label map (`id2label`: ids to names, or `label2id`: names to ids) as (id, name) pairs in id
@@ -275,6 +282,27 @@ pub fn from_tree(path: &Path, text: String, root: &Node) -> Result<Model, LoadEr
         Some(v) => format!("transformers {v}"),
         None => "transformers".to_string(),
     };
+    let source_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let mut model = lowered_head(path, head, Format::HfConfig, source_name, Arc::from(text));
+    model.producer = producer;
+    model.metadata = metadata;
+    Ok(model)
+}
+
+/// The IR of a transformers head, whichever front end read it: the classifier on the hidden state
+/// (output 0, `logits`), the loss transformers computes for it (when the head's description decides
+/// it) and the [`LibraryHead`] rule NNL017 reads. Weights are seeded (the encoder's and the
+/// classifier's are not in the description).
+pub(crate) fn lowered_head(
+    path: &Path,
+    head: Head,
+    format: Format,
+    source_name: String,
+    text: Arc<str>,
+) -> Model {
     let (graph, assumed) = classifier_graph(&head);
     let losses = head_loss(head.task, head.num_labels, head.problem_type)
         .map(|kind| LossSpec {
@@ -305,19 +333,16 @@ pub fn from_tree(path: &Path, text: String, root: &Node) -> Result<Model, LoadEr
             problem_type_span: head.problem_type_span,
         }],
     };
-    Ok(Model {
+    Model {
         path: path.to_path_buf(),
-        format: Format::HfConfig,
-        source_name: path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string()),
-        source_text: Some(Arc::from(text)),
+        format,
+        source_name,
+        source_text: Some(text),
         opset: super::keras::OPSET,
-        producer,
+        producer: "transformers".to_string(),
         graph,
         training: Some(training),
-        metadata,
+        metadata: BTreeMap::new(),
         weights: Weights::Absent,
         assumed_widths: assumed,
         not_followed: vec![],
@@ -325,7 +350,7 @@ pub fn from_tree(path: &Path, text: String, root: &Node) -> Result<Model, LoadEr
         imported_sources: vec![],
         weights_provenance: WeightsProvenance::None,
         source_map: None,
-    })
+    }
 }
 
 /// The classifier on the encoder's hidden state: `hidden [N, H]` (token heads: one row per token) →
