@@ -84,8 +84,11 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         let Some(loss_axis) = crate::shape::norm_axis(loss.axis.unwrap_or(default), rank) else {
             continue;
         };
-        // The loss's class axis must hold classes: known and wider than one.
-        if !matches!(shape[loss_axis], Dim::Fixed(k) if k > 1) {
+        // The loss's class axis must be able to hold classes. A softmax's group must be known and
+        // wider than one; logits whose classes are known to lie elsewhere are misread whatever the
+        // size of the axis the loss takes instead (a sequence's unknown length).
+        let loss_axis_known = matches!(shape[loss_axis], Dim::Fixed(k) if k > 1);
+        if shape[loss_axis] == Dim::Fixed(1) {
             continue;
         }
         let head = analysis::output_head(graph, value, model.opset);
@@ -97,6 +100,7 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         let found = match (head.act, head.activation_op) {
             // Probabilities into a Keras loss, log-probabilities into `NLLLoss`. (A softmax into a
             // loss that applies its own is NNL005's.)
+            (Some(_), _) if !loss_axis_known => None,
             (Some(Act::Softmax), Some(op)) if !torch && !loss.from_logits => {
                 softmax_case(ctx, op, Act::Softmax, &shape, loss_axis)
             }
@@ -341,12 +345,20 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, loss_axis: usize, found: &
         // What the model hands the loss, as probabilities.
         let mut p = z.clone();
         softmax_along(&mut p, &shape, found.axis);
-        // The same logits normalised over the loss's class axis: the correct distribution.
+        // The same logits normalised over the loss's class axis: for a softmax output, the
+        // distribution the loss means; for logits, the one it computes.
         let mut q = z.clone();
         softmax_along(&mut q, &shape, loss_axis);
-        let sums: Vec<f64> = lines(&shape, loss_axis)
+        // What the training normalises (over `normalised`), summed over the axis the classes are
+        // really on (`classes`): a softmax output read by the loss over its own axis, or logits the
+        // loss normalises over its axis while the layer put the classes on another.
+        let (normalised, classes, probs) = match found.act {
+            Some(_) => (found.axis, loss_axis, &p),
+            None => (loss_axis, found.axis, &q),
+        };
+        let sums: Vec<f64> = lines(&shape, classes)
             .into_iter()
-            .map(|(start, stride)| (0..shape[loss_axis]).map(|j| p[start + j * stride]).sum())
+            .map(|(start, stride)| (0..shape[classes]).map(|j| probs[start + j * stride]).sum())
             .collect();
         let off = sums.iter().map(|s| (s - 1.0).abs()).sum::<f64>() / sums.len() as f64;
         let (lo, hi) = sums
@@ -376,8 +388,8 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, loss_axis: usize, found: &
         if off < 1e-3 || (trained - correct).abs() < 1e-3 {
             return Check::Unconfirmed {
                 reason: format!(
-                    "on the probes the probabilities along axis {loss_axis} sum to 1 within {} and \
-                     the loss matches the correct one ({} against {})",
+                    "on the probes the probabilities sum to 1 over the classes (axis {classes}) \
+                     within {} and the loss matches the correct one ({} against {})",
                     num(off),
                     num(trained),
                     num(correct)
@@ -387,10 +399,10 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, loss_axis: usize, found: &
         let rows = sums.len();
         Check::Confirmed {
             summary: format!(
-                "on {} seeded probe rows with {}, the probabilities along the loss's class axis \
-                 {loss_axis} sum to {}..{} (mean distance from 1: {}) over {rows} positions; on \
-                 labels a correct model ranks first, the loss as trained is {} against {} for the \
-                 same logits normalised over the class axis",
+                "on {} seeded probe rows with {}, the probabilities as trained (normalised over \
+                 axis {normalised}) sum to {}..{} over the classes (axis {classes}; mean distance \
+                 from 1: {}, {rows} positions); on labels a correct model ranks first, the loss as \
+                 trained is {} against {} with the softmax over the classes",
                 probed.rows,
                 probed.weights,
                 num(lo),
@@ -402,8 +414,8 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, loss_axis: usize, found: &
             numbers: vec![
                 ("probe rows".into(), probed.rows as f64),
                 ("positions".into(), rows as f64),
-                ("smallest sum along the class axis".into(), lo),
-                ("largest sum along the class axis".into(), hi),
+                ("smallest sum over the classes".into(), lo),
+                ("largest sum over the classes".into(), hi),
                 ("mean |sum - 1|".into(), off),
                 ("loss as trained".into(), trained),
                 ("loss over the class axis".into(), correct),
@@ -424,6 +436,10 @@ mod tests {
     /// x[N, 5, 8] -> MatMul W[8, 12] -> logits [N, 5, 12] (the classes last, as `nn.Linear` puts
     /// them), optionally transposed to [N, 12, 5], into PyTorch's `CrossEntropyLoss`.
     fn tagger(permuted: bool) -> Model {
+        tagger_of(permuted, Dim::Fixed(5))
+    }
+
+    fn tagger_of(permuted: bool, time: Dim) -> Model {
         let mut g = Graph::default();
         let value = |g: &mut Graph, name: &str, dims: Vec<Dim>| {
             let id = g.add_value(name);
@@ -432,7 +448,7 @@ mod tests {
             id
         };
         let n = || Dim::Named("N".into());
-        let x = value(&mut g, "x", vec![n(), Dim::Fixed(5), Dim::Fixed(8)]);
+        let x = value(&mut g, "x", vec![n(), time.clone(), Dim::Fixed(8)]);
         g.inputs.push(x);
         let w = value(&mut g, "w", vec![Dim::Fixed(8), Dim::Fixed(12)]);
         g.value_mut(w).constant = Some(TensorRef {
@@ -441,7 +457,7 @@ mod tests {
             dims: vec![8, 12],
             data: TensorData::Absent,
         });
-        let y = value(&mut g, "y", vec![n(), Dim::Fixed(5), Dim::Fixed(12)]);
+        let y = value(&mut g, "y", vec![n(), time.clone(), Dim::Fixed(12)]);
         let op = |op_type: &str, input: Vec<ValueId>, out, attrs: Vec<(&str, Attr)>| Op {
             op_type: op_type.into(),
             domain: String::new(),
@@ -454,7 +470,7 @@ mod tests {
         g.ops.push(op("MatMul", vec![x, w], y, vec![]));
         g.value_mut(y).producer = Some(OpId(0));
         let out = if permuted {
-            let t = value(&mut g, "t", vec![n(), Dim::Fixed(12), Dim::Fixed(5)]);
+            let t = value(&mut g, "t", vec![n(), Dim::Fixed(12), time.clone()]);
             g.ops.push(op(
                 "Transpose",
                 vec![y],
@@ -520,6 +536,15 @@ mod tests {
         assert!(found[0].message.contains("axis 1"), "{}", found[0].message);
         assert!(found[0].check.is_confirmed(), "{:?}", found[0].check);
         assert!(run(&tagger(true)).is_empty());
+    }
+
+    /// A sequence of unknown length: the loss still reads its time axis as the classes.
+    #[test]
+    fn an_unknown_sequence_length_does_not_hide_the_misread_classes() {
+        let found = run(&tagger_of(false, Dim::Unknown));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(run(&tagger_of(true, Dim::Unknown)).is_empty());
+        assert!(run(&tagger_of(false, Dim::Fixed(1))).is_empty());
     }
 
     #[test]
