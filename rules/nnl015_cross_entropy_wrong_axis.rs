@@ -44,7 +44,8 @@
 //!
 //! ## Formats
 //! Keras configs with a compile config and Python source (Keras, and PyTorch where the interpreter
-//! knows the output's rank). ONNX carries no loss. A hand-written cross-entropy reduced over the
+//! knows the output's rank: not through a call it does not model, unless it knows that call's output
+//! rank, as a recurrent layer's). ONNX carries no loss. A hand-written cross-entropy reduced over the
 //! batch axis is not in the IR, and is not checked.
 //!
 //! ## References
@@ -92,7 +93,7 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
             continue;
         }
         let head = analysis::output_head(graph, value, model.opset);
-        if !head.passthrough.is_empty() {
+        if !head.passthrough.is_empty() || !rank_stated(ctx, value) {
             continue;
         }
         let torch = loss.is_torch();
@@ -117,6 +118,43 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         }
     }
     out
+}
+
+/// Whether the output's rank is what the file says rather than what a front end derived around code
+/// it could not follow. In Python source, a call the interpreter does not model is an op of its
+/// own domain whose output rank is inferred from its inputs (`torch.bmm(a, b).squeeze(1)` may keep
+/// the rank of `b`), unless the interpreter marks it `absolute_rank` (a recurrent layer's output is
+/// rank 3 whatever its input); an axis counted from such a rank is not known. Other formats state
+/// their shapes (Keras configs, ONNX).
+fn rank_stated(ctx: &RuleContext, value: ValueId) -> bool {
+    use crate::ir::Format;
+    if !matches!(ctx.model.format, Format::PythonSource | Format::Notebook) {
+        return true;
+    }
+    let graph = &ctx.model.graph;
+    let mut seen = vec![value];
+    let mut todo = vec![value];
+    while let Some(v) = todo.pop() {
+        let Some(op) = graph.value(v).producer.map(|o| graph.op(o)) else {
+            continue;
+        };
+        if op.attrs.contains_key("absolute_rank") {
+            continue;
+        }
+        if !op.is_default_domain() {
+            return false;
+        }
+        for &i in op.inputs.iter().flatten() {
+            if graph.value(i).constant.is_none() && !seen.contains(&i) {
+                if seen.len() > 4096 {
+                    return false;
+                }
+                seen.push(i);
+                todo.push(i);
+            }
+        }
+    }
+    true
 }
 
 /// What the output normalises over, against the loss's class axis.
