@@ -61,6 +61,24 @@ fn the_head_is_the_classifier_with_the_loss_transformers_picks() {
 }
 
 #[test]
+fn inspect_shows_the_head_as_the_config_gives_it() {
+    let (code, out, err) = common::nnlint(&["inspect", BAD]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(hf-config, opset 13, 2 ops"), "{out}");
+    assert!(
+        out.contains("  loss MSELoss (from_logits=true) on output 0 (logits)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "  head BertForSequenceClassification: num_labels=1, classes NEGATIVE, POSITIVE, \
+             problem_type unset on output 0 (logits)"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
 fn json_is_dispatched_by_content_not_by_name() {
     let d = tempfile::tempdir().unwrap();
     let hf = std::fs::read(fixture(BAD)).unwrap();
