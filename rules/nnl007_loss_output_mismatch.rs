@@ -79,6 +79,14 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     let graph = &model.graph;
     let mut out = vec![];
     for (loss, index) in analysis::losses_by_output(model) {
+        // A library head's loss follows from its config: NNL017 reports it in the library's words.
+        let library_head = model
+            .training
+            .as_ref()
+            .is_some_and(|t| t.library_heads.iter().any(|h| h.output == index));
+        if library_head {
+            continue;
+        }
         if loss.from_logits {
             // Logit losses normalise themselves; NNL005 covers activations before them.
             if !matches!(

@@ -28,6 +28,8 @@ pub enum Format {
     Notebook,
     /// A legacy Keras `.h5` model (config in HDF5 root attributes).
     KerasH5,
+    /// A Hugging Face transformers `config.json` (`model_type`, `architectures`, `id2label`).
+    HfConfig,
 }
 
 /// Element types, numbered as ONNX's `TensorProto.DataType`.
@@ -550,6 +552,9 @@ pub struct LossSpec {
     /// As written (`"binary_crossentropy"`, `BinaryCrossentropy`).
     pub written: String,
     pub from_logits: bool,
+    /// The class axis the loss reads when the file states one (a Keras loss object's `axis`);
+    /// `None`: the framework's default (the last axis for Keras, dim 1 for PyTorch).
+    pub axis: Option<i64>,
     pub weight: Option<f64>,
     pub span: Option<Span>,
     pub from_logits_span: Option<Span>,
@@ -578,6 +583,69 @@ pub struct TrainingSpec {
     pub metrics: Vec<MetricSpec>,
     /// `jax`, `tensorflow`, `torch` when the file says.
     pub backend: Option<String>,
+    /// Task heads a library builds from a config, with what the config says about their classes
+    /// beyond the graph (a Hugging Face config's labels and `problem_type`). Set by the config
+    /// loader (`load::hf`); empty for every other front end.
+    pub library_heads: Vec<LibraryHead>,
+}
+
+/// A transformers task head (`BertForSequenceClassification`, `…ForTokenClassification`): its
+/// classifier is in the graph (a linear layer of `num_labels` units, read by graph output `output`)
+/// and its loss is in [`TrainingSpec::losses`]; this is what only the config says.
+#[derive(Clone, Debug)]
+pub struct LibraryHead {
+    /// Index into [`Graph::outputs`].
+    pub output: usize,
+    /// The class as written (`BertForSequenceClassification`); empty when the file names none.
+    pub class: String,
+    pub task: HeadTask,
+    /// The width the library builds the head with (`len(id2label)`, else `num_labels`, else 2).
+    pub num_labels: u64,
+    /// Where that width is written (`"id2label": {…}` or `"num_labels": 1`).
+    pub num_labels_span: Option<Span>,
+    /// Class names the config gives that are not the library's placeholders (`LABEL_0`), from
+    /// `id2label` or `label2id`, in id order, with the span of the map they are in.
+    pub class_names: Vec<String>,
+    pub class_names_span: Option<Span>,
+    /// `problem_type` as written, when it is one the library knows.
+    pub problem_type: Option<ProblemType>,
+    pub problem_type_span: Option<Span>,
+}
+
+/// Which task a library head serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadTask {
+    /// One prediction per sequence (`…ForSequenceClassification`).
+    SequenceClassification,
+    /// One prediction per token (`…ForTokenClassification`).
+    TokenClassification,
+}
+
+/// transformers' `config.problem_type`: which loss a sequence classification head uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProblemType {
+    Regression,
+    SingleLabelClassification,
+    MultiLabelClassification,
+}
+
+impl ProblemType {
+    pub fn from_written(s: &str) -> Option<ProblemType> {
+        match s {
+            "regression" => Some(ProblemType::Regression),
+            "single_label_classification" => Some(ProblemType::SingleLabelClassification),
+            "multi_label_classification" => Some(ProblemType::MultiLabelClassification),
+            _ => None,
+        }
+    }
+
+    pub fn written(self) -> &'static str {
+        match self {
+            ProblemType::Regression => "regression",
+            ProblemType::SingleLabelClassification => "single_label_classification",
+            ProblemType::MultiLabelClassification => "multi_label_classification",
+        }
+    }
 }
 
 /// Whether constant tensors hold the model's real weights.

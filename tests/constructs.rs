@@ -591,6 +591,25 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
             "out = layers.Dense(classes, activation=\"softmax\")(x)",
         )]),
     },
+    Row {
+        name: "keras: a loss object's axis= is the class axis it reads",
+        source: r#"
+from tensorflow import keras
+
+model = keras.Sequential([
+    keras.Input((32,)),
+    keras.layers.Dense(40),
+    keras.layers.Reshape((4, 10)),
+    keras.layers.Softmax(),
+])
+model.compile(optimizer="adam", loss=keras.losses.CategoricalCrossentropy(axis=1))
+"#,
+        expect: Expect::Findings(&[("NNL015", 7)]),
+        twin: Twin::Edit(&[(
+            "CategoricalCrossentropy(axis=1)",
+            "CategoricalCrossentropy()",
+        )]),
+    },
 ];
 
 const TORCH: &[Row] = &[

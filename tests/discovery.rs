@@ -324,7 +324,7 @@ fn named_files_are_linted_unless_force_exclude_and_non_models_are_skipped_with_a
         out.contains("note: utils.py: skipped: no deep-learning code"),
         "{out}"
     );
-    assert!(out.contains("note: package.json: skipped: not a Keras model config"));
+    assert!(out.contains("note: package.json: skipped: not a Keras or Hugging Face model config"));
     assert!(
         out.ends_with("1 finding in 1 file; 2 files skipped, not models: utils.py, package.json\n"),
         "{out}"

@@ -288,6 +288,7 @@ fn format_name(format: Format) -> &'static str {
         Format::KerasH5 => "`.h5`",
         Format::PythonSource => "Python",
         Format::Notebook => "notebook",
+        Format::HfConfig => "Hugging Face config",
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod external;
 pub mod hdf5;
+pub mod hf;
 pub mod keras;
 pub mod onnx;
 pub mod python;
@@ -94,10 +95,10 @@ pub const FRONT_ENDS: &[FrontEnd] = &[
         from_bytes: onnx::from_bytes,
     },
     FrontEnd {
-        name: "Keras JSON",
+        name: "JSON model config (Keras, Hugging Face)",
         extensions: &["json"],
-        load: keras::load_json,
-        from_bytes: |path, bytes| keras::json_from_text(path, utf8(bytes)?),
+        load: load_json,
+        from_bytes: |path, bytes| json_from_text(path, utf8(bytes)?),
     },
     FrontEnd {
         name: "Keras YAML",
@@ -130,6 +131,34 @@ pub const FRONT_ENDS: &[FrontEnd] = &[
         from_bytes: |path, bytes| python::notebook_from_bytes(path, &bytes),
     },
 ];
+
+/// A `.json` file: a Keras model config or a Hugging Face transformers config, told apart by what
+/// the document holds (never by the file's name); anything else is not a model.
+pub fn load_json(path: &Path) -> Result<Model, LoadError> {
+    json_from_text(path, keras::read_text(path).map_err(neither)?)
+}
+
+/// [`load_json`] on text already in memory; `path` only names the model.
+pub fn json_from_text(path: &Path, text: String) -> Result<Model, LoadError> {
+    if hf::may_be_config(&text)
+        && let Ok(root) = keras::json::parse(&text)
+        && hf::is_config(&root)
+    {
+        return hf::from_tree(path, text, &root);
+    }
+    keras::json_from_text(path, text).map_err(neither)
+}
+
+/// A `.json` that is no Keras config is no Hugging Face config either: say both.
+fn neither(e: LoadError) -> LoadError {
+    match e.message.strip_prefix("not a Keras model config: ") {
+        Some(rest) if e.not_a_model => LoadError {
+            message: format!("not a Keras or Hugging Face model config: {rest}"),
+            ..e
+        },
+        _ => e,
+    }
+}
 
 /// The front end that owns `path`'s extension.
 pub fn front_end(path: &Path) -> Option<&'static FrontEnd> {

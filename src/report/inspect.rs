@@ -210,6 +210,31 @@ pub fn text(path: &str, model: &Model) -> String {
                 at(l.span)
             );
         }
+        for h in &t.library_heads {
+            let class = if h.class.is_empty() {
+                "a sequence classification head".to_string()
+            } else {
+                h.class.clone()
+            };
+            let names = match h.class_names.len() {
+                0 => "no class names".to_string(),
+                n if n <= 8 => format!("classes {}", h.class_names.join(", ")),
+                n => format!(
+                    "classes {} and {} more",
+                    h.class_names[..8].join(", "),
+                    n - 8
+                ),
+            };
+            let problem = h
+                .problem_type
+                .map_or("unset".to_string(), |p| p.written().to_string());
+            let _ = writeln!(
+                out,
+                "  head {class}: num_labels={}, {names}, problem_type {problem}{}",
+                h.num_labels,
+                on(Some(h.output))
+            );
+        }
         let mut shown = vec![];
         for m in &t.metrics {
             let line = format!("  metric {}{}{}", m.name, on(m.output), at(m.span));

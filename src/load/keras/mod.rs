@@ -206,7 +206,7 @@ fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-fn read_text(path: &Path) -> Result<String, LoadError> {
+pub(crate) fn read_text(path: &Path) -> Result<String, LoadError> {
     let (bytes, over) = super::read_capped(path, MAX_TEXT_BYTES)?;
     if over {
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]);

@@ -75,6 +75,7 @@ fn loss(node: &Node, output: Option<usize>) -> Option<LossSpec> {
         from_logits: from_logits_entry
             .and_then(|e| e.value.as_bool())
             .unwrap_or(false),
+        axis: config.and_then(|c| c.get("axis")).and_then(Node::as_i64),
         weight: None,
         span: Some(span),
         from_logits_span: from_logits_entry.map(|e| e.pair_span()),

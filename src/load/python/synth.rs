@@ -597,8 +597,9 @@ fn loss_node(v: &SValue, w: &World) -> Option<Node> {
         Value::Path(p) => Some(str_node(p.rsplit('.').next().unwrap_or(p), v.span)),
         Value::Function(f) => Some(str_node(&f.name, v.span)),
         Value::Object(o) => {
-            // A positional first argument of a loss class is `from_logits`.
-            let mut n = object_node(o, w, &["from_logits", "name"]);
+            // A positional first argument of a loss class is `from_logits`. (`axis`: the class
+            // axis a Keras loss reads, rule NNL015.)
+            let mut n = object_node(o, w, &["from_logits", "name", "axis"]);
             if let (Some(first), Kind::Map(entries)) = (o.args.first(), &mut n.kind)
                 && let Value::Bool(b) = first.value
                 && let Some(cfg) = entries.iter_mut().find(|e| e.key == "config")
