@@ -138,7 +138,7 @@ fn label_map(node: &Node, names_are_keys: bool) -> Option<Vec<(u64, String)>> {
     Some(pairs)
 }
 
-fn read_head(root: &Node) -> Result<Option<Head>, LoadError> {
+pub(crate) fn read_head(root: &Node) -> Result<Option<Head>, LoadError> {
     let named = root.entry("architectures").and_then(|e| {
         let list = e.value.as_list()?;
         list.iter().find_map(|a| {

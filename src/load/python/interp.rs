@@ -281,6 +281,12 @@ pub struct World {
     /// module-level name over a function's local one: how `inspect` names the models of a file.
     bound_models: HashMap<usize, (String, bool)>,
     bound_instances: HashMap<usize, (String, bool)>,
+    /// `transformers` classifier heads built from the source (`from_pretrained(..., num_labels=1)`),
+    /// lowered by the config reader's own code (`load::hf`).
+    pub hf_heads: Vec<crate::load::hf::Head>,
+    /// Where the file scores predictions as classes (`evaluate.load("accuracy")`,
+    /// `accuracy_score`): evidence a `transformers` head is meant to classify.
+    pub class_scoring: Option<Span>,
     /// Where values the models depend on became unknown, in the order met (at most [`MAX_GAPS`]).
     pub gaps: Vec<Gap>,
     pub layers: Vec<LayerRec>,
@@ -405,6 +411,7 @@ const FRAMEWORKS: &[&str] = &[
     "torch",
     "lightning",
     "pytorch_lightning",
+    "transformers",
 ];
 
 /// Whether a dotted module path belongs to a deep-learning framework.
@@ -1115,6 +1122,9 @@ impl World {
                     let value = self.eval(v, frame, globals);
                     match (key, out.as_mut()) {
                         (Some(Value::Str(key)), Some(o)) => o.push((key, value)),
+                        // `{0: "negative", 1: "positive"}`: integer keys, held by their digits
+                        // (a lookup with the integer finds them).
+                        (Some(Value::Int(key)), Some(o)) => o.push((key.to_string(), value)),
                         _ => out = None,
                     }
                 }
@@ -1173,6 +1183,11 @@ impl World {
                         .iter()
                         .rev()
                         .find(|(key, _)| *key == k)
+                        .map_or(Value::Unknown, |(_, v)| v.value.clone()),
+                    (Value::Dict(items), Value::Int(i)) => items
+                        .iter()
+                        .rev()
+                        .find(|(key, _)| *key == i.to_string())
                         .map_or(Value::Unknown, |(_, v)| v.value.clone()),
                     (Value::Tuple(items) | Value::List(items), Value::Int(i)) => {
                         let n = items.len() as i64;
@@ -1763,6 +1778,27 @@ impl World {
             && tensor_in(&first.value).is_some()
         {
             return first.value.clone();
+        }
+        // `evaluate.load("accuracy")`, `load_metric("f1")`, `sklearn.metrics.accuracy_score`:
+        // predictions scored as classes.
+        if self.class_scoring.is_none()
+            && let Value::Path(p) = &callee
+        {
+            let last = p.rsplit('.').next().unwrap_or("");
+            let loads = matches!(last, "load" | "load_metric") && p.contains("evaluate")
+                || last == "load_metric";
+            let named = matches!(
+                args.first().map(|a| &a.value),
+                Some(Value::Str(m)) if matches!(m.as_str(), "accuracy" | "f1" | "precision" | "recall")
+            );
+            if (loads && named)
+                || matches!(
+                    last,
+                    "accuracy_score" | "f1_score" | "precision_score" | "recall_score"
+                )
+            {
+                self.class_scoring = Some(c.span);
+            }
         }
         // Wrappers that hand back the modules they are given: `fabric.setup(model, opt)`,
         // `accelerator.prepare(model, opt, loader)`, `DDP(model)`, `torch.compile(model)`.

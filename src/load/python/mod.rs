@@ -124,7 +124,7 @@ pub fn import_parse_counts() -> Vec<(std::path::PathBuf, usize)> {
 
 fn no_deep_learning() -> LoadError {
     LoadError::not_a_model(
-        "no deep-learning code found (the file imports neither keras, tensorflow nor torch)",
+        "no deep-learning code found (the file imports none of keras, tensorflow, torch and transformers)",
     )
 }
 
@@ -140,7 +140,7 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, LoadError> {
 
 /// A cheap textual test before anything is parsed: directory scans skip most files here.
 fn mentions_framework(text: &str) -> bool {
-    ["keras", "tensorflow", "torch"]
+    ["keras", "tensorflow", "torch", "transformers"]
         .iter()
         .any(|w| text.contains(w))
 }
@@ -383,7 +383,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         source_map: source.cells.clone(),
         syntax_errors: syntax_errors.clone(),
     };
-    if chosen.is_empty() {
+    if chosen.is_empty() && world.hf_heads.is_empty() {
         if world.out_of_budget() {
             return Err(LoadError::not_checked_because(
                 format!(
@@ -450,6 +450,36 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             name,
             kind,
             span: world.models[m].span,
+            outputs: first..first + model.graph.outputs.len(),
+        });
+        match merged.as_mut() {
+            None => merged = Some(model),
+            Some(base) => absorb(base, model),
+        }
+    }
+    // `transformers` classifier heads: the IR the config reader makes for them, scored with
+    // accuracy where the file scores predictions as classes.
+    for head in std::mem::take(&mut world.hf_heads) {
+        let class = head.class.clone();
+        let span = head
+            .class_span
+            .unwrap_or(crate::ir::Span { offset: 0, len: 0 });
+        let mut model =
+            crate::load::hf::lowered_head(path, head, source.format, display.clone(), text.clone());
+        model.imported_sources = source.imported.clone();
+        if let (Some(span), Some(t)) = (world.class_scoring, model.training.as_mut()) {
+            t.metrics.push(crate::ir::MetricSpec {
+                output: Some(0),
+                name: "accuracy".into(),
+                threshold: None,
+                span: Some(span),
+            });
+        }
+        let first = merged.as_ref().map_or(0, |b| b.graph.outputs.len());
+        submodels.push(crate::ir::SubModel {
+            name: None,
+            kind: format!("transformers {class}"),
+            span,
             outputs: first..first + model.graph.outputs.len(),
         });
         match merged.as_mut() {
@@ -561,6 +591,11 @@ fn absorb(base: &mut Model, other: Model) {
             m.output = m.output.map(|o| o + shift_out);
             m
         }));
+        spec.library_heads
+            .extend(t.library_heads.into_iter().map(|mut h| {
+                h.output += shift_out;
+                h
+            }));
         if spec.backend.is_none() {
             spec.backend = t.backend;
         }

@@ -51,6 +51,26 @@ fn str_node(s: &str, span: Span) -> Node {
     node(Kind::Str(s.to_string()), span)
 }
 
+/// The `config.json` a `transformers` classifier built in source would save: its class, and the
+/// keyword arguments that decide its head (`num_labels`, `id2label`, `label2id`, `problem_type`),
+/// each with its span. `None` when one of them is given but not known (nothing is guessed).
+pub(super) fn hf_config(
+    class: &str,
+    class_span: Span,
+    given: &[(&str, Span, &SValue)],
+    w: &World,
+) -> Option<Node> {
+    let mut entries = vec![entry(
+        "architectures",
+        class_span,
+        node(Kind::List(vec![str_node(class, class_span)]), class_span),
+    )];
+    for (key, span, v) in given {
+        entries.push(entry(key, *span, plain(v, w)?));
+    }
+    Some(node(Kind::Map(entries), class_span))
+}
+
 /// A plain value as a config node; `None` when it is not known.
 fn plain(v: &SValue, w: &World) -> Option<Node> {
     let kind = match &v.value {

@@ -1786,10 +1786,11 @@ impl World {
         let hf_class = path
             .strip_prefix("transformers.")?
             .strip_suffix(".from_pretrained")?;
+        let name = str_arg(0, "pretrained_model_name_or_path");
+        self.hf_head(hf_class, name.as_deref(), c, args, kwargs);
         if !hf_class.ends_with("ForSequenceClassification") {
             return None;
         }
-        let name = str_arg(0, "pretrained_model_name_or_path");
         let spec = torch_models::Spec {
             attr: "classifier",
             width: name.as_deref().and_then(torch_models::hf_width),
@@ -1800,6 +1801,46 @@ impl World {
         let k = classes("num_labels", None);
         let short = hf_class.rsplit('.').next().unwrap_or(hf_class);
         Some(self.library_instance(short, c, spec, k, true))
+    }
+
+    /// `XForSequenceClassification.from_pretrained(name, num_labels=1, id2label=...)`: the head
+    /// as the config it saves describes it, for rule NNL017 (`load::hf` reads it, as it reads a
+    /// `config.json`). Recorded only when every head argument given is known.
+    fn hf_head(
+        &mut self,
+        class: &str,
+        checkpoint: Option<&str>,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+    ) {
+        let short = class.rsplit('.').next().unwrap_or(class);
+        let head = short.ends_with("ForSequenceClassification")
+            || short.ends_with("ForTokenClassification");
+        // A file-level config object passed as `config=` decides the head: not read here.
+        if !head || kwargs.iter().any(|k| k.name == "config") {
+            return;
+        }
+        let mut given: Vec<(&str, Span, &SValue)> = vec![];
+        for key in ["num_labels", "id2label", "label2id", "problem_type"] {
+            if let Some(k) = kwargs.iter().find(|k| k.name == key) {
+                given.push((key, k.span, &k.value));
+            }
+        }
+        // The width of the hidden state, for the common checkpoints.
+        let hidden = checkpoint.and_then(torch_models::hf_width).map(|w| SValue {
+            value: Value::Int(w),
+            span: args.first().map_or(c.span, |a| a.span),
+        });
+        if let Some(h) = &hidden {
+            given.push(("hidden_size", h.span, h));
+        }
+        let Some(root) = super::super::synth::hf_config(short, c.func.span(), &given, self) else {
+            return;
+        };
+        if let Ok(Some(head)) = crate::load::hf::read_head(&root) {
+            self.hf_heads.push(head);
+        }
     }
 
     /// The model instance: the trunk layers, the head (a `Linear`, or an `nn.Sequential` of the
