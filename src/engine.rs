@@ -109,7 +109,7 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
     let mut findings: Vec<Finding> = registry::all()
         .iter()
         .filter(|r| enabled(settings, r))
-        .flat_map(|r| (r.check)(&ctx).into_iter().map(|d| r.stamp(d)))
+        .flat_map(|r| (r.check)(&ctx).into_iter().map(|d| r.stamp(&ctx, d)))
         .collect();
     for f in &mut findings {
         if let Some(sev) = settings.severity.get(f.code) {
