@@ -66,6 +66,17 @@
 //! ```
 //! (Ending the model in `nn.Sigmoid()` and keeping `nn.BCELoss` also works, but is less stable.)
 //!
+//! ## Fix safety
+//! `--fix` changes the activation's value from `softmax` to `sigmoid` where the output is trained
+//! with Keras binary cross-entropy on probabilities (`from_logits` off): `Dense(1,
+//! activation="softmax")` and `Activation("softmax")` in Python source and notebooks, and
+//! `"activation": "softmax"` in Keras JSON and YAML configs. Only the value's word is replaced, so
+//! quoting, formatting, comments and key order stay as they are. The fix is **safe**: the softmax's
+//! output is 1.0 whatever the input, so nothing that reads it can depend on its value. A model
+//! without a binary loss (uncompiled, or trained with a categorical one), a `Softmax` layer, a
+//! PyTorch `nn.Softmax` and an activation chosen by an expression are not fixed, nor are ONNX
+//! graphs, `.keras` archives and `.h5` files (change the source that wrote them).
+//!
 //! ## Formats
 //! ONNX graphs (any opset; both softmax semantics) and Keras configs (JSON, YAML, `.keras`). ONNX
 //! carries no loss, so there the symptom is stated for the common case of binary cross-entropy; Keras
@@ -82,6 +93,7 @@
 use crate::analysis::{self, keras_bce, num, torch_bce};
 use crate::eval;
 use crate::finding::{At, Check, Label, Severity};
+use crate::fix::{self, Edit, Fix};
 use crate::ir::{Attr, Graph, GraphOutput, Intent, LossKind, OpId, Part, ValueId};
 use crate::ops;
 use crate::rule::{Detection, RuleContext};
@@ -103,6 +115,49 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         }
     }
     out
+}
+
+/// `"softmax"` → `"sigmoid"` in the activation's value, where the softmax is an output trained with
+/// a Keras binary cross-entropy on probabilities and nothing but that loss is said about it.
+pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
+    let model = ctx.model;
+    let graph = &model.graph;
+    let primary = d.labels.first()?.at;
+    let (id, op) = ops::of_type(graph, &["Softmax"])
+        .find(|(id, _)| At::op_key(graph, *id, Part::Activation) == primary)?;
+    let output = graph
+        .outputs
+        .iter()
+        .position(|o| ops::source_op(graph, o.value).is_some_and(|(src, _)| src == id))?;
+    let losses: Vec<_> = analysis::losses_by_output(model)
+        .into_iter()
+        .filter(|(_, i)| *i == output)
+        .map(|(l, _)| l)
+        .collect();
+    let binary = |l: &&crate::ir::LossSpec| {
+        l.kind == LossKind::BinaryCrossentropy && !l.from_logits && !l.is_torch()
+    };
+    if losses.is_empty() || !losses.iter().all(binary) {
+        return None;
+    }
+    let span = *op.origin.spans.get(&Part::Activation)?;
+    let text = fix::span_text(model, span)?;
+    let at = text.rfind("softmax")?;
+    // The value ends the span (quotes aside): not `'softmax' if wide else 'relu'`.
+    if !text[at + "softmax".len()..]
+        .chars()
+        .all(|c| matches!(c, '"' | '\'' | '\\'))
+    {
+        return None;
+    }
+    let value = crate::ir::Span {
+        offset: span.offset + at,
+        len: "softmax".len(),
+    };
+    Some(Fix::safe(
+        "use a sigmoid: replace `softmax` with `sigmoid` in the activation",
+        vec![Edit::replace(value, "sigmoid")],
+    ))
 }
 
 /// A one-unit output that a graph simplifier (onnxsim) computed from the logits' *shape* alone:

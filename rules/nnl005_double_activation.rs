@@ -58,6 +58,18 @@
 //! probs = F.softmax(model(x), dim=1)  # at inference
 //! ```
 //!
+//! ## Fix safety
+//! For a Keras loss with `from_logits=True` on a softmax or sigmoid output, `--fix` sets
+//! `from_logits=False` (`True` → `False` in Python, `true` → `false` in JSON and YAML configs, only
+//! that word changes). This fix is **safe**: the model's outputs stay exactly what they were, only the
+//! loss stops applying a second activation; it is offered only when every output the loss trains
+//! ends in a softmax or sigmoid. For a PyTorch loss that takes logits (`nn.CrossEntropyLoss`,
+//! `nn.BCEWithLogitsLoss`), `--fix --unsafe-fixes` drops the final activation: `return F.softmax(x,
+//! dim=1)` becomes `return x`, and an `nn.Softmax(dim=1)` alone on its line of an `nn.Sequential` is
+//! removed. This fix is **unsafe**: the model then returns logits, so code that reads its output as
+//! probabilities elsewhere (a confidence print, a threshold at inference) must apply the activation
+//! itself. A softmax applied to a softmax is not fixed (which one to keep is a choice).
+//!
 //! ## Formats
 //! Stacked activations: ONNX graphs, Keras configs and PyTorch source (`.py`, `.ipynb`). The
 //! from_logits case needs a loss, so it is found in Keras configs with a compile config and in
@@ -71,6 +83,7 @@
 
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
+use crate::fix::{self, Edit, Fix};
 use crate::ir::{Graph, LossKind, LossSpec, OpId, Part};
 use crate::ops::{self, Act};
 use crate::rule::{Detection, RuleContext};
@@ -117,6 +130,72 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         }
     }
     out
+}
+
+/// A logits loss on an activated output: `from_logits=False` for a Keras loss (safe), or, for a
+/// PyTorch loss, the final activation dropped (unsafe). Stacked activations get no fix.
+pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
+    let model = ctx.model;
+    let graph = &model.graph;
+    let training = model.training.as_ref()?;
+    // The loss this detection labels second.
+    let loss_at = d.labels.get(1)?.at;
+    let loss = training
+        .losses
+        .iter()
+        .find(|l| l.from_logits_span.or(l.span).map(At::Span) == Some(loss_at))?;
+    let primary = d.labels.first()?.at;
+    let act = graph.op_ids().find(|&id| {
+        let op = graph.op(id);
+        ops::activation(op).is_some_and(Act::is_normaliser)
+            && op.is_default_domain()
+            && At::op_key(graph, id, Part::Activation) == primary
+            && d.node_path == op.origin.path
+    })?;
+    if !loss.is_torch() {
+        let span = loss.from_logits_span.filter(|_| loss.from_logits)?;
+        // Every output this loss trains ends in a softmax or sigmoid.
+        let all_normalised = graph.outputs.iter().enumerate().all(|(i, o)| {
+            loss.output.is_some_and(|x| x != i)
+                || analysis::output_head(graph, o.value, model.opset)
+                    .act
+                    .is_some_and(Act::is_normaliser)
+        });
+        let text = fix::span_text(model, span)?;
+        let word = ["True", "true"]
+            .into_iter()
+            .find(|w| text.trim_end().ends_with(w))?;
+        if !all_normalised {
+            return None;
+        }
+        let at = span.offset + text.trim_end().len() - word.len();
+        let new = if word == "True" { "False" } else { "false" };
+        return Some(Fix::safe(
+            format!("set `from_logits={new}`: the output already applies its activation"),
+            vec![Edit::replace(
+                crate::ir::Span {
+                    offset: at,
+                    len: word.len(),
+                },
+                new,
+            )],
+        ));
+    }
+    let op = graph.op(act);
+    let entry = *op.origin.spans.get(&Part::Entry)?;
+    let name = *op.origin.spans.get(&Part::Class)?;
+    let edits = match fix::unwrap_call(model, entry, name) {
+        Some(edits) => edits,
+        None => vec![fix::drop_line_element(model, entry)?],
+    };
+    Some(Fix::unsafe_(
+        format!(
+            "drop the final {}: `{}` applies it itself (the model then returns logits)",
+            ops::activation(op)?.name().to_lowercase(),
+            loss.written
+        ),
+        edits,
+    ))
 }
 
 fn describe(graph: &Graph, op: OpId) -> String {

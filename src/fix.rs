@@ -125,6 +125,132 @@ pub fn between(a_start: usize, b_start: usize) -> Option<Span> {
     })
 }
 
+/// The fused log-softmax or log-sigmoid for a softmax or sigmoid function written as `name`, in the
+/// same library and with the same arguments (`torch.softmax` → `torch.log_softmax`, `tf.nn.softmax`
+/// → `tf.nn.log_softmax`, `torch.sigmoid` → `torch.nn.functional.logsigmoid`). `None` for a
+/// spelling without one (Keras's backend `K.softmax`).
+pub fn fused_log_name(name: &str) -> Option<String> {
+    if let Some(prefix) = name.strip_suffix("softmax") {
+        const PREFIXES: &[&str] = &[
+            "torch.",
+            "F.",
+            "torch.nn.functional.",
+            "nn.functional.",
+            "tf.nn.",
+            "tf.math.",
+            "tf.compat.v1.nn.",
+            "keras.ops.",
+            "ops.",
+        ];
+        return PREFIXES
+            .contains(&prefix)
+            .then(|| format!("{prefix}log_softmax"));
+    }
+    if let Some(prefix) = name.strip_suffix("Softmax") {
+        // The module form: `nn.Softmax(dim=1)` → `nn.LogSoftmax(dim=1)`.
+        return ["nn.", "torch.nn."]
+            .contains(&prefix)
+            .then(|| format!("{prefix}LogSoftmax"));
+    }
+    Some(
+        match name {
+            "torch.sigmoid" | "torch.nn.functional.sigmoid" => "torch.nn.functional.logsigmoid",
+            "F.sigmoid" => "F.logsigmoid",
+            "tf.sigmoid" | "tf.nn.sigmoid" | "tf.math.sigmoid" => "tf.math.log_sigmoid",
+            "keras.ops.sigmoid" => "keras.ops.log_sigmoid",
+            "ops.sigmoid" => "ops.log_sigmoid",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// The edits that replace a call `f(x, dim=1)` (entry span, `f` at its start) by its first argument
+/// `x`: `f(` and `, dim=1)` are deleted, `x` stays as written. Only for a positional first argument
+/// followed by at most the axis (`dim=`/`axis=` or a number), so nothing else the call said is lost.
+pub fn unwrap_call(model: &Model, entry: Span, name: Span) -> Option<Vec<Edit>> {
+    let text = span_text(model, entry)?;
+    if name.offset != entry.offset || !text.ends_with(')') {
+        return None;
+    }
+    let open = name.len + text[name.len..].find('(')?;
+    if !text[name.len..open].trim().is_empty() {
+        return None;
+    }
+    let args = &text[open + 1..text.len() - 1];
+    // Top-level commas (brackets and strings skipped).
+    let (mut depth, mut quote, mut commas) = (0i32, None, vec![]);
+    for (i, c) in args.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth -= 1,
+            (None, ',') if depth == 0 => commas.push(i),
+            _ => {}
+        }
+    }
+    let first_end = commas.first().copied().unwrap_or(args.len());
+    let first = &args[..first_end];
+    let rest: Vec<&str> = commas
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| args[c + 1..commas.get(k + 1).copied().unwrap_or(args.len())].trim())
+        .filter(|r| !r.is_empty())
+        .collect();
+    let axis_only = rest.len() <= 1
+        && rest.iter().all(|r| {
+            let v = r
+                .strip_prefix("dim")
+                .or_else(|| r.strip_prefix("axis"))
+                .map(|v| v.trim_start().strip_prefix('=').unwrap_or("?"))
+                .unwrap_or(r)
+                .trim();
+            v.strip_prefix('-')
+                .unwrap_or(v)
+                .chars()
+                .all(|c| c.is_ascii_digit())
+                && !v.is_empty()
+        });
+    let arg = first.trim();
+    if arg.is_empty() || !axis_only || arg.contains('=') || arg.starts_with('*') {
+        return None;
+    }
+    let lead = first.len() - first.trim_start().len();
+    let arg_start = entry.offset + open + 1 + lead;
+    let arg_end = arg_start + arg.len();
+    Some(vec![
+        Edit::delete(between(entry.offset, arg_start)?),
+        Edit::delete(between(arg_end, entry.offset + entry.len)?),
+    ])
+}
+
+/// The edit that removes one element written alone on its line of a list of calls
+/// (`nn.Sequential(..., nn.Softmax(dim=1),)`): the whole line goes. `None` when anything else
+/// shares the line.
+pub fn drop_line_element(model: &Model, entry: Span) -> Option<Edit> {
+    let at = model.locate(entry)?;
+    let text = at.text;
+    let (start, end) = (at.span.offset, at.span.offset + at.span.len);
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+    let before = &text[line_start..start];
+    let after = text[end..line_end].trim();
+    let after = after
+        .split_once('#')
+        .map_or(after, |(code, _)| code.trim_end());
+    if !before.trim().is_empty() || !(after.is_empty() || after == ",") {
+        return None;
+    }
+    // The element after it must not lose a separating comma: without a comma after this one, it is
+    // the last element, and the one before keeps its own comma (or the list ends with it).
+    Some(Edit::delete(Span {
+        offset: entry.offset - (start - line_start),
+        len: line_end - line_start,
+    }))
+}
+
 /// `text` escaped for the inside of a JSON string (a notebook cell's source).
 pub fn json_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
