@@ -777,7 +777,8 @@ fn fix(
     let opts = fix::Options {
         unsafe_fixes: args.unsafe_fixes,
     };
-    let (results, done) = fix::fix_all(results, &settings, opts);
+    let (mut results, done) = fix::fix_all(results, &settings, opts);
+    engine::report_once(&mut results);
     let root = &args.root;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut diffs = String::new();

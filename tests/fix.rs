@@ -133,6 +133,29 @@ fn unsafe_fixes_need_the_flag() {
         err.contains("fixed 0 findings in 0 files; 1 more fix with --unsafe-fixes"),
         "{err}"
     );
+    // Over the whole folder, --fix alone makes exactly the safe fixes.
+    let (dir, files) = copy_of("NNL005");
+    let (_, _, err) = nnlint_in(dir.path(), &["--fix", "--isolated", "."]);
+    let changed: Vec<&str> = files
+        .iter()
+        .filter(|(name, before)| &std::fs::read(dir.path().join(name)).unwrap() != before)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "bad_keras3_softmax_with_from_logits_loss.json",
+            "bad_keras3_softmax_with_from_logits_loss.yaml",
+            "bad_pt_f_cross_entropy_softmax_in_loop.py",
+            "bad_py_notebook_functional.ipynb",
+            "bad_py_softmax_from_logits.py",
+        ],
+        "{err}"
+    );
+    assert!(
+        err.contains("fixed 5 findings in 5 files; 7 more fixes with --unsafe-fixes"),
+        "{err}"
+    );
     // A safe fix needs no flag, and --fix-only exits 0 whatever is left.
     let (dir, _) = copy_of("NNL008");
     let name = "bad_pt_log_of_softmax.py";

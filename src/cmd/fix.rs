@@ -247,7 +247,8 @@ fn outside(model: &Model, text: &str, fix: &Fix) -> Option<String> {
     for e in &fix.edits {
         if let Some(file) = model.locate(e.span).and_then(|at| at.path) {
             return Some(format!(
-                "its edit is in {}, a module this file imports (fix it by linting that file)",
+                "its edit is in {}, a module this file imports; --fix edits only the file a \
+                 model is read from (make this edit by hand)",
                 file.display()
             ));
         }
