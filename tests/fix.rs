@@ -437,3 +437,61 @@ fn fixing_standard_input_is_refused() {
     assert_eq!(status, 2);
     assert!(err.contains("cannot read standard input"), "{err}");
 }
+
+/// `--format json` carries each fix as ruff does; applying its edits by line and column to the
+/// original gives the committed fixed file.
+#[test]
+fn json_output_carries_the_fix_and_its_edits_reproduce_the_fixed_file() {
+    for (code, name, applicability) in [
+        ("NNL008", "bad_pt_log_of_softmax.py", "safe"),
+        ("NNL001", "bad_py_notebook_magics.ipynb", "safe"),
+        ("NNL001", "bad_keras3_seq_dense_softmax1_bce.yaml", "safe"),
+        ("NNL005", "bad_pt_crossentropy_on_softmax.py", "unsafe"),
+    ] {
+        let rel = format!("fixtures/{code}/{name}");
+        let (_, out, err) = common::nnlint(&["--format", "json", "--isolated", &rel]);
+        let doc: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+        let findings = doc["files"][0]["findings"].as_array().unwrap();
+        let with_fix: Vec<_> = findings.iter().filter(|f| f.get("fix").is_some()).collect();
+        assert_eq!(with_fix.len(), 1, "{rel}: {out}");
+        let fix = &with_fix[0]["fix"];
+        assert_eq!(with_fix[0]["code"], code);
+        assert_eq!(fix["applicability"], applicability, "{rel}");
+        let text = std::fs::read_to_string(fixture(&rel)).unwrap();
+        // Byte offset of a 1-based (line, column in characters).
+        let offset = |at: &serde_json::Value| {
+            let (line, column) = (
+                at["line"].as_u64().unwrap() as usize,
+                at["column"].as_u64().unwrap() as usize,
+            );
+            let start: usize = text
+                .split_inclusive('\n')
+                .take(line - 1)
+                .map(str::len)
+                .sum();
+            start
+                + text[start..]
+                    .chars()
+                    .take(column - 1)
+                    .map(char::len_utf8)
+                    .sum::<usize>()
+        };
+        let mut fixed = text.clone();
+        for e in fix["edits"].as_array().unwrap().iter().rev() {
+            let (a, b) = (offset(&e["location"]), offset(&e["end_location"]));
+            fixed.replace_range(a..b, e["content"].as_str().unwrap());
+        }
+        assert!(
+            fixed.as_bytes() == expected(code, name).unwrap(),
+            "{rel}: the JSON edits give\n{fixed}"
+        );
+    }
+    // A finding without a fix has no `fix` key.
+    let (_, out, _) = common::nnlint(&[
+        "--format",
+        "json",
+        "fixtures/NNL001/bad_keras_mlp_opset13.onnx",
+    ]);
+    assert!(!out.contains("\"fix\""), "{out}");
+}
