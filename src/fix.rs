@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::ir::{Model, Span};
+use crate::ir::{Format, Model, Span};
 
 /// Whether applying a fix can change what a correct program computes elsewhere (as ruff's fix
 /// safety).
@@ -97,6 +97,16 @@ impl Fix {
             })
         })
     }
+}
+
+/// Whether files of `format` are edited in place: the text formats. ONNX graphs, `.keras` archives
+/// and `.h5` files are not (their findings say which source to change), so their findings carry no
+/// fix.
+pub fn edits_in_place(format: Format) -> bool {
+    matches!(
+        format,
+        Format::PythonSource | Format::Notebook | Format::KerasJson | Format::KerasYaml
+    )
 }
 
 /// The byte span of `needle` inside `span` of `text`, searched from the end (`Dense(1,

@@ -87,7 +87,10 @@ impl Rule {
     /// A detection of this rule as a finding: the rule's code, name and default severity, and its
     /// fix when the rule has one.
     pub fn stamp(&self, ctx: &RuleContext, d: Detection) -> Finding {
-        let fix = self.fix.and_then(|fix| fix(ctx, &d));
+        let fix = self
+            .fix
+            .filter(|_| crate::fix::edits_in_place(ctx.model.format))
+            .and_then(|fix| fix(ctx, &d));
         Finding {
             code: self.code,
             name: self.name,

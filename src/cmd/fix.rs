@@ -214,22 +214,13 @@ fn fix_file(
 
 /// Why the file cannot be edited in place, if it cannot.
 fn editable(path: &Path, model: &Model) -> Result<(), String> {
-    match model.format {
-        Format::PythonSource | Format::Notebook | Format::KerasJson | Format::KerasYaml => {}
-        Format::KerasArchive => {
-            return Err(
-                "a `.keras` archive is not edited in place; change the model's source \
-                 (or its config) as the finding says"
-                    .into(),
-            );
-        }
-        Format::Onnx | Format::KerasH5 => {
-            return Err(
-                "a binary model is not edited in place; change the model's source as \
-                 the finding says"
-                    .into(),
-            );
-        }
+    if !crate::fix::edits_in_place(model.format) {
+        // Findings in these formats carry no fix (`Rule::stamp`); said here for any that would.
+        return Err(
+            "this format is not edited in place; change the model's source as the \
+             finding says"
+                .into(),
+        );
     }
     let text = model
         .source_text
