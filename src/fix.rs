@@ -179,12 +179,24 @@ pub fn fused_log_name(name: &str) -> Option<String> {
 /// `x`: `f(` and `, dim=1)` are deleted, `x` stays as written. Only for a positional first argument
 /// followed by at most the axis (`dim=`/`axis=` or a number), so nothing else the call said is lost.
 pub fn unwrap_call(model: &Model, entry: Span, name: Span) -> Option<Vec<Edit>> {
-    let text = span_text(model, entry)?;
-    if name.offset != entry.offset || !text.ends_with(')') {
+    if name.offset != entry.offset {
         return None;
     }
-    let open = name.len + text[name.len..].find('(')?;
-    if !text[name.len..open].trim().is_empty() {
+    let (arg_start, arg_end) = call_argument(span_text(model, entry)?, name.len)?;
+    Some(vec![
+        Edit::delete(between(entry.offset, entry.offset + arg_start)?),
+        Edit::delete(between(entry.offset + arg_end, entry.offset + entry.len)?),
+    ])
+}
+
+/// In a call's text (`f(x, dim=1)`, the name `name_len` bytes long), the byte range of its only
+/// argument but the axis.
+fn call_argument(text: &str, name_len: usize) -> Option<(usize, usize)> {
+    if !text.ends_with(')') {
+        return None;
+    }
+    let open = name_len + text.get(name_len..)?.find('(')?;
+    if !text[name_len..open].trim().is_empty() {
         return None;
     }
     let args = &text[open + 1..text.len() - 1];
@@ -198,67 +210,79 @@ pub fn unwrap_call(model: &Model, entry: Span, name: Span) -> Option<Vec<Edit>> 
             (None, '(' | '[' | '{') => depth += 1,
             (None, ')' | ']' | '}') => depth -= 1,
             (None, ',') if depth == 0 => commas.push(i),
+            (None, '#') => return None,
             _ => {}
         }
     }
-    let first_end = commas.first().copied().unwrap_or(args.len());
-    let first = &args[..first_end];
+    let first = &args[..commas.first().copied().unwrap_or(args.len())];
     let rest: Vec<&str> = commas
         .iter()
         .enumerate()
         .map(|(k, &c)| args[c + 1..commas.get(k + 1).copied().unwrap_or(args.len())].trim())
         .filter(|r| !r.is_empty())
         .collect();
-    let axis_only = rest.len() <= 1
-        && rest.iter().all(|r| {
-            let v = r
-                .strip_prefix("dim")
-                .or_else(|| r.strip_prefix("axis"))
-                .map(|v| v.trim_start().strip_prefix('=').unwrap_or("?"))
-                .unwrap_or(r)
-                .trim();
-            v.strip_prefix('-')
-                .unwrap_or(v)
-                .chars()
-                .all(|c| c.is_ascii_digit())
-                && !v.is_empty()
-        });
+    let is_axis = |r: &&str| {
+        let v = match r.strip_prefix("dim").or_else(|| r.strip_prefix("axis")) {
+            Some(v) => v.trim_start().strip_prefix('=')?.trim(),
+            None => r,
+        };
+        let digits = v.strip_prefix('-').unwrap_or(v);
+        Some(!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+    };
     let arg = first.trim();
-    if arg.is_empty() || !axis_only || arg.contains('=') || arg.starts_with('*') {
+    if arg.is_empty()
+        || rest.len() > 1
+        || !rest.iter().all(|r| is_axis(r) == Some(true))
+        || arg.contains('=')
+        || arg.starts_with('*')
+    {
         return None;
     }
-    let lead = first.len() - first.trim_start().len();
-    let arg_start = entry.offset + open + 1 + lead;
-    let arg_end = arg_start + arg.len();
-    Some(vec![
-        Edit::delete(between(entry.offset, arg_start)?),
-        Edit::delete(between(arg_end, entry.offset + entry.len)?),
-    ])
+    let start = open + 1 + (first.len() - first.trim_start().len());
+    Some((start, start + arg.len()))
 }
 
-/// The edit that removes one element written alone on its line of a list of calls
-/// (`nn.Sequential(..., nn.Softmax(dim=1),)`): the whole line goes. `None` when anything else
-/// shares the line.
+/// The edit that removes one element written alone on its line of an `nn.Sequential(...)`
+/// (`nn.Softmax(dim=1),`): the whole line goes. `None` when anything else shares the line or the
+/// enclosing call is not a `Sequential`.
 pub fn drop_line_element(model: &Model, entry: Span) -> Option<Edit> {
     let at = model.locate(entry)?;
-    let text = at.text;
-    let (start, end) = (at.span.offset, at.span.offset + at.span.len);
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
-    let before = &text[line_start..start];
+    let (start, len) = sequential_line(at.text, at.span.offset, at.span.len)?;
+    Some(Edit::delete(Span {
+        offset: entry.offset - (at.span.offset - start),
+        len,
+    }))
+}
+
+/// The line (start, length with its newline) holding only the element at `start..start + len`
+/// and its comma, inside a `Sequential(` call.
+fn sequential_line(text: &str, start: usize, len: usize) -> Option<(usize, usize)> {
+    let end = start + len;
+    let line_start = text.get(..start)?.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text
+        .get(end..)?
+        .find('\n')
+        .map_or(text.len(), |i| end + i + 1);
     let after = text[end..line_end].trim();
     let after = after
         .split_once('#')
         .map_or(after, |(code, _)| code.trim_end());
-    if !before.trim().is_empty() || !(after.is_empty() || after == ",") {
+    if !text[line_start..start].trim().is_empty() || !(after.is_empty() || after == ",") {
         return None;
     }
-    // The element after it must not lose a separating comma: without a comma after this one, it is
-    // the last element, and the one before keeps its own comma (or the list ends with it).
-    Some(Edit::delete(Span {
-        offset: entry.offset - (start - line_start),
-        len: line_end - line_start,
-    }))
+    // The bracket that encloses the line: the first unmatched `(` before it.
+    let mut depth = 0;
+    let open = text[..line_start].char_indices().rev().find_map(|(i, c)| {
+        match c {
+            ')' | ']' | '}' => depth += 1,
+            '(' | '[' | '{' if depth == 0 => return Some((i, c)),
+            '(' | '[' | '{' => depth -= 1,
+            _ => {}
+        }
+        None
+    })?;
+    (open.1 == '(' && text[..open.0].trim_end().ends_with("Sequential"))
+        .then_some((line_start, line_end - line_start))
 }
 
 /// `text` escaped for the inside of a JSON string (a notebook cell's source).
@@ -300,6 +324,60 @@ mod tests {
             f(3, 0).overlaps(&f(3, 4)),
             "an insertion where a replacement starts"
         );
+    }
+
+    #[test]
+    fn a_call_is_unwrapped_only_when_its_first_argument_is_all_that_stays() {
+        fn arg(call: &str) -> Option<&str> {
+            call_argument(call, call.find('(').unwrap()).map(|(a, b)| &call[a..b])
+        }
+        assert_eq!(arg("F.softmax(x, dim=1)"), Some("x"));
+        assert_eq!(
+            arg("torch.softmax(self.fc(x, y), 1)"),
+            Some("self.fc(x, y)")
+        );
+        assert_eq!(arg("F.softmax( h ,dim = -1 , )"), Some("h"));
+        assert_eq!(arg("torch.sigmoid(z)"), Some("z"));
+        assert_eq!(arg("tf.nn.softmax(\n    out_layer\n)"), Some("out_layer"));
+        assert_eq!(arg("F.softmax(t[\"a,b\"], 1)"), Some("t[\"a,b\"]"));
+        for kept in [
+            "F.softmax(x, dim=1, dtype=torch.float64)",
+            "F.softmax(input=x, dim=1)",
+            "F.softmax(*xs)",
+            "F.softmax(x, d)",
+            "F.softmax()",
+            "F.softmax(x, dim=1)[0]",
+            "F.softmax(x,  # logits\n dim=1)",
+        ] {
+            assert_eq!(arg(kept), None, "{kept}");
+        }
+    }
+
+    #[test]
+    fn a_sequential_element_alone_on_its_line_is_dropped_with_its_line() {
+        let drop = |text: &str, element: &str| {
+            let at = text.find(element).unwrap();
+            sequential_line(text, at, element.len()).map(|(s, l)| {
+                let mut out = text.to_string();
+                out.replace_range(s..s + l, "");
+                out
+            })
+        };
+        let seq = "m = nn.Sequential(\n    nn.Linear(4, 1),\n    nn.Softmax(dim=1),  # probs\n)\n";
+        assert_eq!(
+            drop(seq, "nn.Softmax(dim=1)").unwrap(),
+            "m = nn.Sequential(\n    nn.Linear(4, 1),\n)\n"
+        );
+        let last = "m = nn.Sequential(\n    nn.Linear(4, 1),\n    nn.Softmax(dim=1)\n)\n";
+        assert!(drop(last, "nn.Softmax(dim=1)").is_some());
+        for kept in [
+            "m = nn.Sequential(nn.Linear(4, 1), nn.Softmax(dim=1))\n",
+            "self.act = nn.Softmax(dim=1)\n",
+            "m.add_module(\n    \"p\",\n    nn.Softmax(dim=1)\n)\n",
+            "m = nn.Sequential(\n    nn.Linear(4, 1),\n    nn.Softmax(dim=1)).eval()\n",
+        ] {
+            assert_eq!(drop(kept, "nn.Softmax(dim=1)"), None, "{kept}");
+        }
     }
 
     #[test]
