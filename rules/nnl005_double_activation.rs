@@ -67,8 +67,9 @@
 //!
 //! For a PyTorch loss that takes logits (`nn.CrossEntropyLoss`, `nn.BCEWithLogitsLoss`) or a TF1
 //! `*_with_logits` function, `--fix --unsafe-fixes` drops the final activation: `return F.softmax(x,
-//! dim=1)` becomes `return x`, `return tf.nn.softmax(out_layer)` becomes `return out_layer`, and an
-//! `nn.Softmax(dim=1)` alone on its line of an `nn.Sequential` is removed. This fix is **unsafe**:
+//! dim=1)` becomes `return x`, `return tf.nn.softmax(out_layer)` becomes `return out_layer`, and a
+//! line `x = F.softmax(x, dim=1)` or an `nn.Softmax(dim=1)` alone on its line of an `nn.Sequential`
+//! is removed (a block left empty is a syntax error, so that fix is refused). This fix is **unsafe**:
 //! the model then returns logits, so code that reads its output as probabilities elsewhere (a
 //! confidence print, a threshold at inference) must apply the activation itself. Written inside the
 //! loss call (`F.cross_entropy(torch.softmax(z, dim=1), y)`,
@@ -205,10 +206,7 @@ pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
     {
         return None;
     }
-    let edits = match fix::unwrap_call(model, entry, name) {
-        Some(edits) => edits,
-        None => vec![fix::drop_line_element(model, entry)?],
-    };
+    let edits = fix::drop_activation(model, entry, name)?;
     let kind = ops::activation(op)?.name().to_lowercase();
     // Written inline as the loss's own argument (`F.cross_entropy(torch.softmax(z, 1), y)`,
     // `softmax_cross_entropy_with_logits(logits=tf.nn.softmax(z), ...)`), the activation's result

@@ -189,6 +189,56 @@ pub fn unwrap_call(model: &Model, entry: Span, name: Span) -> Option<Vec<Edit>> 
     ])
 }
 
+/// The edits that remove an activation call and keep what it was applied to: the statement
+/// `x = F.softmax(x, dim=1)` goes with its line (it would read `x = x`), any other call is unwrapped
+/// (`return F.softmax(x, dim=1)` → `return x`), an `nn.Softmax(dim=1)` alone on its line of an
+/// `nn.Sequential` goes with its line.
+pub fn drop_activation(model: &Model, entry: Span, name: Span) -> Option<Vec<Edit>> {
+    let Some(edits) = unwrap_call(model, entry, name) else {
+        return Some(vec![drop_line_element(model, entry)?]);
+    };
+    let at = model.locate(entry)?;
+    let call = at.text.get(at.span.offset..at.span.offset + at.span.len)?;
+    let (a, b) = call_argument(call, name.len)?;
+    if model.format == Format::Notebook && at.path.is_none() {
+        // A cell's line is part of a JSON string: `x = F.softmax(x)` there is left alone rather
+        // than made `x = x`.
+        let line_start = at.text[..at.span.offset]
+            .rfind(['\n', '"'])
+            .map_or(0, |i| i + 1);
+        let before = &at.text[line_start..at.span.offset];
+        let before = before.rsplit("\\n").next().unwrap_or(before).trim();
+        let rest = &at.text[at.span.offset + at.span.len..];
+        let after = rest[..rest.find(['"', '#']).unwrap_or(rest.len())].trim();
+        let statement_ends = after.is_empty() || after.starts_with("\\n");
+        if statement_ends && before.strip_suffix('=').map(str::trim_end) == Some(&call[a..b]) {
+            return None;
+        }
+        return Some(edits);
+    }
+    match self_assignment_line(at.text, at.span.offset, at.span.len, &call[a..b]) {
+        Some((start, len)) => Some(vec![Edit::delete(Span {
+            offset: entry.offset - (at.span.offset - start),
+            len,
+        })]),
+        None => Some(edits),
+    }
+}
+
+/// The line (start, length with its newline) when it is only `arg = <the call>` (and a comment).
+fn self_assignment_line(text: &str, start: usize, len: usize, arg: &str) -> Option<(usize, usize)> {
+    let end = start + len;
+    let line_start = text.get(..start)?.rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text
+        .get(end..)?
+        .find('\n')
+        .map_or(text.len(), |i| end + i + 1);
+    let target = text[line_start..start].trim().strip_suffix('=')?.trim_end();
+    let after = text[end..line_end].trim();
+    (target == arg && (after.is_empty() || after.starts_with('#')))
+        .then_some((line_start, line_end - line_start))
+}
+
 /// In a call's text (`f(x, dim=1)`, the name `name_len` bytes long), the byte range of its only
 /// argument but the axis.
 fn call_argument(text: &str, name_len: usize) -> Option<(usize, usize)> {
@@ -378,6 +428,24 @@ mod tests {
         ] {
             assert_eq!(drop(kept, "nn.Softmax(dim=1)"), None, "{kept}");
         }
+    }
+
+    #[test]
+    fn an_activation_assigned_back_to_its_argument_goes_with_its_line() {
+        let text =
+            "        x = self.fc(x)\n        x = F.softmax(x, dim=1)  # probs\n        return x\n";
+        let at = text.find("F.softmax").unwrap();
+        let (s, l) = self_assignment_line(text, at, "F.softmax(x, dim=1)".len(), "x").unwrap();
+        assert_eq!(
+            &text[s..s + l],
+            "        x = F.softmax(x, dim=1)  # probs\n"
+        );
+        let other = "        y = F.softmax(x, dim=1)\n";
+        let at = other.find("F.softmax").unwrap();
+        assert_eq!(self_assignment_line(other, at, 19, "x"), None);
+        let chained = "        x = F.softmax(x, dim=1).clamp(0, 1)\n";
+        let at = chained.find("F.softmax").unwrap();
+        assert_eq!(self_assignment_line(chained, at, 19, "x"), None);
     }
 
     #[test]

@@ -282,10 +282,13 @@ pub fn apply(text: &str, edits: &[&Edit], json: bool) -> String {
 /// The edited file, linted again, must load, gain no syntax error and no finding, and have lost the
 /// findings it was fixed for.
 fn verify(before: &FileResult, after: &FileResult, fixed: &[&Finding]) -> Result<(), String> {
-    let linted = after
-        .outcome
-        .as_ref()
-        .map_err(|e| format!("the edited file would not load ({e})"))?;
+    let linted = after.outcome.as_ref().map_err(|e| {
+        if e.not_checked {
+            format!("nnlint could not check the edited file, so the fix is not proven ({e})")
+        } else {
+            format!("the edited file would not load ({e})")
+        }
+    })?;
     if after.syntax_errors().len() > before.syntax_errors().len() {
         return Err("the edit would add a syntax error".into());
     }
