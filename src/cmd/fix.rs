@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::engine::{self, FileResult, Settings};
 use crate::finding::Finding;
 use crate::fix::{Edit, Fix, Safety, json_escape};
@@ -53,16 +55,20 @@ pub fn fix_all(
     settings: &[Settings],
     opts: Options,
 ) -> (Vec<FileResult>, Vec<FileFixes>) {
-    let mut out = Vec::with_capacity(results.len());
+    // Files are fixed (and linted again) in parallel, as they are linted; the order is kept.
+    let fixed: Vec<(FileResult, Option<FileFixes>)> = results
+        .into_par_iter()
+        .zip(settings.par_iter())
+        .map(|(r, s)| match fix_file(&r, s, opts) {
+            None => (r, None),
+            Some((fixes, relinted)) => (relinted.unwrap_or(r), Some(fixes)),
+        })
+        .collect();
+    let mut out = Vec::with_capacity(fixed.len());
     let mut done = vec![];
-    for (r, s) in results.into_iter().zip(settings) {
-        match fix_file(&r, s, opts) {
-            None => out.push(r),
-            Some((fixes, relinted)) => {
-                out.push(relinted.unwrap_or(r));
-                done.push(fixes);
-            }
-        }
+    for (r, fixes) in fixed {
+        out.push(r);
+        done.extend(fixes);
     }
     (out, done)
 }
@@ -115,7 +121,7 @@ fn fix_file(
         return Some((fixes, None));
     }
     let text = model.source_text.as_deref().unwrap_or_default();
-    // Only edits of the file itself: a span in an imported module is fixed by linting that module.
+    // Only edits of the file itself: a span in an imported module is left to the user, and said.
     candidates.retain(|(f, fix)| match outside(model, text, fix) {
         None => true,
         Some(why) => {
