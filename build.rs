@@ -1,8 +1,10 @@
 //! Reads every rule file under `rules/` with syn and writes the registry into OUT_DIR.
 //!
 //! A rule file is `rules/nnlNNN_kebab_name.rs`. Its `//!` docs start with a one-line summary, then the
-//! fixed headings below; it declares `pub const SEVERITY: Severity` and `pub fn check(..)`. The code
-//! (`NNL001`) and the kebab name (`single-unit-softmax`) come from the file name, so they cannot drift.
+//! fixed headings below; it declares `pub const SEVERITY: Severity` and `pub fn check(..)`, and may
+//! declare `pub fn fix(..)` (then its docs need a `## Fix safety` heading after `## Fix`; a rule
+//! without one gets "No automatic fix." under that heading). The code (`NNL001`) and the kebab name
+//! (`single-unit-softmax`) come from the file name, so they cannot drift.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -24,7 +26,10 @@ struct Rule {
     summary: String,
     docs: String,
     path: String,
+    has_fix: bool,
 }
+
+const FIX_SAFETY: &str = "## Fix safety";
 
 fn main() {
     build_id();
@@ -49,8 +54,18 @@ fn main() {
         writeln!(
             out,
             "    crate::rule::Rule {{ code: {:?}, name: {:?}, severity: {}::SEVERITY, \
-             summary: {:?}, docs: {:?}, check: {}::check }},",
-            r.code, r.name, r.module, r.summary, r.docs, r.module
+             summary: {:?}, docs: {:?}, check: {}::check, fix: {} }},",
+            r.code,
+            r.name,
+            r.module,
+            r.summary,
+            r.docs,
+            r.module,
+            if r.has_fix {
+                format!("Some({}::fix)", r.module)
+            } else {
+                "None".to_string()
+            }
         )
         .unwrap();
     }
@@ -110,7 +125,7 @@ fn parse_rule(path: &Path) -> Rule {
             doc_lines.push(line.strip_prefix(' ').unwrap_or(&line).to_string());
         }
     }
-    let docs = doc_lines.join("\n").trim().to_string();
+    let mut docs = doc_lines.join("\n").trim().to_string();
     let summary = doc_lines.first().cloned().unwrap_or_default();
     if summary.is_empty() || summary.ends_with('.') {
         fail("docs must start with a one-line summary without a trailing period");
@@ -125,14 +140,34 @@ fn parse_rule(path: &Path) -> Rule {
     }
 
     let mut severity = None;
-    let mut has_check = false;
+    let (mut has_check, mut has_fix) = (false, false);
     for item in &file.items {
         match item {
             syn::Item::Const(c) if c.ident == "SEVERITY" => {
                 severity = Some(quote_path(&c.expr));
             }
             syn::Item::Fn(f) if f.sig.ident == "check" => has_check = true,
+            syn::Item::Fn(f) if f.sig.ident == "fix" => has_fix = true,
             _ => {}
+        }
+    }
+    // Every rule's docs say whether `--fix` can remove its findings, right after `## Fix`.
+    let safety = docs.find(&format!("\n{FIX_SAFETY}\n"));
+    match (has_fix, safety) {
+        (true, None) => fail(&format!("has `pub fn fix` but no `{FIX_SAFETY}` heading")),
+        (false, Some(_)) => fail(&format!("has a `{FIX_SAFETY}` heading but no `pub fn fix`")),
+        (true, Some(at)) => {
+            let fix = docs.find("\n## Fix\n").unwrap_or(0);
+            let formats = docs.find("\n## Formats\n").unwrap_or(docs.len());
+            if !(fix < at && at < formats) {
+                fail(&format!(
+                    "`{FIX_SAFETY}` goes between `## Fix` and `## Formats`"
+                ));
+            }
+        }
+        (false, None) => {
+            let at = docs.find("\n## Formats\n").unwrap_or(docs.len());
+            docs.insert_str(at, &format!("\n{FIX_SAFETY}\nNo automatic fix.\n"));
         }
     }
     let severity = severity.unwrap_or_else(|| fail("missing `pub const SEVERITY`"));
@@ -149,6 +184,7 @@ fn parse_rule(path: &Path) -> Rule {
         summary,
         docs,
         path: path.display().to_string(),
+        has_fix,
     }
 }
 

@@ -66,6 +66,22 @@
 //! ```
 //! (Ending the model in `nn.Sigmoid()` and keeping `nn.BCELoss` also works, but is less stable.)
 //!
+//! ## Fix safety
+//! `--fix` changes the activation's value from `softmax` to `sigmoid` where the output is trained
+//! with Keras binary cross-entropy on probabilities (`from_logits` off): `Dense(1,
+//! activation="softmax")` and `Activation("softmax")` in Python source and notebooks, and
+//! `"activation": "softmax"` in Keras JSON and YAML configs. Only the value's word is replaced, so
+//! quoting, formatting, comments and key order stay as they are. The fix is **safe**: the softmax's
+//! output is 1.0 whatever the input, so nothing that reads it can depend on its value. In PyTorch
+//! source trained with `nn.BCELoss` or `F.binary_cross_entropy` (which take probabilities),
+//! `nn.Softmax(dim=1)` becomes `nn.Sigmoid()` and `torch.softmax(h, dim=1)` becomes
+//! `torch.sigmoid(h)`, also **safe**: the output stays a probability for the loss and for a 0.5
+//! threshold (switching to `nn.BCEWithLogitsLoss`, as the help says, is more stable but changes
+//! what the model returns, so it is left to you). A model without a binary loss (uncompiled, or
+//! trained with a categorical one), a Keras `Softmax` layer and an activation chosen by an
+//! expression are not fixed, nor are ONNX graphs, `.keras` archives and `.h5` files (change the
+//! source that wrote them).
+//!
 //! ## Formats
 //! ONNX graphs (any opset; both softmax semantics) and Keras configs (JSON, YAML, `.keras`). ONNX
 //! carries no loss, so there the symptom is stated for the common case of binary cross-entropy; Keras
@@ -82,6 +98,7 @@
 use crate::analysis::{self, keras_bce, num, torch_bce};
 use crate::eval;
 use crate::finding::{At, Check, Label, Severity};
+use crate::fix::{self, Edit, Fix};
 use crate::ir::{Attr, Graph, GraphOutput, Intent, LossKind, OpId, Part, ValueId};
 use crate::ops;
 use crate::rule::{Detection, RuleContext};
@@ -103,6 +120,97 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         }
     }
     out
+}
+
+/// `"softmax"` → `"sigmoid"` in the activation's value, where the softmax is an output trained with
+/// a Keras binary cross-entropy on probabilities and nothing but that loss is said about it.
+pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
+    let model = ctx.model;
+    let graph = &model.graph;
+    let primary = d.labels.first()?.at;
+    let (id, op) = ops::of_type(graph, &["Softmax"])
+        .find(|(id, _)| At::op_key(graph, *id, Part::Activation) == primary)?;
+    let output = graph
+        .outputs
+        .iter()
+        .position(|o| ops::source_op(graph, o.value).is_some_and(|(src, _)| src == id))?;
+    let losses: Vec<_> = analysis::losses_by_output(model)
+        .into_iter()
+        .filter(|(_, i)| *i == output)
+        .map(|(l, _)| l)
+        .collect();
+    let binary = |l: &&crate::ir::LossSpec| {
+        l.kind == LossKind::BinaryCrossentropy && !l.from_logits && !l.is_torch()
+    };
+    let torch_binary = |l: &&crate::ir::LossSpec| {
+        l.kind == LossKind::BinaryCrossentropy && !l.from_logits && l.is_torch()
+    };
+    if !losses.is_empty() && losses.iter().all(torch_binary) {
+        return torch_sigmoid(ctx, op);
+    }
+    if losses.is_empty() || !losses.iter().all(binary) {
+        return None;
+    }
+    let span = *op.origin.spans.get(&Part::Activation)?;
+    let text = fix::span_text(model, span)?;
+    let at = text.rfind("softmax")?;
+    // The value ends the span (quotes aside): not `'softmax' if wide else 'relu'`.
+    if !text[at + "softmax".len()..]
+        .chars()
+        .all(|c| matches!(c, '"' | '\'' | '\\'))
+    {
+        return None;
+    }
+    let value = crate::ir::Span {
+        offset: span.offset + at,
+        len: "softmax".len(),
+    };
+    Some(Fix::safe(
+        "use a sigmoid: replace `softmax` with `sigmoid` in the activation",
+        vec![Edit::replace(value, "sigmoid")],
+    ))
+}
+
+/// PyTorch, trained with `nn.BCELoss` / `F.binary_cross_entropy` (probabilities): the softmax
+/// becomes a sigmoid, so the output stays a probability for the loss and for whatever reads it
+/// (`nn.Softmax(dim=1)` → `nn.Sigmoid()`, `torch.softmax(h, dim=1)` → `torch.sigmoid(h)`).
+fn torch_sigmoid(ctx: &RuleContext, op: &crate::ir::Op) -> Option<Fix> {
+    let model = ctx.model;
+    let entry = *op.origin.spans.get(&Part::Entry)?;
+    let name = *op.origin.spans.get(&Part::Class)?;
+    let written = fix::span_text(model, name)?;
+    let message = "use a sigmoid: `BCELoss` takes one probability per example";
+    if let Some(prefix) = written.strip_suffix("Softmax") {
+        // The module, given only its axis: `nn.Softmax(dim=1)`.
+        let call = fix::span_text(model, entry)?;
+        let args = call.strip_prefix(written)?.trim();
+        let axis = args.strip_prefix('(')?.strip_suffix(')')?.trim();
+        let axis = axis
+            .strip_prefix("dim")
+            .map_or(axis, |v| v.trim_start().trim_start_matches('=').trim());
+        let number = axis.strip_prefix('-').unwrap_or(axis);
+        if !["nn.", "torch.nn."].contains(&prefix)
+            || number.is_empty()
+            || !number.chars().all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        return Some(Fix::safe(
+            message,
+            vec![Edit::replace(entry, format!("{prefix}Sigmoid()"))],
+        ));
+    }
+    if written != "torch.softmax" {
+        return None;
+    }
+    let edits = fix::unwrap_call(model, entry, name)?;
+    Some(Fix::safe(
+        message,
+        vec![
+            Edit::replace(edits[0].span, "torch.sigmoid("),
+            Edit::replace(edits[1].span, ")"),
+        ],
+    ))
 }
 
 /// A one-unit output that a graph simplifier (onnxsim) computed from the logits' *shape* alone:

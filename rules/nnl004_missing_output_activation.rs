@@ -64,6 +64,18 @@
 //! preds = torch.sigmoid(model(x_val)) > 0.5  # or: model(x_val) > 0
 //! ```
 //!
+//! ## Fix safety
+//! Only a probability loss given logits is fixed; the missing test-time activation is not (where
+//! to apply it is a choice). A Keras loss whose `from_logits` is written as `False`/`false` gets
+//! `True`/`true` (**safe**: the model's outputs stay as they are; a 0.5 threshold on them would then
+//! be reported, so the re-lint refuses the fix there). Otherwise a Keras config's
+//! `"activation": "linear"` on the output layer becomes `"sigmoid"` (binary cross-entropy) or
+//! `"softmax"` (categorical), and a Python `Dense(1)` written without an activation gets
+//! `, activation="sigmoid"` (**unsafe**: the model then returns probabilities where code may read
+//! logits). In PyTorch `nn.BCELoss` becomes `nn.BCEWithLogitsLoss` and `F.binary_cross_entropy`
+//! becomes `F.binary_cross_entropy_with_logits` (**unsafe**: the loss object may be shared; a 0.5
+//! threshold on the logits is then reported and the re-lint refuses the fix).
+//!
 //! ## Formats
 //! Keras configs (with the loss) and ONNX graphs (from a declared intent or the output's name).
 //! PyTorch source (`.py`, `.ipynb`): the loss the training loop or a Lightning `training_step` calls
@@ -76,6 +88,7 @@
 
 use crate::analysis::{self, KERAS_EPSILON, num};
 use crate::finding::{At, Check, Label, Severity};
+use crate::fix::{self, Edit, Fix};
 use crate::intent;
 use crate::ir::{Intent, IntentSource, LossKind, LossSpec, Part, ValueId};
 use crate::ops;
@@ -165,6 +178,115 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         }
     }
     out
+}
+
+/// A probability loss on logits: `from_logits` flipped where it is written, else the output layer
+/// given its activation (Keras), or the loss renamed to its logits form (PyTorch).
+pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
+    let model = ctx.model;
+    let graph = &model.graph;
+    if !d.message.contains("expects probabilities but") {
+        return None;
+    }
+    let (loss, index) = analysis::losses_by_output(model)
+        .into_iter()
+        .find(|(l, i)| {
+            d.message.starts_with(&format!("`{}` ", l.written))
+                && node_path(ctx, graph.outputs[*i].value) == d.node_path
+        })?;
+    let value = graph.outputs[index].value;
+    if loss.is_torch() {
+        let span = loss.span?;
+        let written = fix::span_text(model, span)?;
+        let (old, new) = [
+            ("BCELoss", "BCEWithLogitsLoss"),
+            ("binary_cross_entropy", "binary_cross_entropy_with_logits"),
+        ]
+        .into_iter()
+        .find(|(old, _)| written.ends_with(old))?;
+        let at = span.offset + written.len() - old.len();
+        return Some(Fix::unsafe_(
+            format!("replace `{old}` with `{new}`, which applies the sigmoid to the logits itself"),
+            vec![Edit::replace(
+                crate::ir::Span {
+                    offset: at,
+                    len: old.len(),
+                },
+                new,
+            )],
+        ));
+    }
+    if let Some(span) = loss.from_logits_span {
+        let text = fix::span_text(model, span)?.trim_end();
+        let word = ["False", "false"].into_iter().find(|w| text.ends_with(w))?;
+        let new = if word == "False" { "True" } else { "true" };
+        return Some(Fix::safe(
+            format!("set `from_logits={new}`: the output is logits"),
+            vec![Edit::replace(
+                crate::ir::Span {
+                    offset: span.offset + text.len() - word.len(),
+                    len: word.len(),
+                },
+                new,
+            )],
+        ));
+    }
+    let activation = match loss.kind {
+        LossKind::BinaryCrossentropy => "sigmoid",
+        LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy => "softmax",
+        _ => return None,
+    };
+    let producer = graph.op(graph.value(value).producer?);
+    let message = format!(
+        "add `activation=\"{activation}\"` to the output layer (it then returns probabilities)"
+    );
+    let written = |p: &Part| {
+        let span = *producer.origin.spans.get(p)?;
+        Some((span, fix::span_text(model, span)?))
+    };
+    if let Some((span, text)) = written(&Part::Activation).filter(|(_, t)| t.contains("linear")) {
+        let at = text.rfind("linear")?;
+        if !text[at + "linear".len()..]
+            .chars()
+            .all(|c| matches!(c, '"' | '\''))
+        {
+            return None;
+        }
+        return Some(Fix::unsafe_(
+            message,
+            vec![Edit::replace(
+                crate::ir::Span {
+                    offset: span.offset + at,
+                    len: "linear".len(),
+                },
+                activation,
+            )],
+        ));
+    }
+    // Python `Dense(1)` with no activation written: add it before the closing parenthesis.
+    let entry = *producer.origin.spans.get(&Part::Entry)?;
+    let call = fix::span_text(model, entry)?;
+    let class = fix::span_text(model, *producer.origin.spans.get(&Part::Class)?)?;
+    if activation != "sigmoid"
+        || !class.ends_with("Dense")
+        || !call.ends_with(')')
+        || call.contains("activation")
+        || call.contains('\n')
+        || call.contains("**")
+    {
+        return None;
+    }
+    let close = entry.offset + entry.len - 1;
+    Some(Fix::unsafe_(
+        message,
+        vec![Edit::replace(
+            crate::ir::Span {
+                offset: close,
+                len: 0,
+            },
+            format!(", activation=\"{activation}\""),
+        )],
+    ))
 }
 
 fn out_label(ctx: &RuleContext, value: ValueId, text: String) -> Option<Label> {

@@ -58,6 +58,27 @@
 //! probs = F.softmax(model(x), dim=1)  # at inference
 //! ```
 //!
+//! ## Fix safety
+//! For a Keras loss with `from_logits=True` on a softmax or sigmoid output, `--fix` sets
+//! `from_logits=False` (`True` → `False` in Python, `true` → `false` in JSON and YAML configs, only
+//! that word changes). This fix is **safe**: the model's outputs stay exactly what they were, only
+//! the loss stops applying a second activation; it is offered only when every output the loss
+//! trains ends in a softmax or sigmoid.
+//!
+//! For a PyTorch loss that takes logits (`nn.CrossEntropyLoss`, `nn.BCEWithLogitsLoss`) or a TF1
+//! `*_with_logits` function, `--fix --unsafe-fixes` drops the final activation: `return F.softmax(x,
+//! dim=1)` becomes `return x`, `return tf.nn.softmax(out_layer)` becomes `return out_layer`, and a
+//! line `x = F.softmax(x, dim=1)` or an `nn.Softmax(dim=1)` alone on its line of an `nn.Sequential`
+//! is removed (a block left empty is a syntax error, so that fix is refused). This fix is **unsafe**:
+//! the model then returns logits, so code that reads its output as probabilities elsewhere (a
+//! confidence print, a threshold at inference) must apply the activation itself. Written inside the
+//! loss call (`F.cross_entropy(torch.softmax(z, dim=1), y)`,
+//! `softmax_cross_entropy_with_logits(logits=tf.nn.softmax(z), labels=y)`), the activation's result
+//! has no name and nothing else reads it, so there dropping it is **safe** (`--fix` alone).
+//!
+//! A softmax applied to a softmax is not fixed (which one to keep is a choice), nor is an activation
+//! written as a layer's argument (`Dense(10, activation="softmax")`).
+//!
 //! ## Formats
 //! Stacked activations: ONNX graphs, Keras configs and PyTorch source (`.py`, `.ipynb`). The
 //! from_logits case needs a loss, so it is found in Keras configs with a compile config and in
@@ -71,6 +92,7 @@
 
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
+use crate::fix::{self, Edit, Fix};
 use crate::ir::{Graph, LossKind, LossSpec, OpId, Part};
 use crate::ops::{self, Act};
 use crate::rule::{Detection, RuleContext};
@@ -117,6 +139,104 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         }
     }
     out
+}
+
+/// A logits loss on an activated output: `from_logits=False` for a Keras loss (safe), or, for a
+/// PyTorch loss, the final activation dropped (unsafe). Stacked activations get no fix.
+pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
+    let model = ctx.model;
+    let graph = &model.graph;
+    let training = model.training.as_ref()?;
+    // The loss this detection labels second.
+    let loss_at = d.labels.get(1)?.at;
+    let loss = training
+        .losses
+        .iter()
+        .find(|l| l.from_logits_span.or(l.span).map(At::Span) == Some(loss_at))?;
+    let primary = d.labels.first()?.at;
+    let act = graph.op_ids().find(|&id| {
+        let op = graph.op(id);
+        ops::activation(op).is_some_and(Act::is_normaliser)
+            && op.is_default_domain()
+            && At::op_key(graph, id, Part::Activation) == primary
+            && d.node_path == op.origin.path
+    })?;
+    // A Keras loss that says `from_logits=True`: set it to False. A PyTorch loss, or a TF1
+    // `*_with_logits` function (`logits=p`: logits by name, no flag to change): drop the activation.
+    let flag = loss
+        .from_logits_span
+        .filter(|_| loss.from_logits && !loss.is_torch())
+        .and_then(|span| {
+            let text = fix::span_text(model, span)?.trim_end();
+            let word = ["True", "true"].into_iter().find(|w| text.ends_with(w))?;
+            Some((span, text, word))
+        });
+    if let Some((span, text, word)) = flag {
+        // Every output this loss trains ends in a softmax or sigmoid.
+        let all_normalised = graph.outputs.iter().enumerate().all(|(i, o)| {
+            loss.output.is_some_and(|x| x != i)
+                || analysis::output_head(graph, o.value, model.opset)
+                    .act
+                    .is_some_and(Act::is_normaliser)
+        });
+        if !all_normalised {
+            return None;
+        }
+        let at = span.offset + text.len() - word.len();
+        let new = if word == "True" { "False" } else { "false" };
+        return Some(Fix::safe(
+            format!("set `from_logits={new}`: the output already applies its activation"),
+            vec![Edit::replace(
+                crate::ir::Span {
+                    offset: at,
+                    len: word.len(),
+                },
+                new,
+            )],
+        ));
+    }
+    let op = graph.op(act);
+    let entry = *op.origin.spans.get(&Part::Entry)?;
+    let name = *op.origin.spans.get(&Part::Class)?;
+    // Only an activation that is its own call (`F.softmax(x, dim=1)`, `nn.Softmax(dim=1)`), never
+    // one written as a layer's argument: the edit removes the whole call.
+    let written = fix::span_text(model, name)?.to_ascii_lowercase();
+    if op.origin.spans.get(&Part::Activation) != Some(&name)
+        || !(written.ends_with("softmax") || written.ends_with("sigmoid"))
+    {
+        return None;
+    }
+    let edits = fix::drop_activation(model, entry, name)?;
+    let kind = ops::activation(op)?.name().to_lowercase();
+    // Written inline as the loss's own argument (`F.cross_entropy(torch.softmax(z, 1), y)`,
+    // `softmax_cross_entropy_with_logits(logits=tf.nn.softmax(z), ...)`), the activation's result
+    // has no name, so nothing else reads it: dropping it is safe. Anywhere else the model's output
+    // changes from probabilities to logits.
+    let at = model.locate(entry)?;
+    let line = &at.text[at.text[..at.span.offset].rfind('\n').map_or(0, |i| i + 1)..at.span.offset];
+    let before = line.trim_end();
+    let inline = before.ends_with("logits=")
+        || before.strip_suffix('(').is_some_and(|call| {
+            ["cross_entropy", "_with_logits"]
+                .iter()
+                .any(|name| call.trim_end().ends_with(name))
+        });
+    if inline {
+        return Some(Fix::safe(
+            format!(
+                "drop the {kind} inside the loss call: `{}` applies it itself",
+                loss.written
+            ),
+            edits,
+        ));
+    }
+    Some(Fix::unsafe_(
+        format!(
+            "drop the final {kind}: `{}` applies it itself (the model then returns logits)",
+            loss.written
+        ),
+        edits,
+    ))
 }
 
 fn describe(graph: &Graph, op: OpId) -> String {

@@ -65,6 +65,18 @@
 //! ```
 //! In Keras use `activation="log_softmax"` or a loss with `from_logits=True`.
 //!
+//! ## Fix safety
+//! `--fix` rewrites a log written directly around a softmax or sigmoid call into the fused function,
+//! keeping the arguments as they are: `torch.log(torch.softmax(x, dim=1))` becomes
+//! `torch.log_softmax(x, dim=1)` (also `F.`, `torch.nn.functional.`), `tf.log(tf.nn.softmax(z))`
+//! becomes `tf.nn.log_softmax(z)`, `keras.ops.log(keras.ops.softmax(x))` becomes
+//! `keras.ops.log_softmax(x)`; `torch.log(torch.sigmoid(x))` becomes
+//! `torch.nn.functional.logsigmoid(x)` and `tf.math.log(tf.sigmoid(x))` becomes
+//! `tf.math.log_sigmoid(x)`. The fix is **safe**: the inner call's result has no name, so nothing else
+//! reads it, and the fused function computes the same values wherever the unfused one is finite.
+//! A softmax assigned to a variable first, a method chain (`x.softmax(1).log()`), a Keras backend
+//! `K.log(K.softmax(x))` (the backend has no fused log-softmax) and ONNX graphs are not fixed.
+//!
 //! ## Formats
 //! ONNX graphs, and PyTorch source (`.py`, `.ipynb`): `torch.log` or `.log()` of `torch.softmax`,
 //! `F.softmax` or `torch.sigmoid` in `forward`, and in the training loop when the result is passed
@@ -82,7 +94,8 @@
 use crate::analysis::{self, num};
 use crate::eval::{self, Tensor};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{Model, Op, OpId, Part};
+use crate::fix::{self, Edit, Fix};
+use crate::ir::{Model, Op, OpId, Part, Span};
 use crate::ops::{self, Act};
 use crate::rule::{Detection, RuleContext};
 
@@ -100,6 +113,56 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
             Some(finding(ctx, id, act))
         })
         .collect()
+}
+
+/// `log(softmax(x, ...))` written as one expression → `log_softmax(x, ...)`, by deleting the log's
+/// name and its parentheses and renaming the inner function: the arguments are left as written.
+pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
+    let model = ctx.model;
+    let graph = &model.graph;
+    let primary = d.labels.first()?.at;
+    let (_, log) = ops::of_type(graph, &["Log"])
+        .find(|(id, _)| At::op_key(graph, *id, Part::Class) == primary)?;
+    let (act_id, _) = ops::activation_feeding(graph, log.input(0)?, Act::is_normaliser)?;
+    let act = graph.op(act_id);
+    let part = |op: &Op, p: Part| op.origin.spans.get(&p).copied();
+    let (log_entry, log_name) = (part(log, Part::Entry)?, part(log, Part::Class)?);
+    let (act_entry, act_name) = (part(act, Part::Entry)?, part(act, Part::Class)?);
+    let end = |s: Span| s.offset + s.len;
+    // `log(` right before the inner call and `)` right after it: the inner call is the log's only
+    // argument, written inside it.
+    if log_name.offset != log_entry.offset || act_name.offset != act_entry.offset {
+        return None;
+    }
+    let opening = fix::between(end(log_name), act_entry.offset)?;
+    let closing = fix::between(end(act_entry), end(log_entry))?;
+    if fix::span_text(model, opening)?.trim() != "("
+        || fix::span_text(model, closing)?.trim() != ")"
+    {
+        return None;
+    }
+    const LOGS: &[&str] = &[
+        "torch.log",
+        "tf.log",
+        "tf.math.log",
+        "tf.compat.v1.log",
+        "keras.ops.log",
+        "ops.log",
+    ];
+    let log_text = fix::span_text(model, log_name)?;
+    if !LOGS.contains(&log_text) {
+        return None;
+    }
+    let name = fix::span_text(model, act_name)?;
+    let fused = fix::fused_log_name(name).filter(|f| !f.ends_with("LogSoftmax"))?;
+    Some(Fix::safe(
+        format!("replace `{log_text}({name}(…))` with `{fused}(…)`"),
+        vec![
+            Edit::delete(fix::between(log_entry.offset, act_entry.offset)?),
+            Edit::replace(act_name, fused),
+            Edit::delete(closing),
+        ],
+    ))
 }
 
 fn finding(ctx: &RuleContext, log_id: OpId, act_id: OpId) -> Detection {

@@ -40,6 +40,16 @@
 //! criterion = nn.NLLLoss()  # or: nn.CrossEntropyLoss() on self.fc(x)
 //! ```
 //!
+//! ## Fix safety
+//! `--fix --unsafe-fixes` edits the call that is wrong. On softmax probabilities it renames the
+//! softmax to the log-softmax of the same library, keeping its arguments: `F.softmax(x, dim=1)` →
+//! `F.log_softmax(x, dim=1)`, `nn.Softmax(dim=1)` → `nn.LogSoftmax(dim=1)`. On raw logits it renames
+//! the loss to the cross-entropy that applies the log-softmax itself: `nn.NLLLoss(...)` →
+//! `nn.CrossEntropyLoss(...)`, `F.nll_loss(...)` → `F.cross_entropy(...)` (same arguments). Both fixes
+//! are **unsafe**: the first changes what the model returns (log-probabilities instead of
+//! probabilities; code that reads them as probabilities must take `.exp()`), the second changes a
+//! loss object that other code may share. Sigmoid outputs are not fixed.
+//!
 //! ## Formats
 //! PyTorch source (`.py`, `.ipynb`): the loss lives in the training code, which no exported graph
 //! carries.
@@ -50,6 +60,7 @@
 
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
+use crate::fix::{self, Edit, Fix};
 use crate::ir::{LossKind, LossSpec, OpId, Part, ValueId};
 use crate::ops::{self, Act};
 use crate::rule::{Detection, RuleContext};
@@ -98,6 +109,62 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         }
     }
     out
+}
+
+/// Probabilities: the softmax renamed to its log-softmax; logits: the loss renamed to the
+/// cross-entropy. Both unsafe.
+pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
+    let model = ctx.model;
+    let graph = &model.graph;
+    let primary = d.labels.first()?.at;
+    let loss_at = d.labels.get(1)?.at;
+    let loss = model.training.as_ref()?.losses.iter().find(|l| {
+        l.kind == LossKind::NegativeLogLikelihood && l.span.map(At::Span) == Some(loss_at)
+    })?;
+    let softmax = graph.op_ids().find(|&id| {
+        let op = graph.op(id);
+        ops::activation(op) == Some(Act::Softmax)
+            && At::op_key(graph, id, Part::Activation) == primary
+            && d.node_path == op.origin.path
+    });
+    if let Some(id) = softmax {
+        let name = *graph.op(id).origin.spans.get(&Part::Class)?;
+        let written = fix::span_text(model, name)?;
+        let fused = fix::fused_log_name(written)?;
+        return Some(Fix::unsafe_(
+            format!(
+                "replace `{written}` with `{fused}`: `{}` takes log-probabilities",
+                loss.written
+            ),
+            vec![Edit::replace(name, fused)],
+        ));
+    }
+    // Logits: the loss becomes the cross-entropy, which applies the log-softmax itself.
+    let span = loss.span?;
+    let written = fix::span_text(model, span)?;
+    let (old, new) = [
+        ("NLLLoss", "CrossEntropyLoss"),
+        ("nll_loss", "cross_entropy"),
+    ]
+    .into_iter()
+    .find(|(old, _)| written.ends_with(old))?;
+    if !matches!(
+        written.strip_suffix(old)?,
+        "nn." | "torch.nn." | "F." | "torch.nn.functional." | ""
+    ) {
+        return None;
+    }
+    let at = span.offset + written.len() - old.len();
+    Some(Fix::unsafe_(
+        format!("replace `{old}` with `{new}`, which applies the log-softmax to the logits itself"),
+        vec![Edit::replace(
+            crate::ir::Span {
+                offset: at,
+                len: old.len(),
+            },
+            new,
+        )],
+    ))
 }
 
 fn finding(

@@ -109,7 +109,7 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
     let mut findings: Vec<Finding> = registry::all()
         .iter()
         .filter(|r| enabled(settings, r))
-        .flat_map(|r| (r.check)(&ctx).into_iter().map(|d| r.stamp(d)))
+        .flat_map(|r| (r.check)(&ctx).into_iter().map(|d| r.stamp(&ctx, d)))
         .collect();
     for f in &mut findings {
         if let Some(sev) = settings.severity.get(f.code) {
@@ -328,8 +328,9 @@ pub fn lint_run(
 
 /// A finding whose primary location is in a module another linted file imports (the head in
 /// `models.py` found through `train.py`) is reported once per run: by that module's own result
-/// when it finds it there, else by the first file (in target order) that found it.
-fn report_once(results: &mut [FileResult]) {
+/// when it finds it there, else by the first file (in target order) that found it. `lint_run` does
+/// this; a caller that lints some files again (`--fix`) does it again.
+pub fn report_once(results: &mut [FileResult]) {
     // Where a finding's primary span is: whether it is in an imported module, the file
     // (canonical) and the offset in that file.
     fn place(own: &Path, model: &Model, f: &Finding) -> Option<(bool, PathBuf, usize)> {

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::fix::Fix;
 use crate::ir::{Graph, OpId, Part, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -81,6 +82,8 @@ pub struct Finding {
     /// Readable path of the primary op (`graph/node` or `model/layer`).
     pub node_path: String,
     pub check: Check,
+    /// The edit that removes the finding, when the rule has one for it (`--fix`).
+    pub fix: Option<Fix>,
 }
 
 impl Finding {

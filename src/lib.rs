@@ -7,6 +7,7 @@ pub mod discover;
 pub mod engine;
 pub mod eval;
 pub mod finding;
+pub mod fix;
 pub mod intent;
 pub mod ir;
 pub mod load;

@@ -20,6 +20,7 @@ Examples:
   nnlint --select NNL00 --ignore NNL009 .    rules by code prefix, minus one
   nnlint --statistics models/                count findings per rule
   nnlint --extend-exclude 'legacy/*' .       skip more than the default folders (venv, build, ...)
+  nnlint --diff .                            the fixes as a patch; `nnlint --fix .` applies them
   cat model.json | nnlint - --stdin-filename model.json
   nnlint explain NNL001                      what a rule finds and how to fix it (or: nnlint rule)";
 
@@ -170,6 +171,28 @@ struct CheckArgs {
     /// nnlint on a legacy repository: `nnlint --add-noqa .`.
     #[arg(long, conflicts_with_all = ["statistics", "show_settings"])]
     add_noqa: bool,
+    /// Apply fixes to resolve findings, then report the findings left, e.g. `nnlint --fix model.py`.
+    /// Each file is linted again in memory first: a fix whose finding stays or that adds one is not
+    /// applied ("fix not applied: ..."). Add `--unsafe-fixes` to include unsafe fixes.
+    #[arg(long, conflicts_with_all = ["add_noqa", "show_settings"])]
+    fix: bool,
+    /// Include fixes that may change what the code computes elsewhere (each rule's "Fix safety"
+    /// says when), e.g. `nnlint --fix --unsafe-fixes .`.
+    #[arg(long)]
+    unsafe_fixes: bool,
+    /// Apply fixes, but do not report on, or exit non-zero for, findings left. Implies `--fix`,
+    /// e.g. `nnlint --fix-only .` in a formatting step.
+    #[arg(long, conflicts_with_all = ["add_noqa", "show_settings"])]
+    fix_only: bool,
+    /// Write no file; print a unified diff of each file the fixes would change to stdout, and exit 1
+    /// when there is a diff (0 when there is none). Implies `--fix-only`, e.g. `nnlint --diff . |
+    /// git apply`.
+    #[arg(long, conflicts_with_all = ["add_noqa", "show_settings", "statistics", "output"])]
+    diff: bool,
+    /// Show on standard error each finding that was fixed (or, with --diff, would be), by file and
+    /// rule, e.g. `nnlint --fix --show-fixes .`.
+    #[arg(long)]
+    show_fixes: bool,
     /// Base URL of the rule pages; SARIF `helpUri` is `<BASE>/<CODE>.md`, e.g. `--docs-url
     /// https://example.org/nnlint/docs/rules`. Without it SARIF carries the full docs as help only.
     #[arg(long, value_name = "BASE")]
@@ -407,6 +430,13 @@ fn check(mut args: CheckArgs) -> i32 {
         eprintln!("error: --add-noqa edits files; it cannot read standard input");
         return 2;
     }
+    let fixing = args.fix || args.fix_only || args.diff;
+    if fixing && stdin {
+        eprintln!(
+            "error: --fix, --fix-only and --diff work on files; they cannot read standard input"
+        );
+        return 2;
+    }
     let discovered = match (&args.stdin_filename, stdin) {
         (Some(name), true) => Ok(discover::Discovered {
             targets: vec![engine::Target {
@@ -474,7 +504,11 @@ fn check(mut args: CheckArgs) -> i32 {
             return 2;
         }
     };
-    let results = run.results;
+    let mut results = run.results;
+    let mut fixed_exit = None;
+    if fixing {
+        (results, fixed_exit) = fix(results, &overrides, &args);
+    }
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -490,6 +524,9 @@ fn check(mut args: CheckArgs) -> i32 {
     }
     if args.add_noqa {
         return add_noqa(&results, &overrides, &args.root);
+    }
+    if let Some(code) = fixed_exit {
+        return code;
     }
     let opts = RenderOptions {
         color,
@@ -711,6 +748,98 @@ fn add_noqa(results: &[engine::FileResult], overrides: &Overrides, root: &std::p
     } else {
         0
     }
+}
+
+/// `--fix`, `--fix-only`, `--diff`: applies the fixes (writing the files unless `--diff`), says on
+/// standard error what was not applied and why, and returns the results as they are after the
+/// fixes. The exit code is returned when the run ends here (`--fix-only`, `--diff`); `--fix` goes on
+/// to report the findings left.
+fn fix(
+    results: Vec<engine::FileResult>,
+    overrides: &Overrides,
+    args: &CheckArgs,
+) -> (Vec<engine::FileResult>, Option<i32>) {
+    use nnlint::cmd::fix;
+    let targets: Vec<engine::Target> = results
+        .iter()
+        .map(|r| engine::Target {
+            path: r.path.clone(),
+            explicit: true,
+        })
+        .collect();
+    let settings = match engine::settings_for(&targets, overrides) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return (results, Some(2));
+        }
+    };
+    let opts = fix::Options {
+        unsafe_fixes: args.unsafe_fixes,
+    };
+    let (mut results, done) = fix::fix_all(results, &settings, opts);
+    engine::report_once(&mut results);
+    let root = &args.root;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut diffs = String::new();
+    for d in &done {
+        let shown = report::display_path(&d.path, root);
+        for why in &d.not_applied {
+            eprintln!("nnlint: {shown}: {why}");
+        }
+        if let (true, Some((before, after))) = (args.diff, &d.change) {
+            diffs.push_str(&fix::unified_diff(&shown, before, after));
+        }
+    }
+    let applied: usize = done.iter().map(|d| d.applied.len()).sum();
+    let files = done.iter().filter(|d| d.change.is_some()).count();
+    let verb = if args.diff { "would fix" } else { "fixed" };
+    if args.show_fixes && applied > 0 {
+        for d in done.iter().filter(|d| !d.applied.is_empty()) {
+            eprintln!("- {}:", report::display_path(&d.path, root));
+            let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+            for a in &d.applied {
+                *counts.entry((a.code, a.name)).or_default() += 1;
+            }
+            for ((code, name), n) in counts {
+                eprintln!("    {n} × {code} ({name})");
+            }
+        }
+    }
+    let hidden: usize = done.iter().map(|d| d.hidden_unsafe).sum();
+    if !args.quiet {
+        let more = if hidden > 0 {
+            let fixes = if hidden == 1 { "fix" } else { "fixes" };
+            format!("; {hidden} more {fixes} with --unsafe-fixes")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "nnlint: {verb} {} in {}{more}",
+            plural(applied, "finding"),
+            plural(files, "file")
+        );
+    }
+    if args.diff {
+        print!("{diffs}");
+    } else if let Err(e) = fix::write(&done) {
+        eprintln!("error: {e}");
+        return (results, Some(2));
+    }
+    let unreadable = results.iter().any(|r| r.unreadable().is_some());
+    let code = if !(args.diff || args.fix_only) {
+        None
+    } else if unreadable {
+        for r in &results {
+            if let Some(e) = r.unreadable() {
+                eprintln!("error: {}: {e}", report::display_path(&r.path, root));
+            }
+        }
+        Some(2)
+    } else {
+        Some(i32::from(args.diff && !diffs.is_empty()))
+    };
+    (results, code)
 }
 
 /// Columns for human output: `COLUMNS` when set, else the terminal's width when writing to one.

@@ -4,6 +4,7 @@
 
 use crate::eval::{self, Limits, Tensor};
 use crate::finding::{Check, Finding, Label, Severity};
+use crate::fix::Fix;
 use crate::ir::{Model, ValueId, Weights, WeightsProvenance};
 
 /// How numerical checks draw their probes.
@@ -77,11 +78,19 @@ pub struct Rule {
     /// The rule file's `//!` docs, Markdown.
     pub docs: &'static str,
     pub check: fn(&RuleContext) -> Vec<Detection>,
+    /// The rule's `pub fn fix`, when it has one: the edit that removes one of its detections, or
+    /// `None` where it cannot say one safely.
+    pub fix: Option<fn(&RuleContext, &Detection) -> Option<Fix>>,
 }
 
 impl Rule {
-    /// A detection of this rule as a finding: the rule's code, name and default severity.
-    pub fn stamp(&self, d: Detection) -> Finding {
+    /// A detection of this rule as a finding: the rule's code, name and default severity, and its
+    /// fix when the rule has one.
+    pub fn stamp(&self, ctx: &RuleContext, d: Detection) -> Finding {
+        let fix = self
+            .fix
+            .filter(|_| crate::fix::edits_in_place(ctx.model.format))
+            .and_then(|fix| fix(ctx, &d));
         Finding {
             code: self.code,
             name: self.name,
@@ -92,6 +101,7 @@ impl Rule {
             labels: d.labels,
             node_path: d.node_path,
             check: d.check,
+            fix,
         }
     }
 }

@@ -149,8 +149,8 @@ fn a_walk_reports_only_the_repositorys_own_models_and_names_the_lfs_pointer() {
     assert!(out.contains("train.py:12:20: softmax over a single unit"));
     assert!(
         out.ends_with(
-            "2 findings in 3 files; 1 file could not be read; 1 file with syntax errors; 1 file \
-             not checked\n"
+            "2 findings in 3 files; 1 fixable with `nnlint --fix`; 1 file could not be read; 1 \
+             file with syntax errors; 1 file not checked\n"
         ),
         "{out}"
     );

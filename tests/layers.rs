@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// writes for them.
 const LAYERS: &[&[&str]] = &[
     &["ir"],
-    &["ops", "shape", "suppress"],
+    &["ops", "shape", "suppress", "fix"],
     &["load"],
     &["eval"],
     &["analysis", "finding", "intent"],

@@ -3,9 +3,10 @@
 
 use serde_json::{Value, json};
 
-use super::{RenderOptions, display_path, resolve};
+use super::{RenderOptions, display_path, region_of, resolve};
 use crate::engine::FileResult;
 use crate::finding::{Check, Finding};
+use crate::fix::{Fix, json_escape};
 use crate::ir::Model;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -75,6 +76,36 @@ pub fn render(results: &[FileResult], opts: &RenderOptions) -> String {
     s
 }
 
+/// A fix as ruff's JSON gives one: applicability, message, and each edit's replacement as it would
+/// be written (JSON-escaped inside a notebook) with its start and end, 1-based, in the file it is in.
+fn fix_json(model: &Model, fix: &Fix, opts: &RenderOptions) -> Value {
+    let notebook = model.format == crate::ir::Format::Notebook;
+    let mut sorted: Vec<_> = fix.edits.iter().collect();
+    sorted.sort();
+    let edits: Vec<Value> = sorted
+        .into_iter()
+        .filter_map(|e| {
+            let at = model.locate(e.span)?;
+            let r = region_of(at.text, at.span.offset, at.span.len);
+            let content = if notebook && at.path.is_none() {
+                json_escape(&e.replacement)
+            } else {
+                e.replacement.clone()
+            };
+            let mut edit = json!({
+                "content": content,
+                "location": { "line": r.start_line, "column": r.start_column },
+                "end_location": { "line": r.end_line, "column": r.end_column },
+            });
+            if let Some(file) = at.path {
+                edit["file"] = json!(display_path(file, &opts.root));
+            }
+            Some(edit)
+        })
+        .collect();
+    json!({ "applicability": fix.safety.as_str(), "message": fix.message, "edits": edits })
+}
+
 fn finding(path: &std::path::Path, model: &Model, f: &Finding, opts: &RenderOptions) -> Value {
     let resolved = resolve(model, f);
     let region = resolved.region.map(|r| {
@@ -99,6 +130,10 @@ fn finding(path: &std::path::Path, model: &Model, f: &Finding, opts: &RenderOpti
         "symptom": f.symptom,
         "evidence": evidence,
     });
+    // Only a finding with a fix carries the key, so other findings read as before.
+    if let Some(fix) = &f.fix {
+        v["fix"] = fix_json(model, fix, opts);
+    }
     // A finding that spans files (a head in an imported module, the loss in this file): where its
     // primary location is, and every label in another file.
     if let Some(file) = &resolved.file {

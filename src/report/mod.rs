@@ -157,6 +157,26 @@ pub(crate) fn summary_line(results: &[FileResult], opts: &RenderOptions) -> Stri
         plural(findings, "finding"),
         plural(linted, "file")
     )];
+    // As ruff's "[*] N fixable with the `--fix` option".
+    let fixes = |safety| {
+        results
+            .iter()
+            .flat_map(|r| r.findings())
+            .filter(|f| f.fix.as_ref().is_some_and(|x| x.safety == safety))
+            .count()
+    };
+    let (safe, unsafe_) = (
+        fixes(crate::fix::Safety::Safe),
+        fixes(crate::fix::Safety::Unsafe),
+    );
+    match (safe, unsafe_) {
+        (0, 0) => {}
+        (0, n) => parts.push(format!("{n} fixable with `nnlint --fix --unsafe-fixes`")),
+        (n, 0) => parts.push(format!("{n} fixable with `nnlint --fix`")),
+        (n, m) => parts.push(format!(
+            "{n} fixable with `nnlint --fix` ({m} more with `--unsafe-fixes`)"
+        )),
+    }
     let unreadable = results.iter().filter(|r| r.unreadable().is_some()).count();
     if unreadable > 0 {
         parts.push(format!("{} could not be read", plural(unreadable, "file")));
