@@ -610,6 +610,69 @@ model.compile(optimizer="adam", loss=keras.losses.CategoricalCrossentropy(axis=1
             "CategoricalCrossentropy()",
         )]),
     },
+    Row {
+        name: "keras: model built in a function that assigns a `global`, compiled at the top level",
+        source: r#"
+from tensorflow import keras
+
+model = None
+
+
+def build(width):
+    global model
+    model = keras.Sequential([keras.Input((width,)), keras.layers.Dense(10, activation="softmax")])
+
+
+build(32)
+model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True), optimizer="adam")
+model.fit(x_train, y_train)
+"#,
+        expect: Expect::Findings(&[("NNL005", 8)]),
+        twin: Twin::Edit(&[("from_logits=True", "from_logits=False")]),
+    },
+    Row {
+        name: "keras: the output activation chosen by a nested function through `nonlocal`",
+        source: r#"
+from tensorflow import keras
+
+
+def make(n_features):
+    act = "sigmoid"
+
+    def multiclass():
+        nonlocal act
+        act = "softmax"
+
+    multiclass()
+    m = keras.Sequential([keras.Input((n_features,)), keras.layers.Dense(1, activation=act)])
+    m.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    return m
+
+
+model = make(12)
+"#,
+        expect: Expect::Findings(&[("NNL001", 12)]),
+        twin: Twin::Edit(&[("        act = \"softmax\"\n", "        act = \"sigmoid\"\n")]),
+    },
+    Row {
+        name: "keras: head settings held in a namedtuple",
+        source: r#"
+from collections import namedtuple
+from tensorflow import keras
+
+Head = namedtuple("Head", "units activation loss")
+HEAD = Head(1, "softmax", "binary_crossentropy")
+
+model = keras.Sequential([
+    keras.Input((30,)),
+    keras.layers.Dense(64, activation="relu"),
+    keras.layers.Dense(HEAD.units, activation=HEAD.activation),
+])
+model.compile(optimizer="adam", loss=HEAD.loss, metrics=["accuracy"])
+"#,
+        expect: Expect::Findings(&[("NNL001", 10)]),
+        twin: Twin::Edit(&[("Head(1, \"softmax\"", "Head(1, \"sigmoid\"")]),
+    },
 ];
 
 const TORCH: &[Row] = &[
@@ -1509,6 +1572,35 @@ for data, target in fabric.setup_dataloaders(loader):
             "torch.log(F.softmax(self.fc2(x), dim=1))",
             "F.log_softmax(self.fc2(x), dim=1)",
         )]),
+    },
+    Row {
+        name: "torch: the output activation is a @property of the module",
+        source: r#"
+import torch
+from torch import nn
+
+
+class Scorer(nn.Module):
+    def __init__(self, n_in=20):
+        super().__init__()
+        self.body = nn.Linear(n_in, 16)
+        self.head = nn.Linear(16, 1)
+
+    @property
+    def squash(self):
+        return nn.Softmax(dim=1)
+
+    def forward(self, x):
+        return self.squash(self.head(torch.relu(self.body(x))))
+
+
+scorer = Scorer()
+bce = nn.BCELoss()
+for xb, yb in loader:
+    bce(scorer(xb), yb).backward()
+"#,
+        expect: Expect::Findings(&[("NNL001", 13)]),
+        twin: Twin::Edit(&[("return nn.Softmax(dim=1)", "return nn.Sigmoid()")]),
     },
 ];
 

@@ -235,6 +235,31 @@ struct Fallback {
     pair: Option<Shaping>,
 }
 
+/// The field names of a `namedtuple`: `["a", "b"]`, `"a b"`, `"a, b"`, or `typing.NamedTuple`'s
+/// `[("a", int), ("b", str)]`.
+fn record_fields(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::Str(s) => Some(
+            s.split([' ', ','])
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        Value::List(items) | Value::Tuple(items) => items
+            .iter()
+            .map(|i| match &i.value {
+                Value::Str(s) => Some(s.clone()),
+                Value::Tuple(pair) => match pair.first().map(|p| &p.value) {
+                    Some(Value::Str(s)) => Some(s.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
 /// What a call of a wrapper gives back: the modules it was given, as they were (the wrapper
 /// moves them to devices or shards them; their heads are unchanged). `None` for other calls.
 fn wrapped_modules(callee: &Value, func: &Expr, args: &[SValue]) -> Option<Value> {
@@ -284,6 +309,10 @@ pub struct World {
     /// `transformers` classifier heads built from the source (`from_pretrained(..., num_labels=1)`),
     /// lowered by the config reader's own code (`load::hf`).
     pub hf_heads: Vec<crate::load::hf::Head>,
+    /// Values a function assigned to a name it declared `global` (true) or `nonlocal`, not yet
+    /// written where the name lives: the module's names when control is back at the top level,
+    /// the enclosing function's when the function returns to it. Read before the module's names.
+    outer_writes: HashMap<String, (Value, bool)>,
     /// Where the file scores predictions as classes (`evaluate.load("accuracy")`,
     /// `accuracy_score`): evidence a `transformers` head is meant to classify.
     pub class_scoring: Option<Span>,
@@ -347,6 +376,8 @@ struct Frame {
     maybe_returned: bool,
     /// What those returns gave (`if name in registry: return registry[name](...)` then `raise`).
     maybe_values: Vec<Value>,
+    /// Names declared `global` (true) or `nonlocal` (false) in this function.
+    outer: Vec<(String, bool)>,
 }
 
 impl Frame {
@@ -355,6 +386,7 @@ impl Frame {
             locals,
             maybe_returned: false,
             maybe_values: vec![],
+            outer: vec![],
         }
     }
 }
@@ -627,7 +659,16 @@ impl World {
             if !self.tick() {
                 return Flow::Stop;
             }
-            match self.exec(s, frame, globals) {
+            let flow = self.exec(s, frame, globals);
+            // Back at the module's top level: what functions wrote to `global` names lands here.
+            if globals.is_none() && !self.outer_writes.is_empty() {
+                for (name, (v, global)) in std::mem::take(&mut self.outer_writes) {
+                    if global {
+                        frame.locals.insert(name, v);
+                    }
+                }
+            }
+            match flow {
                 Flow::Next => {}
                 other => return other,
             }
@@ -751,6 +792,11 @@ impl World {
                 branches,
             } => return self.exec_for(target, iter, *jumps, branches, frame, globals),
             Stmt::Raise => return Flow::Raise,
+            Stmt::Outer { names, global } => {
+                for n in names {
+                    frame.outer.push((n.clone(), *global));
+                }
+            }
             Stmt::Jump | Stmt::Other => {}
         }
         Flow::Next
@@ -943,6 +989,10 @@ impl World {
                 {
                     names.insert(k, (id.clone(), top));
                 }
+                if let Some(&(_, global)) = frame.outer.iter().find(|(n, _)| n == id) {
+                    self.outer_writes
+                        .insert(id.clone(), (v.value.clone(), global));
+                }
                 frame.locals.insert(id.clone(), v.value);
             }
             Expr::Tuple { items, .. } | Expr::List { items, .. } => {
@@ -1052,6 +1102,12 @@ impl World {
         if let Some(v) = frame
             .locals
             .get(id)
+            .or_else(|| {
+                self.outer_writes
+                    .get(id)
+                    .filter(|(_, global)| *global)
+                    .map(|(v, _)| v)
+            })
             .or_else(|| globals.and_then(|g| g.get(id)))
         {
             return v.clone();
@@ -1097,7 +1153,16 @@ impl World {
                     }
                     _ => Value::Method(m, attr.clone()),
                 },
-                Value::Instance(i) => self.instance_attr(i, attr),
+                Value::Instance(i) => match self.property(i, attr) {
+                    Some(f) => {
+                        let this = SValue {
+                            value: Value::Instance(i),
+                            span,
+                        };
+                        self.run_method(i, &f, &[this], &[])
+                    }
+                    None => self.instance_attr(i, attr),
+                },
                 Value::Module(m) => self.module_attr(&m, attr, span),
                 // `Config.num_classes`: a class attribute.
                 Value::Class(c) => c.class_attr(attr).unwrap_or(Value::Unknown),
@@ -1800,6 +1865,36 @@ impl World {
                 self.class_scoring = Some(c.span);
             }
         }
+        // `namedtuple("Config", ["units", "activation"])`, `typing.NamedTuple("Config", [...])`: a
+        // record class whose constructor's arguments are its fields, in order.
+        if let Value::Path(p) = &callee
+            && matches!(p.rsplit('.').next(), Some("namedtuple" | "NamedTuple"))
+            && let [
+                SValue {
+                    value: Value::Str(name),
+                    ..
+                },
+                fields,
+                ..,
+            ] = args.as_slice()
+            && let Some(fields) = record_fields(&fields.value)
+        {
+            let span = c.span;
+            let body = fields
+                .into_iter()
+                .map(|f| Stmt::Assign {
+                    targets: vec![Expr::Name { id: f, span }],
+                    value: Expr::NoneLit { span },
+                })
+                .collect();
+            let def = Arc::new(ClassDef {
+                name: name.clone(),
+                bases: vec![],
+                body,
+                span,
+            });
+            return self.define_class(&def, frame, globals);
+        }
         // Wrappers that hand back the modules they are given: `fabric.setup(model, opt)`,
         // `accelerator.prepare(model, opt, loader)`, `DDP(model)`, `torch.compile(model)`.
         if let Some(v) = wrapped_modules(&callee, &c.func, &args) {
@@ -1983,7 +2078,21 @@ impl World {
                     Some(env) => env.as_ref(),
                     None => globals.unwrap_or(&frame.locals),
                 };
-                self.call_function(&f, &args, &kwargs, &mut callee_frame, Some(module_globals))
+                let out =
+                    self.call_function(&f, &args, &kwargs, &mut callee_frame, Some(module_globals));
+                // `nonlocal` names the callee rebound live in this frame (its enclosing function).
+                let nonlocal: Vec<String> = self
+                    .outer_writes
+                    .iter()
+                    .filter(|(n, (_, global))| !global && frame.locals.contains_key(*n))
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                for n in nonlocal {
+                    if let Some((v, _)) = self.outer_writes.remove(&n) {
+                        frame.locals.insert(n, v);
+                    }
+                }
+                out
             }
             _ => Value::Unknown,
         }

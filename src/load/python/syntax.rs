@@ -198,6 +198,8 @@ pub struct FunctionDef {
     /// `*args` and `**kwargs`, by name.
     pub vararg: Option<String>,
     pub kwarg: Option<String>,
+    /// Decorated `@property` (or `@functools.cached_property`): read as an attribute, it runs.
+    pub property: bool,
     pub body: Vec<Stmt>,
 }
 
@@ -256,6 +258,12 @@ pub enum Stmt {
     Jump,
     /// `raise …` or `assert False` outside a `try` body that handles exceptions: the path ends.
     Raise,
+    /// `global a, b` (`global: true`) or `nonlocal a, b`: assignments to these names in the
+    /// function write the module's or the enclosing function's binding.
+    Outer {
+        names: Vec<String>,
+        global: bool,
+    },
     Other,
 }
 
@@ -427,6 +435,13 @@ impl Converter<'_> {
                     positional,
                     vararg: p.vararg.as_ref().map(|a| a.name.as_str().to_string()),
                     kwarg: p.kwarg.as_ref().map(|a| a.name.as_str().to_string()),
+                    property: f.decorator_list.iter().any(|d| match &d.expression {
+                        ast::Expr::Name(n) => {
+                            matches!(n.id.as_str(), "property" | "cached_property")
+                        }
+                        ast::Expr::Attribute(a) => a.attr.as_str() == "cached_property",
+                        _ => false,
+                    }),
                     body: self.stmts(&f.body),
                 }))
             }
@@ -530,6 +545,14 @@ impl Converter<'_> {
             },
             S::Break(_) | S::Continue(_) => Stmt::Jump,
             S::Raise(_) if self.in_try == 0 => Stmt::Raise,
+            S::Global(g) => Stmt::Outer {
+                names: g.names.iter().map(|n| n.as_str().to_string()).collect(),
+                global: true,
+            },
+            S::Nonlocal(n) => Stmt::Outer {
+                names: n.names.iter().map(|n| n.as_str().to_string()).collect(),
+                global: false,
+            },
             S::Assert(a)
                 if self.in_try == 0
                     && matches!(

@@ -462,7 +462,7 @@ impl World {
         i
     }
 
-    fn run_method(
+    pub(super) fn run_method(
         &mut self,
         i: usize,
         f: &FunctionDef,
@@ -551,6 +551,16 @@ impl World {
             let span = rec.callee_span;
             rec.kwargs.push(kw("name", span, Value::Str(name)));
         }
+    }
+
+    /// The `@property` method `attr` of instance `i`'s class, unless an attribute of the same
+    /// name was set on the instance.
+    pub(super) fn property(&self, i: usize, attr: &str) -> Option<Arc<FunctionDef>> {
+        let rec = &self.instances[i];
+        if rec.attrs.contains_key(attr) {
+            return None;
+        }
+        rec.class.as_ref()?.method(attr).filter(|f| f.property)
     }
 
     /// `self.fc`, `model.to`: an attribute set in `__init__`, or a method.
