@@ -107,12 +107,19 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
                 .and_then(|d| d.fixed())
         });
         let act = head.activation.as_deref();
+        // The loss reads the output as given: after a `Squeeze` of the unit axis (`dense(h)
+        // .squeeze(-1)`, scores over sequence positions) it is no longer one unit.
+        let one_unit_given = graph
+            .value(value)
+            .shape
+            .as_ref()
+            .is_none_or(|s| s.len() >= 2 && s.last().and_then(|d| d.fixed()) == Some(1));
         let mismatch = match (&loss.kind, units, act) {
             (
                 LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy,
                 Some(1),
                 _,
-            ) => Mismatch::CategoricalOnOneUnit,
+            ) if one_unit_given => Mismatch::CategoricalOnOneUnit,
             (LossKind::BinaryCrossentropy, Some(k), Some("Softmax")) if k > 2 => {
                 Mismatch::BinaryOnSoftmax(k)
             }

@@ -1602,6 +1602,30 @@ for xb, yb in loader:
         expect: Expect::Findings(&[("NNL001", 13)]),
         twin: Twin::Edit(&[("return nn.Softmax(dim=1)", "return nn.Sigmoid()")]),
     },
+    Row {
+        name: "torch: span scores Linear(h, 1).squeeze(-1) trained with CrossEntropyLoss over positions",
+        source: r#"
+import torch
+from torch import nn
+
+
+class SpanHead(nn.Module):
+    def __init__(self, hidden=768):
+        super().__init__()
+        self.start = nn.Linear(hidden, 1)
+
+    def forward(self, h):
+        return self.start(h).squeeze(-1)
+
+
+head = SpanHead()
+ce = nn.CrossEntropyLoss()
+for h, start_positions in loader:
+    ce(head(h), start_positions).backward()
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
 ];
 
 const TF: &[Row] = &[

@@ -1049,6 +1049,11 @@ impl World {
             value: Value::Tensor(t),
             span: c.span,
         };
+        // `x.squeeze(-1)` keeps the values (a loss or a threshold on it reads the model's output),
+        // but a class axis of one unit is gone: remembered for the categorical losses.
+        if name == "squeeze" {
+            self.squeezed.insert(t);
+        }
         if keeps_values(name) {
             return Value::Tensor(t);
         }
@@ -1472,6 +1477,17 @@ impl World {
             }
             return Value::Unknown;
         };
+        // `CrossEntropyLoss()(dense(h).squeeze(-1), positions)`: the classes are the axis left
+        // after the unit one was squeezed (span scores over positions), a shape nnlint does not
+        // follow. Not paired, rather than read as a one-unit head.
+        if matches!(
+            name,
+            "CrossEntropyLoss" | "cross_entropy" | "NLLLoss" | "nll_loss"
+        ) && self.squeezed.contains(&t)
+        {
+            self.gap(span, super::LOST_LOSS_INPUT);
+            return Value::Unknown;
+        }
         self.tf_losses.push(TfLoss {
             class: name,
             tensor: t,
