@@ -407,7 +407,9 @@ impl Graph {
         if self.rank_assumed.is_empty() {
             return false;
         }
-        let mut seen = vec![v];
+        // Visited values, by id: a walk costs O(values), not O(values²).
+        let mut seen = vec![false; self.values.len()];
+        seen[v.0 as usize] = true;
         let mut todo = vec![v];
         while let Some(v) = todo.pop() {
             if self.rank_assumed.contains(&v) {
@@ -422,8 +424,7 @@ impl Graph {
                 continue;
             }
             for i in op.inputs.iter().flatten() {
-                if !seen.contains(i) {
-                    seen.push(*i);
+                if !std::mem::replace(&mut seen[i.0 as usize], true) {
                     todo.push(*i);
                 }
             }
@@ -436,7 +437,9 @@ impl Graph {
     /// others inside it (attention weights applied to values).
     pub fn reaches_output_alone(&self, v: ValueId) -> bool {
         let constant = |x: ValueId| self.value(x).producer.is_none() && !self.inputs.contains(&x);
-        let mut seen = vec![v];
+        // Visited values, by id: a walk costs O(values), not O(values²).
+        let mut seen = vec![false; self.values.len()];
+        seen[v.0 as usize] = true;
         let mut todo = vec![v];
         while let Some(v) = todo.pop() {
             if self.outputs.iter().any(|o| o.value == v) {
@@ -447,8 +450,7 @@ impl Graph {
                 let alone = op.inputs.iter().flatten().all(|&i| i == v || constant(i));
                 if reads && alone {
                     for &o in &op.outputs {
-                        if !seen.contains(&o) {
-                            seen.push(o);
+                        if !std::mem::replace(&mut seen[o.0 as usize], true) {
                             todo.push(o);
                         }
                     }

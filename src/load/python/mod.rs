@@ -444,18 +444,9 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         }
         model.imported_sources = source.imported.clone();
         apply_suppressions(&mut model, &comments, &world.models[m]);
-        let first = merged.as_ref().map_or(0, |b| b.graph.outputs.len());
         let (name, kind) = world.describe_model(m);
-        submodels.push(crate::ir::SubModel {
-            name,
-            kind,
-            span: world.models[m].span,
-            outputs: first..first + model.graph.outputs.len(),
-        });
-        match merged.as_mut() {
-            None => merged = Some(model),
-            Some(base) => absorb(base, model),
-        }
+        let span = world.models[m].span;
+        put_beside(&mut merged, &mut submodels, model, name, kind, span);
     }
     // `transformers` classifier heads: the IR the config reader makes for them, scored with
     // accuracy where the file scores predictions as classes.
@@ -475,17 +466,8 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
                 span: Some(span),
             });
         }
-        let first = merged.as_ref().map_or(0, |b| b.graph.outputs.len());
-        submodels.push(crate::ir::SubModel {
-            name: None,
-            kind: format!("transformers {class}"),
-            span,
-            outputs: first..first + model.graph.outputs.len(),
-        });
-        match merged.as_mut() {
-            None => merged = Some(model),
-            Some(base) => absorb(base, model),
-        }
+        let kind = format!("transformers {class}");
+        put_beside(&mut merged, &mut submodels, model, None, kind, span);
     }
     let Some(mut model) = merged else {
         return Err(LoadError {
@@ -546,6 +528,29 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
     }
     model.producer = "python source".into();
     Ok(model)
+}
+
+/// Adds `model` to the file's models (`merged`, side by side: [`absorb`]) and records which of the
+/// merged outputs are its, under the name and kind a report uses for it.
+fn put_beside(
+    merged: &mut Option<Model>,
+    submodels: &mut Vec<crate::ir::SubModel>,
+    model: Model,
+    name: Option<String>,
+    kind: String,
+    span: crate::ir::Span,
+) {
+    let first = merged.as_ref().map_or(0, |b| b.graph.outputs.len());
+    submodels.push(crate::ir::SubModel {
+        name,
+        kind,
+        span,
+        outputs: first..first + model.graph.outputs.len(),
+    });
+    match merged.as_mut() {
+        None => *merged = Some(model),
+        Some(base) => absorb(base, model),
+    }
 }
 
 /// Puts `other`'s graph beside `base`'s: values and ops are appended with their ids shifted,
