@@ -589,6 +589,24 @@ pub struct TrainingSpec {
     /// beyond the graph (a Hugging Face config's labels and `problem_type`). Set by the config
     /// loader (`load::hf`); empty for every other front end.
     pub library_heads: Vec<LibraryHead>,
+    /// What the training code says about the labels an output is trained on (the classes a known
+    /// dataset or `to_categorical(y, 10)` names). Set by the Python front end; empty elsewhere.
+    pub labels: Vec<ClassLabels>,
+}
+
+/// The labels one output is trained on, as far as the file states their classes.
+#[derive(Clone, Debug)]
+pub struct ClassLabels {
+    /// Index into [`Graph::outputs`].
+    pub output: usize,
+    /// How many classes the labels name (class indices `0..classes`).
+    pub classes: u64,
+    /// One-hot rows of width `classes` rather than class indices.
+    pub one_hot: bool,
+    /// Where the file states the classes (the dataset it loads, the `to_categorical` call).
+    pub span: Option<Span>,
+    /// What states them, as the file writes it (`keras.datasets.mnist`, `to_categorical(…, 10)`).
+    pub source: String,
 }
 
 /// A transformers task head (`BertForSequenceClassification`, `…ForTokenClassification`): its

@@ -177,8 +177,13 @@ fn configuration_objects() {
 }
 
 #[test]
+fn labels_and_their_classes() {
+    check_table(LABELS);
+}
+
+#[test]
 fn row_names_are_unique() {
-    let mut names: Vec<&str> = [KERAS, TORCH, TF, INTEGERS, COVERAGE, CONFIG]
+    let mut names: Vec<&str> = [KERAS, TORCH, TF, INTEGERS, COVERAGE, CONFIG, LABELS]
         .iter()
         .flat_map(|t| t.iter().map(|r| r.name))
         .collect();
@@ -2038,5 +2043,199 @@ model = build_model(20, 1)
             ("build_model(20, 1)", "build_model(20, 2)"),
             ("binary_crossentropy", "categorical_crossentropy"),
         ]),
+    },
+];
+
+/// Labels whose classes the file states, followed to the call that trains on them (NNL016), and
+/// what ends the trail (a comparison, a mask, labels the code makes itself).
+const LABELS: &[Row] = &[
+    Row {
+        name: "labels: to_categorical without a width keeps the dataset's ten classes",
+        source: r#"
+from tensorflow import keras
+from tensorflow.keras.utils import to_categorical
+
+(x_train, y_train), _ = keras.datasets.cifar10.load_data()
+y_train = to_categorical(y_train)
+model = keras.Sequential([
+    keras.Input(shape=(32, 32, 3)),
+    keras.layers.Flatten(),
+    keras.layers.Dense(5, activation="softmax"),
+])
+model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+model.fit(x_train, y_train, epochs=1)
+"#,
+        expect: Expect::Findings(&[("NNL016", 9)]),
+        twin: Twin::Edit(&[("Dense(5,", "Dense(10,")]),
+    },
+    Row {
+        name: "labels: tf.one_hot(y, depth=3) given to fit(x=..., y=...)",
+        source: r#"
+import numpy as np
+import tensorflow as tf
+
+labels = np.random.randint(0, 3, size=(256,))
+targets = tf.one_hot(labels, depth=3)
+model = tf.keras.Sequential([tf.keras.Input((8,)), tf.keras.layers.Dense(4, activation="softmax")])
+model.compile("adam", "categorical_crossentropy")
+model.fit(x=np.random.rand(256, 8), y=targets, epochs=2)
+"#,
+        expect: Expect::Findings(&[("NNL016", 6)]),
+        twin: Twin::Edit(&[("Dense(4,", "Dense(3,")]),
+    },
+    Row {
+        name: "labels: cifar100 with label_mode=\"coarse\" names 20 superclasses",
+        source: r#"
+import keras
+
+(x, y), (xt, yt) = keras.datasets.cifar100.load_data(label_mode="coarse")
+model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(100, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(x, y, epochs=1)
+"#,
+        expect: Expect::Findings(&[("NNL016", 4)]),
+        twin: Twin::Edit(&[("label_mode=\"coarse\"", "label_mode=\"fine\"")]),
+    },
+    Row {
+        name: "labels: one batch taken with next(iter(loader))",
+        source: r#"
+import torch
+from torch import nn
+from torchvision import datasets, transforms
+
+data = datasets.MNIST("data", train=True, download=True, transform=transforms.ToTensor())
+loader = torch.utils.data.DataLoader(data, batch_size=16)
+images, labels = next(iter(loader))
+model = nn.Sequential(nn.Flatten(), nn.Linear(784, 8))
+loss = nn.CrossEntropyLoss()(model(images), labels)
+"#,
+        expect: Expect::Findings(&[("NNL016", 8)]),
+        twin: Twin::Edit(&[("nn.Linear(784, 8)", "nn.Linear(784, 10)")]),
+    },
+    Row {
+        name: "labels: random_split, enumerate(tqdm(loader)) and labels.to(device)",
+        source: r#"
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, random_split
+from torchvision.datasets import SVHN
+from tqdm import tqdm
+
+full = SVHN("data", split="train", download=True)
+train_set, val_set = random_split(full, [60000, 13257])
+loader = DataLoader(train_set, batch_size=128, shuffle=True)
+model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3072, 256), torch.nn.ReLU(), torch.nn.Linear(256, 9))
+device = torch.device("cpu")
+for step, (x, y) in enumerate(tqdm(loader)):
+    x, y = x.to(device), y.to(device)
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+"#,
+        expect: Expect::Findings(&[("NNL016", 10)]),
+        twin: Twin::Edit(&[("torch.nn.Linear(256, 9)", "torch.nn.Linear(256, 10)")]),
+    },
+    Row {
+        name: "labels: a tf.data pipeline of (x, y) given to fit",
+        source: r#"
+import tensorflow as tf
+
+(x_train, y_train), (x_test, y_test) = tf.keras.datasets.fashion_mnist.load_data()
+train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(10000).batch(32)
+model = tf.keras.Sequential([tf.keras.Input((28, 28)), tf.keras.layers.Flatten(), tf.keras.layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer="adam", loss=tf.keras.losses.BinaryCrossentropy(), metrics=["accuracy"])
+model.fit(train_ds, epochs=5)
+"#,
+        expect: Expect::Findings(&[("NNL016", 6)]),
+        twin: Twin::Edit(&[
+            (
+                "Dense(1, activation=\"sigmoid\")",
+                "Dense(10, activation=\"softmax\")",
+            ),
+            ("BinaryCrossentropy()", "SparseCategoricalCrossentropy()"),
+        ]),
+    },
+    Row {
+        name: "labels: ImageDataGenerator.flow(x, y) given to fit_generator",
+        source: r#"
+import keras
+from keras.datasets import cifar10
+from keras.preprocessing.image import ImageDataGenerator
+
+num_classes = 10
+(x_train, y_train), (x_test, y_test) = cifar10.load_data()
+y_train = keras.utils.to_categorical(y_train, num_classes)
+model = keras.models.Sequential()
+model.add(keras.layers.Flatten(input_shape=(32, 32, 3)))
+model.add(keras.layers.Dense(num_classes - 1, activation="softmax"))
+model.compile(loss="categorical_crossentropy", optimizer="adam")
+datagen = ImageDataGenerator(horizontal_flip=True)
+model.fit_generator(datagen.flow(x_train, y_train, batch_size=32), steps_per_epoch=100, epochs=3)
+"#,
+        expect: Expect::Findings(&[("NNL016", 10)]),
+        twin: Twin::Edit(&[("Dense(num_classes - 1,", "Dense(num_classes,")]),
+    },
+    Row {
+        name: "labels: TensorDataset of one-hot targets in a DataLoader",
+        source: r#"
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+x = torch.randn(512, 20)
+y = F.one_hot(torch.randint(0, 4, (512,)), num_classes=4).float()
+loader = DataLoader(TensorDataset(x, y), batch_size=64)
+model = torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+for xb, yb in loader:
+    loss = F.cross_entropy(model(xb), yb)
+"#,
+        expect: Expect::Findings(&[("NNL016", 8)]),
+        twin: Twin::Edit(&[("torch.nn.Linear(32, 3)", "torch.nn.Linear(32, 4)")]),
+    },
+    Row {
+        name: "labels: a boolean mask may keep only some classes, so it ends the trail",
+        source: r#"
+from tensorflow import keras
+
+(x_train, y_train), _ = keras.datasets.mnist.load_data()
+keep = y_train < 2
+x01, y01 = x_train[keep], y_train[keep]
+model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+model.fit(x01, y01, epochs=1)
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
+        name: "labels: arithmetic on the labels (y % 2, odd or even) ends the trail",
+        source: r#"
+import torch
+from torch import nn
+from torchvision import datasets, transforms
+
+train = datasets.MNIST("data", download=True, transform=transforms.ToTensor())
+model = nn.Sequential(nn.Flatten(), nn.Linear(784, 1))
+criterion = nn.BCEWithLogitsLoss()
+for x, y in torch.utils.data.DataLoader(train, batch_size=32):
+    odd = (y % 2).float().unsqueeze(1)
+    loss = criterion(model(x), odd)
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
+        name: "labels: a GAN discriminator on MNIST trains on real/fake targets it makes itself",
+        source: r#"
+import numpy as np
+from tensorflow import keras
+
+(x_train, y_train), _ = keras.datasets.mnist.load_data()
+disc = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(1, activation="sigmoid")])
+disc.compile(optimizer="adam", loss="binary_crossentropy")
+real = x_train[np.random.randint(0, len(x_train), 64)]
+disc.train_on_batch(real, np.ones((64, 1)))
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
     },
 ];

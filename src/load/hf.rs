@@ -332,6 +332,7 @@ pub(crate) fn lowered_head(
             problem_type: head.problem_type,
             problem_type_span: head.problem_type_span,
         }],
+        labels: vec![],
     };
     Model {
         path: path.to_path_buf(),

@@ -235,6 +235,17 @@ pub fn text(path: &str, model: &Model) -> String {
                 on(Some(h.output))
             );
         }
+        for l in &t.labels {
+            let _ = writeln!(
+                out,
+                "  labels: {} classes{} from {}{}{}",
+                l.classes,
+                if l.one_hot { " (one-hot)" } else { "" },
+                l.source,
+                on(Some(l.output)),
+                at(l.span)
+            );
+        }
         let mut shown = vec![];
         for m in &t.metrics {
             let line = format!("  metric {}{}{}", m.name, on(m.output), at(m.span));

@@ -15,6 +15,7 @@ use crate::ir::Span;
 use shaping::Shaping;
 
 mod imports;
+mod labels;
 mod shaping;
 mod torch;
 pub use torch::InstanceRec;
@@ -124,6 +125,8 @@ pub enum Value {
     TensorMethod(usize, String),
     /// A first-party module of the project (`import models`, `from . import nets`).
     Module(Rc<ModuleVal>),
+    /// Labels whose classes the file states, or a source of them (`interp/labels.rs`).
+    Data(Rc<labels::LabelFact>, labels::DataForm),
 }
 
 /// A first-party module as the importing code sees it: the names its body bound.
@@ -147,6 +150,8 @@ pub struct TfLoss {
     /// A tensor the loss computes on the way that the model keeps as an extra output: the log of
     /// a hand-written cross-entropy, so a `log(softmax(z))` in it is checked.
     pub also: Option<usize>,
+    /// The labels the loss compares with, when the file states their classes.
+    pub labels: Option<Rc<labels::LabelFact>>,
 }
 
 /// A value and where it was written.
@@ -217,6 +222,9 @@ pub struct ModelRec {
     pub compile_unknown: bool,
     /// Order of creation and last compile, to choose which model a file is about.
     pub compiled_at: Option<usize>,
+    /// The labels the model is trained on (`fit(x, y)`, the loss's target), when the file
+    /// states their classes.
+    pub labels: Option<Rc<labels::LabelFact>>,
 }
 
 #[derive(Debug, Clone)]
@@ -367,6 +375,8 @@ pub struct World {
     import_bytes: usize,
     /// Functions and classes of imported modules, by address: the module globals they run with.
     home: HashMap<*const (), Rc<Env>>,
+    /// What the loop starting now binds its target to, when it iterates labelled data.
+    loop_item: Option<Value>,
 }
 
 type Env = HashMap<String, Value>;
@@ -756,11 +766,17 @@ impl World {
                 }
             }
             Stmt::Rebind(targets) => {
+                // The first statement of a loop body over labelled data binds its element.
+                let item = self.loop_item.take();
                 for t in targets {
+                    let value = match (&item, targets.len()) {
+                        (Some(v), 1) => v.clone(),
+                        _ => Value::Unknown,
+                    };
                     self.assign(
                         t,
                         SValue {
-                            value: Value::Unknown,
+                            value,
                             span: t.span(),
                         },
                         frame,
@@ -869,7 +885,12 @@ impl World {
         let seq = self.eval(iter, frame, globals);
         let items = if jumps { None } else { self.unrollable(&seq) };
         let Some(items) = items else {
-            return self.exec_branches(BlockKind::Loop, branches, frame, globals);
+            // `for x, y in loader:` over labelled data: the body's first statement binds
+            // `(x, y)` to one element.
+            self.loop_item = self.element_of(&seq.value, seq.span);
+            let flow = self.exec_branches(BlockKind::Loop, branches, frame, globals);
+            self.loop_item = None;
+            return flow;
         };
         let body = branches[0].get(1..).unwrap_or(&[]);
         // Two iterations in a row that build nothing (an epoch loop around a training step): the
@@ -1178,6 +1199,7 @@ impl World {
                 // `Config.num_classes`: a class attribute.
                 Value::Class(c) => c.class_attr(attr).unwrap_or(Value::Unknown),
                 Value::Tensor(t) => Value::TensorMethod(t, attr.clone()),
+                Value::Data(f, form) => labels::attribute(&f, form, attr),
                 _ => Value::Unknown,
             },
             Expr::Call(c) => self.call(c, frame, globals),
@@ -1220,6 +1242,10 @@ impl World {
                             _ => None,
                         },
                     });
+                    // `y_train[:1000]`: the same labels.
+                    if let Value::Data(_, labels::DataForm::Labels) = base {
+                        return SValue { value: base, span };
+                    }
                     if let Value::Tensor(t) = base {
                         let shaping = self.index_shaping(index, frame, globals);
                         return SValue {
@@ -1581,6 +1607,12 @@ impl World {
             call_span: c.span,
             logits_span: from_logits.map(|k| k.span),
             also: None,
+            labels: kwargs
+                .iter()
+                .find(|k| k.name == "y_true" || k.name == "target")
+                .map(|k| &k.value)
+                .or(args.first())
+                .and_then(|y| labels::fact_of(&y.value)),
         });
     }
 
@@ -1846,6 +1878,15 @@ impl World {
         let starred = !spread || c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
         let kwargs = self.kwargs(c, frame, globals);
         *fallback = self.fallback(&callee, &args, kwargs.as_deref().unwrap_or_default());
+        if let Some(v) = self.labels_call(
+            &callee,
+            &c.func,
+            &args,
+            kwargs.as_deref().unwrap_or_default(),
+            c.span,
+        ) {
+            return v;
+        }
         // `sess.run(t)`, `sess.run([a, b])`: the values of the tensors it is given (what the code
         // then thresholds or compares is read as applied to them).
         if let (Value::Unknown, Expr::Attribute { attr, .. }) = (&callee, &c.func)
@@ -2265,6 +2306,12 @@ impl World {
                     None
                 },
                 also: None,
+                labels: ["labels", "onehot_labels", "multi_class_labels"]
+                    .iter()
+                    .find_map(|k| kw(k))
+                    .map(|k| &k.value)
+                    .or(args.first().filter(|_| pos != 0))
+                    .and_then(|y| labels::fact_of(&y.value)),
             });
             return Some(Value::Unknown);
         }
@@ -2445,6 +2492,7 @@ impl World {
             call_span: span,
             logits_span: logits.then_some(span),
             also: log,
+            labels: None,
         });
         Value::Unknown
     }
@@ -2502,6 +2550,7 @@ impl World {
             }),
             compile_unknown: false,
             compiled_at: Some(self.clock),
+            labels: loss.labels.clone(),
         });
         Some(self.models.len() - 1)
     }
@@ -2957,6 +3006,7 @@ impl World {
             compile: None,
             compile_unknown: false,
             compiled_at: None,
+            labels: None,
         });
         Value::Model(self.models.len() - 1)
     }
@@ -3037,6 +3087,40 @@ impl World {
                 }
             }
             "pop" => self.models[m].unresolved = true,
+            // `model.fit(x_train, y_train)`: the labels it is trained on.
+            "fit" | "train_on_batch" | "fit_generator" => {
+                let named = |pos: usize, key: &str| {
+                    kwargs
+                        .iter()
+                        .find(|k| k.name == key)
+                        .map(|k| &k.value.value)
+                        .or(args.get(pos).map(|a| &a.value))
+                };
+                let x = named(
+                    0,
+                    if name == "fit_generator" {
+                        "generator"
+                    } else {
+                        "x"
+                    },
+                );
+                // One set of labels for a model of several outputs: which output they are for
+                // is not known.
+                let one_output = match &self.models[m].kind {
+                    ModelKind::Sequential(_) => true,
+                    ModelKind::Functional { outputs, .. } => outputs.len() == 1,
+                };
+                let y = if name == "fit_generator" {
+                    None
+                } else {
+                    named(1, "y")
+                };
+                if let Some(f) = labels::trained_on(x, y)
+                    && one_output
+                {
+                    self.models[m].labels = Some(f);
+                }
+            }
             "compile" => {
                 // A compile the interpreter cannot tell will run (in a loop or a branch) is the
                 // model's training config only when it is the one compile: two of them in
@@ -3311,6 +3395,8 @@ fn same(a: &Value, b: &Value) -> bool {
         | (Value::TensorMethod(x, a), Value::TensorMethod(y, b)) => x == y && a == b,
         (Value::Instance(x), Value::Instance(y)) => x == y,
         (Value::Class(x), Value::Class(y)) => Rc::ptr_eq(x, y),
+        (Value::Module(x), Value::Module(y)) => Rc::ptr_eq(x, y),
+        (Value::Data(x, a), Value::Data(y, b)) => Rc::ptr_eq(x, y) && a == b,
         (Value::Dict(x), Value::Dict(y)) => {
             x.len() == y.len()
                 && x.iter()

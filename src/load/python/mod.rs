@@ -443,6 +443,19 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
             }
         }
         model.imported_sources = source.imported.clone();
+        // The labels it is trained on name their classes: they belong to its first output (the
+        // one a loss of a TF1 graph or a PyTorch loop is computed on; a Keras model's only one).
+        if let (Some(l), Some(t)) = (&world.models[m].labels, model.training.as_mut())
+            && !model.graph.outputs.is_empty()
+        {
+            t.labels.push(crate::ir::ClassLabels {
+                output: 0,
+                classes: l.classes,
+                one_hot: l.one_hot,
+                span: Some(l.span),
+                source: l.source.clone(),
+            });
+        }
         apply_suppressions(&mut model, &comments, &world.models[m]);
         let (name, kind) = world.describe_model(m);
         let span = world.models[m].span;
@@ -601,6 +614,10 @@ fn absorb(base: &mut Model, other: Model) {
                 h.output += shift_out;
                 h
             }));
+        spec.labels.extend(t.labels.into_iter().map(|mut l| {
+            l.output += shift_out;
+            l
+        }));
         if spec.backend.is_none() {
             spec.backend = t.backend;
         }

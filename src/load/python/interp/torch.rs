@@ -828,6 +828,7 @@ impl World {
             compile: None,
             compile_unknown: false,
             compiled_at: None,
+            labels: None,
         });
         let m = self.models.len() - 1;
         self.instances[i].model = Some(m);
@@ -1495,6 +1496,7 @@ impl World {
             call_span: c.span,
             logits_span: takes_logits(name).then_some(span),
             also: None,
+            labels: arg(args, kwargs, 1, "target").and_then(|y| super::labels::fact_of(&y.value)),
         });
         Value::Unknown
     }
@@ -1726,6 +1728,7 @@ impl World {
             depth: 0,
             compile_unknown: false,
             compiled_at: compile.as_ref().map(|_| self.clock),
+            labels: None,
             compile,
         });
         Some(self.models.len() - 1)
