@@ -104,26 +104,30 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         let classes = labels.classes;
         // A width the file does not state (read through a layer nnlint could not follow, or
         // set to a representative width) says nothing about the head.
-        let units = units.filter(|_| units_stated(&model.graph, value, head.activation_op));
-        let misfit = match (&loss.kind, units) {
-            (LossKind::BinaryCrossentropy | LossKind::SigmoidCrossEntropyWithLogits, _)
-                if !labels.one_hot && classes > 2 =>
-            {
-                Misfit::BinaryOnClasses { classes }
+        let stated_by = units_stated(&model.graph, value, head.activation_op);
+        let units = units.filter(|_| stated_by.is_some());
+        let binary = matches!(
+            loss.kind,
+            LossKind::BinaryCrossentropy | LossKind::SigmoidCrossEntropyWithLogits
+        );
+        let categorical = matches!(
+            loss.kind,
+            LossKind::CategoricalCrossentropy
+                | LossKind::SparseCategoricalCrossentropy
+                | LossKind::NegativeLogLikelihood
+        );
+        // Each output compared with its own column of the labels: a categorical loss, or a
+        // binary one on one-hot rows.
+        let per_class = categorical || binary && labels.one_hot;
+        let misfit = match units {
+            _ if binary && !labels.one_hot && classes > 2 => Misfit::BinaryOnClasses { classes },
+            // One unit under a categorical loss is NNL007's.
+            Some(units) if per_class && units >= 2 && units < classes => {
+                Misfit::TooFewOutputs { units, classes }
             }
-            (
-                LossKind::CategoricalCrossentropy
-                | LossKind::SparseCategoricalCrossentropy
-                | LossKind::NegativeLogLikelihood,
-                // One unit under a categorical loss is NNL007's.
-                Some(units),
-            ) if units >= 2 && units < classes => Misfit::TooFewOutputs { units, classes },
-            (
-                LossKind::CategoricalCrossentropy
-                | LossKind::SparseCategoricalCrossentropy
-                | LossKind::NegativeLogLikelihood,
-                Some(units),
-            ) if units > classes => Misfit::TooManyOutputs { units, classes },
+            Some(units) if per_class && units > classes => {
+                Misfit::TooManyOutputs { units, classes }
+            }
             _ => continue,
         };
         let probabilities = head.activation.as_deref() == Some("Softmax")
@@ -133,7 +137,7 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
             loss,
             labels,
             value,
-            head.activation_op,
+            stated_by.or(head.activation_op),
             probabilities,
             misfit,
         ));
@@ -237,17 +241,15 @@ fn finding(
     }
 }
 
-/// Whether the output's width is a layer's unit count as the file writes it (`Dense(10)`,
-/// `nn.Linear(h, 5)`), reached from the output through its activation and bias.
-fn units_stated(graph: &Graph, value: ValueId, activation: Option<OpId>) -> bool {
+/// The op whose unit count, as the file writes it (`Dense(10)`, `nn.Linear(h, 5)`), is the
+/// output's width, reached from the output through its activation and bias.
+fn units_stated(graph: &Graph, value: ValueId, activation: Option<OpId>) -> Option<OpId> {
     let mut op = activation.or(graph.value(value).producer);
     for _ in 0..4 {
-        let Some(id) = op else {
-            return false;
-        };
+        let id = op?;
         let o = graph.op(id);
         if o.origin.spans.contains_key(&Part::Units) {
-            return true;
+            return Some(id);
         }
         // An activation or a bias add: one input computed by the model, the rest constants.
         let computed: Vec<ValueId> = o
@@ -259,10 +261,10 @@ fn units_stated(graph: &Graph, value: ValueId, activation: Option<OpId>) -> bool
             .collect();
         match computed.as_slice() {
             [v] => op = graph.value(*v).producer,
-            _ => return false,
+            _ => return None,
         }
     }
-    false
+    None
 }
 
 /// The head's probabilities on the probes: its values when they are probabilities, else a sigmoid

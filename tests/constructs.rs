@@ -2192,6 +2192,45 @@ for xb, yb in loader:
         twin: Twin::Edit(&[("torch.nn.Linear(32, 3)", "torch.nn.Linear(32, 4)")]),
     },
     Row {
+        name: "labels: num_classes = np.max(y_train) + 1 sizes the one-hot labels",
+        source: r#"
+import numpy as np
+from keras.datasets import reuters
+from keras.models import Sequential
+from keras.layers import Dense, Activation
+from keras.utils import to_categorical
+
+(x_train, y_train), (x_test, y_test) = reuters.load_data(num_words=1000)
+num_classes = np.max(y_train) + 1
+y_train = to_categorical(y_train, num_classes)
+model = Sequential()
+model.add(Dense(512, input_shape=(1000,), activation="relu"))
+model.add(Dense(num_classes - 6))
+model.add(Activation("softmax"))
+model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+model.fit(np.zeros((len(y_train), 1000)), y_train, epochs=1)
+"#,
+        expect: Expect::Findings(&[("NNL016", 12)]),
+        twin: Twin::Edit(&[("Dense(num_classes - 6)", "Dense(num_classes)")]),
+    },
+    Row {
+        name: "labels: len(np.unique(y_train)) classes, a binary loss on their one-hot rows",
+        source: r#"
+import numpy as np
+import keras
+from keras.datasets import cifar10
+
+(x_train, y_train), (x_test, y_test) = cifar10.load_data()
+num_classes = len(np.unique(y_train))
+y_train = keras.utils.to_categorical(y_train, num_classes)
+model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(8, activation="sigmoid")])
+model.compile(loss="binary_crossentropy", optimizer="rmsprop")
+model.fit(x_train, y_train, batch_size=32)
+"#,
+        expect: Expect::Findings(&[("NNL016", 8)]),
+        twin: Twin::Edit(&[("Dense(8, ", "Dense(num_classes, ")]),
+    },
+    Row {
         name: "labels: a boolean mask may keep only some classes, so it ends the trail",
         source: r#"
 from tensorflow import keras

@@ -22,6 +22,10 @@ Mutation kinds (the code nnlint should report on the mutant):
   torch_log_of_softmax  F.log_softmax(x, dim) -> torch.log(F.softmax(x, dim))                    NNL008
   tf1_softmax_logits    *softmax_cross_entropy_with_logits*(logits=z) -> logits=tf.nn.softmax(z) NNL005
   tf1_sigmoid_logits    sigmoid_cross_entropy_with_logits(logits=z) -> logits=tf.nn.sigmoid(z)   NNL005
+  keras_units_minus1    final Dense(k, softmax), k > 2 or a name -> k - 1, in a file that loads
+                        a dataset whose classes are known or one-hot encodes its labels          NNL016
+  torch_linear_out_minus1  the Linear whose output is the logits -> out_features - 1, same
+                        condition                                                                NNL016
 """
 import ast
 import json
@@ -40,7 +44,29 @@ EXPECTED = {
     "torch_log_of_softmax": "NNL008",
     "tf1_softmax_logits": "NNL005",
     "tf1_sigmoid_logits": "NNL005",
+    "keras_units_minus1": "NNL016",
+    "torch_linear_out_minus1": "NNL016",
 }
+
+# A file that states how many classes its labels have: a dataset of known classes, a one-hot
+# encoding of a stated width.
+STATES_CLASSES = re.compile(
+    r"\b(mnist|fashion_mnist|cifar10|cifar100|imdb|reuters)\.load_data\b"
+    r"|\bdatasets\.(MNIST|FashionMNIST|KMNIST|QMNIST|CIFAR10|CIFAR100|SVHN|STL10)\b"
+    r"|\bto_categorical\([^()]*,\s*(num_classes\s*=\s*)?\d+\s*\)"
+    r"|\bone_hot\([^()]*,\s*((num_classes|depth)\s*=\s*)?\d+\s*\)"
+)
+
+
+def one_fewer(src, node):
+    """The edit turning a class count `k` into `k - 1` (a literal > 2, or an expression)."""
+    k = const_int(node)
+    a, b = src.span(node)
+    if k is None:
+        return (a, b, f"{src.text(node)} - 1")
+    if k > 2:
+        return (a, b, str(k - 1))
+    return None
 KINDS = list(EXPECTED)
 
 # ---------------------------------------------------------------------------------------------
@@ -681,6 +707,9 @@ def plant_keras(src, imp):
         if units is not None and const_int(units) != 1:
             a, b = src.span(units)
             out.append(("keras_units1", [(a, b, "1")], f"Dense units `{src.text(units)}` -> 1"))
+        edit = one_fewer(src, units) if units is not None and STATES_CLASSES.search(src.program) else None
+        if edit:
+            out.append(("keras_units_minus1", [edit], f"Dense units `{src.text(units)}` -> one fewer"))
         if loss and loss.family == "cce":
             edits = loss_from_logits_edits(src, imp, loss, "CategoricalCrossentropy")
             if edits:
@@ -930,6 +959,9 @@ def plant_torch(src, imp):
             r = rets[-1]
             lin = traced_linear(cls, r, imp) if not is_softmaxed(r.value) else None
             o = linear_out(lin) if lin is not None else None
+            edit = one_fewer(src, o) if o is not None and has_ce and STATES_CLASSES.search(src.program) else None
+            if edit:
+                out.append(("torch_linear_out_minus1", [edit], f"{src.text(lin)} -> one output fewer"))
             if o is not None and const_int(o) != 1:
                 a, b = src.span(o)
                 ra, rb = src.span(r.value)
@@ -950,6 +982,9 @@ def plant_torch(src, imp):
                             "nn.Softmax(dim=1) appended to nn.Sequential"))
             if is_linear(lastarg, imp):
                 o = linear_out(lastarg)
+                edit = one_fewer(src, o) if o is not None and has_ce and STATES_CLASSES.search(src.program) else None
+                if edit:
+                    out.append(("torch_linear_out_minus1", [edit], "last Linear of nn.Sequential -> one output fewer"))
                 if o is not None and const_int(o) != 1:
                     a, b = src.span(o)
                     out.append(("torch_linear_out1", [(a, b, "1"), (end, end, f", {prefix}Softmax(dim=1)")],

@@ -67,6 +67,9 @@ fn torchvision_dataset(name: &str) -> Option<u64> {
     })
 }
 
+/// Class indices listed one by one (`np.unique(y)`) up to this many classes.
+const MAX_LISTED: u64 = 1000;
+
 /// Methods of a source of `(x, y)` pairs that give the same pairs (`tf.data`).
 const PAIRS_METHODS: &[&str] = &[
     "shuffle", "batch", "repeat", "prefetch", "cache", "take", "skip", "unbatch",
@@ -199,7 +202,28 @@ impl World {
                         DataForm::Labels,
                     ));
                 }
+                let numpy = p.starts_with("numpy.");
                 match (last, first()) {
+                    // `np.max(y_train) + 1`: the classes of a dataset all occur, so its largest
+                    // label is one less than their count.
+                    ("max" | "amax", Some(Value::Data(f, DataForm::Labels)))
+                        if numpy && !f.one_hot =>
+                    {
+                        Some(Value::Int(f.classes as i64 - 1))
+                    }
+                    // `len(np.unique(y_train))`: the class indices, each once.
+                    ("unique", Some(Value::Data(f, DataForm::Labels)))
+                        if numpy && !f.one_hot && f.classes <= MAX_LISTED =>
+                    {
+                        Some(Value::List(
+                            (0..f.classes as i64)
+                                .map(|k| SValue {
+                                    value: Value::Int(k),
+                                    span,
+                                })
+                                .collect(),
+                        ))
+                    }
                     // `tf.data.Dataset.from_tensor_slices((x_train, y_train))`.
                     ("from_tensor_slices", v) if p.starts_with("tensorflow.") => {
                         pair_labels(v).map(|f| labels(&f, DataForm::Pairs))
