@@ -394,11 +394,16 @@ impl Frame {
 }
 
 /// Runs a module body (notebook cells concatenated) and returns what it built. `file` is the
-/// file on disk the body comes from: its project's first-party imports are followed.
-pub fn run(body: &[Stmt], file: Option<&std::path::Path>) -> World {
+/// file on disk the body comes from: its project's first-party imports are followed (from the
+/// folders `options.src` names, when set).
+pub fn run(
+    body: &[Stmt],
+    file: Option<&std::path::Path>,
+    options: &crate::load::LoadOptions,
+) -> World {
     let mut w = World::default();
     if let Some(f) = file
-        && let Some(p) = project::Project::for_file(f)
+        && let Some(p) = project::Project::for_file(f, options)
     {
         w.project = Some(p);
         w.files
