@@ -331,6 +331,8 @@ pub struct World {
     torch_inputs: Vec<usize>,
     /// Module forwards running now (a forward that calls itself is not followed).
     forward_depth: usize,
+    /// The methods running now, innermost last, with their instance: where `super()` starts.
+    methods: Vec<(usize, *const FunctionDef)>,
     /// TF1 losses in the order they were built; the last one is taken as the training loss.
     pub tf_losses: Vec<TfLoss>,
     /// TF1: tensors thresholded at 0.5 (`tf.round(t)`, `tf.greater(t, 0.5)`), with the call.
@@ -1839,6 +1841,11 @@ impl World {
     ) -> Value {
         if let Expr::Attribute { value, attr, .. } = &c.func
             && let Some(v) = self.container_call(value, attr, c, frame, globals)
+        {
+            return v;
+        }
+        if let Expr::Attribute { value, attr, .. } = &c.func
+            && let Some(v) = self.super_call(value, attr, c, frame, globals)
         {
             return v;
         }
