@@ -68,6 +68,30 @@ const CASES: &[Case] = &[
         line: 27,
         related_line: Some(9),
     },
+    // A class hierarchy across files: BaseClassifier (models/base.py) ends its forward in a
+    // softmax; CrackCNN (models/cnn.py) sets its one-unit head through
+    // `super().__init__(num_classes=1)`; train.py trains it with BCELoss. The inherited forward
+    // runs with base.py's own imports (`torch`, which cnn.py does not import).
+    Case {
+        project: "torch_hier",
+        script: "train.py",
+        code: "NNL001",
+        file: "models/base.py",
+        line: 16,
+        related_line: Some(13),
+    },
+    // A Keras builder class: ModelBuilder.build (builders/base.py, its own `from tensorflow.keras
+    // import ...` names) calls `self.build_head`, overridden by ChurnBuilder in builders/churn.py
+    // with `Dense(1, softmax)`; the package re-exports ChurnBuilder; train.py compiles with binary
+    // cross-entropy.
+    Case {
+        project: "keras_hier",
+        script: "train.py",
+        code: "NNL001",
+        file: "builders/churn.py",
+        line: 12,
+        related_line: Some(10),
+    },
 ];
 
 fn project(name: &str, twin: &str) -> PathBuf {
@@ -198,6 +222,44 @@ fn sarif_points_at_the_module_with_the_script_as_related_location() {
     let related = &r["relatedLocations"][0]["physicalLocation"];
     assert_eq!(related["artifactLocation"]["uri"], "train.py");
     assert_eq!(related["region"]["startLine"], 25);
+}
+
+#[test]
+fn sarif_of_each_case_points_at_the_module_line() {
+    for case in CASES {
+        let dir = project(case.project, "bad");
+        let out = Command::cargo_bin("nnlint")
+            .unwrap()
+            .current_dir(&dir)
+            .args(["--format", "sarif", case.script])
+            .output()
+            .unwrap();
+        let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1, "{}", case.project);
+        let r = &results[0];
+        assert_eq!(r["ruleId"], case.code, "{}", case.project);
+        let primary = &r["locations"][0]["physicalLocation"];
+        assert_eq!(
+            primary["artifactLocation"]["uri"], case.file,
+            "{}",
+            case.project
+        );
+        assert_eq!(
+            primary["region"]["startLine"], case.line,
+            "{}",
+            case.project
+        );
+        if let Some(line) = case.related_line {
+            let related = &r["relatedLocations"][0]["physicalLocation"];
+            assert_eq!(
+                related["artifactLocation"]["uri"], case.script,
+                "{}",
+                case.project
+            );
+            assert_eq!(related["region"]["startLine"], line, "{}", case.project);
+        }
+    }
 }
 
 #[test]
