@@ -1697,6 +1697,34 @@ for xb, yb in loader:
             "return self.out(h).sigmoid()",
         )]),
     },
+    Row {
+        name: "torch: a base class's forward reads layers only its subclass sets; only the subclass is built",
+        source: r#"
+import torch
+from torch import nn
+
+
+class Base(nn.Module):
+    def forward(self, x):
+        return torch.softmax(self.head(self.body(x)), dim=1)
+
+
+class Net(Base):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(16, 32), nn.ReLU())
+        self.head = nn.Linear(32, 1)
+
+
+model = Net()
+probs = model(torch.randn(4, 16))
+"#,
+        expect: Expect::Findings(&[("NNL001", 7)]),
+        twin: Twin::Edit(&[(
+            "torch.softmax(self.head(self.body(x)), dim=1)",
+            "torch.sigmoid(self.head(self.body(x)))",
+        )]),
+    },
 ];
 
 const TF: &[Row] = &[

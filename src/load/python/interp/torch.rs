@@ -1584,10 +1584,13 @@ impl World {
     /// (and a Lightning module's steps run), so a file that only defines a model is still read;
     /// then each input made for a model gets the shape its first layer states.
     pub(super) fn finish_torch(&mut self, globals: &Env) {
+        // A base class is built with each instance of a subclass (`Net(Base)` instantiated,
+        // `Base` not): its methods ran there, on the attributes the subclass set.
         let built: Vec<*const ClassDef> = self
             .instances
             .iter()
-            .filter_map(|i| i.class.as_ref().map(|c| Arc::as_ptr(&c.def)))
+            .filter_map(|i| i.class.as_ref())
+            .flat_map(|c| c.mro.iter().map(Arc::as_ptr))
             .collect();
         let globals = Rc::new(globals.clone());
         for class in self.torch_classes.clone() {
