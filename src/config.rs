@@ -44,6 +44,10 @@ pub struct FileConfig {
     pub extend_exclude: Vec<String>,
     /// Whether walks skip what `.gitignore` and `.ignore` files list (default: true).
     pub respect_gitignore: Option<bool>,
+    /// Folders (relative to this file's folder) first-party Python imports are resolved from,
+    /// after the linted file's own folder; replaces the default (the project root and its `src/`),
+    /// as ruff's `src` does.
+    pub src: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -109,6 +113,8 @@ pub struct Loaded {
     pub path: PathBuf,
     pub dir: PathBuf,
     pub config: FileConfig,
+    /// `src`, each folder made canonical (it exists: checked when the file is read).
+    pub src: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,11 +148,46 @@ pub fn read(path: &Path) -> Result<Option<Loaded>, ConfigError> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
+    let src = match &config.src {
+        Some(folders) => Some(
+            folders
+                .iter()
+                .map(|f| source_folder(&dir, Path::new(f)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err(format!("src: {e}")))?,
+        ),
+        None => None,
+    };
     Ok(Some(Loaded {
         path: path.to_path_buf(),
         dir,
         config,
+        src,
     }))
+}
+
+/// A `src` folder (config `src`, `--src`), relative to `base` unless absolute, made canonical;
+/// the error says what is wrong with it.
+pub fn source_folder(base: &Path, folder: &Path) -> Result<PathBuf, String> {
+    let shown = folder.display();
+    if folder.to_string_lossy().contains(['*', '?', '[']) {
+        return Err(format!(
+            "`{shown}`: globs are not supported here; name each folder"
+        ));
+    }
+    let full = if base.as_os_str().is_empty() {
+        folder.to_path_buf()
+    } else {
+        base.join(folder)
+    };
+    match std::fs::canonicalize(&full) {
+        Ok(c) if c.is_dir() => Ok(c),
+        Ok(_) => Err(format!("`{shown}` is not a folder ({})", full.display())),
+        Err(_) => Err(format!(
+            "`{shown}` does not exist (no folder {})",
+            full.display()
+        )),
+    }
 }
 
 fn validate(c: &FileConfig) -> Result<(), String> {
@@ -278,6 +319,26 @@ mod tests {
             read(&path).unwrap().unwrap().config.ignore,
             ["single-unit-softmax"]
         );
+    }
+
+    #[test]
+    fn src_folders_are_relative_to_the_config_file_and_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("lib/pkg")).unwrap();
+        let path = dir.path().join("nnlint.toml");
+        std::fs::write(&path, "src = [\"lib\", \".\"]\n").unwrap();
+        let loaded = read(&path).unwrap().unwrap();
+        let canon = std::fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(loaded.src, Some(vec![canon.join("lib"), canon.clone()]));
+        std::fs::write(&path, "src = [\"libs\"]\n").unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("src: `libs` does not exist"), "{e}");
+        std::fs::write(&path, "src = [\"lib/*\"]\n").unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("globs are not supported"), "{e}");
+        std::fs::write(&path, "src = [\"nnlint.toml\"]\n").unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("is not a folder"), "{e}");
     }
 
     #[test]

@@ -202,7 +202,7 @@ fn sort_key(model: &Model, f: &Finding) -> (usize, usize) {
 /// The front half of the pipeline every command shares: load, apply the declared intents, infer the
 /// others. `check` lints what this returns and `inspect` shows it.
 pub fn prepare(path: &Path, settings: &Settings) -> Result<Model, LoadError> {
-    prepared(load::load(path), settings)
+    prepared(load::load_with(path, &settings.load), settings)
 }
 
 fn prepared(loaded: Result<Model, LoadError>, settings: &Settings) -> Result<Model, LoadError> {
@@ -213,12 +213,16 @@ fn prepared(loaded: Result<Model, LoadError>, settings: &Settings) -> Result<Mod
 }
 
 pub fn lint_path(path: &Path, settings: &Settings) -> FileResult {
-    lint_loaded(path, load::load(path), settings)
+    lint_loaded(path, load::load_with(path, &settings.load), settings)
 }
 
 /// Lints a model read from standard input, named `path` (its format, its config file, its reports).
 pub fn lint_bytes(path: &Path, bytes: Vec<u8>, settings: &Settings) -> FileResult {
-    lint_loaded(path, load::load_bytes(path, bytes), settings)
+    lint_loaded(
+        path,
+        load::load_bytes(path, bytes, &settings.load),
+        settings,
+    )
 }
 
 fn lint_loaded(path: &Path, loaded: Result<Model, LoadError>, settings: &Settings) -> FileResult {
@@ -240,11 +244,17 @@ fn lint_loaded(path: &Path, loaded: Result<Model, LoadError>, settings: &Setting
 pub use crate::discover::{Target, collect_paths};
 
 /// The settings of each target: its closest config file (found once per folder), or the one given,
-/// then the overrides.
+/// then the overrides. A `--src` folder that does not exist is an error, as a broken config is.
 pub fn settings_for(
     targets: &[Target],
     overrides: &Overrides,
 ) -> Result<Vec<Settings>, config::ConfigError> {
+    for folder in overrides.src.iter().flatten() {
+        config::source_folder(Path::new(""), folder).map_err(|message| config::ConfigError {
+            path: "--src".into(),
+            message,
+        })?;
+    }
     let fixed = match &overrides.config {
         Some(path) => Some(config::read(path)?.ok_or_else(|| config::ConfigError {
             path: path.display().to_string(),

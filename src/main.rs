@@ -64,6 +64,9 @@ enum Command {
         /// Ignore config files
         #[arg(long)]
         isolated: bool,
+        /// A folder first-party Python imports are read from, as for `check` (repeatable)
+        #[arg(long, value_name = "DIR")]
+        src: Vec<PathBuf>,
     },
     /// Print a rule's documentation (alias: `rule`, as in ruff).
     #[command(alias = "rule")]
@@ -140,6 +143,12 @@ struct CheckArgs {
     /// Ignore every config file, e.g. to reproduce a finding with the defaults.
     #[arg(long)]
     isolated: bool,
+    /// A folder first-party Python imports are read from, after the linted file's own folder
+    /// (repeatable, in order; relative to the working directory). Replaces the config's `src` and
+    /// the default (the project root found from pyproject.toml, setup.py, setup.cfg or .git, and
+    /// its src/), e.g. `--src lib` for a package under lib/ that scripts import.
+    #[arg(long, value_name = "DIR")]
+    src: Vec<PathBuf>,
     /// Named files that are not models get no note of their own (the summary still names them),
     /// e.g. in a pre-commit hook that passes every `.json`/`.py` file.
     #[arg(long)]
@@ -310,6 +319,7 @@ fn main() -> ExitCode {
             intents,
             config,
             isolated,
+            src,
         }) => inspect(
             &file,
             format,
@@ -317,6 +327,7 @@ fn main() -> ExitCode {
                 intents,
                 config,
                 isolated,
+                src: (!src.is_empty()).then_some(src),
                 ..Overrides::default()
             },
         ),
@@ -411,6 +422,7 @@ fn check(mut args: CheckArgs) -> i32 {
         intents: args.intents.clone(),
         config: args.config.clone(),
         isolated: args.isolated,
+        src: (!args.src.is_empty()).then(|| args.src.clone()),
     };
     let stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
     if stdin && args.paths.len() > 1 {

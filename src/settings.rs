@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::config;
 use crate::finding::Severity;
 use crate::ir::Intent;
+use crate::load::LoadOptions;
 use crate::registry;
 use crate::rule::ProbeSettings;
 
@@ -23,6 +24,8 @@ pub struct Settings {
     pub fail_on: Severity,
     /// The config file these settings come from (`None`: the defaults, or `--isolated`).
     pub config_file: Option<PathBuf>,
+    /// What the front ends are told: the `src` folders of first-party imports.
+    pub load: LoadOptions,
 }
 
 impl Default for Settings {
@@ -36,6 +39,7 @@ impl Default for Settings {
             probe: ProbeSettings::default(),
             fail_on: Severity::Warning,
             config_file: None,
+            load: LoadOptions::default(),
         }
     }
 }
@@ -54,6 +58,9 @@ pub struct Overrides {
     pub config: Option<PathBuf>,
     /// Ignore config files altogether.
     pub isolated: bool,
+    /// `--src DIR` (repeatable): replaces the config's `src`. Relative to the working directory;
+    /// [`crate::engine::settings_for`] refuses folders that do not exist.
+    pub src: Option<Vec<PathBuf>>,
 }
 
 impl Settings {
@@ -96,6 +103,9 @@ impl Settings {
             if let Some(ms) = c.limits.check_time_ms {
                 limits.max_time = std::time::Duration::from_millis(ms);
             }
+            if let Some(src) = &loaded.src {
+                s.load.src = Some(src.as_slice().into());
+            }
         }
         if let Some(sel) = &overrides.select {
             s.select = Some(sel.clone());
@@ -114,6 +124,13 @@ impl Settings {
         }
         for (name, intent) in &overrides.intents {
             s.intents.insert(name.clone(), *intent);
+        }
+        if let Some(src) = &overrides.src {
+            let folders: Vec<PathBuf> = src
+                .iter()
+                .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
+                .collect();
+            s.load.src = Some(folders.into());
         }
         s
     }

@@ -1631,6 +1631,105 @@ for h, start_positions in loader:
         expect: Expect::Silent,
         twin: Twin::Absent,
     },
+    Row {
+        name: "torch: super().__init__(num_classes=1) sets the head width in the base class, whose forward is inherited",
+        source: r#"
+import torch
+from torch import nn
+
+
+class Classifier(nn.Module):
+    def __init__(self, num_classes):
+        super().__init__()
+        self.num_classes = num_classes
+
+    def forward(self, x):
+        return torch.softmax(self.head(self.body(x)), dim=1)
+
+
+class SpamNet(Classifier):
+    def __init__(self, vocab=5000):
+        super().__init__(num_classes=1)
+        self.body = nn.Sequential(nn.Linear(vocab, 64), nn.ReLU())
+        self.head = nn.Linear(64, self.num_classes)
+
+
+net = SpamNet()
+loss_fn = nn.BCELoss()
+for xb, yb in loader:
+    loss_fn(net(xb), yb).backward()
+"#,
+        expect: Expect::Findings(&[("NNL001", 11)]),
+        twin: Twin::Edit(&[(
+            "torch.softmax(self.head(self.body(x)), dim=1)",
+            "torch.sigmoid(self.head(self.body(x)))",
+        )]),
+    },
+    Row {
+        name: "torch: super(Tagger, self).__init__(n_in, 64, n_tags) builds the layers, super(Tagger, self).forward(x) in an override",
+        source: r#"
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Backbone(nn.Module):
+    def __init__(self, n_in, width, n_out):
+        super(Backbone, self).__init__()
+        self.fc = nn.Linear(n_in, width)
+        self.out = nn.Linear(width, n_out)
+
+    def forward(self, x):
+        return F.relu(self.fc(x))
+
+
+class Tagger(Backbone):
+    def __init__(self, n_in=32, n_tags=1):
+        super(Tagger, self).__init__(n_in, 64, n_tags)
+
+    def forward(self, x):
+        h = super(Tagger, self).forward(x)
+        return F.softmax(self.out(h), dim=-1)
+
+
+model = Tagger()
+criterion = nn.BCELoss()
+for xb, yb in loader:
+    criterion(model(xb), yb).backward()
+"#,
+        expect: Expect::Findings(&[("NNL001", 21)]),
+        twin: Twin::Edit(&[(
+            "return F.softmax(self.out(h), dim=-1)",
+            "return self.out(h).sigmoid()",
+        )]),
+    },
+    Row {
+        name: "torch: a base class's forward reads layers only its subclass sets; only the subclass is built",
+        source: r#"
+import torch
+from torch import nn
+
+
+class Base(nn.Module):
+    def forward(self, x):
+        return torch.softmax(self.head(self.body(x)), dim=1)
+
+
+class Net(Base):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(16, 32), nn.ReLU())
+        self.head = nn.Linear(32, 1)
+
+
+model = Net()
+probs = model(torch.randn(4, 16))
+"#,
+        expect: Expect::Findings(&[("NNL001", 7)]),
+        twin: Twin::Edit(&[(
+            "torch.softmax(self.head(self.body(x)), dim=1)",
+            "torch.sigmoid(self.head(self.body(x)))",
+        )]),
+    },
 ];
 
 const TF: &[Row] = &[

@@ -68,6 +68,30 @@ const CASES: &[Case] = &[
         line: 27,
         related_line: Some(9),
     },
+    // A class hierarchy across files: BaseClassifier (models/base.py) ends its forward in a
+    // softmax; CrackCNN (models/cnn.py) sets its one-unit head through
+    // `super().__init__(num_classes=1)`; train.py trains it with BCELoss. The inherited forward
+    // runs with base.py's own imports (`torch`, which cnn.py does not import).
+    Case {
+        project: "torch_hier",
+        script: "train.py",
+        code: "NNL001",
+        file: "models/base.py",
+        line: 16,
+        related_line: Some(13),
+    },
+    // A Keras builder class: ModelBuilder.build (builders/base.py, its own `from tensorflow.keras
+    // import ...` names) calls `self.build_head`, overridden by ChurnBuilder in builders/churn.py
+    // with `Dense(1, softmax)`; the package re-exports ChurnBuilder; train.py compiles with binary
+    // cross-entropy.
+    Case {
+        project: "keras_hier",
+        script: "train.py",
+        code: "NNL001",
+        file: "builders/churn.py",
+        line: 12,
+        related_line: Some(10),
+    },
 ];
 
 fn project(name: &str, twin: &str) -> PathBuf {
@@ -198,6 +222,44 @@ fn sarif_points_at_the_module_with_the_script_as_related_location() {
     let related = &r["relatedLocations"][0]["physicalLocation"];
     assert_eq!(related["artifactLocation"]["uri"], "train.py");
     assert_eq!(related["region"]["startLine"], 25);
+}
+
+#[test]
+fn sarif_of_each_case_points_at_the_module_line() {
+    for case in CASES {
+        let dir = project(case.project, "bad");
+        let out = Command::cargo_bin("nnlint")
+            .unwrap()
+            .current_dir(&dir)
+            .args(["--format", "sarif", case.script])
+            .output()
+            .unwrap();
+        let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1, "{}", case.project);
+        let r = &results[0];
+        assert_eq!(r["ruleId"], case.code, "{}", case.project);
+        let primary = &r["locations"][0]["physicalLocation"];
+        assert_eq!(
+            primary["artifactLocation"]["uri"], case.file,
+            "{}",
+            case.project
+        );
+        assert_eq!(
+            primary["region"]["startLine"], case.line,
+            "{}",
+            case.project
+        );
+        if let Some(line) = case.related_line {
+            let related = &r["relatedLocations"][0]["physicalLocation"];
+            assert_eq!(
+                related["artifactLocation"]["uri"], case.script,
+                "{}",
+                case.project
+            );
+            assert_eq!(related["region"]["startLine"], line, "{}", case.project);
+        }
+    }
 }
 
 #[test]
@@ -365,4 +427,233 @@ fn a_notebook_reads_the_modules_beside_it() {
     assert_eq!(found[0].1["code"], "NNL005");
     assert_eq!(found[0].1["region"]["line"], 19);
     assert_eq!(code, 1);
+}
+
+/// `nnlint ARGS` run in `dir`, any format: stdout, stderr and the exit code.
+fn run_in(dir: &Path, args: &[&str]) -> (String, String, i32) {
+    let out = Command::cargo_bin("nnlint")
+        .unwrap()
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap(),
+    )
+}
+
+/// Copies a fixture project into a fresh temporary folder (no root marker above it).
+fn copy_project(name: &str, twin: &str) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), target).unwrap();
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    copy(&project(name, twin), tmp.path());
+    tmp
+}
+
+/// The (file, line) of each related location of a JSON finding.
+fn related(f: &Value) -> Vec<(String, u64)> {
+    f.get("related")
+        .and_then(Value::as_array)
+        .map(|r| {
+            r.iter()
+                .map(|l| {
+                    (
+                        l["file"].as_str().unwrap().to_string(),
+                        l["region"]["line"].as_u64().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_package_no_marker_points_at_is_read_from_the_src_folders() {
+    // torch_lib: the package is lib/reviews/, imported by scripts/train.py as `reviews.models`
+    // (the scripts run with PYTHONPATH=lib); setup.cfg marks the project root, which has no
+    // `reviews` and no src/.
+    let dir = project("torch_lib", "bad");
+    // Without `src`, `reviews` is not a module of the project: nothing is read from lib/, the
+    // model cannot be resolved, and the script is not checked (a note, exit 0), honestly.
+    let (report, code) = json_in(&dir, &["scripts/train.py"]);
+    assert!(findings(&report).is_empty(), "{report}");
+    assert_eq!(report["files"][0]["status"], "not-checked", "{report}");
+    assert_eq!(code, 0);
+    // With `--src lib`, the sigmoid in lib/reviews/models.py is found, with the loss line of the
+    // script as the related location; the same, once, for the whole folder.
+    for targets in [&["scripts/train.py"][..], &["."]] {
+        let mut args = vec!["--src", "lib"];
+        args.extend(targets);
+        let (report, code) = json_in(&dir, &args);
+        let found = findings(&report);
+        assert_eq!(found.len(), 1, "{targets:?}: {report}");
+        let (file, f) = &found[0];
+        assert_eq!(code, 1);
+        assert_eq!(f["code"], "NNL005");
+        assert_eq!(file, "lib/reviews/models.py");
+        assert_eq!(f["region"]["line"], 16, "{f}");
+        assert_eq!(related(f), vec![("scripts/train.py".to_string(), 27)]);
+    }
+    // The good twin returns logits: silent, and checked (its model came from lib/).
+    let (report, code) = json_in(
+        &project("torch_lib", "good"),
+        &["--src", "lib", "scripts/train.py"],
+    );
+    assert!(findings(&report).is_empty(), "{report}");
+    assert_eq!(report["files"][0]["status"], "ok", "{report}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn src_folders_reach_sarif_and_human_output() {
+    let dir = project("torch_lib", "bad");
+    let (out, _, code) = run_in(
+        &dir,
+        &["--src", "lib", "--format", "sarif", "scripts/train.py"],
+    );
+    assert_eq!(code, 1);
+    let sarif: Value = serde_json::from_str(&out).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{out}");
+    let primary = &results[0]["locations"][0]["physicalLocation"];
+    assert_eq!(primary["artifactLocation"]["uri"], "lib/reviews/models.py");
+    assert_eq!(primary["region"]["startLine"], 16);
+    let rel = &results[0]["relatedLocations"][0]["physicalLocation"];
+    assert_eq!(rel["artifactLocation"]["uri"], "scripts/train.py");
+    assert_eq!(rel["region"]["startLine"], 27);
+    let (text, _, code) = run_in(&dir, &["--src", "lib", "scripts/train.py"]);
+    assert_eq!(code, 1);
+    assert!(text.contains("lib/reviews/models.py:16:16:"), "{text}");
+    assert!(text.contains("return torch.sigmoid(self.out(h))"), "{text}");
+    assert!(text.contains("scripts/train.py:27:"), "{text}");
+    assert!(text.contains("1 finding in 1 file"), "{text}");
+}
+
+#[test]
+fn config_src_is_relative_to_the_config_file_and_the_command_line_wins() {
+    let tmp = copy_project("torch_lib", "bad");
+    let d = tmp.path();
+    std::fs::write(
+        d.join("pyproject.toml"),
+        "[project]\nname = \"reviews\"\n\n[tool.nnlint]\nsrc = [\"lib\"]\n",
+    )
+    .unwrap();
+    // From the project folder and from the script's own folder: `lib` is the config's.
+    for (cwd, target, shown) in [
+        (d.to_path_buf(), "scripts/train.py", "lib/reviews/models.py"),
+        (d.join("scripts"), "train.py", "../lib/reviews/models.py"),
+    ] {
+        let (report, code) = json_in(&cwd, &[target]);
+        let found = findings(&report);
+        assert_eq!(found.len(), 1, "{}: {report}", cwd.display());
+        assert_eq!(code, 1);
+        assert!(
+            found[0].0.ends_with("lib/reviews/models.py"),
+            "{shown}: {}",
+            found[0].0
+        );
+        assert_eq!(found[0].1["region"]["line"], 16);
+    }
+    // `--show-settings` says where imports are read from.
+    let (out, _, code) = run_in(d, &["--show-settings", "scripts/train.py"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("src = [lib]"), "{out}");
+    // `--src` replaces the config's list: with only scripts/, lib/ is not read.
+    let (report, code) = json_in(d, &["--src", "scripts", "scripts/train.py"]);
+    assert!(findings(&report).is_empty(), "{report}");
+    assert_eq!(report["files"][0]["status"], "not-checked", "{report}");
+    assert_eq!(code, 0);
+    // `--isolated` drops the config, and with it its `src`.
+    let (report, _) = json_in(d, &["--isolated", "scripts/train.py"]);
+    assert!(findings(&report).is_empty(), "{report}");
+}
+
+#[test]
+fn a_src_folder_that_does_not_exist_is_one_clear_error() {
+    let tmp = copy_project("torch_lib", "bad");
+    let d = tmp.path();
+    let (out, err, code) = run_in(d, &["--src", "libs", "scripts/train.py"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(err.contains("--src: `libs` does not exist"), "{err}");
+    std::fs::write(d.join("nnlint.toml"), "src = [\"lib\", \"vendor\"]\n").unwrap();
+    let (out, err, code) = run_in(d, &["scripts/train.py"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(
+        err.contains("nnlint.toml: src: `vendor` does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_configs_in_one_run_resolve_the_same_module_their_own_way() {
+    // a/ and b/ train the same shared/models.py, whose head width is `UNITS` of shared/config.py.
+    // config.py imports `helpers`, which only a/'s `src` reaches (extra/): for a/, config.py is a
+    // utility module importing another, which an imported module does not follow (the width stays
+    // unknown, no finding); for b/, it is a leaf of constants, read, and the softmax over one unit
+    // is found. The import graph is memoised per `src` setting: linting a/ first must not make b/
+    // see config.py as a/ does.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for sub in ["shared", "extra", "a", "b"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::fs::write(
+        d.join("shared/models.py"),
+        "import torch.nn as nn\nfrom config import UNITS\n\n\ndef build():\n    \
+         return nn.Sequential(nn.Linear(8, UNITS), nn.Softmax(dim=1))\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("shared/config.py"),
+        "from helpers import describe\n\nUNITS = 1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("extra/helpers.py"),
+        "def describe(n):\n    return f\"{n} units\"\n",
+    )
+    .unwrap();
+    for (sub, src) in [
+        ("a", "[\"../shared\", \"../extra\"]"),
+        ("b", "[\"../shared\"]"),
+    ] {
+        std::fs::write(
+            d.join(sub).join("train.py"),
+            "import torch\nfrom models import build\n\nnet = build()\nout = net(torch.randn(2, 8))\n",
+        )
+        .unwrap();
+        std::fs::write(d.join(sub).join("nnlint.toml"), format!("src = {src}\n")).unwrap();
+    }
+    let overrides = nnlint::settings::Overrides::default();
+    let codes = |file: &str| -> Vec<&'static str> {
+        let targets = vec![nnlint::discover::Target {
+            path: d.join(file),
+            explicit: true,
+        }];
+        let r = nnlint::engine::lint_targets(&targets, &overrides, &|_| {})
+            .unwrap()
+            .remove(0);
+        r.findings().iter().map(|f| f.code).collect()
+    };
+    for _ in 0..2 {
+        assert!(!codes("a/train.py").contains(&"NNL001"));
+        assert_eq!(codes("b/train.py"), ["NNL001"]);
+    }
 }

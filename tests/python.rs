@@ -587,9 +587,9 @@ fn mutated_fixtures_never_panic() {
         let notebook = path.extension().is_some_and(|e| e == "ipynb");
         let run = |data: &[u8]| {
             let loaded = if notebook {
-                nnlint::load::python::notebook_from_bytes(path, data)
+                nnlint::load::python::notebook_from_bytes(path, data, &Default::default())
             } else {
-                nnlint::load::python::python_from_bytes(path, data)
+                nnlint::load::python::python_from_bytes(path, data, &Default::default())
             };
             if let Ok(mut model) = loaded {
                 nnlint::intent::infer(&mut model);

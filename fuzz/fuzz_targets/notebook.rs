@@ -9,5 +9,9 @@ use libfuzzer_sys::fuzz_target;
 use nnlint::load::python;
 
 fuzz_target!(|data: &[u8]| {
-    common::lint(python::notebook_from_bytes(Path::new("train.ipynb"), data));
+    common::lint(python::notebook_from_bytes(
+        Path::new("train.ipynb"),
+        data,
+        &Default::default(),
+    ));
 });

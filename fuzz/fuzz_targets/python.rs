@@ -9,5 +9,9 @@ use libfuzzer_sys::fuzz_target;
 use nnlint::load::python;
 
 fuzz_target!(|data: &[u8]| {
-    common::lint(python::python_from_bytes(Path::new("train.py"), data));
+    common::lint(python::python_from_bytes(
+        Path::new("train.py"),
+        data,
+        &Default::default(),
+    ));
 });

@@ -7,9 +7,20 @@ pub mod keras;
 pub mod onnx;
 pub mod python;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::ir::Model;
+
+/// What a run tells the front ends beyond the file itself (the settings of the file's config and
+/// command line). The default is what a file alone says.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LoadOptions {
+    /// Folders (canonical) Python's first-party imports are looked up in, after the linted file's
+    /// own folder: config `src`, `--src`. `None`: the project root found from its markers
+    /// (`pyproject.toml`, `setup.py`, `setup.cfg`, `.git`) and its `src/`.
+    pub src: Option<Arc<[PathBuf]>>,
+}
 
 /// A file that could not be turned into a model. The message names what is wrong; the caller adds the path.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -71,7 +82,7 @@ impl LoadError {
 }
 
 /// A loader of a model already in memory, named by the path.
-pub type FromBytes = fn(&Path, Vec<u8>) -> Result<Model, LoadError>;
+pub type FromBytes = fn(&Path, Vec<u8>, &LoadOptions) -> Result<Model, LoadError>;
 
 /// One front end: the file extensions it owns and the function that lowers such a file into the IR.
 /// A loader returns the model with what the file says; [`load`] then runs shape inference on it, so a
@@ -81,7 +92,7 @@ pub struct FrontEnd {
     pub name: &'static str,
     /// Lower-case, without the dot.
     pub extensions: &'static [&'static str],
-    pub load: fn(&Path) -> Result<Model, LoadError>,
+    pub load: fn(&Path, &LoadOptions) -> Result<Model, LoadError>,
     /// The same on bytes already in memory (standard input); `path` only names the model.
     pub from_bytes: FromBytes,
 }
@@ -91,44 +102,44 @@ pub const FRONT_ENDS: &[FrontEnd] = &[
     FrontEnd {
         name: "ONNX",
         extensions: &["onnx"],
-        load: onnx::load_onnx,
-        from_bytes: onnx::from_bytes,
+        load: |path, _| onnx::load_onnx(path),
+        from_bytes: |path, bytes, _| onnx::from_bytes(path, bytes),
     },
     FrontEnd {
         name: "JSON model config (Keras, Hugging Face)",
         extensions: &["json"],
-        load: load_json,
-        from_bytes: |path, bytes| json_from_text(path, utf8(bytes)?),
+        load: |path, _| load_json(path),
+        from_bytes: |path, bytes, _| json_from_text(path, utf8(bytes)?),
     },
     FrontEnd {
         name: "Keras YAML",
         extensions: &["yaml", "yml"],
-        load: keras::load_yaml,
-        from_bytes: |path, bytes| keras::yaml_from_text(path, utf8(bytes)?),
+        load: |path, _| keras::load_yaml(path),
+        from_bytes: |path, bytes, _| keras::yaml_from_text(path, utf8(bytes)?),
     },
     FrontEnd {
         name: "Keras archive",
         extensions: &["keras"],
-        load: keras::load_archive,
-        from_bytes: |path, bytes| keras::archive_from_bytes(path, &bytes),
+        load: |path, _| keras::load_archive(path),
+        from_bytes: |path, bytes, _| keras::archive_from_bytes(path, &bytes),
     },
     FrontEnd {
         name: "Keras HDF5",
         extensions: &["h5", "hdf5"],
-        load: keras::load_h5,
-        from_bytes: |path, bytes| keras::h5_from_bytes(path, bytes::Bytes::from(bytes)),
+        load: |path, _| keras::load_h5(path),
+        from_bytes: |path, bytes, _| keras::h5_from_bytes(path, bytes::Bytes::from(bytes)),
     },
     FrontEnd {
         name: "Python source",
         extensions: &["py"],
         load: python::load_python,
-        from_bytes: |path, bytes| python::python_from_bytes(path, &bytes),
+        from_bytes: |path, bytes, opts| python::python_from_bytes(path, &bytes, opts),
     },
     FrontEnd {
         name: "Jupyter notebook",
         extensions: &["ipynb"],
         load: python::load_notebook,
-        from_bytes: |path, bytes| python::notebook_from_bytes(path, &bytes),
+        from_bytes: |path, bytes, opts| python::notebook_from_bytes(path, &bytes, opts),
     },
 ];
 
@@ -170,17 +181,22 @@ pub fn front_end(path: &Path) -> Option<&'static FrontEnd> {
 
 /// Loads any supported file with the front end its extension names, then infers shapes.
 pub fn load(path: &Path) -> Result<Model, LoadError> {
+    load_with(path, &LoadOptions::default())
+}
+
+/// [`load`] with the run's options for the file (its settings).
+pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Model, LoadError> {
     precheck(path)?;
-    let mut model = (front_end_or_error(path)?.load)(path)?;
+    let mut model = (front_end_or_error(path)?.load)(path, options)?;
     finish(&mut model);
     Ok(model)
 }
 
-/// [`load`] on bytes read elsewhere (standard input), named by `path`.
-pub fn load_bytes(path: &Path, bytes: Vec<u8>) -> Result<Model, LoadError> {
+/// [`load_with`] on bytes read elsewhere (standard input, a fix's edited text), named by `path`.
+pub fn load_bytes(path: &Path, bytes: Vec<u8>, options: &LoadOptions) -> Result<Model, LoadError> {
     let front_end = front_end_or_error(path)?;
     check_content(path, bytes.len() as u64, &bytes)?;
-    let mut model = (front_end.from_bytes)(path, bytes)?;
+    let mut model = (front_end.from_bytes)(path, bytes, options)?;
     finish(&mut model);
     Ok(model)
 }

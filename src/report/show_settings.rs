@@ -92,6 +92,22 @@ pub fn render(
         "limits.check-time-ms = {}",
         p.limits.max_time.as_millis()
     );
+    let src = match &settings.load.src {
+        Some(folders) => {
+            let shown: Vec<String> = folders
+                .iter()
+                .map(|f| super::display_path(f, std::path::Path::new(".")))
+                .collect();
+            format!(
+                "{} (first-party imports: the file's folder, then these)",
+                list(&shown)
+            )
+        }
+        None => "(default) the file's folder, then its project root (the nearest folder with \
+                 pyproject.toml, setup.py, setup.cfg or .git) and the root's src/"
+            .to_string(),
+    };
+    let _ = writeln!(out, "src = {src}");
     for (key, value) in exclusions {
         let _ = writeln!(out, "{key} = {value}");
     }

@@ -339,6 +339,8 @@ pub struct World {
     torch_inputs: Vec<usize>,
     /// Module forwards running now (a forward that calls itself is not followed).
     forward_depth: usize,
+    /// The methods running now, innermost last, with their instance: where `super()` starts.
+    methods: Vec<(usize, *const FunctionDef)>,
     /// TF1 losses in the order they were built; the last one is taken as the training loss.
     pub tf_losses: Vec<TfLoss>,
     /// TF1: tensors thresholded at 0.5 (`tf.round(t)`, `tf.greater(t, 0.5)`), with the call.
@@ -404,11 +406,16 @@ impl Frame {
 }
 
 /// Runs a module body (notebook cells concatenated) and returns what it built. `file` is the
-/// file on disk the body comes from: its project's first-party imports are followed.
-pub fn run(body: &[Stmt], file: Option<&std::path::Path>) -> World {
+/// file on disk the body comes from: its project's first-party imports are followed (from the
+/// folders `options.src` names, when set).
+pub fn run(
+    body: &[Stmt],
+    file: Option<&std::path::Path>,
+    options: &crate::load::LoadOptions,
+) -> World {
     let mut w = World::default();
     if let Some(f) = file
-        && let Some(p) = project::Project::for_file(f)
+        && let Some(p) = project::Project::for_file(f, options)
     {
         w.project = Some(p);
         w.files
@@ -1866,6 +1873,11 @@ impl World {
     ) -> Value {
         if let Expr::Attribute { value, attr, .. } = &c.func
             && let Some(v) = self.container_call(value, attr, c, frame, globals)
+        {
+            return v;
+        }
+        if let Expr::Attribute { value, attr, .. } = &c.func
+            && let Some(v) = self.super_call(value, attr, c, frame, globals)
         {
             return v;
         }

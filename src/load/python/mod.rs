@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::LoadError;
+use super::{LoadError, LoadOptions};
 use crate::ir::{Format, Graph, ImportedSource, Model, Span, Weights};
 
 /// Largest source file read.
@@ -23,28 +23,34 @@ pub const MAX_SOURCE_BYTES: u64 = 32 << 20;
 /// Deepest bracket nesting accepted before parsing (CPython's own parser stops at 200).
 pub const MAX_BRACKET_DEPTH: usize = 1000;
 
-pub fn load_python(path: &Path) -> Result<Model, LoadError> {
+pub fn load_python(path: &Path, options: &LoadOptions) -> Result<Model, LoadError> {
     let bytes = read_bytes(path)?;
-    python_from_bytes(path, &bytes)
+    python_from_bytes(path, &bytes, options)
 }
 
-pub fn load_notebook(path: &Path) -> Result<Model, LoadError> {
+pub fn load_notebook(path: &Path, options: &LoadOptions) -> Result<Model, LoadError> {
     let bytes = read_bytes(path)?;
     // Valid UTF-8 (every notebook Jupyter writes) becomes the text without a copy.
     let text = String::from_utf8(bytes)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    notebook_from_text(path, text)
+    notebook_from_text(path, text, options)
 }
 
-/// [`load_python`] on bytes already in memory; `path` only names the model (fuzzing and tests).
-pub fn python_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> {
+/// [`load_python`] on bytes already in memory; `path` names the model and, when it is a file on
+/// disk, the project its imports are read from.
+pub fn python_from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    options: &LoadOptions,
+) -> Result<Model, LoadError> {
     let text = decode(bytes);
     if !mentions_framework(&text)
-        && !project::imports_deep_learning(path, &text, mentions_framework)
+        && !project::imports_deep_learning(path, &text, mentions_framework, options)
     {
         return Err(no_deep_learning());
     }
     let path = path.to_path_buf();
+    let options = options.clone();
     big_stack::run(move || {
         check_nesting(&text)?;
         let parsed = syntax::parse(&text, false, &|o| o);
@@ -62,22 +68,31 @@ pub fn python_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> 
             cells: None,
             imported: vec![],
         };
-        finish(&path, source, vec![parsed])
+        finish(&path, source, vec![parsed], &options)
     })
 }
 
-/// [`load_notebook`] on bytes already in memory; `path` only names the model.
-pub fn notebook_from_bytes(path: &Path, bytes: &[u8]) -> Result<Model, LoadError> {
-    notebook_from_text(path, String::from_utf8_lossy(bytes).into_owned())
+/// [`load_notebook`] on bytes already in memory; `path` names the model (see [`python_from_bytes`]).
+pub fn notebook_from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    options: &LoadOptions,
+) -> Result<Model, LoadError> {
+    notebook_from_text(path, String::from_utf8_lossy(bytes).into_owned(), options)
 }
 
-fn notebook_from_text(path: &Path, text: String) -> Result<Model, LoadError> {
+fn notebook_from_text(
+    path: &Path,
+    text: String,
+    options: &LoadOptions,
+) -> Result<Model, LoadError> {
     if !mentions_framework(&text)
-        && !project::imports_deep_learning(path, &text, mentions_framework)
+        && !project::imports_deep_learning(path, &text, mentions_framework, options)
     {
         return Err(no_deep_learning());
     }
     let path = path.to_path_buf();
+    let options = options.clone();
     big_stack::run(move || {
         let cells = notebook::code_cells(&text)?;
         let mut parsed = vec![];
@@ -92,7 +107,7 @@ fn notebook_from_text(path: &Path, text: String) -> Result<Model, LoadError> {
             cells: Some(crate::ir::SourceMap { cells: starts }),
             imported: vec![],
         };
-        finish(&path, source, parsed)
+        finish(&path, source, parsed, &options)
     })
 }
 
@@ -304,7 +319,12 @@ fn syntax_errors_at(
         .collect()
 }
 
-fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Model, LoadError> {
+fn finish(
+    path: &Path,
+    source: Source,
+    parsed: Vec<syntax::Parsed>,
+    options: &LoadOptions,
+) -> Result<Model, LoadError> {
     let mut body = vec![];
     let mut errors = vec![];
     let mut comments = vec![];
@@ -315,7 +335,7 @@ fn finish(path: &Path, source: Source, parsed: Vec<syntax::Parsed>) -> Result<Mo
         comments.extend(p.comments);
         too_deep |= p.too_deep;
     }
-    let mut world = interp::run(&body, Some(path));
+    let mut world = interp::run(&body, Some(path), options);
     if world.frameworks.is_empty() {
         return Err(no_deep_learning());
     }

@@ -4,9 +4,15 @@
 //! A linted file's project root is the nearest folder above it holding `pyproject.toml`,
 //! `setup.py`, `setup.cfg` or `.git` (else the file's own folder). Absolute imports are looked up,
 //! in order, in the file's folder (Python puts a script's folder first on `sys.path`), the root and
-//! `root/src` (the src layout); relative imports from the importing module's package. Only files
-//! inside those folders are read: third-party packages are the library table's business, never
-//! read from disk, and a framework's name (`torch`, `keras`) is never looked up.
+//! `root/src` (the src layout); relative imports from the importing module's package. The run's
+//! settings may name the folders instead (config `src`, `--src`: [`LoadOptions::src`]); they then
+//! replace the root and its `src/`, as ruff's `src` does. Only files inside those folders are read:
+//! third-party packages are the library table's business, never read from disk, and a framework's
+//! name (`torch`, `keras`) is never looked up.
+//!
+//! The run-wide memo tables are keyed by what decides their answer: a lookup by the folder it
+//! searched, the import graph's answers by the module and the `src` folders (two config files in one
+//! run that name different folders never share an answer).
 //!
 //! Each module file is read and parsed once per run, whatever the number of files importing it
 //! and the threads linting them ([`load`] keeps one parse per path and content hash). Its spans
@@ -19,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use super::syntax::{self, Comment, Stmt};
+use crate::load::LoadOptions;
 
 /// Files that mark a project's root folder.
 const ROOT_MARKERS: &[&str] = &["pyproject.toml", "setup.py", "setup.cfg", ".git"];
@@ -48,6 +55,8 @@ pub struct ModuleSource {
 pub struct Project {
     /// Searched in order for `import a.b`.
     search: Vec<PathBuf>,
+    /// The options it was made with: modules it imports find theirs the same way.
+    options: LoadOptions,
 }
 
 /// What an import names on disk.
@@ -73,21 +82,32 @@ impl Found {
 }
 
 impl Project {
-    /// The project of a linted file; `None` when the file is not on disk (bytes named by a path).
-    pub fn for_file(file: &Path) -> Option<Project> {
+    /// The project of a linted file: its folder, then the `src` folders of `options` or else the
+    /// root its markers give and that root's `src/`. `None` when the file is not on disk (bytes
+    /// named by a path).
+    pub fn for_file(file: &Path, options: &LoadOptions) -> Option<Project> {
         if !file.is_file() {
             return None;
         }
         let file = canonical(file)?;
         let dir = file.parent()?.to_path_buf();
-        let root = root_of(&dir);
+        let folders = match &options.src {
+            Some(src) => src.to_vec(),
+            None => {
+                let root = root_of(&dir);
+                vec![root.clone(), root.join("src")]
+            }
+        };
         let mut search = vec![dir];
-        for d in [root.clone(), root.join("src")] {
+        for d in folders {
             if !search.contains(&d) && d.is_dir() {
                 search.push(d);
             }
         }
-        Some(Project { search })
+        Some(Project {
+            search,
+            options: options.clone(),
+        })
     }
 
     /// The module `dotted` (`models`, `pkg.models`), searched in the project's folders.
@@ -309,13 +329,35 @@ struct Node {
     imports: Vec<PathBuf>,
 }
 
-static NODES: Memo<PathBuf, Option<Node>> = LazyLock::new(Default::default);
-/// Whether a module reaches deep-learning code through its imports (memo of [`deep_learning`]).
-static REACHES: Memo<PathBuf, bool> = LazyLock::new(Default::default);
+/// A run-wide memo of the import graph, per `src` setting ([`LoadOptions::src`]) and module file:
+/// the same module may import different files under two settings.
+type GraphMemo<V> = LazyLock<Mutex<HashMap<Option<Arc<[PathBuf]>>, HashMap<PathBuf, V>>>>;
+
+static NODES: GraphMemo<Option<Node>> = LazyLock::new(Default::default);
+/// Whether a module reaches deep-learning code through its imports (memo of
+/// [`Project::deep_learning`]).
+static REACHES: GraphMemo<bool> = LazyLock::new(Default::default);
+
+fn memo_get<V: Clone>(memo: &GraphMemo<V>, options: &LoadOptions, path: &Path) -> Option<V> {
+    memo.lock().ok().and_then(|m| {
+        m.get(&options.src)
+            .and_then(|by_path| by_path.get(path).cloned())
+    })
+}
+
+fn memo_put<V>(
+    memo: &GraphMemo<V>,
+    options: &LoadOptions,
+    entries: impl Iterator<Item = (PathBuf, V)>,
+) {
+    if let Ok(mut m) = memo.lock() {
+        m.entry(options.src.clone()).or_default().extend(entries);
+    }
+}
 
 /// The first-party files `text`'s import lines name, `file` being where the text is.
-fn resolved_imports(file: &Path, text: &str) -> Vec<PathBuf> {
-    let Some(project) = Project::for_file(file) else {
+fn resolved_imports(file: &Path, text: &str, options: &LoadOptions) -> Vec<PathBuf> {
+    let Some(project) = Project::for_file(file, options) else {
         return vec![];
     };
     let mut out = vec![];
@@ -334,8 +376,8 @@ fn resolved_imports(file: &Path, text: &str) -> Vec<PathBuf> {
     out
 }
 
-fn node(path: &Path, mentions: fn(&str) -> bool) -> Option<Node> {
-    if let Some(n) = NODES.lock().ok().and_then(|n| n.get(path).cloned()) {
+fn node(path: &Path, mentions: fn(&str) -> bool, options: &LoadOptions) -> Option<Node> {
+    if let Some(n) = memo_get(&NODES, options, path) {
         return n;
     }
     let node = std::fs::metadata(path)
@@ -344,23 +386,38 @@ fn node(path: &Path, mentions: fn(&str) -> bool) -> Option<Node> {
         .and_then(|_| std::fs::read_to_string(path).ok())
         .map(|text| Node {
             mentions: mentions(&text),
-            imports: resolved_imports(path, &text),
+            imports: resolved_imports(path, &text, options),
         });
-    if let Ok(mut nodes) = NODES.lock() {
-        nodes.insert(path.to_path_buf(), node.clone());
-    }
+    memo_put(
+        &NODES,
+        options,
+        std::iter::once((path.to_path_buf(), node.clone())),
+    );
     node
 }
 
-/// Modules [`deep_learning`] visits from one start before it gives up (and memoises nothing).
+/// Modules [`Project::deep_learning`] visits from one start before it gives up (and memoises
+/// nothing).
 const MAX_REACH: usize = 20_000;
 
-/// Whether the module file `path` names a framework or imports (at any depth) a first-party module
-/// that does. The whole import graph below `path` is searched, so the answer never depends on
-/// which module was asked first: a `true` is memoised for the module asked, a `false` for every
-/// module the search saw (none of them reaches one either).
-pub fn deep_learning(path: &Path, mentions: fn(&str) -> bool) -> bool {
-    let known = |p: &Path| REACHES.lock().ok().and_then(|r| r.get(p).copied());
+impl Project {
+    /// Whether the module file `path` names a framework or imports (at any depth) a first-party
+    /// module that does. The whole import graph below `path` is searched, so the answer never
+    /// depends on which module was asked first: a `true` is memoised for the module asked, a
+    /// `false` for every module the search saw (none of them reaches one either).
+    pub fn deep_learning(&self, path: &Path, mentions: fn(&str) -> bool) -> bool {
+        deep_learning(path, mentions, &self.options)
+    }
+
+    /// Whether the module file `path` imports no first-party module (a config module of
+    /// constants).
+    pub fn is_leaf(&self, path: &Path, mentions: fn(&str) -> bool) -> bool {
+        node(path, mentions, &self.options).is_some_and(|n| n.imports.is_empty())
+    }
+}
+
+fn deep_learning(path: &Path, mentions: fn(&str) -> bool, options: &LoadOptions) -> bool {
+    let known = |p: &Path| memo_get(&REACHES, options, p);
     if let Some(k) = known(path) {
         return k;
     }
@@ -377,7 +434,7 @@ pub fn deep_learning(path: &Path, mentions: fn(&str) -> bool) -> bool {
             Some(false) => continue,
             None => {}
         }
-        let Some(node) = node(&p, mentions) else {
+        let Some(node) = node(&p, mentions, options) else {
             continue;
         };
         if node.mentions {
@@ -393,33 +450,33 @@ pub fn deep_learning(path: &Path, mentions: fn(&str) -> bool) -> bool {
             return false;
         }
     }
-    if let Ok(mut r) = REACHES.lock() {
-        if found {
-            r.insert(path.to_path_buf(), true);
-        } else {
-            for p in seen {
-                r.insert(p, false);
-            }
-        }
+    if found {
+        memo_put(
+            &REACHES,
+            options,
+            std::iter::once((path.to_path_buf(), true)),
+        );
+    } else {
+        memo_put(&REACHES, options, seen.into_iter().map(|p| (p, false)));
     }
     found
 }
 
-/// Whether the module file `path` imports no first-party module (a config module of constants).
-pub fn is_leaf(path: &Path, mentions: fn(&str) -> bool) -> bool {
-    node(path, mentions).is_some_and(|n| n.imports.is_empty())
-}
-
 /// Whether a file that names no framework itself imports a first-party module that reaches one
-/// ([`deep_learning`]): `train.py` doing `from models import build_model`. Reads import lines as
-/// text; nothing is parsed. `mentions` is the framework test the file failed.
-pub fn imports_deep_learning(file: &Path, text: &str, mentions: fn(&str) -> bool) -> bool {
+/// ([`Project::deep_learning`]): `train.py` doing `from models import build_model`. Reads import
+/// lines as text; nothing is parsed. `mentions` is the framework test the file failed.
+pub fn imports_deep_learning(
+    file: &Path,
+    text: &str,
+    mentions: fn(&str) -> bool,
+    options: &LoadOptions,
+) -> bool {
     let Some(file) = canonical(file) else {
         return false;
     };
-    resolved_imports(&file, text)
+    resolved_imports(&file, text, options)
         .iter()
-        .any(|m| *m != file && deep_learning(m, mentions))
+        .any(|m| *m != file && deep_learning(m, mentions, options))
 }
 
 /// The modules a file's import statements name, as (dots, dotted name), read line by line:

@@ -114,8 +114,9 @@ impl World {
         let mentions = crate::load::python::mentions_framework;
         if let Found::File(path) = found
             && self.in_imported_module()
-            && !project::deep_learning(path, mentions)
-            && !project::is_leaf(path, mentions)
+            && let Some(project) = &self.project
+            && !project.deep_learning(path, mentions)
+            && !project.is_leaf(path, mentions)
         {
             return None;
         }

@@ -127,6 +127,13 @@ pub(super) struct Library {
     changed: bool,
 }
 
+/// Whether the body of class `d` defines the function `f` (a method, by address).
+fn defines(d: &ClassDef, f: *const FunctionDef) -> bool {
+    d.body
+        .iter()
+        .any(|s| matches!(s, Stmt::FunctionDef(g) if std::ptr::eq(Arc::as_ptr(g), f)))
+}
+
 /// Attributes whose assignment changes weights or flags, not what a module computes.
 fn harmless_attr(name: &str) -> bool {
     matches!(
@@ -473,9 +480,83 @@ impl World {
             return Value::Unknown;
         }
         self.ran.insert(f as *const FunctionDef);
-        let globals = self.instances[i].globals.clone();
+        // A method runs with the globals of the module its class is defined in: a base class
+        // imported from another module reads that module's names, not its subclass's.
+        let globals = self
+            .defining_class(i, f)
+            .and_then(|d| self.home_of(Arc::as_ptr(&d) as *const ()))
+            .unwrap_or_else(|| self.instances[i].globals.clone());
         let mut frame = Frame::new(Env::new());
-        self.call_function(f, args, kwargs, &mut frame, Some(&globals))
+        self.methods.push((i, f as *const FunctionDef));
+        let out = self.call_function(f, args, kwargs, &mut frame, Some(&globals));
+        self.methods.pop();
+        out
+    }
+
+    /// The class of instance `i`'s MRO whose body defines method `f`.
+    fn defining_class(&self, i: usize, f: *const FunctionDef) -> Option<Arc<ClassDef>> {
+        let class = self.instances[i].class.as_ref()?;
+        class.mro.iter().find(|d| defines(d, f)).cloned()
+    }
+
+    /// `super().name(...)` in a method (or `super(Class, self).name(...)`): the method `name` of
+    /// the next class of the instance's MRO after the one whose body holds the running method (or
+    /// after `Class`), run on the same instance. `None` when no class of the file or its imports
+    /// defines it there (`nn.Module.__init__`): the call is read as before, its result unknown.
+    pub(super) fn super_call(
+        &mut self,
+        target: &Expr,
+        name: &str,
+        c: &Call,
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> Option<Value> {
+        let Expr::Call(sup) = target else {
+            return None;
+        };
+        let Expr::Name { id, .. } = &sup.func else {
+            return None;
+        };
+        if id != "super"
+            || frame.locals.contains_key(id)
+            || globals.is_some_and(|g| g.contains_key(id))
+        {
+            return None;
+        }
+        let (i, after) = match sup.args.as_slice() {
+            [] => {
+                let &(i, running) = self.methods.last()?;
+                (i, self.defining_class(i, running)?)
+            }
+            [class, this] => {
+                let Value::Class(class) = self.eval(class, frame, globals).value else {
+                    return None;
+                };
+                let Value::Instance(i) = self.eval(this, frame, globals).value else {
+                    return None;
+                };
+                (i, class.def.clone())
+            }
+            _ => return None,
+        };
+        let mro = &self.instances[i].class.as_ref()?.mro;
+        let start = mro.iter().position(|d| Arc::ptr_eq(d, &after))? + 1;
+        let f = mro[start..].iter().find_map(|d| {
+            d.body.iter().find_map(|s| match s {
+                Stmt::FunctionDef(f) if f.name == name => Some(f.clone()),
+                _ => None,
+            })
+        })?;
+        let (args, _) = self.eval_spread(&c.args, frame, globals);
+        // Keywords nnlint cannot list (`**kwargs` of an unknown dict): the parameters take their
+        // defaults, as when a class is called.
+        let kwargs = self.kwargs(c, frame, globals).unwrap_or_default();
+        let mut all = vec![SValue {
+            value: Value::Instance(i),
+            span: c.span,
+        }];
+        all.extend(args);
+        Some(self.run_method(i, &f, &all, &kwargs))
     }
 
     /// `self.fc2 = nn.Linear(...)`: the layer is named `fc2` (the items of an `nn.Sequential`
@@ -1505,10 +1586,13 @@ impl World {
     /// (and a Lightning module's steps run), so a file that only defines a model is still read;
     /// then each input made for a model gets the shape its first layer states.
     pub(super) fn finish_torch(&mut self, globals: &Env) {
+        // A base class is built with each instance of a subclass (`Net(Base)` instantiated,
+        // `Base` not): its methods ran there, on the attributes the subclass set.
         let built: Vec<*const ClassDef> = self
             .instances
             .iter()
-            .filter_map(|i| i.class.as_ref().map(|c| Arc::as_ptr(&c.def)))
+            .filter_map(|i| i.class.as_ref())
+            .flat_map(|c| c.mro.iter().map(Arc::as_ptr))
             .collect();
         let globals = Rc::new(globals.clone());
         for class in self.torch_classes.clone() {
