@@ -95,11 +95,12 @@
 //! - ONNX operator docs, `Softmax` (axis semantics before and after opset 13)
 //! - Keras `binary_crossentropy` (ε = 1e−7 clipping)
 
-use crate::analysis::{self, keras_bce, num, torch_bce};
+use crate::advice::{self, Advice, FixKind};
+use crate::analysis::{self, num};
 use crate::eval;
 use crate::finding::{At, Check, Label, Severity};
-use crate::fix::{self, Edit, Fix};
-use crate::ir::{Attr, Graph, GraphOutput, Intent, LossKind, OpId, Part, ValueId};
+use crate::fix::Fix;
+use crate::ir::{Attr, Framework, Graph, GraphOutput, Intent, LossKind, OpId, Part, ValueId};
 use crate::ops;
 use crate::rule::{Detection, RuleContext};
 
@@ -122,8 +123,8 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     out
 }
 
-/// `"softmax"` → `"sigmoid"` in the activation's value, where the softmax is an output trained with
-/// a Keras binary cross-entropy on probabilities and nothing but that loss is said about it.
+/// The softmax becomes a sigmoid, where it is an output trained with a binary cross-entropy on
+/// probabilities and nothing but that loss is said about it (the edit: [`FixKind::SigmoidForSoftmax`]).
 pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
     let model = ctx.model;
     let graph = &model.graph;
@@ -139,78 +140,15 @@ pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
         .filter(|(_, i)| *i == output)
         .map(|(l, _)| l)
         .collect();
+    // One framework's binary cross-entropy of probabilities: the fix is written in its API.
+    let framework = losses.first()?.framework;
     let binary = |l: &&crate::ir::LossSpec| {
-        l.kind == LossKind::BinaryCrossentropy && !l.from_logits && !l.is_torch()
+        l.kind == LossKind::BinaryCrossentropy && !l.from_logits && l.framework == framework
     };
-    let torch_binary = |l: &&crate::ir::LossSpec| {
-        l.kind == LossKind::BinaryCrossentropy && !l.from_logits && l.is_torch()
-    };
-    if !losses.is_empty() && losses.iter().all(torch_binary) {
-        return torch_sigmoid(ctx, op);
-    }
-    if losses.is_empty() || !losses.iter().all(binary) {
+    if !losses.iter().all(binary) {
         return None;
     }
-    let span = *op.origin.spans.get(&Part::Activation)?;
-    let text = fix::span_text(model, span)?;
-    let at = text.rfind("softmax")?;
-    // The value ends the span (quotes aside): not `'softmax' if wide else 'relu'`.
-    if !text[at + "softmax".len()..]
-        .chars()
-        .all(|c| matches!(c, '"' | '\'' | '\\'))
-    {
-        return None;
-    }
-    let value = crate::ir::Span {
-        offset: span.offset + at,
-        len: "softmax".len(),
-    };
-    Some(Fix::safe(
-        "use a sigmoid: replace `softmax` with `sigmoid` in the activation",
-        vec![Edit::replace(value, "sigmoid")],
-    ))
-}
-
-/// PyTorch, trained with `nn.BCELoss` / `F.binary_cross_entropy` (probabilities): the softmax
-/// becomes a sigmoid, so the output stays a probability for the loss and for whatever reads it
-/// (`nn.Softmax(dim=1)` → `nn.Sigmoid()`, `torch.softmax(h, dim=1)` → `torch.sigmoid(h)`).
-fn torch_sigmoid(ctx: &RuleContext, op: &crate::ir::Op) -> Option<Fix> {
-    let model = ctx.model;
-    let entry = *op.origin.spans.get(&Part::Entry)?;
-    let name = *op.origin.spans.get(&Part::Class)?;
-    let written = fix::span_text(model, name)?;
-    let message = "use a sigmoid: `BCELoss` takes one probability per example";
-    if let Some(prefix) = written.strip_suffix("Softmax") {
-        // The module, given only its axis: `nn.Softmax(dim=1)`.
-        let call = fix::span_text(model, entry)?;
-        let args = call.strip_prefix(written)?.trim();
-        let axis = args.strip_prefix('(')?.strip_suffix(')')?.trim();
-        let axis = axis
-            .strip_prefix("dim")
-            .map_or(axis, |v| v.trim_start().trim_start_matches('=').trim());
-        let number = axis.strip_prefix('-').unwrap_or(axis);
-        if !["nn.", "torch.nn."].contains(&prefix)
-            || number.is_empty()
-            || !number.chars().all(|c| c.is_ascii_digit())
-        {
-            return None;
-        }
-        return Some(Fix::safe(
-            message,
-            vec![Edit::replace(entry, format!("{prefix}Sigmoid()"))],
-        ));
-    }
-    if written != "torch.softmax" {
-        return None;
-    }
-    let edits = fix::unwrap_call(model, entry, name)?;
-    Some(Fix::safe(
-        message,
-        vec![
-            Edit::replace(edits[0].span, "torch.sigmoid("),
-            Edit::replace(edits[1].span, ")"),
-        ],
-    ))
+    advice::fix(model, FixKind::SigmoidForSoftmax { softmax: op }, framework)
 }
 
 /// A one-unit output that a graph simplifier (onnxsim) computed from the logits' *shape* alone:
@@ -290,17 +228,16 @@ fn folded_finding(ctx: &RuleContext, out: ValueId, fill_op: OpId, shape_of: Valu
     let graph = &ctx.model.graph;
     let out_name = &graph.value(out).name;
     let logits = &graph.value(shape_of).name;
-    let negative_cost = keras_bce(0.0, 1.0) as f64;
+    // A simplified graph says nothing of its loss.
+    let framework = Framework::Unknown;
+    let negative_cost = framework.bce(0.0, 1.0) as f64;
     Detection {
         message: format!(
             "output `{out_name}` is a constant 1.0 whatever the input: {} fills the shape of `{logits}` \
              with 1.0, the folded form of a softmax over a single unit",
             analysis::describe_op(graph.op(fill_op))
         ),
-        help: "fix the model before simplifying it: a one-unit sigmoid (`nn.Linear(h, 1)` + \
-               `torch.sigmoid`, `Dense(1, activation=\"sigmoid\")`) or a two-unit softmax; the \
-               simplifier folded the softmax because its output never depends on the input"
-            .into(),
+        help: Advice::FoldedSoftmaxHelp.say(framework),
         symptom: format!(
             "every prediction is 1.0 whatever the input: a 0.5 threshold calls everything positive, and \
              trained with binary cross-entropy the accuracy equals the share of positive labels while \
@@ -312,7 +249,7 @@ fn folded_finding(ctx: &RuleContext, out: ValueId, fill_op: OpId, shape_of: Valu
             text: format!("1.0 of the shape of `{logits}`"),
         }],
         node_path: graph.op(fill_op).origin.path.clone(),
-        check: numerical_check(ctx, out, false, negative_cost, false),
+        check: numerical_check(ctx, out, false, framework),
     }
 }
 
@@ -359,57 +296,28 @@ fn finding(ctx: &RuleContext, id: OpId, log: bool, axis: &analysis::SoftmaxAxis)
         });
     }
 
-    let torch = bce.is_some_and(|l| l.is_torch());
-    let negative_cost = if torch {
-        torch_bce(0.0, 1.0) as f64
+    let framework = bce.map_or(Framework::Unknown, |l| l.framework);
+    let check = numerical_check(ctx, out, log, framework);
+    let symptom = if log {
+        "every output is 0.0 (log 1): a negative log-likelihood loss is 0 for every example and no \
+         gradient reaches the layers below, so nothing learns"
+            .to_string()
     } else {
-        keras_bce(0.0, 1.0) as f64
-    };
-    let check = numerical_check(ctx, out, log, negative_cost, torch);
-    let symptom = match (bce, log) {
-        (Some(_), false) if torch => format!(
-            "every prediction is 1.0: accuracy equals the share of positive labels (≈0.50 on balanced \
-             data) in every epoch, and `BCELoss` sits at {:.0} × the share of negative labels (PyTorch \
-             clamps each log at −100; ≈{:.0} at 50 %), with no gradient reaching the layers below",
-            negative_cost,
-            negative_cost / 2.0
-        ),
-        (_, true) => "every output is 0.0 (log 1): a negative log-likelihood loss is 0 for every \
-             example and no gradient reaches the layers below, so nothing learns"
-            .to_string(),
-        (Some(_), false) => format!(
-            "every prediction is 1.0: accuracy equals the share of positive labels (≈0.50 on balanced \
-             data) in every epoch, and binary cross-entropy sits at ≈{:.2} × the share of negative labels \
-             (≈{:.2} at 50 %) on JAX/torch; Keras on TensorFlow computes the loss from the pre-softmax \
-             logit, so there the loss moves while accuracy stays at the positive share",
-            negative_cost,
-            negative_cost / 2.0
-        ),
-        (None, false) => format!(
-            "every prediction is 1.0 whatever the input, and no gradient flows back through the \
-             softmax; trained with binary cross-entropy, accuracy equals the share of positive labels \
-             (≈0.50 on balanced data) and the loss sits at ≈{:.2} × the share of negative labels (Keras, \
-             float32; −log 1e−7 ≈ 16.12 in exact arithmetic)",
-            negative_cost
-        ),
+        Advice::OneUnitSoftmaxSymptom {
+            trained: bce.is_some(),
+        }
+        .say(framework)
     };
     Detection {
         message: format!(
             "{kind} over a single unit always outputs {constant}: {what} produces `{out_name}`"
         ),
-        help: if torch && !log {
-            "drop the softmax after the one-output layer, return the logit and train with \
-             `nn.BCEWithLogitsLoss`; apply `torch.sigmoid` where a probability is needed"
-                .into()
-        } else if log {
+        help: if log {
             "use one unit with a sigmoid and binary cross-entropy (or a log-sigmoid), or give the \
              log-softmax at least two classes"
                 .into()
         } else {
-            "use `Dense(1, activation=\"sigmoid\")` with binary cross-entropy, or `Dense(2, \
-             activation=\"softmax\")` with (sparse) categorical cross-entropy; in PyTorch drop the \
-             softmax and train with BCEWithLogitsLoss"
-                .into()
+            Advice::OneUnitSoftmaxHelp.say(framework)
         },
         symptom,
         labels,
@@ -422,8 +330,7 @@ fn numerical_check(
     ctx: &RuleContext,
     out: crate::ir::ValueId,
     log: bool,
-    negative_cost: f64,
-    torch: bool,
+    framework: Framework,
 ) -> Check {
     ctx.check_probed(out, |probed| {
         let expected: f64 = if log { 0.0 } else { 1.0 };
@@ -453,12 +360,8 @@ fn numerical_check(
             ("max |d output / d logit|".to_string(), max_grad),
         ];
         if !log {
-            let which = if torch {
-                "PyTorch BCELoss, logs clamped at −100"
-            } else {
-                "Keras, float32"
-            };
-            numbers.push((format!("binary cross-entropy per negative label ({which})"), negative_cost));
+            let negative_cost = framework.bce(0.0, 1.0) as f64;
+            numbers.push((Advice::CertainMissCostName.say(framework), negative_cost));
             numbers.push(("predicted accuracy at 50 % positives".into(), 0.5));
         }
         Check::Confirmed {

@@ -44,9 +44,10 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::analysis::{self, keras_cce, num};
+use crate::advice::Advice;
+use crate::analysis::{self, num, renormalised_cce};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{LossKind, LossSpec, OpId, Part, ValueId};
+use crate::ir::{Framework, LossKind, LossSpec, OpId, Part, ValueId};
 use crate::ops::Act;
 use crate::rule::{Detection, RuleContext};
 
@@ -101,31 +102,27 @@ fn finding(
             loss.written,
             graph.value(value).name
         ),
-        help: if kind == "sigmoid" {
-            "use binary_crossentropy (or MSE for reconstructions); for one class out of K use a softmax".into()
-        } else {
-            "use a softmax output for one class out of K, or a loss that fits independent outputs (binary_crossentropy, MSE)".into()
-        },
-        symptom: "the loss cannot see the outputs' scale (Keras renormalises each row), so reconstructions come out \
-                  washed out and multi-label scores cannot be thresholded; without renormalisation, predicting 1 \
-                  everywhere would score a perfect 0"
-            .into(),
+        help: Advice::IndependentOutputsHelp {
+            sigmoid: kind == "sigmoid",
+        }
+        .say(loss.framework),
+        symptom: Advice::IndependentOutputsSymptom.say(loss.framework),
         labels,
         node_path: op.origin.path.clone(),
-        check: numerical_check(ctx, value),
+        check: numerical_check(ctx, value, loss.framework),
     }
 }
 
 /// Shows, on probed outputs with seeded targets, that the raw loss prefers the all-ones prediction
 /// to a perfect one and that Keras's loss cannot tell ŷ from 0.5·ŷ.
-fn numerical_check(ctx: &RuleContext, value: ValueId) -> Check {
+fn numerical_check(ctx: &RuleContext, value: ValueId, framework: Framework) -> Check {
     ctx.check_probed(value, |probed| {
         let width = probed.shape.last().copied().unwrap_or(1).max(1);
         let mut rng = ChaCha8Rng::seed_from_u64(ctx.probe.seed ^ 0x4e4e_4c30_3032);
         let raw = |y: &[f32], p: &[f32]| -> f32 {
             y.iter().zip(p).map(|(&y, &p)| -y * p.clamp(1e-7, 1.0).ln()).sum()
         };
-        let (mut raw_perfect, mut raw_ones, mut keras_gap, mut rows) = (0.0f64, 0.0f64, 0.0f32, 0usize);
+        let (mut raw_perfect, mut raw_ones, mut renormalised_gap, mut rows) = (0.0f64, 0.0f64, 0.0f32, 0usize);
         for row in probed.values.chunks(width) {
             let pred: Vec<f32> = row.iter().map(|&v| v as f32).collect();
             // Targets in [0, 1] like pixels or multi-hot labels; the perfect prediction is the target.
@@ -134,13 +131,13 @@ fn numerical_check(ctx: &RuleContext, value: ValueId) -> Check {
             raw_ones += raw(&target, &vec![1.0; width]) as f64;
             if pred.iter().sum::<f32>() > 0.0 {
                 let halved: Vec<f32> = pred.iter().map(|v| v * 0.5).collect();
-                keras_gap = keras_gap.max((keras_cce(&target, &pred) - keras_cce(&target, &halved)).abs());
+                renormalised_gap = renormalised_gap.max((renormalised_cce(&target, &pred) - renormalised_cce(&target, &halved)).abs());
             }
             rows += 1;
         }
         let n = rows.max(1) as f64;
         let (raw_perfect, raw_ones) = (raw_perfect / n, raw_ones / n);
-        if raw_ones >= raw_perfect || keras_gap > 1e-4 {
+        if raw_ones >= raw_perfect || renormalised_gap > 1e-4 {
             return Check::Unconfirmed {
                 reason: "the probes did not show the scale blindness (outputs may be degenerate)".into(),
             };
@@ -148,18 +145,19 @@ fn numerical_check(ctx: &RuleContext, value: ValueId) -> Check {
         Check::Confirmed {
             summary: format!(
                 "on {rows} seeded rows of targets in [0, 1]: raw −Σ y·log ŷ is {} for a perfect reconstruction but {} for \
-                 predicting 1 everywhere; Keras's renormalised loss on the probed outputs ({}) changes by at most {} when \
+                 predicting 1 everywhere; {} on the probed outputs ({}) changes by at most {} when \
                  they are halved",
                 num(raw_perfect),
                 num(raw_ones),
+                Advice::RenormalisedLossName.say(framework),
                 probed.weights,
-                num(keras_gap as f64)
+                num(renormalised_gap as f64)
             ),
             numbers: vec![
                 ("rows".into(), rows as f64),
                 ("raw loss, perfect prediction".into(), raw_perfect),
                 ("raw loss, all ones".into(), raw_ones),
-                ("max |keras loss(ŷ) - keras loss(0.5·ŷ)|".into(), keras_gap as f64),
+                (Advice::RenormalisedGapName.say(framework), renormalised_gap as f64),
             ],
         }
     })

@@ -58,6 +58,7 @@
 //! ## References
 //! - ONNX operator docs, `Softmax` (axis semantics before and after opset 13)
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Dim, Intent, IntentSource, OpId, Part, ValueId};
@@ -132,16 +133,11 @@ fn wrong_axis(ctx: &RuleContext, id: OpId) -> Option<Detection> {
         message: format!(
             "softmax over the wrong axis: {what} does not normalise over the classes ({reason})"
         ),
-        help: if class_axis + 1 == shape.len() {
-            format!(
-                "normalise over the class axis {class_axis}, the last one: `Softmax(axis=-1)` in Keras, `dim=-1` in \
-                 torch (before opset 13, move the classes last first)"
-            )
-        } else {
-            format!(
-                "normalise over the class axis {class_axis} (`dim={class_axis}` in torch; opset 13+ `axis={class_axis}`)"
-            )
-        },
+        help: Advice::SoftmaxAxisHelp {
+            class_axis,
+            last: class_axis + 1 == shape.len(),
+        }
+        .say(ctx.model.framework),
         symptom: "per example, the class probabilities do not sum to 1; arg-max, thresholds and \
                   calibration are meaningless and predictions depend on tensor layout or batch size"
             .into(),

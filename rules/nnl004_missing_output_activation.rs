@@ -86,11 +86,14 @@
 //! ## References
 //! - Keras losses, `from_logits`; `tf.nn.sigmoid_cross_entropy_with_logits`
 
-use crate::analysis::{self, KERAS_EPSILON, num};
+use crate::advice::{self, Advice, FixKind};
+use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
-use crate::fix::{self, Edit, Fix};
+use crate::fix::Fix;
 use crate::intent;
-use crate::ir::{Intent, IntentSource, LossKind, LossSpec, Part, ValueId};
+use crate::ir::{
+    CLIP_EPSILON, Framework, Intent, IntentSource, LossKind, LossSpec, Part, TrainingSpec, ValueId,
+};
 use crate::ops;
 use crate::rule::{Detection, RuleContext};
 
@@ -180,8 +183,8 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     out
 }
 
-/// A probability loss on logits: `from_logits` flipped where it is written, else the output layer
-/// given its activation (Keras), or the loss renamed to its logits form (PyTorch).
+/// A probability loss on logits: the loss told to take logits, else the output layer given its
+/// activation (the edits, in the loss's framework: [`FixKind::LogitsForProbabilityLoss`]).
 pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
     let model = ctx.model;
     let graph = &model.graph;
@@ -194,99 +197,15 @@ pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
             d.message.starts_with(&format!("`{}` ", l.written))
                 && node_path(ctx, graph.outputs[*i].value) == d.node_path
         })?;
-    let value = graph.outputs[index].value;
-    if loss.is_torch() {
-        let span = loss.span?;
-        let written = fix::span_text(model, span)?;
-        let (old, new) = [
-            ("BCELoss", "BCEWithLogitsLoss"),
-            ("binary_cross_entropy", "binary_cross_entropy_with_logits"),
-        ]
-        .into_iter()
-        .find(|(old, _)| written.ends_with(old))?;
-        let at = span.offset + written.len() - old.len();
-        return Some(Fix::unsafe_(
-            format!("replace `{old}` with `{new}`, which applies the sigmoid to the logits itself"),
-            vec![Edit::replace(
-                crate::ir::Span {
-                    offset: at,
-                    len: old.len(),
-                },
-                new,
-            )],
-        ));
-    }
-    if let Some(span) = loss.from_logits_span {
-        let text = fix::span_text(model, span)?.trim_end();
-        let word = ["False", "false"].into_iter().find(|w| text.ends_with(w))?;
-        let new = if word == "False" { "True" } else { "true" };
-        return Some(Fix::safe(
-            format!("set `from_logits={new}`: the output is logits"),
-            vec![Edit::replace(
-                crate::ir::Span {
-                    offset: span.offset + text.len() - word.len(),
-                    len: word.len(),
-                },
-                new,
-            )],
-        ));
-    }
-    let activation = match loss.kind {
-        LossKind::BinaryCrossentropy => "sigmoid",
-        LossKind::CategoricalCrossentropy | LossKind::SparseCategoricalCrossentropy => "softmax",
-        _ => return None,
-    };
-    let producer = graph.op(graph.value(value).producer?);
-    let message = format!(
-        "add `activation=\"{activation}\"` to the output layer (it then returns probabilities)"
-    );
-    let written = |p: &Part| {
-        let span = *producer.origin.spans.get(p)?;
-        Some((span, fix::span_text(model, span)?))
-    };
-    if let Some((span, text)) = written(&Part::Activation).filter(|(_, t)| t.contains("linear")) {
-        let at = text.rfind("linear")?;
-        if !text[at + "linear".len()..]
-            .chars()
-            .all(|c| matches!(c, '"' | '\''))
-        {
-            return None;
-        }
-        return Some(Fix::unsafe_(
-            message,
-            vec![Edit::replace(
-                crate::ir::Span {
-                    offset: span.offset + at,
-                    len: "linear".len(),
-                },
-                activation,
-            )],
-        ));
-    }
-    // Python `Dense(1)` with no activation written: add it before the closing parenthesis.
-    let entry = *producer.origin.spans.get(&Part::Entry)?;
-    let call = fix::span_text(model, entry)?;
-    let class = fix::span_text(model, *producer.origin.spans.get(&Part::Class)?)?;
-    if activation != "sigmoid"
-        || !class.ends_with("Dense")
-        || !call.ends_with(')')
-        || call.contains("activation")
-        || call.contains('\n')
-        || call.contains("**")
-    {
-        return None;
-    }
-    let close = entry.offset + entry.len - 1;
-    Some(Fix::unsafe_(
-        message,
-        vec![Edit::replace(
-            crate::ir::Span {
-                offset: close,
-                len: 0,
-            },
-            format!(", activation=\"{activation}\""),
-        )],
-    ))
+    let output = graph
+        .value(graph.outputs[index].value)
+        .producer
+        .map(|p| graph.op(p));
+    advice::fix(
+        model,
+        FixKind::LogitsForProbabilityLoss { loss, output },
+        loss.framework,
+    )
 }
 
 fn out_label(ctx: &RuleContext, value: ValueId, text: String) -> Option<Label> {
@@ -313,7 +232,7 @@ fn probability_loss_on_logits(ctx: &RuleContext, loss: &LossSpec, value: ValueId
     if let Some(span) = loss.span {
         labels.push(Label {
             at: At::Span(span),
-            text: "expects probabilities (from_logits=False)".into(),
+            text: Advice::ExpectsProbabilitiesLabel.say(loss.framework),
         });
     }
     Detection {
@@ -321,22 +240,14 @@ fn probability_loss_on_logits(ctx: &RuleContext, loss: &LossSpec, value: ValueId
             "`{}` expects probabilities but `{name}` has no final activation",
             loss.written
         ),
-        help: if loss.is_torch() {
-            format!(
-                "return the logit and train with `nn.BCEWithLogitsLoss` (stable, and it applies the sigmoid itself), or end `forward` in `torch.sigmoid` if `{}` must stay",
-                loss.written
-            )
-        } else {
-            "set from_logits=True on the loss (and apply the sigmoid/softmax at inference), or add the activation to the output layer".into()
-        },
-        symptom: if loss.is_torch() {
-            "PyTorch stops with `RuntimeError: all elements of input should be between 0 and 1` as soon as a logit leaves [0, 1]; where inputs are clamped to make it run, those logits get no gradient and the loss stalls".into()
-        } else {
-            "logits outside [1e-7, 1-1e-7] are clipped and get no gradient: the loss stalls and accuracy barely moves".into()
-        },
+        help: Advice::ProbabilityLossOnLogitsHelp {
+            loss: &loss.written,
+        }
+        .say(loss.framework),
+        symptom: Advice::ProbabilityLossOnLogitsSymptom.say(loss.framework),
         labels,
         node_path: node_path(ctx, value),
-        check: outside_check(ctx, value, Bound::KerasClip),
+        check: outside_check(ctx, value, Bound::Clipped),
     }
 }
 
@@ -367,11 +278,14 @@ fn missing_activation(
             "`{name}` {why} but outputs raw logits{}",
             if logits_loss { " (the model was trained with a logits loss, so the activation lived only in the loss)" } else { "" }
         ),
-        help: if analysis::trained_with_torch(ctx.model) {
-            "apply the activation before thresholding: `torch.sigmoid(model(x)) > 0.5` (or compare the logit with 0)".into()
-        } else {
-            "add the sigmoid (or softmax) to the inference output, or rename/declare the output as logits and apply the activation downstream".into()
-        },
+        // Words for the training that left the activation in the loss (an exported graph's
+        // producer does not count here).
+        help: Advice::MissingActivationHelp.say(
+            ctx.model
+                .training
+                .as_ref()
+                .map_or(Framework::Unknown, TrainingSpec::framework),
+        ),
         symptom: "scores and masks outside [0, 1]; a 0.5 threshold on logits selects the wrong examples or pixels".into(),
         labels,
         node_path: node_path(ctx, value),
@@ -383,7 +297,7 @@ fn missing_activation(
 #[derive(Clone, Copy)]
 enum Bound {
     /// The open interval (ε, 1−ε) Keras clips probabilities to before the log.
-    KerasClip,
+    Clipped,
     /// [0, 1], where probabilities and masks live.
     Unit,
 }
@@ -391,9 +305,9 @@ enum Bound {
 /// The share of probed outputs outside `bound`; unconfirmed when there are none.
 fn outside_check(ctx: &RuleContext, value: ValueId, bound: Bound) -> Check {
     ctx.check_probed(value, |probed| {
-        let eps = KERAS_EPSILON as f64;
+        let eps = CLIP_EPSILON as f64;
         let outside = |v: f64| match bound {
-            Bound::KerasClip => v <= eps || v >= 1.0 - eps,
+            Bound::Clipped => v <= eps || v >= 1.0 - eps,
             Bound::Unit => !(0.0..=1.0).contains(&v),
         };
         let share = probed.values.iter().filter(|&&v| outside(v)).count() as f64
@@ -405,7 +319,7 @@ fn outside_check(ctx: &RuleContext, value: ValueId, bound: Bound) -> Check {
             .copied()
             .fold(f64::NEG_INFINITY, f64::max);
         let (interval, effect) = match bound {
-            Bound::KerasClip => (
+            Bound::Clipped => (
                 "(ε, 1−ε)",
                 "fall outside (ε, 1−ε) and are clipped by the loss, so their gradient is 0"
                     .to_string(),
@@ -429,7 +343,7 @@ fn outside_check(ctx: &RuleContext, value: ValueId, bound: Bound) -> Check {
         }
         let mut numbers = vec![("probe rows".to_string(), probed.rows as f64)];
         match bound {
-            Bound::KerasClip => numbers.push(("share clipped to ε or 1−ε".into(), share)),
+            Bound::Clipped => numbers.push(("share clipped to ε or 1−ε".into(), share)),
             Bound::Unit => numbers.extend([
                 ("share outside [0, 1]".to_string(), share),
                 ("min".to_string(), min),

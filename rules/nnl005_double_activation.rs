@@ -90,6 +90,7 @@
 //! - Keras losses, `from_logits`
 //! - max softmax over K inputs in [0, 1]: e¹ / (e¹ + (K − 1)·e⁰)
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::fix::{self, Edit, Fix};
@@ -141,8 +142,9 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
     out
 }
 
-/// A logits loss on an activated output: `from_logits=False` for a Keras loss (safe), or, for a
-/// PyTorch loss, the final activation dropped (unsafe). Stacked activations get no fix.
+/// A logits loss on an activated output: the loss's logits flag turned off where its framework has
+/// one (safe), else the final activation dropped (unsafe; safe when it is written inside the loss
+/// call). Stacked activations get no fix.
 pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
     let model = ctx.model;
     let graph = &model.graph;
@@ -161,11 +163,11 @@ pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
             && At::op_key(graph, id, Part::Activation) == primary
             && d.node_path == op.origin.path
     })?;
-    // A Keras loss that says `from_logits=True`: set it to False. A PyTorch loss, or a TF1
-    // `*_with_logits` function (`logits=p`: logits by name, no flag to change): drop the activation.
+    // A loss that says it takes logits by a flag: turn it off. A loss that takes logits by its name
+    // (or a TF1 `*_with_logits` function, `logits=p`: no flag to change): drop the activation.
     let flag = loss
         .from_logits_span
-        .filter(|_| loss.from_logits && !loss.is_torch())
+        .filter(|_| loss.from_logits && loss.framework.logits_by_flag())
         .and_then(|span| {
             let text = fix::span_text(model, span)?.trim_end();
             let word = ["True", "true"].into_iter().find(|w| text.ends_with(w))?;
@@ -185,7 +187,7 @@ pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
         let at = span.offset + text.len() - word.len();
         let new = if word == "True" { "False" } else { "false" };
         return Some(Fix::safe(
-            format!("set `from_logits={new}`: the output already applies its activation"),
+            Advice::LogitsFlagOffFix { value: new }.say(loss.framework),
             vec![Edit::replace(
                 crate::ir::Span {
                     offset: at,
@@ -198,8 +200,8 @@ pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
     let op = graph.op(act);
     let entry = *op.origin.spans.get(&Part::Entry)?;
     let name = *op.origin.spans.get(&Part::Class)?;
-    // Only an activation that is its own call (`F.softmax(x, dim=1)`, `nn.Softmax(dim=1)`), never
-    // one written as a layer's argument: the edit removes the whole call.
+    // Only an activation that is its own call, never one written as a layer's argument: the edit
+    // removes the whole call.
     let written = fix::span_text(model, name)?.to_ascii_lowercase();
     if op.origin.spans.get(&Part::Activation) != Some(&name)
         || !(written.ends_with("softmax") || written.ends_with("sigmoid"))
@@ -208,20 +210,10 @@ pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
     }
     let edits = fix::drop_activation(model, entry, name)?;
     let kind = ops::activation(op)?.name().to_lowercase();
-    // Written inline as the loss's own argument (`F.cross_entropy(torch.softmax(z, 1), y)`,
-    // `softmax_cross_entropy_with_logits(logits=tf.nn.softmax(z), ...)`), the activation's result
-    // has no name, so nothing else reads it: dropping it is safe. Anywhere else the model's output
-    // changes from probabilities to logits.
-    let at = model.locate(entry)?;
-    let line = &at.text[at.text[..at.span.offset].rfind('\n').map_or(0, |i| i + 1)..at.span.offset];
-    let before = line.trim_end();
-    let inline = before.ends_with("logits=")
-        || before.strip_suffix('(').is_some_and(|call| {
-            ["cross_entropy", "_with_logits"]
-                .iter()
-                .any(|name| call.trim_end().ends_with(name))
-        });
-    if inline {
+    // Written inline as the loss's own argument, the activation's result has no name, so nothing
+    // else reads it: dropping it is safe. Anywhere else the model's output changes from
+    // probabilities to logits.
+    if fix::is_loss_argument(model, entry)? {
         return Some(Fix::safe(
             format!(
                 "drop the {kind} inside the loss call: `{}` applies it itself",
@@ -303,23 +295,12 @@ fn logits_loss(
             loss.written,
             describe(graph, act)
         ),
-        help: if loss.is_torch() {
-            format!(
-                "return the logits from `forward` (drop the final {kind}): `{}` applies {} itself; apply \
-                 the {kind} only at inference",
-                loss.written,
-                if loss.kind == LossKind::SigmoidCrossEntropyWithLogits {
-                    "the sigmoid"
-                } else {
-                    "log_softmax"
-                }
-            )
-        } else {
-            format!(
-                "drop the final {kind} and keep from_logits=True (apply the {kind} at inference), or keep \
-                 the {kind} and set from_logits=False"
-            )
-        },
+        help: Advice::LogitsLossOnActivationHelp {
+            activation: &kind,
+            loss: &loss.written,
+            sigmoid_loss: loss.kind == LossKind::SigmoidCrossEntropyWithLogits,
+        }
+        .say(loss.framework),
         symptom: flat_symptom(classes),
         labels,
         node_path: graph.op(act).origin.path.clone(),

@@ -61,9 +61,10 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{LossKind, LossSpec, OpId, Part, ValueId};
+use crate::ir::{Framework, LossKind, LossSpec, OpId, Part, ValueId};
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Error;
@@ -167,21 +168,19 @@ fn finding(
         .map_or(out_name.clone(), |o| graph.op(o).origin.path.clone());
     let (message, help, symptom) = match &m {
         Mismatch::CategoricalOnOneUnit => (
-            format!("`{}` on the one-unit output `{out_name}`: the loss is constant and nothing learns", loss.written),
-            if loss.is_torch() {
-                "give the head two units (`nn.Linear(h, 2)`) for CrossEntropyLoss, or keep one unit and train with `nn.BCEWithLogitsLoss`".to_string()
-            } else {
-                "use one sigmoid unit with binary_crossentropy, or K ≥ 2 softmax units with (sparse) categorical cross-entropy".to_string()
-            },
-            if loss.is_torch() {
-                "the loss is exactly 0 for target 0 and nothing learns; a target of 1 stops training with `IndexError: Target 1 is out of bounds`".to_string()
-            } else {
-                "the loss shows 0.0000 (1.2e-7, the clipping floor) from the first step and the weights never change".to_string()
-            },
+            format!(
+                "`{}` on the one-unit output `{out_name}`: the loss is constant and nothing learns",
+                loss.written
+            ),
+            Advice::CategoricalOnOneUnitHelp.say(loss.framework),
+            Advice::CategoricalOnOneUnitSymptom.say(loss.framework),
         ),
         Mismatch::BinaryOnSoftmax(k) => (
-            format!("`{}` on a softmax over {k} classes (`{out_name}`): each class is scored as an independent yes/no", loss.written),
-            "use categorical_crossentropy (one-hot labels) or sparse_categorical_crossentropy (integer labels) with a softmax".to_string(),
+            format!(
+                "`{}` on a softmax over {k} classes (`{out_name}`): each class is scored as an independent yes/no",
+                loss.written
+            ),
+            Advice::BinaryOnSoftmaxHelp.say(loss.framework),
             format!(
                 "\"accuracy\" becomes binary accuracy and reads {} for a model that predicts 0 everywhere; real top-1 accuracy stays near {}",
                 num((*k as f64 - 1.0) / *k as f64),
@@ -189,9 +188,12 @@ fn finding(
             ),
         ),
         Mismatch::SparseOnSigmoids(k) => (
-            format!("`{}` on {k} independent sigmoids (`{out_name}`): the loss needs one distribution over the classes", loss.written),
-            "use a softmax with sparse_categorical_crossentropy, or binary_crossentropy for multi-label sigmoids".to_string(),
-            "the loss only sees the sigmoids' ratios (Keras renormalises them), so their scale is never trained and they are not probabilities".to_string(),
+            format!(
+                "`{}` on {k} independent sigmoids (`{out_name}`): the loss needs one distribution over the classes",
+                loss.written
+            ),
+            Advice::SparseOnSigmoidsHelp.say(loss.framework),
+            Advice::SparseOnSigmoidsSymptom.say(loss.framework),
         ),
     };
     Detection {
@@ -200,11 +202,11 @@ fn finding(
         symptom,
         labels,
         node_path,
-        check: numerical_check(ctx, value, &m),
+        check: numerical_check(ctx, value, &m, loss.framework),
     }
 }
 
-fn numerical_check(ctx: &RuleContext, value: ValueId, m: &Mismatch) -> Check {
+fn numerical_check(ctx: &RuleContext, value: ValueId, m: &Mismatch, framework: Framework) -> Check {
     let mut rng = ChaCha8Rng::seed_from_u64(ctx.probe.seed ^ 0x4e4e_4c30_3037);
     match m {
         Mismatch::BinaryOnSoftmax(k) => {
@@ -257,11 +259,11 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, m: &Mismatch) -> Check {
                 for row in &rows {
                     let mut labels = vec![0.0f32; width];
                     labels[rng.random_range(0..width)] = 1.0;
-                    let loss = analysis::keras_cce(&labels, row);
+                    let loss = analysis::renormalised_cce(&labels, row);
                     let halved: Vec<f32> = row.iter().map(|v| v * 0.5).collect();
                     worst = worst.max(loss.abs());
                     least = least.min(loss.abs());
-                    scale_gap = scale_gap.max((loss - analysis::keras_cce(&labels, &halved)).abs());
+                    scale_gap = scale_gap.max((loss - analysis::renormalised_cce(&labels, &halved)).abs());
                 }
                 match m {
                     Mismatch::CategoricalOnOneUnit => {
@@ -270,8 +272,8 @@ fn numerical_check(ctx: &RuleContext, value: ValueId, m: &Mismatch) -> Check {
                         }
                         Check::Confirmed {
                             summary: format!(
-                                "with Keras's categorical cross-entropy on {} seeded probe rows ({}), the loss is the same {} for every row (one unit divided by its own sum is 1, clipped to 1−ε), so its gradient is 0",
-                                probed.rows, probed.weights, num(worst as f64)
+                                "with {} on {} seeded probe rows ({}), the loss is the same {} for every row (one unit divided by its own sum is 1, clipped to 1−ε), so its gradient is 0",
+                                Advice::CategoricalLossName.say(framework), probed.rows, probed.weights, num(worst as f64)
                             ),
                             numbers: vec![("probe rows".into(), probed.rows as f64), ("largest |loss|".into(), worst as f64)],
                         }

@@ -91,6 +91,7 @@
 //! - ONNX operator docs, `LogSoftmax` and `Softmax`
 //! - IEEE 754 binary32: the smallest positive subnormal is 2⁻¹⁴⁹ ≈ 1.4e−45, so exp(x) is 0 for x < −103.97
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::eval::{self, Tensor};
 use crate::finding::{At, Check, Label, Severity};
@@ -141,16 +142,8 @@ pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
     {
         return None;
     }
-    const LOGS: &[&str] = &[
-        "torch.log",
-        "tf.log",
-        "tf.math.log",
-        "tf.compat.v1.log",
-        "keras.ops.log",
-        "ops.log",
-    ];
     let log_text = fix::span_text(model, log_name)?;
-    if !LOGS.contains(&log_text) {
+    if !fix::LOG_CALLS.contains(&log_text) {
         return None;
     }
     let name = fix::span_text(model, act_name)?;
@@ -182,15 +175,7 @@ fn finding(ctx: &RuleContext, log_id: OpId, act_id: OpId) -> Detection {
             analysis::describe_op(log),
             analysis::describe_op(act)
         ),
-        help: if softmax {
-            "replace Log(Softmax(x)) with LogSoftmax(x) (torch.log_softmax, tf.nn.log_softmax), or \
-             pass the logits to a cross-entropy loss that takes logits"
-                .into()
-        } else {
-            "replace Log(Sigmoid(x)) with log-sigmoid (F.logsigmoid, tf.math.log_sigmoid), or pass the \
-             logits to a loss with from_logits=True"
-                .into()
-        },
+        help: Advice::LogOfActivationHelp { softmax }.say(model.framework),
         symptom:
             "once the model grows confident the loss jumps to inf or nan and training diverges; \
                   log-probabilities of unlikely classes come out as -inf"

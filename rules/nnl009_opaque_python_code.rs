@@ -50,8 +50,9 @@
 //! - Python `marshal` module docs (the format is version-specific and not secure against
 //!   malicious data)
 
+use crate::advice::Advice;
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{OpId, Part};
+use crate::ir::{Framework, OpId, Part};
 use crate::rule::{Detection, RuleContext};
 
 pub const SEVERITY: Severity = Severity::Warning;
@@ -73,7 +74,7 @@ fn finding(ctx: &RuleContext, id: OpId) -> Detection {
     let code = op.attr_str("code");
     let function = op.attr_str("function");
     let (check, decoded) = match (code, function) {
-        (Some(code), _) => bytecode_check(code),
+        (Some(code), _) => bytecode_check(code, ctx.model.framework),
         (None, Some(f)) => (
             Check::Unconfirmed {
                 reason: format!(
@@ -122,10 +123,7 @@ fn finding(ctx: &RuleContext, id: OpId) -> Detection {
                ships in your package, and load models you did not write with `safe_mode=True`"
                 .into(),
         symptom: if code.is_some() {
-            "Keras 3 refuses to load the model unless `safe_mode=False`, which (like Keras 2) runs the \
-             code in the file; under another Python version loading fails with `bad marshal data`; \
-             rules see nothing of what the lambda computes"
-                .into()
+            Advice::LambdaBytecodeSymptom.say(ctx.model.framework)
         } else {
             "loading fails unless the named function is importable (custom_objects); rules see nothing \
              of what it computes"
@@ -139,14 +137,11 @@ fn finding(ctx: &RuleContext, id: OpId) -> Detection {
 
 /// "Confirmed" here means: the payload base64-decodes to a marshalled Python code object (marshal
 /// type tag `c`, possibly with the 0x80 reference flag). Nothing else is decoded and nothing is run.
-fn bytecode_check(code: &str) -> (Check, Option<usize>) {
+fn bytecode_check(code: &str, framework: Framework) -> (Check, Option<usize>) {
     let Some(bytes) = base64_decode(code) else {
         return (
             Check::Unconfirmed {
-                reason:
-                    "the payload is not valid base64, so it is not bytecode Keras could load; the \
-                         layer is still opaque"
-                        .into(),
+                reason: Advice::NotBytecodeReason.say(framework),
             },
             None,
         );

@@ -63,6 +63,7 @@
 
 use std::collections::HashSet;
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::eval::{self, Tensor};
 use crate::finding::{At, Check, Label, Severity};
@@ -220,8 +221,8 @@ fn stacked_pair(
             if hidden < first_layer.inputs.min(second_layer.units) {
                 return None;
             }
-            let keras = op.origin.layer.is_some();
-            if keras && parent(&op.origin.path) != parent(&graph.op(second).origin.path) {
+            let in_layers = op.origin.layer.is_some();
+            if in_layers && parent(&op.origin.path) != parent(&graph.op(second).origin.path) {
                 return None;
             }
             let out = *graph.op(second).outputs.first()?;
@@ -270,11 +271,12 @@ fn finding(ctx: &RuleContext, pair: &Pair) -> Detection {
             "stacked linear layers: {first_name} ({d_in}→{hidden}) feeds {second_name} \
              ({hidden}→{d_out}) with no activation between them, so the pair is one linear layer"
         ),
-        help: format!(
-            "add the missing activation to the first layer (`Dense({hidden}, activation=\"relu\")`, or \
-             `nn.ReLU()` between the two `nn.Linear`), or drop it: one layer {d_in}→{d_out} \
-             computes the same function"
-        ),
+        help: Advice::StackedLinearHelp {
+            hidden,
+            d_in,
+            d_out,
+        }
+        .say(ctx.model.framework),
         symptom: format!(
             "the model can learn only what one linear layer {d_in}→{d_out} can: it underfits like a \
              linear model, and widening the {hidden}-unit layer changes nothing"
@@ -548,6 +550,7 @@ mod tests {
             source_text: None,
             opset: 13,
             producer: String::new(),
+            framework: Default::default(),
             graph: g,
             training: None,
             metadata: BTreeMap::new(),

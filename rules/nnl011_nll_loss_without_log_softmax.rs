@@ -58,10 +58,11 @@
 //! - PyTorch `torch.nn.NLLLoss`: ℓ = −x[target] (weighted mean over the batch); `CrossEntropyLoss`
 //!   = `log_softmax` + `NLLLoss`
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::fix::{self, Edit, Fix};
-use crate::ir::{LossKind, LossSpec, OpId, Part, ValueId};
+use crate::ir::{Framework, LossKind, LossSpec, OpId, Part, ValueId};
 use crate::ops::{self, Act};
 use crate::rule::{Detection, RuleContext};
 
@@ -142,18 +143,7 @@ pub fn fix(ctx: &RuleContext, d: &Detection) -> Option<Fix> {
     // Logits: the loss becomes the cross-entropy, which applies the log-softmax itself.
     let span = loss.span?;
     let written = fix::span_text(model, span)?;
-    let (old, new) = [
-        ("NLLLoss", "CrossEntropyLoss"),
-        ("nll_loss", "cross_entropy"),
-    ]
-    .into_iter()
-    .find(|(old, _)| written.ends_with(old))?;
-    if !matches!(
-        written.strip_suffix(old)?,
-        "nn." | "torch.nn." | "F." | "torch.nn.functional." | ""
-    ) {
-        return None;
-    }
+    let (old, new) = fix::cross_entropy_for_nll(written)?;
     let at = span.offset + written.len() - old.len();
     Some(Fix::unsafe_(
         format!("replace `{old}` with `{new}`, which applies the log-softmax to the logits itself"),
@@ -198,7 +188,7 @@ fn finding(
     if let Some(span) = loss.span {
         labels.push(Label {
             at: At::Span(span),
-            text: "NLLLoss takes log-probabilities and applies no log itself".into(),
+            text: Advice::NllLossLabel.say(loss.framework),
         });
     }
     let symptom = match input {
@@ -217,17 +207,14 @@ fn finding(
             loss.written
         ),
         help: match input {
-            Input::Probabilities(_) => "replace the softmax with `F.log_softmax(x, dim=1)` (or \
-                 `nn.LogSoftmax(dim=1)`), or return the logits and use `nn.CrossEntropyLoss`"
-                .into(),
-            Input::Logits => "apply `F.log_softmax(logits, dim=1)` before the loss, or use \
-                 `nn.CrossEntropyLoss`, which does it for you"
-                .into(),
-        },
+            Input::Probabilities(_) => Advice::NllOnProbabilitiesHelp,
+            Input::Logits => Advice::NllOnLogitsHelp,
+        }
+        .say(loss.framework),
         symptom,
         labels,
         node_path: graph.op(op).origin.path.clone(),
-        check: numerical_check(ctx, output, input),
+        check: numerical_check(ctx, output, input, loss.framework),
     }
 }
 
@@ -235,24 +222,30 @@ fn finding(
 /// PyTorch computes (−x[target]) and the cross-entropy of the same prediction (−log p[target] for
 /// probabilities, −log_softmax(x)[target] for logits). A real NLL of log-probabilities is never
 /// negative; the check confirms when the probes give a negative loss.
-fn numerical_check(ctx: &RuleContext, output: ValueId, input: Input) -> Check {
+fn numerical_check(
+    ctx: &RuleContext,
+    output: ValueId,
+    input: Input,
+    framework: Framework,
+) -> Check {
+    let nll = Advice::NllLossName.say(framework);
     ctx.check_probed(output, |probed| {
         let width = probed.shape.last().copied().unwrap_or(1).max(1);
-        let mut nll = vec![];
+        let mut nll_losses = vec![];
         let mut ce = vec![];
         for row in probed.values.chunks(width) {
             let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let log_sum = max + row.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
             for &x in row {
-                nll.push(-x);
+                nll_losses.push(-x);
                 ce.push(match input {
                     Input::Probabilities(_) => -x.max(1e-12).ln(),
                     Input::Logits => log_sum - x,
                 });
             }
         }
-        let negative = nll.iter().filter(|&&l| l < 0.0).count();
-        if nll.is_empty() || negative == 0 {
+        let negative = nll_losses.iter().filter(|&&l| l < 0.0).count();
+        if nll_losses.is_empty() || negative == 0 {
             return Check::Unconfirmed {
                 reason: "every probe output was ≤ 0, so the loss happened to look like a negative \
                          log-likelihood on the probes"
@@ -260,10 +253,12 @@ fn numerical_check(ctx: &RuleContext, output: ValueId, input: Input) -> Check {
             };
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        let min = nll.iter().copied().fold(f64::INFINITY, f64::min);
-        let share = negative as f64 / nll.len() as f64;
+        let min = nll_losses.iter().copied().fold(f64::INFINITY, f64::min);
+        let share = negative as f64 / nll_losses.len() as f64;
         let floor = match input {
-            Input::Probabilities(_) => "its floor is −1, reached by any prediction of 1.0".to_string(),
+            Input::Probabilities(_) => {
+                "its floor is −1, reached by any prediction of 1.0".to_string()
+            }
             Input::Logits => format!(
                 "doubling the logits doubles it (to {}): it has no minimum",
                 num(2.0 * min)
@@ -271,22 +266,25 @@ fn numerical_check(ctx: &RuleContext, output: ValueId, input: Input) -> Check {
         };
         Check::Confirmed {
             summary: format!(
-                "on {} seeded probe rows with {}, NLLLoss over every possible target is negative for \
+                "on {} seeded probe rows with {}, {nll} over every possible target is negative for \
                  {:.1} % of them (as low as {}, mean {}), while the cross-entropy of the same \
                  predictions is {} on average; {floor}",
                 probed.rows,
                 probed.weights,
                 share * 100.0,
                 num(min),
-                num(mean(&nll)),
+                num(mean(&nll_losses)),
                 num(mean(&ce)),
             ),
             numbers: vec![
                 ("probe rows".into(), probed.rows as f64),
                 ("share of (row, target) losses below 0".into(), share),
-                ("lowest NLLLoss".into(), min),
-                ("mean NLLLoss over targets".into(), mean(&nll)),
-                ("mean cross-entropy of the same predictions".into(), mean(&ce)),
+                (format!("lowest {nll}"), min),
+                (format!("mean {nll} over targets"), mean(&nll_losses)),
+                (
+                    "mean cross-entropy of the same predictions".into(),
+                    mean(&ce),
+                ),
             ],
         }
     })

@@ -48,6 +48,7 @@
 //!   comparison", Interspeech 2013
 //! - AUTOTRAINER (Zhang et al., ICSE 2021), "improper loss function"
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Intent, IntentSource, LossKind, LossSpec, MetricSpec, OpId, Part, ValueId};
@@ -184,25 +185,16 @@ fn finding(
             text: "accuracy: the output is a class".into(),
         });
     }
-    let torch = loss.is_torch();
-    let help = match (act, torch) {
-        (Act::Softmax, false) => {
-            "train the classifier with cross-entropy: loss=\"categorical_crossentropy\" \
-             for one-hot labels, \"sparse_categorical_crossentropy\" for integer labels"
-        }
-        (_, false) => "train the one-unit sigmoid with loss=\"binary_crossentropy\"",
-        (Act::Softmax, true) => {
-            "return the logits (drop the softmax) and train with `nn.CrossEntropyLoss` \
-             on integer labels"
-        }
-        (_, true) => "return the logit (drop the sigmoid) and train with `nn.BCEWithLogitsLoss`",
-    };
+    let help = Advice::RegressionOnClassifierHelp {
+        softmax: act == Act::Softmax,
+    }
+    .say(loss.framework);
     Detection {
         message: format!(
             "regression loss `{}` on a classifier: {what} ends in {head}",
             loss.written
         ),
-        help: help.to_string(),
+        help,
         symptom: "confidently wrong examples get almost no gradient through the activation: training \
                   stalls, accuracy plateaus below what the network can reach, and the loss looks small \
                   while predictions are wrong"

@@ -68,9 +68,10 @@
 //! - UMLAUT (Schoop et al., CHI 2021), check "activation before softmax"
 //! - softmax over K inputs in [a, b]: max e^(b−a) / (e^(b−a) + K − 1)
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
-use crate::ir::{Graph, LossKind, LossSpec, Model, OpId, Part, ValueId};
+use crate::ir::{Graph, LossKind, LossSpec, OpId, Part, ValueId};
 use crate::ops::{self, Act};
 use crate::rule::{Detection, RuleContext};
 
@@ -116,11 +117,10 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         let Some(shape) = graph.value(graph.op(act_op).outputs[0]).shape.as_ref() else {
             continue;
         };
-        // PyTorch's cross-entropy reads classes on axis 1, Keras's on the last axis.
-        let axis = if loss.is_torch() {
-            1
-        } else {
-            shape.len().saturating_sub(1)
+        // The class axis the framework's cross-entropy reads.
+        let Some(axis) = crate::shape::norm_axis(loss.framework.default_class_axis(), shape.len())
+        else {
+            continue;
         };
         let Some(k) = shape.get(axis).and_then(|d| d.fixed()).filter(|&k| k >= 2) else {
             continue;
@@ -229,7 +229,7 @@ fn finding(
         at: At::op_key(graph, act_op, Part::Activation),
         text: format!("{name} on the logits"),
     }];
-    let (message, torch) = match &softmaxed {
+    let (message, framework) = match &softmaxed {
         Softmaxed::Op(s) => {
             labels.push(Label {
                 at: At::op_key(graph, *s, Part::Activation),
@@ -240,7 +240,7 @@ fn finding(
                     "{name} applied to the logits before a softmax: {what} feeds {}",
                     analysis::describe_op(graph.op(*s))
                 ),
-                torch_source(ctx.model),
+                ctx.model.framework,
             )
         }
         Softmaxed::Loss(loss) => {
@@ -256,7 +256,7 @@ fn finding(
                      normalises",
                     loss.written
                 ),
-                loss.is_torch(),
+                loss.framework,
             )
         }
     };
@@ -276,35 +276,15 @@ fn finding(
     };
     Detection {
         message,
-        help: help(&name, torch, matches!(softmaxed, Softmaxed::Loss(_))),
+        help: Advice::ActivationBeforeSoftmaxHelp {
+            activation: &name,
+            by_loss: matches!(softmaxed, Softmaxed::Loss(_)),
+        }
+        .say(framework),
         symptom,
         labels,
         node_path: graph.op(act_op).origin.path.clone(),
         check: numerical_check(ctx, graph.op(act_op).outputs[0], act, axis, k),
-    }
-}
-
-/// Whether the model comes from PyTorch (its help then speaks PyTorch): a PyTorch loss, or an ONNX
-/// file written by torch.onnx.
-fn torch_source(model: &Model) -> bool {
-    analysis::trained_with_torch(model) || model.producer.starts_with("pytorch")
-}
-
-/// The fix, in the framework's words (`loss`: the softmax is applied by the loss).
-fn help(name: &str, torch: bool, loss: bool) -> String {
-    match (torch, loss) {
-        (true, _) => format!(
-            "drop the {name} after the last `nn.Linear`: return its raw output (the logits) and let the \
-             softmax or `nn.CrossEntropyLoss` normalise them"
-        ),
-        (false, true) => format!(
-            "drop the {name} on the last layer and give the loss its linear output (Keras: `Dense(K)` \
-             with from_logits=True; TF1: `logits=tf.matmul(h, w) + b`)"
-        ),
-        (false, false) => format!(
-            "drop the {name} on the last layer: give the softmax the linear output (`Dense(K)` then \
-             `Softmax`, or `Dense(K, activation=\"softmax\")`)"
-        ),
     }
 }
 

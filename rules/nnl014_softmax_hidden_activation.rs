@@ -50,6 +50,7 @@
 //! - Goodfellow, Bengio, Courville, *Deep Learning*, §6.2.2.3 (softmax units are for outputs)
 //! - the softmax Jacobian diag(p) − ppᵀ has eigenvalues in [0, max p]
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Graph, OpId, Part, ValueId};
@@ -154,22 +155,12 @@ fn width(graph: &Graph, op: &crate::ir::Op) -> Option<u64> {
 fn finding(ctx: &RuleContext, softmax: OpId, next: OpId, k: u64) -> Detection {
     let graph = &ctx.model.graph;
     let what = analysis::describe_op(graph.op(softmax));
-    let torch =
-        analysis::trained_with_torch(ctx.model) || ctx.model.producer.starts_with("pytorch");
     Detection {
         message: format!(
             "softmax used as a hidden activation: {what} normalises {k} features that {} reads",
             analysis::describe_op(graph.op(next))
         ),
-        help: if torch {
-            "use `nn.ReLU()` (or `nn.GELU()`) between the hidden `nn.Linear` layers; keep the softmax for \
-             the output (or leave it to `nn.CrossEntropyLoss`)"
-                .into()
-        } else {
-            "use a hidden activation such as \"relu\" or \"gelu\" on this layer; keep the softmax for the \
-             output layer"
-                .into()
-        },
+        help: Advice::SoftmaxHiddenHelp.say(ctx.model.framework),
         symptom:
             "training is slow and plateaus low: the hidden features compete for a total of 1, \
                   collapse towards a one-hot code, and pass on vanishing gradients"

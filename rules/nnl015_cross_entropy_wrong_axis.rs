@@ -52,6 +52,7 @@
 //! - Keras `categorical_crossentropy(y_true, y_pred, axis=-1)`
 //! - PyTorch `nn.CrossEntropyLoss`: input `(N, C)` or `(N, C, d1, …)`
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{Dim, LossKind, LossSpec, OpId, Part, ValueId};
@@ -81,7 +82,7 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         if rank < 2 {
             continue;
         }
-        let default = if loss.is_torch() { 1 } else { -1 };
+        let default = loss.framework.default_class_axis();
         let Some(loss_axis) = crate::shape::norm_axis(loss.axis.unwrap_or(default), rank) else {
             continue;
         };
@@ -96,21 +97,18 @@ pub fn check(ctx: &RuleContext) -> Vec<Detection> {
         if !head.passthrough.is_empty() || !rank_stated(ctx, value) {
             continue;
         }
-        let torch = loss.is_torch();
         let nll = loss.kind == LossKind::NegativeLogLikelihood;
         let found = match (head.act, head.activation_op) {
-            // Probabilities into a Keras loss, log-probabilities into `NLLLoss`. (A softmax into a
-            // loss that applies its own is NNL005's.)
+            // Probabilities into a loss of probabilities, log-probabilities into a negative
+            // log-likelihood. (A softmax into a loss that applies its own is NNL005's.)
             (Some(_), _) if !loss_axis_known => None,
-            (Some(Act::Softmax), Some(op)) if !torch && !loss.from_logits => {
+            (Some(Act::Softmax), Some(op)) if !nll && !loss.from_logits => {
                 softmax_case(ctx, op, Act::Softmax, &shape, loss_axis)
             }
             (Some(Act::LogSoftmax), Some(op)) if nll => {
                 softmax_case(ctx, op, Act::LogSoftmax, &shape, loss_axis)
             }
-            (None, _) if (loss.from_logits || torch) && !nll => {
-                logits_case(ctx, value, &shape, loss_axis)
-            }
+            (None, _) if loss.from_logits && !nll => logits_case(ctx, value, &shape, loss_axis),
             _ => None,
         };
         if let Some(found) = found {
@@ -225,7 +223,6 @@ fn finding(
 ) -> Detection {
     let graph = &ctx.model.graph;
     let what = analysis::describe_op(graph.op(found.op));
-    let torch = loss.is_torch();
     let rank = graph.value(value).shape.as_ref().map_or(0, |s| s.len());
     let mut labels = vec![];
     let message = match found.act {
@@ -264,34 +261,15 @@ fn finding(
         });
     }
     let explicit = loss.axis.is_some_and(|a| a != -1 && a + 1 != rank as i64);
-    let help = match (found.act.is_some(), torch) {
-        (true, false) if explicit => format!(
-            "make the loss and the softmax agree on the class axis: drop `axis=` from `{}` (the \
-             default is the last axis{}), or normalise over axis {loss_axis} with \
-             `Softmax(axis={loss_axis})` if the classes are there",
-            loss.written,
-            if found.axis + 1 == rank {
-                ", where this softmax normalises"
-            } else {
-                ""
-            }
-        ),
-        (true, false) => format!(
-            "normalise over the axis the loss reads as classes, the last one: `Softmax(axis=-1)` \
-             (axis {loss_axis} of this rank-{rank} output), or `activation=\"softmax\"`"
-        ),
-        (true, true) => format!(
-            "normalise over the axis the loss reads as classes (dim 1), or move the classes to dim 1 \
-             before the loss: `x.permute(0, {}, …)`",
-            found.axis
-        ),
-        (false, _) => format!(
-            "move the classes to dim 1 before the loss (`logits.permute(0, {}, 1)` for a rank-3 \
-             output), or flatten the positions: `criterion(logits.reshape(-1, n_classes), \
-             target.reshape(-1))`",
-            found.axis
-        ),
-    };
+    let help = Advice::CrossEntropyAxisHelp {
+        normalised: found.act.is_some(),
+        explicit,
+        loss: &loss.written,
+        loss_axis,
+        found_axis: found.axis,
+        rank,
+    }
+    .say(loss.framework);
     Detection {
         message,
         help,
@@ -535,6 +513,7 @@ mod tests {
             weight: None,
             span: None,
             from_logits_span: None,
+            framework: crate::ir::Framework::PyTorch,
         };
         Model {
             path: "train.py".into(),
@@ -543,6 +522,7 @@ mod tests {
             source_text: None,
             opset: 13,
             producer: String::new(),
+            framework: Default::default(),
             graph: g,
             training: Some(TrainingSpec {
                 losses: vec![loss],

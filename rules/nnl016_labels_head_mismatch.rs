@@ -62,6 +62,7 @@
 //! - Keras datasets and torchvision datasets documentation (the number of classes of each)
 //! - The binary cross-entropy formula: Goodfellow, Bengio, Courville, *Deep Learning*, 6.2.2
 
+use crate::advice::Advice;
 use crate::analysis::{self, num};
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{ClassLabels, Graph, LossKind, LossSpec, OpId, Part, ValueId};
@@ -186,9 +187,7 @@ fn finding(
                     "`{}` is a yes/no loss, but the labels of `{out_name}` name {classes} classes ({})",
                     loss.written, labels.source
                 ),
-                format!(
-                    "give the head {classes} outputs, one per class, with a categorical cross-entropy; or turn the labels into one yes/no question first (`y == k`)"
-                ),
+                Advice::BinaryLossOnClassesHelp { classes: *classes }.say(loss.framework),
                 format!(
                     "labels above 1 make the loss unbounded below: it turns negative and keeps falling while accuracy stays near the share of classes 0 and 1 (≈ {} on {classes} balanced classes)",
                     num(2.0 / *classes as f64)
@@ -203,11 +202,12 @@ fn finding(
                     "the head `{out_name}` has {units} outputs but its labels name {classes} classes ({})",
                     labels.source
                 ),
-                format!("give the last layer {classes} outputs, one per class"),
-                format!(
-                    "training stops at the first batch holding a label from {units} to {} (target out of bounds), or the loss turns NaN where the framework does not check",
-                    classes - 1
-                ),
+                Advice::HeadWidthHelp { classes: *classes }.say(loss.framework),
+                Advice::LabelsPastHeadSymptom {
+                    units: *units,
+                    classes: *classes,
+                }
+                .say(loss.framework),
             )
         }
         Misfit::TooManyOutputs { units, classes } => {
@@ -219,7 +219,7 @@ fn finding(
                     labels.source,
                     units - classes
                 ),
-                format!("give the last layer {classes} outputs, one per class"),
+                Advice::HeadWidthHelp { classes: *classes }.say(loss.framework),
                 format!(
                     "no error: the model trains, but part of its probability always goes to {} classes that never occur, and top-k or per-class readings count them",
                     units - classes

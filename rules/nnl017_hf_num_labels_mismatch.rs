@@ -61,6 +61,7 @@
 //!   (`num_labels`, `id2label`, `problem_type`)
 //! - transformers documentation, "Text classification" task guide
 
+use crate::advice::Advice;
 use crate::analysis::num;
 use crate::finding::{At, Check, Label, Severity};
 use crate::ir::{HeadTask, LibraryHead, MetricSpec, OpId, Part, ProblemType, ValueId};
@@ -198,18 +199,19 @@ fn finding(
         });
     }
     let who = class(head);
+    let framework = ctx.model.framework;
     let (message, help, symptom) = match kind {
         Contradiction::OneLabelRegression => (
             if n_names >= 2 {
                 format!(
-                    "{who} has num_labels=1 but {n_names} class names ({}): transformers trains it \
-                     as a regression with MSE",
-                    names(head)
+                    "{who} has num_labels=1 but {n_names} class names ({}): {}",
+                    names(head),
+                    Advice::LibraryTrainsRegression.say(framework)
                 )
             } else {
                 format!(
-                    "{who} has num_labels=1 but its output is scored with accuracy: transformers \
-                     trains it as a regression with MSE"
+                    "{who} has num_labels=1 but its output is scored with accuracy: {}",
+                    Advice::LibraryTrainsRegression.say(framework)
                 )
             },
             format!(
@@ -235,15 +237,10 @@ fn finding(
             "a classifier needs one label per class: num_labels=2 (or more) with id2label naming \
              them; for a single-output regression use problem_type=\"regression\""
                 .to_string(),
-            format!(
-                "the loss is 0 from the first step and nothing is learned; a label other than 0 \
-                 stops training with `IndexError: Target 1 is out of bounds`{}",
-                if head.task == HeadTask::SequenceClassification {
-                    " (transformers 5 refuses the config when it is loaded)"
-                } else {
-                    ""
-                }
-            ),
+            Advice::OneClassCrossEntropySymptom {
+                sequence: head.task == HeadTask::SequenceClassification,
+            }
+            .say(framework),
         ),
         Contradiction::RegressionOnClasses => (
             format!(

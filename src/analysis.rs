@@ -221,42 +221,19 @@ pub fn losses_by_output(model: &Model) -> Vec<(&LossSpec, usize)> {
         .collect()
 }
 
-/// Keras 3 categorical cross-entropy with `from_logits=False` for one row: ŷ is divided by its sum,
-/// clipped to [ε, 1−ε], then −Σ y·log ŷ (float32).
-pub fn keras_cce(labels: &[f32], preds: &[f32]) -> f32 {
+/// The categorical cross-entropy of probabilities for one row as Keras 3 computes it
+/// (`from_logits=False`): ŷ is divided by its sum, clipped to [ε, 1−ε], then −Σ y·log ŷ (float32).
+pub fn renormalised_cce(labels: &[f32], preds: &[f32]) -> f32 {
+    use crate::ir::CLIP_EPSILON;
     let sum: f32 = preds.iter().sum();
     labels
         .iter()
         .zip(preds)
         .map(|(&y, &p)| {
-            let q = (p / sum).clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON);
+            let q = (p / sum).clamp(CLIP_EPSILON, 1.0 - CLIP_EPSILON);
             -y * q.ln()
         })
         .sum()
-}
-
-/// Whether the model was trained with a PyTorch loss (see [`crate::ir::LossSpec::is_torch`]).
-pub fn trained_with_torch(model: &crate::ir::Model) -> bool {
-    model
-        .training
-        .as_ref()
-        .is_some_and(|t| t.losses.iter().any(crate::ir::LossSpec::is_torch))
-}
-
-/// Keras's fuzz factor: predictions are clipped to [ε, 1−ε] before the log.
-pub const KERAS_EPSILON: f32 = 1e-7;
-
-/// Keras 3 (JAX/NumPy/torch backends) binary cross-entropy of one prediction, in float32.
-pub fn keras_bce(label: f32, pred: f32) -> f32 {
-    let p = pred.clamp(KERAS_EPSILON, 1.0 - KERAS_EPSILON);
-    -(label * p.ln() + (1.0 - label) * (1.0 - p).ln())
-}
-
-/// PyTorch's `BCELoss` of one prediction: each log is clamped at −100, so a certain wrong answer
-/// costs 100.
-pub fn torch_bce(label: f32, pred: f32) -> f32 {
-    let log = |x: f32| x.ln().max(-100.0);
-    -(label * log(pred) + (1.0 - label) * log(1.0 - pred))
 }
 
 /// How messages name an op: "layer `dense_1`" for Keras, "node `/fc/Gemm`" (or "node #12" when
@@ -287,11 +264,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keras_bce_of_a_certain_one_on_a_negative_label_is_the_clipped_floor() {
-        // float32: 1 - (1 - 1e-7) = 1.19e-7, so the floor is 15.94 rather than -ln(1e-7) = 16.12.
-        let loss = keras_bce(0.0, 1.0);
-        assert!((loss - 15.942).abs() < 1e-3, "{loss}");
-        assert!(keras_bce(1.0, 1.0) < 1e-6);
+    fn a_renormalised_cross_entropy_does_not_see_the_scale() {
+        let (y, p) = ([0.0, 1.0, 0.0], [0.2, 0.6, 0.2]);
+        let loss = renormalised_cce(&y, &p);
+        assert!((loss - 0.6f32.ln().abs()).abs() < 1e-6, "{loss}");
+        assert!((loss - renormalised_cce(&y, &[0.1, 0.3, 0.1])).abs() < 1e-6);
     }
 
     #[test]

@@ -135,6 +135,34 @@ pub fn between(a_start: usize, b_start: usize) -> Option<Span> {
     })
 }
 
+/// The elementwise natural logarithm as each framework spells it, where a fix may fold it into the
+/// activation it is applied to (`torch.log(torch.softmax(z, 1))` → `torch.log_softmax(z, 1)`).
+pub const LOG_CALLS: &[&str] = &[
+    "torch.log",
+    "tf.log",
+    "tf.math.log",
+    "tf.compat.v1.log",
+    "keras.ops.log",
+    "ops.log",
+];
+
+/// The negative log-likelihood loss renamed to the cross-entropy, which applies the log-softmax
+/// itself (`nn.NLLLoss` → `nn.CrossEntropyLoss`, `F.nll_loss` → `F.cross_entropy`): the name as
+/// written and its replacement, when `written` is one spelled with PyTorch's module prefixes.
+pub fn cross_entropy_for_nll(written: &str) -> Option<(&'static str, &'static str)> {
+    let (old, new) = [
+        ("NLLLoss", "CrossEntropyLoss"),
+        ("nll_loss", "cross_entropy"),
+    ]
+    .into_iter()
+    .find(|(old, _)| written.ends_with(old))?;
+    matches!(
+        written.strip_suffix(old)?,
+        "nn." | "torch.nn." | "F." | "torch.nn.functional." | ""
+    )
+    .then_some((old, new))
+}
+
 /// The fused log-softmax or log-sigmoid for a softmax or sigmoid function written as `name`, in the
 /// same library and with the same arguments (`torch.softmax` → `torch.log_softmax`, `tf.nn.softmax`
 /// → `tf.nn.log_softmax`, `torch.sigmoid` → `torch.nn.functional.logsigmoid`). `None` for a
@@ -172,6 +200,25 @@ pub fn fused_log_name(name: &str) -> Option<String> {
             _ => return None,
         }
         .to_string(),
+    )
+}
+
+/// Whether the call at `entry` is written as a loss's own argument: right after the opening
+/// parenthesis of a cross-entropy (`F.cross_entropy(torch.softmax(z, 1), y)`,
+/// `tf.nn.sigmoid_cross_entropy_with_logits(y, sigmoid(z))`) or after `logits=`
+/// (`softmax_cross_entropy_with_logits(logits=tf.nn.softmax(z), ...)`). `None` when the span is in
+/// no text the model has.
+pub fn is_loss_argument(model: &Model, entry: Span) -> Option<bool> {
+    let at = model.locate(entry)?;
+    let line = &at.text[at.text[..at.span.offset].rfind('\n').map_or(0, |i| i + 1)..at.span.offset];
+    let before = line.trim_end();
+    Some(
+        before.ends_with("logits=")
+            || before.strip_suffix('(').is_some_and(|call| {
+                ["cross_entropy", "_with_logits"]
+                    .iter()
+                    .any(|name| call.trim_end().ends_with(name))
+            }),
     )
 }
 

@@ -529,7 +529,8 @@ pub enum LossKind {
 }
 
 /// PyTorch losses as written in source: the `nn` classes and the `nn.functional` functions. The
-/// Python front end recognises them by this list, and rules give PyTorch help when a loss is one.
+/// Python front end recognises them by this list and records a loss written so as PyTorch's
+/// ([`LossSpec::framework`]).
 pub const TORCH_LOSS_NAMES: &[&str] = &[
     "CrossEntropyLoss",
     "BCELoss",
@@ -560,12 +561,85 @@ pub struct LossSpec {
     pub weight: Option<f64>,
     pub span: Option<Span>,
     pub from_logits_span: Option<Span>,
+    /// Whose loss this is: a loss written with a PyTorch name is PyTorch's even in a file that
+    /// also uses Keras. Decides its conventions (the methods of [`Framework`]) and the words of
+    /// the help about it (`src/advice.rs`).
+    pub framework: Framework,
 }
 
-impl LossSpec {
-    /// Written with its PyTorch name ([`TORCH_LOSS_NAMES`]).
-    pub fn is_torch(&self) -> bool {
-        TORCH_LOSS_NAMES.contains(&self.written.as_str())
+/// The library a model or a loss is written for, as far as its front end can tell. Rules never
+/// branch on it: they hand it to `advice`, whose table words a help or a symptom for it, and a
+/// numerical convention that differs between libraries is a method here. Adding a framework is
+/// adding a variant, its rows in `advice`, and its arms in the methods below.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framework {
+    /// Keras 3 (`keras`), and Keras configs that do not say which Keras wrote them.
+    Keras,
+    /// Keras 2 as shipped with TensorFlow (`tf.keras`, `tf_keras`; a config from Keras 2.x).
+    TfKeras,
+    /// TensorFlow 1 graph code: `tf.nn.*_with_logits`, `tf.losses.*`, losses written by hand.
+    Tf1,
+    PyTorch,
+    /// PyTorch trained by a Lightning module (the file imports `lightning`).
+    Lightning,
+    /// A transformers model: its heads and losses are PyTorch's.
+    HuggingFace,
+    /// Nothing says: an ONNX file torch.onnx did not write, a source file without a loss.
+    #[default]
+    Unknown,
+}
+
+/// Keras's fuzz factor: predictions are clipped to [ε, 1−ε] before the log. Also the bound the
+/// checks of a probability loss on logits count clipped outputs with, whatever the framework.
+pub const CLIP_EPSILON: f32 = 1e-7;
+
+impl Framework {
+    /// Every framework, for tests of the tables.
+    pub const ALL: [Framework; 7] = [
+        Framework::Keras,
+        Framework::TfKeras,
+        Framework::Tf1,
+        Framework::PyTorch,
+        Framework::Lightning,
+        Framework::HuggingFace,
+        Framework::Unknown,
+    ];
+
+    /// Binary cross-entropy of one probability prediction, in float32, as the framework computes
+    /// it: PyTorch's `BCELoss` clamps each log at −100 (a certain wrong answer costs 100); Keras 3
+    /// (JAX/NumPy/torch backends) clips the prediction to [ε, 1−ε] (≈15.94 in float32). Where
+    /// nothing says, Keras's.
+    pub fn bce(self, label: f32, pred: f32) -> f32 {
+        match self {
+            Framework::PyTorch | Framework::Lightning | Framework::HuggingFace => {
+                let log = |x: f32| x.ln().max(-100.0);
+                -(label * log(pred) + (1.0 - label) * log(1.0 - pred))
+            }
+            Framework::Keras | Framework::TfKeras | Framework::Tf1 | Framework::Unknown => {
+                let p = pred.clamp(CLIP_EPSILON, 1.0 - CLIP_EPSILON);
+                -(label * p.ln() + (1.0 - label) * (1.0 - p).ln())
+            }
+        }
+    }
+
+    /// The class axis a cross-entropy reads when the loss does not state one: dim 1 in PyTorch,
+    /// the last axis in Keras and TensorFlow.
+    pub fn default_class_axis(self) -> i64 {
+        match self {
+            Framework::PyTorch | Framework::Lightning | Framework::HuggingFace => 1,
+            Framework::Keras | Framework::TfKeras | Framework::Tf1 | Framework::Unknown => -1,
+        }
+    }
+
+    /// Whether a loss says it takes logits through a flag written in the source (Keras's
+    /// `from_logits=True`, which a fix may flip) rather than by its name (PyTorch's
+    /// `BCEWithLogitsLoss`).
+    pub fn logits_by_flag(self) -> bool {
+        match self {
+            Framework::PyTorch | Framework::Lightning | Framework::HuggingFace => false,
+            Framework::Keras | Framework::TfKeras | Framework::Tf1 | Framework::Unknown => true,
+        }
     }
 }
 
@@ -607,6 +681,24 @@ pub struct ClassLabels {
     pub span: Option<Span>,
     /// What states them, as the file writes it (`keras.datasets.mnist`, `to_categorical(…, 10)`).
     pub source: String,
+}
+
+impl TrainingSpec {
+    /// The framework of the training as a whole: of its first PyTorch-family loss (a file that
+    /// trains with a PyTorch loss is a PyTorch training whatever else it uses), else of its first
+    /// loss; unknown without a loss.
+    pub fn framework(&self) -> Framework {
+        self.losses
+            .iter()
+            .find(|l| {
+                matches!(
+                    l.framework,
+                    Framework::PyTorch | Framework::Lightning | Framework::HuggingFace
+                )
+            })
+            .or(self.losses.first())
+            .map_or(Framework::Unknown, |l| l.framework)
+    }
 }
 
 /// A transformers task head (`BertForSequenceClassification`, `…ForTokenClassification`): its
@@ -688,6 +780,10 @@ pub struct Model {
     /// Opset of the default ONNX domain (Keras lowering uses the current semantics, 13+).
     pub opset: i64,
     pub producer: String,
+    /// The framework the model as a whole is written for (the words of help about its layers):
+    /// what the file says (a Keras config and which Keras, a transformers config, an ONNX file
+    /// written by torch.onnx), and for Python source its training's ([`TrainingSpec::framework`]).
+    pub framework: Framework,
     pub graph: Graph,
     pub training: Option<TrainingSpec>,
     pub metadata: BTreeMap<String, String>,
@@ -840,5 +936,53 @@ impl Model {
             .parent()
             .map(|p| p.to_path_buf())
             .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_framework_clips_a_certain_miss_its_own_way() {
+        // Keras in float32: 1 - (1 - 1e-7) = 1.19e-7, so the floor is 15.94 rather than
+        // -ln(1e-7) = 16.12. PyTorch clamps the log at -100.
+        for fw in [
+            Framework::Keras,
+            Framework::TfKeras,
+            Framework::Tf1,
+            Framework::Unknown,
+        ] {
+            let loss = fw.bce(0.0, 1.0);
+            assert!((loss - 15.942).abs() < 1e-3, "{fw:?}: {loss}");
+            assert!(fw.bce(1.0, 1.0) < 1e-6);
+        }
+        for fw in [
+            Framework::PyTorch,
+            Framework::Lightning,
+            Framework::HuggingFace,
+        ] {
+            assert_eq!(fw.bce(0.0, 1.0), 100.0, "{fw:?}");
+            assert!(fw.bce(1.0, 1.0) < 1e-6);
+        }
+        let half = Framework::PyTorch.bce(1.0, 0.5);
+        assert!((half - std::f32::consts::LN_2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn class_axes_and_logits_flags_follow_the_framework() {
+        for fw in Framework::ALL {
+            let torch = matches!(
+                fw,
+                Framework::PyTorch | Framework::Lightning | Framework::HuggingFace
+            );
+            assert_eq!(
+                fw.default_class_axis(),
+                if torch { 1 } else { -1 },
+                "{fw:?}"
+            );
+            assert_eq!(fw.logits_by_flag(), !torch, "{fw:?}");
+        }
+        assert_eq!(Framework::default(), Framework::Unknown);
     }
 }

@@ -1,5 +1,6 @@
 //! nnlint: a linter for neural-network model definitions. See docs/design.md for the map.
 
+pub mod advice;
 pub mod analysis;
 pub mod cmd;
 pub mod config;

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["ops", "shape", "suppress", "fix"],
     &["load"],
     &["eval"],
-    &["analysis", "finding", "intent"],
+    &["advice", "analysis", "finding", "intent"],
     &["rule"],
     &["rules"],
     &["registry"],

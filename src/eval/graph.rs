@@ -494,6 +494,7 @@ mod tests {
                 source_text: None,
                 opset,
                 producer: String::new(),
+                framework: Default::default(),
                 graph: self.g,
                 training: None,
                 metadata: BTreeMap::new(),

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use super::LoadError;
 use super::keras::tree::{Kind, Node};
 use crate::ir::{
-    self, DType, Dim, Format, Graph, GraphOutput, HeadTask, Intent, IntentSource, LibraryHead,
-    LossKind, LossSpec, Model, Op, Origin, Part, ProblemType, Span, TensorData, TensorRef,
-    TrainingSpec, Value, ValueId, Weights, WeightsProvenance,
+    self, DType, Dim, Format, Framework, Graph, GraphOutput, HeadTask, Intent, IntentSource,
+    LibraryHead, LossKind, LossSpec, Model, Op, Origin, Part, ProblemType, Span, TensorData,
+    TensorRef, TrainingSpec, Value, ValueId, Weights, WeightsProvenance,
 };
 
 /// The head classes nnlint builds, by the suffix of the architecture's name.
@@ -314,6 +314,7 @@ pub(crate) fn lowered_head(
             weight: None,
             span: head.problem_type_span.or(head.num_labels_span),
             from_logits_span: None,
+            framework: Framework::HuggingFace,
         })
         .into_iter()
         .collect();
@@ -341,6 +342,7 @@ pub(crate) fn lowered_head(
         source_text: Some(text),
         opset: super::keras::OPSET,
         producer: "transformers".to_string(),
+        framework: Framework::HuggingFace,
         graph,
         training: Some(training),
         metadata: BTreeMap::new(),

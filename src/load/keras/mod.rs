@@ -26,7 +26,7 @@ use bytes::Bytes;
 
 use self::tree::{Node, line_col};
 use super::LoadError;
-use crate::ir::{Format, Model, Part, Weights, WeightsProvenance};
+use crate::ir::{Format, Framework, Model, Part, Weights, WeightsProvenance};
 
 /// Keras layers lower to ONNX ops with the semantics of this opset (Softmax over one axis).
 pub const OPSET: i64 = 13;
@@ -377,12 +377,21 @@ fn build(
     crate::shape::infer(&mut graph, OPSET);
     // An uncompiled Keras 3 model writes `"compile_config": {}`.
     let compiled = compile.filter(|c| c.entries().is_some_and(|e| !e.is_empty()));
+    let framework = if keras2 {
+        Framework::TfKeras
+    } else {
+        Framework::Keras
+    };
     let training = compiled.map(|c| {
         let outputs = training::Outputs {
             graph: &graph,
             names: &lowered.output_names,
         };
-        training::training_spec(c, &outputs, backend.clone())
+        let mut spec = training::training_spec(c, &outputs, backend.clone());
+        for loss in &mut spec.losses {
+            loss.framework = framework;
+        }
+        spec
     });
     if let Some(v) = &version {
         metadata.insert("keras_version".into(), v.clone());
@@ -401,6 +410,7 @@ fn build(
         source_text: Some(text),
         opset: OPSET,
         producer,
+        framework,
         graph,
         training,
         metadata,

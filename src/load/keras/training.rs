@@ -2,7 +2,7 @@
 //! metrics, loss weights, with the spans rules label.
 
 use super::tree::{Kind, Node};
-use crate::ir::{Graph, LossKind, LossSpec, MetricSpec, Span, TrainingSpec};
+use crate::ir::{Framework, Graph, LossKind, LossSpec, MetricSpec, Span, TrainingSpec};
 
 /// Which graph outputs a per-output entry (list position or dict key) refers to.
 pub struct Outputs<'a> {
@@ -79,6 +79,8 @@ fn loss(node: &Node, output: Option<usize>) -> Option<LossSpec> {
         weight: None,
         span: Some(span),
         from_logits_span: from_logits_entry.map(|e| e.pair_span()),
+        // Which Keras: set by the loader (`keras::build`), which knows the file.
+        framework: Framework::default(),
         written,
     })
 }

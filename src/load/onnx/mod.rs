@@ -158,6 +158,12 @@ pub fn lower(proto: &ModelProto, path: &Path) -> Result<Model, LoadError> {
     let producer = format!("{} {}", proto.producer_name, proto.producer_version)
         .trim()
         .to_string();
+    // An ONNX file says which framework wrote it only through its producer.
+    let framework = if producer.starts_with("pytorch") {
+        crate::ir::Framework::PyTorch
+    } else {
+        crate::ir::Framework::Unknown
+    };
     let metadata = proto
         .metadata_props
         .iter()
@@ -185,6 +191,7 @@ pub fn lower(proto: &ModelProto, path: &Path) -> Result<Model, LoadError> {
         source_text: None,
         opset,
         producer,
+        framework,
         graph,
         training: None,
         metadata,

@@ -395,6 +395,7 @@ fn finish(
         source_text: Some(text.clone()),
         opset: crate::load::keras::OPSET,
         producer: "python source".into(),
+        framework: Default::default(),
         graph: Graph::default(),
         training: None,
         metadata,
@@ -476,6 +477,7 @@ fn finish(
                 source: l.source.clone(),
             });
         }
+        set_loss_frameworks(&mut model, &world.frameworks);
         apply_suppressions(&mut model, &comments, &world.models[m]);
         let (name, kind) = world.describe_model(m);
         let span = world.models[m].span;
@@ -560,7 +562,55 @@ fn finish(
         );
     }
     model.producer = "python source".into();
+    model.framework = model
+        .training
+        .as_ref()
+        .map_or(Default::default(), crate::ir::TrainingSpec::framework);
     Ok(model)
+}
+
+/// Whose each loss of a model lowered through the Keras builder is, as far as its spelling and
+/// the file's imports (`frameworks`, top-level module names) tell: a PyTorch name
+/// ([`crate::ir::TORCH_LOSS_NAMES`]) is PyTorch's (Lightning's when the file imports Lightning),
+/// a TensorFlow call outside `tf.keras` (`tf.nn.sigmoid_cross_entropy_with_logits`,
+/// `-tf.reduce_sum(y * tf.log(p))`) TF1's, anything else Keras's (`tf.keras` when the file imports
+/// TensorFlow but not Keras).
+fn set_loss_frameworks(model: &mut Model, frameworks: &[String]) {
+    use crate::ir::Framework;
+    let imports = |m: &str| frameworks.iter().any(|f| f == m);
+    let written: Vec<Option<String>> = model.training.as_ref().map_or(vec![], |t| {
+        t.losses
+            .iter()
+            .map(|l| {
+                let at = model.locate(l.span?)?;
+                at.text
+                    .get(at.span.offset..at.span.offset + at.span.len)
+                    .map(str::to_string)
+            })
+            .collect()
+    });
+    let Some(t) = model.training.as_mut() else {
+        return;
+    };
+    for (loss, text) in t.losses.iter_mut().zip(written) {
+        let text = text.unwrap_or_default();
+        let call = text.trim_start_matches(['-', '(', ' ']);
+        loss.framework = if crate::ir::TORCH_LOSS_NAMES.contains(&loss.written.as_str()) {
+            if imports("lightning") || imports("pytorch_lightning") {
+                Framework::Lightning
+            } else {
+                Framework::PyTorch
+            }
+        } else if (call.starts_with("tf.") || call.starts_with("tensorflow."))
+            && !call.contains(".keras.")
+        {
+            Framework::Tf1
+        } else if imports("keras") {
+            Framework::Keras
+        } else {
+            Framework::TfKeras
+        };
+    }
 }
 
 /// Adds `model` to the file's models (`merged`, side by side: [`absorb`]) and records which of the
