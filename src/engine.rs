@@ -115,6 +115,7 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
         if let Some(sev) = settings.severity.get(f.code) {
             f.severity = *sev;
         }
+        f.model = submodel_of(model, f);
     }
     findings.sort_by(|a, b| {
         sort_key(model, a)
@@ -188,6 +189,23 @@ pub fn lint_model(model: &Model, settings: &Settings) -> (Vec<Finding>, Vec<(Fin
         }
     }
     (active, suppressed)
+}
+
+/// The model of a file that builds several which finding `f` is about: the one holding its
+/// primary op (for a finding labelled by text, the op its path names).
+fn submodel_of(model: &Model, f: &Finding) -> Option<usize> {
+    if model.submodels.len() < 2 {
+        return None;
+    }
+    let op = match f.primary() {
+        Some(At::Op(op)) => op.0 as usize,
+        _ => model
+            .graph
+            .ops
+            .iter()
+            .position(|o| o.origin.path == f.node_path)?,
+    };
+    model.submodels.iter().position(|m| m.ops.contains(&op))
 }
 
 /// Text position for configs, source order of the op for graphs.

@@ -84,6 +84,9 @@ pub struct Finding {
     pub check: Check,
     /// The edit that removes the finding, when the rule has one for it (`--fix`).
     pub fix: Option<Fix>,
+    /// Which of the file's models it is about, when the file builds several (an index into
+    /// [`crate::ir::Model::submodels`]).
+    pub model: Option<usize>,
 }
 
 impl Finding {

@@ -236,6 +236,8 @@ pub struct SubModel {
     pub span: Span,
     /// Its outputs, as indices into `graph.outputs`.
     pub outputs: std::ops::Range<usize>,
+    /// Its ops, as indices into `graph.ops`.
+    pub ops: std::ops::Range<usize>,
 }
 
 /// A byte range in the model's source text (text formats only).

@@ -102,6 +102,7 @@ impl Rule {
             node_path: d.node_path,
             check: d.check,
             fix,
+            model: None,
         }
     }
 }

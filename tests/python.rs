@@ -863,3 +863,61 @@ regressor.compile(optimizer="adam", loss="mse")
         "{out}"
     );
 }
+
+/// A file that builds several models says, on each finding, which model it is about (the name the
+/// file binds it to, what it is, where it is built): in human output, JSON and SARIF. A file of
+/// one model says nothing more than before.
+#[test]
+fn findings_name_their_model_when_a_file_builds_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let two = write(
+        dir.path(),
+        "two_models.py",
+        b"from tensorflow import keras\n\
+\n\
+clf = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1, activation=\"softmax\")])\n\
+clf.compile(loss=\"binary_crossentropy\")\n\
+reg = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation=\"relu\"), keras.layers.Dense(1, activation=\"softmax\")])\n\
+reg.compile(loss=\"binary_crossentropy\")\n",
+    );
+    let one = write(dir.path(), "one_model.py", FOUNDING.as_bytes());
+    let two = two.to_str().unwrap();
+    let (_, json, _) = common::nnlint_in(dir.path(), &["--isolated", "--format", "json", two]);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let models: Vec<(String, i64)> = doc["files"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let m = &f["model"];
+            assert_eq!(m["kind"], "keras Sequential");
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["line"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(models, [("clf".to_string(), 3), ("reg".to_string(), 5)]);
+    let (_, human, _) = common::nnlint_in(dir.path(), &["--isolated", two]);
+    assert!(
+        human.contains("model: `clf` (keras Sequential, line 3)"),
+        "{human}"
+    );
+    assert!(
+        human.contains("model: `reg` (keras Sequential, line 5)"),
+        "{human}"
+    );
+    let (_, sarif, _) = common::nnlint_in(dir.path(), &["--isolated", "--format", "sarif", two]);
+    assert!(
+        sarif.contains("model `reg` (keras Sequential, line 5)"),
+        "{sarif}"
+    );
+    let (_, json, _) = common::nnlint_in(
+        dir.path(),
+        &["--isolated", "--format", "json", one.to_str().unwrap()],
+    );
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let findings = doc["files"][0]["findings"].as_array().unwrap();
+    assert!(!findings.is_empty());
+    assert!(findings.iter().all(|f| f.get("model").is_none()), "{json}");
+}

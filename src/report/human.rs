@@ -216,6 +216,9 @@ fn render_one(
         text = format!("{}: {}\n", f.code, f.message);
     }
     out.push_str(&text);
+    if let Some(m) = super::model_of(model, f) {
+        out.push_str(&wrap(&format!("  model: {m}"), width));
+    }
     let (label, text) = match &f.check {
         Check::Confirmed { summary, .. } => ("confirmed", summary),
         Check::Unconfirmed { reason } => ("unconfirmed", reason),

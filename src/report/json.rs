@@ -130,6 +130,16 @@ fn finding(path: &std::path::Path, model: &Model, f: &Finding, opts: &RenderOpti
         "symptom": f.symptom,
         "evidence": evidence,
     });
+    // In a file that builds several models: which one it is about (absent otherwise).
+    if let Some(i) = f.model
+        && let Some(m) = model.submodels.get(i)
+    {
+        v["model"] = json!({
+            "name": m.name,
+            "kind": m.kind,
+            "line": model.locate(m.span).map(|l| super::region_of(l.text, l.span.offset, 0).start_line),
+        });
+    }
     // Only a finding with a fix carries the key, so other findings read as before.
     if let Some(fix) = &f.fix {
         v["fix"] = fix_json(model, fix, opts);

@@ -591,6 +591,22 @@ pub(crate) fn node_name<'a>(model: &Model, node_path: &'a str) -> &'a str {
 
 /// Where `span` is in a source format, as users count: `line 8` (`cell 3, line 2` in a notebook),
 /// then the first line of the code there, shortened.
+/// Which of the file's models finding `f` is about, for a reader: "`clf` (keras Sequential,
+/// line 3)"; `None` when the file builds one model.
+pub(crate) fn model_of(model: &Model, f: &Finding) -> Option<String> {
+    let m = model.submodels.get(f.model?)?;
+    let place = source_place(model, m.span)
+        .map(|p| match p.split_once(": `") {
+            Some((at, _)) => at.to_string(),
+            None => p,
+        })
+        .map_or(String::new(), |p| format!(", {p}"));
+    Some(match &m.name {
+        Some(name) => format!("`{name}` ({}{place})", m.kind),
+        None => format!("a {}{place}", m.kind),
+    })
+}
+
 pub(crate) fn source_place(model: &Model, span: crate::ir::Span) -> Option<String> {
     let located = model.locate(span)?;
     if let Some(file) = located.path {

@@ -162,6 +162,8 @@ fn result(
     // Named as in the source; the fingerprint keeps hashing the node path it always hashed, so
     // alerts keep their identity.
     let node = super::node_name(model, &f.node_path);
+    // In a file that builds several models, which one (the fingerprint does not change).
+    let in_model = super::model_of(model, f).map_or(String::new(), |m| format!(", model {m}"));
     let mut hasher = Sha256::new();
     for part in [f.code, uri, &f.node_path, &f.message] {
         hasher.update(part.as_bytes());
@@ -175,7 +177,7 @@ fn result(
         "ruleId": f.code,
         "ruleIndex": index,
         "level": level(f.severity),
-        "message": { "text": format!("{} (at {}{}). {}. Symptom: {}", f.message, node, inside, evidence, f.symptom) },
+        "message": { "text": format!("{} (at {}{}{}). {}. Symptom: {}", f.message, node, in_model, inside, evidence, f.symptom) },
         "locations": [{
             "physicalLocation": { "artifactLocation": { "uri": uri }, "region": region },
             "logicalLocations": [{ "fullyQualifiedName": node, "kind": "member" }],

@@ -624,11 +624,13 @@ fn put_beside(
     span: crate::ir::Span,
 ) {
     let first = merged.as_ref().map_or(0, |b| b.graph.outputs.len());
+    let first_op = merged.as_ref().map_or(0, |b| b.graph.ops.len());
     submodels.push(crate::ir::SubModel {
         name,
         kind,
         span,
         outputs: first..first + model.graph.outputs.len(),
+        ops: first_op..first_op + model.graph.ops.len(),
     });
     match merged.as_mut() {
         None => *merged = Some(model),
