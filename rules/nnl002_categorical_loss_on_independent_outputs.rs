@@ -24,6 +24,17 @@
 //! decoded = keras.layers.Dense(784, activation="sigmoid")(code)
 //! autoencoder.compile(loss="categorical_crossentropy")
 //! ```
+//! The same loss written by hand, in a loss function of the file or in TF1 graph code:
+//! ```python
+//! def my_crossentropy(y_true, y_pred):
+//!     return -K.sum(y_true * K.log(y_pred), axis=-1)
+//!
+//! tags = keras.layers.Dense(8, activation="sigmoid")(h)
+//! model.compile(optimizer="adam", loss=my_crossentropy)
+//!
+//! # TF1
+//! cost = tf.reduce_mean(-tf.reduce_sum(y * tf.log(tf.nn.sigmoid(logits)), reduction_indices=[1]))
+//! ```
 //!
 //! ## Fix
 //! Reconstructions and multi-label outputs: `binary_crossentropy` (or MSE for reconstructions).
@@ -33,7 +44,10 @@
 //! ```
 //!
 //! ## Formats
-//! Keras configs with a compile config (JSON, YAML, `.keras`). ONNX graphs carry no loss. Not PyTorch
+//! Keras configs with a compile config (JSON, YAML, `.keras`); Python source, where a loss function
+//! the file defines is read by what it computes (`-K.sum(y_true * K.log(y_pred), axis=-1)`,
+//! `K.categorical_crossentropy(...)`) and TF1 hand-written cross-entropy by its terms. ONNX graphs
+//! carry no loss. Not PyTorch
 //! source: PyTorch has no categorical cross-entropy that takes probabilities (`nn.CrossEntropyLoss`
 //! and `F.cross_entropy` take logits and apply `log_softmax` themselves), so a `CrossEntropyLoss` on
 //! sigmoid outputs is reported as NNL005, an activation before a loss that takes logits.

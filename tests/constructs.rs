@@ -182,11 +182,25 @@ fn labels_and_their_classes() {
 }
 
 #[test]
+fn loss_functions_of_the_file() {
+    check_table(LOSS_FUNCTIONS);
+}
+
+#[test]
 fn row_names_are_unique() {
-    let mut names: Vec<&str> = [KERAS, TORCH, TF, INTEGERS, COVERAGE, CONFIG, LABELS]
-        .iter()
-        .flat_map(|t| t.iter().map(|r| r.name))
-        .collect();
+    let mut names: Vec<&str> = [
+        KERAS,
+        TORCH,
+        TF,
+        INTEGERS,
+        COVERAGE,
+        CONFIG,
+        LABELS,
+        LOSS_FUNCTIONS,
+    ]
+    .iter()
+    .flat_map(|t| t.iter().map(|r| r.name))
+    .collect();
     let all = names.len();
     names.sort_unstable();
     names.dedup();
@@ -2372,6 +2386,86 @@ disc = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.la
 disc.compile(optimizer="adam", loss="binary_crossentropy")
 real = x_train[np.random.randint(0, len(x_train), 64)]
 disc.train_on_batch(real, np.ones((64, 1)))
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+];
+
+/// Loss functions a file defines and gives to `compile`: read by what they compute from `y_pred`.
+const LOSS_FUNCTIONS: &[Row] = &[
+    Row {
+        name: "loss function: -K.sum(y_true * K.log(y_pred), axis=-1) on independent sigmoids",
+        source: r#"
+import keras
+from keras import backend as K
+
+
+def my_crossentropy(y_true, y_pred):
+    y_pred = K.clip(y_pred, K.epsilon(), 1.0 - K.epsilon())
+    return -K.sum(y_true * K.log(y_pred), axis=-1)
+
+
+model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(8, activation="sigmoid")])
+model.compile(optimizer="adam", loss=my_crossentropy, metrics=["accuracy"])
+"#,
+        expect: Expect::Findings(&[("NNL002", 10)]),
+        twin: Twin::Edit(&[(
+            "Dense(8, activation=\"sigmoid\")",
+            "Dense(8, activation=\"softmax\")",
+        )]),
+    },
+    Row {
+        name: "loss function: tf.reduce_mean over -tf.reduce_sum(y * tf.math.log(p)) with keras.ops",
+        source: r#"
+import keras
+import tensorflow as tf
+
+
+def cce(y_true, y_pred):
+    per_example = -keras.ops.sum(y_true * keras.ops.log(y_pred + 1e-7), axis=-1)
+    return tf.reduce_mean(per_example)
+
+
+inputs = keras.Input((32,))
+outputs = keras.layers.Dense(5, activation="sigmoid")(inputs)
+model = keras.Model(inputs, outputs)
+model.compile("adam", loss=cce)
+"#,
+        expect: Expect::Findings(&[("NNL002", 11)]),
+        twin: Twin::Edit(&[("activation=\"sigmoid\"", "activation=\"softmax\"")]),
+    },
+    Row {
+        name: "loss function: K.categorical_crossentropy(..., from_logits=True) on a softmax",
+        source: r#"
+import tensorflow as tf
+from tensorflow.keras import backend as K
+
+
+def smoothed(y_true, y_pred):
+    y_true = y_true * 0.9 + 0.01
+    return K.categorical_crossentropy(y_true, y_pred, from_logits=True)
+
+
+model = tf.keras.Sequential([tf.keras.Input((16,)), tf.keras.layers.Dense(10, activation="softmax")])
+model.compile(optimizer="sgd", loss=smoothed)
+"#,
+        expect: Expect::Findings(&[("NNL005", 10)]),
+        twin: Twin::Edit(&[("from_logits=True", "from_logits=False")]),
+    },
+    Row {
+        name: "loss function: a squared error on sigmoid pixels is no cross-entropy",
+        source: r#"
+import keras
+from keras import backend as K
+
+
+def reconstruction(y_true, y_pred):
+    return K.mean(K.square(y_pred - y_true), axis=-1)
+
+
+encoder_decoder = keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(784, activation="sigmoid")])
+encoder_decoder.compile(optimizer="adam", loss=reconstruction)
 "#,
         expect: Expect::Silent,
         twin: Twin::Absent,

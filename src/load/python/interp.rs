@@ -379,6 +379,10 @@ pub struct World {
     home: HashMap<*const (), Rc<Env>>,
     /// What the loop starting now binds its target to, when it iterates labelled data.
     loop_item: Option<Value>,
+    /// Loss functions of the file given to `compile`, by name: the Keras loss each computes
+    /// (`-K.sum(y_true * K.log(y_pred), axis=-1)` is a categorical cross-entropy) and whether
+    /// on logits; `None` when it is none nnlint knows.
+    pub loss_functions: HashMap<String, Option<(&'static str, bool)>>,
 }
 
 type Env = HashMap<String, Value>;
@@ -1667,6 +1671,57 @@ impl World {
         }
     }
 
+    /// What a loss function `f(y_true, y_pred)` of the file computes from `y_pred`: run on a fresh
+    /// tensor, a hand-written cross-entropy term on it, or a framework loss called on it. Nothing it
+    /// builds on the way stays a loss of the file.
+    fn read_loss_function(
+        &mut self,
+        f: &Arc<FunctionDef>,
+        c: &Call,
+        frame: &mut Frame,
+        globals: Option<&Env>,
+    ) -> Option<(&'static str, bool)> {
+        if f.positional < 2 || self.call_depth >= MAX_CALL_DEPTH {
+            return None;
+        }
+        let layer = self.new_layer("InputLayer", c, vec![], vec![]);
+        self.layers[layer].is_input = true;
+        self.tensors.push(TensorRec { layer, node: 0 });
+        let pred = self.tensors.len() - 1;
+        let saved = (self.tf_losses.len(), self.thresholds.len(), self.gaps.len());
+        let span = c.span;
+        let args = [
+            SValue {
+                value: Value::Unknown,
+                span,
+            },
+            SValue {
+                value: Value::Tensor(pred),
+                span,
+            },
+        ];
+        let home = self.home.get(&(Arc::as_ptr(f) as *const ())).cloned();
+        let module_globals = match &home {
+            Some(env) => env.as_ref(),
+            None => globals.unwrap_or(&frame.locals),
+        };
+        let mut callee = Frame::new(Env::new());
+        let out = self.call_function(f, &args, &[], &mut callee, Some(module_globals));
+        let read = match out {
+            Value::CeTerm(t, _, logits) if t == pred => Some(("CategoricalCrossentropy", logits)),
+            Value::BceTerm(t, _) if t == pred => Some(("BinaryCrossentropy", false)),
+            _ => self.tf_losses[saved.0..]
+                .iter()
+                .rev()
+                .find(|l| l.tensor == pred)
+                .map(|l| (l.class, l.logits_span.is_some())),
+        };
+        self.tf_losses.truncate(saved.0);
+        self.thresholds.truncate(saved.1);
+        self.gaps.truncate(saved.2);
+        read
+    }
+
     /// An input for data the interpreter cannot see, read at `span`.
     fn unseen_input(&mut self, span: Span) -> usize {
         self.gap(span, UNSEEN_INPUT);
@@ -1997,6 +2052,8 @@ impl World {
                 let Some(kwargs) = kwargs else {
                     return Value::Unknown;
                 };
+                // `K.log(p)`, `keras.ops.sum(x, axis=-1)`: the TensorFlow op it is.
+                let p = keras_math_as_tf(&p).map_or(p, str::to_string);
                 if p == "collections.OrderedDict" {
                     return self.dict_of(&args, &kwargs);
                 }
@@ -2115,6 +2172,21 @@ impl World {
             Value::Model(m) => self.call_model(m, &args),
             Value::Method(m, name) => {
                 let kwargs = kwargs.unwrap_or_default();
+                // `compile(loss=my_loss)` with a loss function of the file: what it computes.
+                if name == "compile"
+                    && let Some(SValue {
+                        value: Value::Function(f),
+                        ..
+                    }) = kwargs
+                        .iter()
+                        .find(|k| k.name == "loss")
+                        .map(|k| &k.value)
+                        .or(args.get(1))
+                    && !self.loss_functions.contains_key(&f.name)
+                {
+                    let read = self.read_loss_function(f, c, frame, globals);
+                    self.loss_functions.insert(f.name.clone(), read);
+                }
                 self.method(m, &name, c, &args, &kwargs);
                 Value::Unknown
             }
@@ -3164,6 +3236,24 @@ impl World {
             _ => {}
         }
     }
+}
+
+/// The Keras backend and `keras.ops` math a hand-written loss uses, as the TensorFlow function
+/// computing the same (`K.log` is `tf.math.log`).
+fn keras_math_as_tf(path: &str) -> Option<&'static str> {
+    let tail = keras_tail(path)?;
+    let name = tail
+        .strip_prefix("backend.")
+        .or_else(|| tail.strip_prefix("ops."))?;
+    Some(match name {
+        "log" => "tensorflow.math.log",
+        "sum" => "tensorflow.reduce_sum",
+        "mean" => "tensorflow.reduce_mean",
+        "clip" => "tensorflow.clip_by_value",
+        "softmax" => "tensorflow.nn.softmax",
+        "sigmoid" => "tensorflow.nn.sigmoid",
+        _ => return None,
+    })
 }
 
 /// `tensorflow.layers.dense` -> `layers.dense`; `None` for paths outside TensorFlow 1's API.

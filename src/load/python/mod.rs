@@ -464,6 +464,17 @@ fn finish(
             }
         }
         model.imported_sources = source.imported.clone();
+        // Loss functions of the file: the loss each computes (`-K.sum(y * K.log(p), -1)`).
+        if let Some(t) = model.training.as_mut() {
+            for l in &mut t.losses {
+                if let crate::ir::LossKind::Other(name) = &l.kind
+                    && let Some(Some((class, logits))) = world.loss_functions.get(name)
+                {
+                    l.kind = crate::load::keras::training::loss_kind(class);
+                    l.from_logits = *logits;
+                }
+            }
+        }
         // The labels it is trained on name their classes: they belong to its first output (the
         // one a loss of a TF1 graph or a PyTorch loop is computed on; a Keras model's only one).
         if let (Some(l), Some(t)) = (&world.models[m].labels, model.training.as_mut())
