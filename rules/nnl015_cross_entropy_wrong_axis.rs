@@ -14,6 +14,11 @@
 //! NNL003 reports the softmax instead (one finding per bug). Softmaxes inside the model (attention
 //! weights over the keys) are not outputs trained with a cross-entropy and are left alone.
 //!
+//! A hand-written cross-entropy summed over the batch axis instead of the classes
+//! (`-tf.reduce_sum(y * tf.log(p), axis=0)`, then a mean) is not reported: Σ over examples then the
+//! mean over K classes is the correct loss times N/K, a rescaled learning rate with the same
+//! gradient direction, not a wrong loss. A softmax over the batch axis is (NNL003 or this rule).
+//!
 //! ## Why it matters
 //! Cross-entropy is −log of the probability of the true class, where the probabilities over the
 //! classes sum to 1. Normalised over another axis, the numbers the loss reads along its class axis do

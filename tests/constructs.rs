@@ -696,6 +696,29 @@ model.compile(optimizer="adam", loss=HEAD.loss, metrics=["accuracy"])
 
 const TORCH: &[Row] = &[
     Row {
+        name: "pytorch: a module bound at module level and never called (a models file)",
+        source: r#"
+import torch
+from torch import nn
+
+
+class TextClassifier(nn.Module):
+    def __init__(self, vocab=5000, dim=64, classes=1):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(vocab, dim)
+        self.out = nn.Linear(dim, classes)
+
+    def forward(self, tokens, offsets):
+        return torch.softmax(self.out(self.bag(tokens, offsets)), dim=1)
+
+
+model = TextClassifier()
+print(model)
+"#,
+        expect: Expect::Findings(&[("NNL001", 12)]),
+        twin: Twin::Edit(&[("classes=1)", "classes=4)")]),
+    },
+    Row {
         name: "torch: F.max_pool2d/F.relu in forward, softmax into CrossEntropyLoss",
         source: r#"
 import torch

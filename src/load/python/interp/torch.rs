@@ -1628,6 +1628,31 @@ impl World {
         for (i, span) in last {
             self.lightning_steps(i, span);
         }
+        // A module the file builds and binds to a module-level name but never calls (`model =
+        // Net()` then `print(model)`, a models file): its forward runs once on unknown inputs, as
+        // for a class never built. The last instance of each class, in the order built; a module
+        // held by another (`self.pool = Pooling(...)`) runs only in its owner's forward.
+        let mut uncalled: Vec<(usize, Span)> = self
+            .torch_classes
+            .iter()
+            .filter(|c| c.module && !c.lightning && !c.imported)
+            .filter_map(|c| {
+                let i = self.instances.iter().rposition(|r| {
+                    r.class
+                        .as_ref()
+                        .is_some_and(|rc| Arc::ptr_eq(&rc.def, &c.def))
+                })?;
+                Some((i, c.def.span))
+            })
+            .collect();
+        uncalled.sort_by_key(|&(i, _)| i);
+        for (i, span) in uncalled {
+            let rec = &self.instances[i];
+            let top_level = self.bound_instances.get(&i).is_some_and(|(_, top)| *top);
+            if top_level && rec.cached.is_none() && rec.last_out.is_none() {
+                self.call_instance(i, span, &[], &[]);
+            }
+        }
         // Methods of PyTorch modules nothing in the file calls (`predict`, `evaluate`, `sample`):
         // run once the training code has, so they read the same forward.
         self.run_uncalled_methods(true);
