@@ -3,7 +3,9 @@
 //! ## What it finds
 //! - **Independent sigmoids read as a distribution**: an output with more than one unit that ends in
 //!   a sigmoid, while it is declared or used as a class distribution (`[outputs] x = "distribution"`,
-//!   `--output-intent x=distribution`, a ZipMap consumer, or a name like `softmax`). A categorical loss
+//!   `--output-intent x=distribution`, a ZipMap consumer, code that samples it as one distribution
+//!   (`torch.multinomial(probs, 1)`, `Categorical(probs=...)`, `np.random.choice(k, p=...)`), or a
+//!   name like `softmax`). A categorical loss
 //!   on sigmoids is NNL002's finding, not this one.
 //! - **A softmax over the wrong axis**: the class axis is the one the last linear or conv layer produced
 //!   (the last axis after MatMul/Gemm, axis 1 after an ONNX Conv), followed through transposes. The

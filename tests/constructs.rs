@@ -696,6 +696,33 @@ model.compile(optimizer="adam", loss=HEAD.loss, metrics=["accuracy"])
 
 const TORCH: &[Row] = &[
     Row {
+        name: "pytorch: torch.multinomial samples independent sigmoids as one distribution",
+        source: r#"
+import torch
+from torch import nn
+
+
+class NextToken(nn.Module):
+    def __init__(self, vocab=50, hidden=64):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(vocab, hidden), nn.ReLU(), nn.Linear(hidden, vocab))
+
+    def forward(self, x):
+        return torch.sigmoid(self.body(x))
+
+
+model = NextToken()
+with torch.no_grad():
+    probs = model(torch.randn(1, 50))
+    token = torch.multinomial(probs, num_samples=1)
+"#,
+        expect: Expect::Findings(&[("NNL003", 11)]),
+        twin: Twin::Edit(&[(
+            "torch.sigmoid(self.body(x))",
+            "torch.softmax(self.body(x), dim=-1)",
+        )]),
+    },
+    Row {
         name: "pytorch: a module bound at module level and never called (a models file)",
         source: r#"
 import torch

@@ -225,6 +225,8 @@ pub struct ModelRec {
     /// The labels the model is trained on (`fit(x, y)`, the loss's target), when the file
     /// states their classes.
     pub labels: Option<Rc<labels::LabelFact>>,
+    /// Its output is sampled as one distribution (`torch.multinomial`), there.
+    pub sampled: Option<Span>,
 }
 
 #[derive(Debug, Clone)]
@@ -345,6 +347,8 @@ pub struct World {
     pub tf_losses: Vec<TfLoss>,
     /// TF1: tensors thresholded at 0.5 (`tf.round(t)`, `tf.greater(t, 0.5)`), with the call.
     pub thresholds: Vec<(usize, Span)>,
+    /// Tensors sampled as one distribution (`torch.multinomial(p, 1)`), with the call.
+    pub sampled: Vec<(usize, Span)>,
     /// Every deep-learning module imported (`keras`, `tensorflow`, `torch`, ...), top-level names.
     pub frameworks: Vec<String>,
     /// `from keras.layers import *` and the like.
@@ -1722,6 +1726,33 @@ impl World {
         read
     }
 
+    /// `torch.multinomial(p, n)`, `p.multinomial(n)`, `Categorical(probs=p)`,
+    /// `np.random.choice(k, p=p)`: `p` is sampled as one distribution over its last axis.
+    fn note_sampling(&mut self, callee: &Value, args: &[SValue], kwargs: &[KwValue], span: Span) {
+        let kw = |name: &str| kwargs.iter().find(|k| k.name == name).map(|k| &k.value);
+        let sampled = match callee {
+            Value::TensorMethod(t, name) if name == "multinomial" => Some(*t),
+            Value::Path(p) => {
+                let probs = match p.as_str() {
+                    "torch.multinomial" => kw("input").or(args.first()),
+                    "torch.distributions.Categorical"
+                    | "torch.distributions.categorical.Categorical"
+                    | "torch.distributions.OneHotCategorical" => kw("probs").or(args.first()),
+                    "numpy.random.choice" => kw("p"),
+                    _ => None,
+                };
+                match probs.map(|v| &v.value) {
+                    Some(Value::Tensor(t)) => Some(*t),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(t) = sampled {
+            self.sampled.push((t, span));
+        }
+    }
+
     /// An input for data the interpreter cannot see, read at `span`.
     fn unseen_input(&mut self, span: Span) -> usize {
         self.gap(span, UNSEEN_INPUT);
@@ -1945,6 +1976,12 @@ impl World {
         let starred = !spread || c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
         let kwargs = self.kwargs(c, frame, globals);
         *fallback = self.fallback(&callee, &args, kwargs.as_deref().unwrap_or_default());
+        self.note_sampling(
+            &callee,
+            &args,
+            kwargs.as_deref().unwrap_or_default(),
+            c.span,
+        );
         if let Some(v) = self.labels_call(
             &callee,
             &c.func,
@@ -2635,6 +2672,7 @@ impl World {
             compile_unknown: false,
             compiled_at: Some(self.clock),
             labels: loss.labels.clone(),
+            sampled: None,
         });
         Some(self.models.len() - 1)
     }
@@ -3091,6 +3129,7 @@ impl World {
             compile_unknown: false,
             compiled_at: None,
             labels: None,
+            sampled: None,
         });
         Value::Model(self.models.len() - 1)
     }

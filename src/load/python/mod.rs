@@ -464,6 +464,15 @@ fn finish(
             }
         }
         model.imported_sources = source.imported.clone();
+        // Code that samples its output as one distribution (`torch.multinomial(probs, 1)`) reads
+        // it as one: a consumer says what the output is.
+        if world.models[m].sampled.is_some()
+            && let Some(o) = model.graph.outputs.first_mut()
+            && o.intent_source == crate::ir::IntentSource::None
+        {
+            o.intent = crate::ir::Intent::Distribution;
+            o.intent_source = crate::ir::IntentSource::Consumer;
+        }
         // Loss functions of the file: the loss each computes (`-K.sum(y * K.log(p), -1)`).
         if let Some(t) = model.training.as_mut() {
             for l in &mut t.losses {

@@ -910,6 +910,7 @@ impl World {
             compile_unknown: false,
             compiled_at: None,
             labels: None,
+            sampled: None,
         });
         let m = self.models.len() - 1;
         self.instances[i].model = Some(m);
@@ -1838,6 +1839,11 @@ impl World {
             compile_unknown: false,
             compiled_at: compile.as_ref().map(|_| self.clock),
             labels: None,
+            sampled: self
+                .sampled
+                .iter()
+                .find(|(t, _)| *t == output)
+                .map(|&(_, at)| at),
             compile,
         });
         Some(self.models.len() - 1)
