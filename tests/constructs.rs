@@ -696,6 +696,38 @@ model.compile(optimizer="adam", loss=HEAD.loss, metrics=["accuracy"])
 
 const TORCH: &[Row] = &[
     Row {
+        name: "pytorch: inference code normalises the model's output over the batch (dim=0)",
+        source: r#"
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(20, 64)
+        self.fc2 = nn.Linear(64, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def predict(model, batch):
+    model.eval()
+    with torch.no_grad():
+        probs = torch.softmax(model(batch), dim=0)
+    return probs.argmax(dim=1)
+
+
+net = Net()
+for x, y in [(torch.randn(8, 20), torch.randint(0, 3, (8,)))]:
+    loss = nn.functional.cross_entropy(net(x), y)
+print(predict(net, torch.randn(4, 20)))
+"#,
+        expect: Expect::Findings(&[("NNL003", 18)]),
+        twin: Twin::Edit(&[("dim=0)", "dim=1)")]),
+    },
+    Row {
         name: "pytorch: torch.multinomial samples independent sigmoids as one distribution",
         source: r#"
 import torch

@@ -633,6 +633,9 @@ impl World {
         {
             out.push(m);
         }
+        // Inference code normalising what a module returned (`torch.softmax(model(x), dim=0)` in
+        // `predict`): the module and that softmax, checked as one model.
+        out.extend(self.inference_heads());
         let mut names: Vec<String> = vec![];
         for &m in &out {
             let rec = &mut self.models[m];
@@ -653,6 +656,58 @@ impl World {
                 rec.name = Some(name.clone());
             }
             names.push(name);
+        }
+        out
+    }
+
+    /// Models of a module's forward followed by a softmax the code applies to its result outside
+    /// any loss (at most [`MAX_UNCALLED_MODELS`]), for modules bound to a module-level name.
+    fn inference_heads(&mut self) -> Vec<usize> {
+        // Modules the file binds to a module-level name (`model = Net()`): a module held by
+        // another (a pooling block of a library's model) is part of its owner's forward.
+        let returned: Vec<usize> = self
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.bound_instances.get(i).is_some_and(|(_, top)| *top))
+            .filter_map(|(_, i)| i.returned())
+            .collect();
+        let mut heads = vec![];
+        for (t, rec) in self.tensors.iter().enumerate() {
+            let layer = &self.layers[rec.layer];
+            let Some(ins) = layer.calls.get(rec.node) else {
+                continue;
+            };
+            let on_output = layer.class == "Softmax"
+                && ins.len() == 1
+                && returned.contains(&ins[0])
+                && !self.tf_losses.iter().any(|l| l.tensor == t);
+            if on_output && !heads.contains(&t) {
+                heads.push(t);
+            }
+        }
+        let mut out = vec![];
+        for t in heads.into_iter().take(MAX_UNCALLED_MODELS) {
+            let inputs = self.inputs_of(&[t]);
+            if inputs.is_empty() {
+                continue;
+            }
+            self.models.push(ModelRec {
+                kind: ModelKind::Functional {
+                    inputs,
+                    outputs: vec![t],
+                },
+                span: self.layers[self.tensors[t].layer].call_span,
+                name: Some("inference".into()),
+                unresolved: false,
+                depth: 0,
+                compile: None,
+                compile_unknown: false,
+                compiled_at: None,
+                labels: None,
+                sampled: None,
+            });
+            out.push(self.models.len() - 1);
         }
         out
     }

@@ -111,6 +111,16 @@ pub struct InstanceRec {
     parser: bool,
 }
 
+impl InstanceRec {
+    /// The tensor its forward last returned, when that was one tensor.
+    pub(super) fn returned(&self) -> Option<usize> {
+        match &self.cached {
+            Some((_, Value::Tensor(t))) => Some(*t),
+            _ => self.last_out,
+        }
+    }
+}
+
 /// A pretrained model built by a library: an opaque trunk, then the head held by one attribute.
 #[derive(Debug, Clone)]
 pub(super) struct Library {
