@@ -669,7 +669,7 @@ impl World {
             .instances
             .iter()
             .enumerate()
-            .filter(|(i, _)| self.bound_instances.get(i).is_some_and(|(_, top)| *top))
+            .filter(|&(i, _)| self.bound_at_top(i))
             .filter_map(|(_, i)| i.returned())
             .collect();
         let mut heads = vec![];
@@ -710,6 +710,11 @@ impl World {
             out.push(self.models.len() - 1);
         }
         out
+    }
+
+    /// Whether module instance `i` is bound to a name at the module level (`model = Net()`).
+    fn bound_at_top(&self, i: usize) -> bool {
+        self.bound_instances.get(&i).is_some_and(|(_, top)| *top)
     }
 
     /// Whether the file builds or trains anything: layers, models, modules, losses.
@@ -3267,13 +3272,7 @@ impl World {
             "pop" => self.models[m].unresolved = true,
             // `model.fit(x_train, y_train)`: the labels it is trained on.
             "fit" | "train_on_batch" | "fit_generator" => {
-                let named = |pos: usize, key: &str| {
-                    kwargs
-                        .iter()
-                        .find(|k| k.name == key)
-                        .map(|k| &k.value.value)
-                        .or(args.get(pos).map(|a| &a.value))
-                };
+                let named = |pos: usize, key: &str| shaping::arg(args, kwargs, pos, &[key]);
                 let x = named(
                     0,
                     if name == "fit_generator" {

@@ -11,6 +11,7 @@
 
 use std::rc::Rc;
 
+use super::shaping::arg;
 use super::{KwValue, SValue, Value, World};
 use crate::ir::Span;
 use crate::load::python::syntax::Expr;
@@ -165,7 +166,7 @@ impl World {
                     });
                     return Some(labels(&fact, DataForm::Pairs));
                 }
-                let stated = |pos: usize, key: &str| match arg(args, kwargs, pos, key) {
+                let stated = |pos: usize, key: &str| match arg(args, kwargs, pos, &[key]) {
                     Some(Value::Int(k)) if *k > 0 => Some(*k as u64),
                     _ => None,
                 };
@@ -232,7 +233,7 @@ impl World {
                     ("TensorDataset", _) if args.len() == 2 => {
                         fact_of(&args[1].value).map(|f| labels(&f, DataForm::Pairs))
                     }
-                    ("DataLoader" | "Subset", _) => match arg(args, kwargs, 0, "dataset") {
+                    ("DataLoader" | "Subset", _) => match arg(args, kwargs, 0, &["dataset"]) {
                         Some(Value::Data(f, DataForm::Pairs)) => Some(labels(f, DataForm::Pairs)),
                         _ => None,
                     },
@@ -262,7 +263,7 @@ impl World {
             }
             // `datagen.flow(x_train, y_train, batch_size=32)`: augmented `(x, y)` batches.
             _ if matches!(func, Expr::Attribute { attr, .. } if attr == "flow") => {
-                let y = arg(args, kwargs, 1, "y").and_then(fact_of)?;
+                let y = arg(args, kwargs, 1, &["y"]).and_then(fact_of)?;
                 Some(Value::Data(y, DataForm::Pairs))
             }
             // Builtins on a data source: `enumerate(loader)`, `iter(loader)`, `next(it)`.
@@ -338,12 +339,4 @@ fn pair_labels(v: Option<&Value>) -> Option<Rc<LabelFact>> {
         Some(Value::Tuple(items)) if items.len() == 2 => fact_of(&items[1].value),
         _ => None,
     }
-}
-
-fn arg<'a>(args: &'a [SValue], kwargs: &'a [KwValue], pos: usize, key: &str) -> Option<&'a Value> {
-    kwargs
-        .iter()
-        .find(|k| k.name == key)
-        .map(|k| &k.value.value)
-        .or_else(|| args.get(pos).map(|a| &a.value))
 }

@@ -118,7 +118,7 @@ impl Shaping {
 }
 
 /// Positional-or-keyword argument.
-fn arg<'a>(
+pub(super) fn arg<'a>(
     args: &'a [SValue],
     kwargs: &'a [KwValue],
     pos: usize,

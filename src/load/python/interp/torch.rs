@@ -1622,20 +1622,7 @@ impl World {
         self.run_uncalled_methods(false);
         // A Lightning module built in the file is trained by `Trainer.fit`: its steps run once, on
         // the last instance of each class.
-        let mut last: Vec<(usize, Span)> = self
-            .torch_classes
-            .iter()
-            .filter(|c| c.lightning && built.contains(&Arc::as_ptr(&c.def)))
-            .filter_map(|c| {
-                let i = self.instances.iter().rposition(|r| {
-                    r.class
-                        .as_ref()
-                        .is_some_and(|rc| Arc::ptr_eq(&rc.def, &c.def))
-                })?;
-                Some((i, c.def.span))
-            })
-            .collect();
-        last.sort_by_key(|&(i, _)| i);
+        let last = self.last_instances(|c| c.lightning && built.contains(&Arc::as_ptr(&c.def)));
         for (i, span) in last {
             self.lightning_steps(i, span);
         }
@@ -1643,24 +1630,10 @@ impl World {
         // Net()` then `print(model)`, a models file): its forward runs once on unknown inputs, as
         // for a class never built. The last instance of each class, in the order built; a module
         // held by another (`self.pool = Pooling(...)`) runs only in its owner's forward.
-        let mut uncalled: Vec<(usize, Span)> = self
-            .torch_classes
-            .iter()
-            .filter(|c| c.module && !c.lightning && !c.imported)
-            .filter_map(|c| {
-                let i = self.instances.iter().rposition(|r| {
-                    r.class
-                        .as_ref()
-                        .is_some_and(|rc| Arc::ptr_eq(&rc.def, &c.def))
-                })?;
-                Some((i, c.def.span))
-            })
-            .collect();
-        uncalled.sort_by_key(|&(i, _)| i);
+        let uncalled = self.last_instances(|c| c.module && !c.lightning && !c.imported);
         for (i, span) in uncalled {
             let rec = &self.instances[i];
-            let top_level = self.bound_instances.get(&i).is_some_and(|(_, top)| *top);
-            if top_level && rec.cached.is_none() && rec.last_out.is_none() {
+            if self.bound_at_top(i) && rec.cached.is_none() && rec.last_out.is_none() {
                 self.call_instance(i, span, &[], &[]);
             }
         }
@@ -1672,6 +1645,28 @@ impl World {
         }
     }
 
+    /// The last instance built of `class`.
+    fn last_instance_of(&self, class: &TorchClass) -> Option<usize> {
+        self.instances.iter().rposition(|r| {
+            r.class
+                .as_ref()
+                .is_some_and(|rc| Arc::ptr_eq(&rc.def, &class.def))
+        })
+    }
+
+    /// The last instance of each class of the file that `keep` selects, with the class's span, in
+    /// the order they were built.
+    fn last_instances(&self, keep: impl Fn(&TorchClass) -> bool) -> Vec<(usize, Span)> {
+        let mut out: Vec<(usize, Span)> = self
+            .torch_classes
+            .iter()
+            .filter(|c| keep(c))
+            .filter_map(|c| Some((self.last_instance_of(c)?, c.def.span)))
+            .collect();
+        out.sort_by_key(|&(i, _)| i);
+        out
+    }
+
     /// Runs, once on the last instance of each class and with unknown arguments, the methods nothing
     /// ran: of plain classes, or (`modules`) of PyTorch module classes.
     fn run_uncalled_methods(&mut self, modules: bool) {
@@ -1680,11 +1675,7 @@ impl World {
             if class.module != modules || (modules && !torch_module) {
                 continue;
             }
-            let Some(i) = self.instances.iter().rposition(|r| {
-                r.class
-                    .as_ref()
-                    .is_some_and(|rc| Arc::ptr_eq(&rc.def, &class.def))
-            }) else {
+            let Some(i) = self.last_instance_of(&class) else {
                 continue;
             };
             let span = class.def.span;
