@@ -657,3 +657,110 @@ fn two_configs_in_one_run_resolve_the_same_module_their_own_way() {
         assert_eq!(codes("b/train.py"), ["NNL001"]);
     }
 }
+
+#[test]
+fn each_module_body_runs_once_per_run() {
+    // Every fixture project, bad and good twins, linted twice in one process: the folder, then
+    // each training script alone (the pre-commit case). A module that only defines classes,
+    // functions and constants runs once for the whole run, whoever imports it.
+    let overrides = nnlint::settings::Overrides::default();
+    let mut dirs = vec![];
+    for case in CASES {
+        for twin in ["bad", "good"] {
+            let dir = project(case.project, twin);
+            let targets = vec![
+                nnlint::discover::Target {
+                    path: dir.clone(),
+                    explicit: true,
+                },
+                nnlint::discover::Target {
+                    path: dir.join(case.script),
+                    explicit: true,
+                },
+            ];
+            for _ in 0..2 {
+                nnlint::engine::lint_targets(&targets, &overrides, &|_| {}).unwrap();
+            }
+            dirs.push(format!("{}_{twin}", case.project));
+        }
+    }
+    let counts = nnlint::load::python::import_run_counts();
+    let ours: Vec<_> = counts
+        .iter()
+        .filter(|(p, _)| {
+            let p = p.to_string_lossy();
+            p.contains("fixtures/projects/") && dirs.iter().any(|d| p.contains(d.as_str()))
+        })
+        .collect();
+    // Each project has at least one imported module.
+    assert!(ours.len() >= CASES.len() * 2, "{counts:?}");
+    for (path, n) in ours {
+        assert_eq!(*n, 1, "{} ran {n} times", path.display());
+    }
+}
+
+/// Writes `files` (path, text) under a new temporary folder.
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let p = tmp.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    tmp
+}
+
+const SOFTMAX_NET: &str = "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(16, 4)\n\n    def forward(self, x):\n        return torch.softmax(self.fc(x), dim=1)\n";
+
+const TRAIN_NET: &str = "import torch\nfrom torch import nn\nfrom pkg import Net\n\nnet = Net()\ncriterion = nn.CrossEntropyLoss()\nfor x, y in loader:\n    loss = criterion(net(x), y)\n";
+
+#[test]
+fn a_module_on_an_import_cycle_is_read_from_each_importer() {
+    // pkg/__init__.py re-exports Net from pkg/models.py, which imports the package back for its
+    // settings: a cycle. Each entry point reads it as Python would from there.
+    let tmp = tree(&[
+        ("pyproject.toml", ""),
+        (
+            "pkg/__init__.py",
+            "from pkg.models import Net\nWIDTH = 16\n",
+        ),
+        (
+            "pkg/models.py",
+            &format!(
+                "import pkg\n{}",
+                SOFTMAX_NET.replacen("import torch\n", "import torch\n\n", 1)
+            ),
+        ),
+        ("train.py", TRAIN_NET),
+        ("train2.py", TRAIN_NET),
+    ]);
+    let (report, code) = json_in(tmp.path(), &["."]);
+    assert_eq!(code, 1, "{report}");
+    let found = findings(&report);
+    // The one bug (a softmax before CrossEntropyLoss, in pkg/models.py) is reported once.
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1["code"], "NNL005");
+    assert!(found[0].0.ends_with("models.py"), "{found:?}");
+}
+
+#[test]
+fn module_level_objects_of_a_module_belong_to_each_importer() {
+    // config.py builds an argument parser and a config object when imported; two scripts read
+    // their defaults. Those objects are each importing file's own (not shared across files), and
+    // the one-unit head they size is found from both.
+    let config = "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument(\"--classes\", type=int, default=1)\nargs = parser.parse_args()\n\n\nclass Settings:\n    activation = \"softmax\"\n\n\nsettings = Settings()\n";
+    let script = "from tensorflow import keras\nfrom config import args, settings\n\nmodel = keras.Sequential([\n    keras.Input(shape=(8,)),\n    keras.layers.Dense(args.classes, activation=settings.activation),\n])\nmodel.compile(loss=\"binary_crossentropy\", optimizer=\"adam\")\n";
+    let tmp = tree(&[
+        ("config.py", config),
+        ("train_a.py", script),
+        ("train_b.py", script),
+    ]);
+    let (report, code) = json_in(tmp.path(), &["."]);
+    assert_eq!(code, 1, "{report}");
+    let found = findings(&report);
+    assert_eq!(found.len(), 2, "{found:?}");
+    for (file, f) in &found {
+        assert_eq!(f["code"], "NNL001", "{found:?}");
+        assert!(file.starts_with("train_"), "{found:?}");
+    }
+}

@@ -6,7 +6,6 @@
 //! `if` or a loop it did not create the model in) is marked unresolved and never reported on.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use super::project::{self, ModuleSource};
@@ -15,6 +14,7 @@ use crate::ir::Span;
 use shaping::Shaping;
 
 mod imports;
+pub use imports::module_run_counts;
 mod labels;
 mod shaping;
 mod torch;
@@ -101,7 +101,7 @@ pub enum Value {
     /// A method of a model (`model.add`), not yet called.
     Method(usize, String),
     /// A loss, metric or activation object (`BinaryCrossentropy(from_logits=True)`).
-    Object(Rc<ObjectRec>),
+    Object(Arc<ObjectRec>),
     Function(Arc<FunctionDef>),
     /// TF1: a variable or initializer of this shape (`tf.Variable(tf.random_normal([784, 10]))`).
     Variable(Option<Vec<Option<i64>>>),
@@ -116,7 +116,7 @@ pub enum Value {
     /// TF1: `tf.clip_by_value(p, lo, hi)` of a tensor, kept apart so a log of it is a guarded log.
     Clipped(usize),
     /// PyTorch: an `nn.Module` or `LightningModule` subclass defined in the file.
-    Class(Rc<torch::TorchClass>),
+    Class(Arc<torch::TorchClass>),
     /// PyTorch: a module instance (of a class above, or `nn.Sequential`), index into `instances`.
     Instance(usize),
     /// PyTorch: an attribute of an instance that is a method, not yet called (`model.to`).
@@ -124,9 +124,9 @@ pub enum Value {
     /// PyTorch: a method of a tensor, not yet called (`x.view`, `logits.sigmoid`).
     TensorMethod(usize, String),
     /// A first-party module of the project (`import models`, `from . import nets`).
-    Module(Rc<ModuleVal>),
+    Module(Arc<ModuleVal>),
     /// Labels whose classes the file states, or a source of them (`interp/labels.rs`).
-    Data(Rc<labels::LabelFact>, labels::DataForm),
+    Data(Arc<labels::LabelFact>, labels::DataForm),
 }
 
 /// A first-party module as the importing code sees it: the names its body bound.
@@ -134,7 +134,7 @@ pub enum Value {
 pub struct ModuleVal {
     /// The folder of a package (its submodules are there); none for a plain module.
     dir: Option<std::path::PathBuf>,
-    env: Rc<Env>,
+    env: Arc<Env>,
 }
 
 /// A TF1 loss: what it is as a Keras loss, the tensor it consumes, where it was written.
@@ -151,7 +151,7 @@ pub struct TfLoss {
     /// a hand-written cross-entropy, so a `log(softmax(z))` in it is checked.
     pub also: Option<usize>,
     /// The labels the loss compares with, when the file states their classes.
-    pub labels: Option<Rc<labels::LabelFact>>,
+    pub labels: Option<Arc<labels::LabelFact>>,
 }
 
 /// A value and where it was written.
@@ -224,7 +224,7 @@ pub struct ModelRec {
     pub compiled_at: Option<usize>,
     /// The labels the model is trained on (`fit(x, y)`, the loss's target), when the file
     /// states their classes.
-    pub labels: Option<Rc<labels::LabelFact>>,
+    pub labels: Option<Arc<labels::LabelFact>>,
     /// Its output is sampled as one distribution (`torch.multinomial`), there.
     pub sampled: Option<Span>,
 }
@@ -302,7 +302,7 @@ const MAX_UNCALLED_MODELS: usize = 8;
 
 /// A place where something the model depends on became unknown to the interpreter, and why: what
 /// a "not checked" or "partly checked" note points at.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Gap {
     pub span: Span,
     pub reason: &'static str,
@@ -336,7 +336,7 @@ pub struct World {
     /// PyTorch module instances.
     pub instances: Vec<InstanceRec>,
     /// PyTorch module classes defined in the file, in order.
-    torch_classes: Vec<Rc<torch::TorchClass>>,
+    torch_classes: Vec<Arc<torch::TorchClass>>,
     /// Input tensors made for PyTorch models (their shapes are set from the first layer at the end).
     torch_inputs: Vec<usize>,
     /// Module forwards running now (a forward that calls itself is not followed).
@@ -365,7 +365,7 @@ pub struct World {
     /// A training call was made on something nnlint could not resolve, or a loss was called.
     trains: bool,
     /// The names a nested function sees from the function it was defined in, by its address.
-    closures: HashMap<*const FunctionDef, Rc<Env>>,
+    closures: HashMap<*const FunctionDef, Arc<Env>>,
     /// Methods run at least once (by address), so the ones never called can be run at the end.
     ran: std::collections::HashSet<*const FunctionDef>,
     /// Where first-party imports are found; none for text not on disk.
@@ -373,14 +373,21 @@ pub struct World {
     /// The files whose statements run now, the linted file first: relative imports start from the
     /// last one.
     files: Vec<std::path::PathBuf>,
+    /// This world runs an imported module's body once for the whole run (`interp/imports.rs`),
+    /// not a linted file: its first file is a module too.
+    as_module: bool,
+    /// Modules whose bodies ran inside this world (inline), against the per-file limits.
+    inline_modules: usize,
+    /// A first-party module that reaches deep-learning code was not read (past the bounds).
+    pub unread_deep_learning: bool,
     /// First-party modules imported so far, by file (or namespace folder); `None` while one is
     /// being imported (an import cycle sees nothing of it) or when it could not be read.
-    modules: HashMap<std::path::PathBuf, Option<Rc<ModuleVal>>>,
+    modules: HashMap<std::path::PathBuf, Option<Arc<ModuleVal>>>,
     /// The module files read for imports, in the order imported: their texts locate spans.
     pub imported: Vec<Arc<ModuleSource>>,
     import_bytes: usize,
     /// Functions and classes of imported modules, by address: the module globals they run with.
-    home: HashMap<*const (), Rc<Env>>,
+    home: HashMap<*const (), Arc<Env>>,
     /// What the loop starting now binds its target to, when it iterates labelled data.
     loop_item: Option<Value>,
     /// Loss functions of the file given to `compile`, by name: the Keras loss each computes
@@ -727,6 +734,27 @@ impl World {
             || self.trains
     }
 
+    /// Nothing in this world stands for a layer, a model, a module instance, a tensor or a
+    /// training choice: what its module bound can be shared by every importer.
+    pub(super) fn built_nothing(&self) -> bool {
+        self.layers.is_empty()
+            && self.tensors.is_empty()
+            && self.models.is_empty()
+            && self.instances.is_empty()
+            && self.torch_inputs.is_empty()
+            && self.tf_losses.is_empty()
+            && self.thresholds.is_empty()
+            && self.sampled.is_empty()
+            && self.hf_heads.is_empty()
+            && self.squeezed.is_empty()
+            && self.module_attrs.is_empty()
+            && self.loss_functions.is_empty()
+            && self.bound_models.is_empty()
+            && self.bound_instances.is_empty()
+            && self.loop_item.is_none()
+            && self.outer_writes.is_empty()
+    }
+
     pub(super) fn gap(&mut self, span: Span, reason: &'static str) {
         if self.gaps.len() < MAX_GAPS {
             self.gaps.push(Gap { span, reason });
@@ -873,7 +901,7 @@ impl World {
                 // (a closure; the names as they are when it is defined).
                 if globals.is_some() {
                     self.closures
-                        .insert(Arc::as_ptr(f), Rc::new(frame.locals.clone()));
+                        .insert(Arc::as_ptr(f), Arc::new(frame.locals.clone()));
                 }
                 frame
                     .locals
@@ -2222,7 +2250,7 @@ impl World {
                         self.keras_loss_call(&o, c, &args, &kwargs);
                         Value::Unknown
                     }
-                    Callee::Object { class } => Value::Object(Rc::new(ObjectRec {
+                    Callee::Object { class } => Value::Object(Arc::new(ObjectRec {
                         class: class.to_string(),
                         callee_span: c.func.span(),
                         call_span: c.span,
@@ -2697,7 +2725,7 @@ impl World {
                 },
             });
         }
-        let object = Value::Object(Rc::new(ObjectRec {
+        let object = Value::Object(Arc::new(ObjectRec {
             class: loss.class.to_string(),
             callee_span: loss.callee_span,
             call_span: loss.call_span,
@@ -2746,7 +2774,7 @@ impl World {
             .iter()
             .filter(|(on, _)| *on == t)
             .map(|&(_, at)| SValue {
-                value: Value::Object(Rc::new(ObjectRec {
+                value: Value::Object(Arc::new(ObjectRec {
                     class: "BinaryAccuracy".into(),
                     callee_span: at,
                     call_span: at,
@@ -3580,7 +3608,7 @@ fn same(a: &Value, b: &Value) -> bool {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::None, Value::None) | (Value::Unknown, Value::Unknown) => true,
         (Value::Function(x), Value::Function(y)) => Arc::ptr_eq(x, y),
-        (Value::Object(x), Value::Object(y)) => Rc::ptr_eq(x, y),
+        (Value::Object(x), Value::Object(y)) => Arc::ptr_eq(x, y),
         (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
         (Value::Tuple(x), Value::Tuple(y)) | (Value::List(x), Value::List(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(&a.value, &b.value))
@@ -3589,9 +3617,9 @@ fn same(a: &Value, b: &Value) -> bool {
         | (Value::Bound(x, a), Value::Bound(y, b))
         | (Value::TensorMethod(x, a), Value::TensorMethod(y, b)) => x == y && a == b,
         (Value::Instance(x), Value::Instance(y)) => x == y,
-        (Value::Class(x), Value::Class(y)) => Rc::ptr_eq(x, y),
-        (Value::Module(x), Value::Module(y)) => Rc::ptr_eq(x, y),
-        (Value::Data(x, a), Value::Data(y, b)) => Rc::ptr_eq(x, y) && a == b,
+        (Value::Class(x), Value::Class(y)) => Arc::ptr_eq(x, y),
+        (Value::Module(x), Value::Module(y)) => Arc::ptr_eq(x, y),
+        (Value::Data(x, a), Value::Data(y, b)) => Arc::ptr_eq(x, y) && a == b,
         (Value::Dict(x), Value::Dict(y)) => {
             x.len() == y.len()
                 && x.iter()

@@ -137,6 +137,12 @@ pub fn import_parse_counts() -> Vec<(std::path::PathBuf, usize)> {
     project::parse_counts()
 }
 
+/// How many times each module file's body ran for an import in this run (once, for a module that
+/// only defines things).
+pub fn import_run_counts() -> Vec<(std::path::PathBuf, usize)> {
+    interp::module_run_counts()
+}
+
 fn no_deep_learning() -> LoadError {
     LoadError::not_a_model(
         "no deep-learning code found (the file imports none of keras, tensorflow, torch and transformers)",
@@ -336,7 +342,7 @@ fn finish(
         too_deep |= p.too_deep;
     }
     let mut world = interp::run(&body, Some(path), options);
-    if world.frameworks.is_empty() {
+    if world.frameworks.is_empty() && !world.unread_deep_learning {
         return Err(no_deep_learning());
     }
     // Modules of the project the file imports: their comments suppress too, their texts locate

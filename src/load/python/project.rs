@@ -110,6 +110,38 @@ impl Project {
         })
     }
 
+    /// The project a module file imported by this one's files sees as its own (a module's
+    /// imports are resolved the same whoever imports it): as a script's, for a module in a folder
+    /// of scripts (`train.py` beside `models.py` beside `utils.py`, the folder Python puts first
+    /// on the path); without its folder for a module of a package (a package's folder is not on
+    /// the path: `from typing import Any` in `pkg/config.py` is the standard library, never
+    /// `pkg/typing.py`).
+    pub fn for_module(&self, module: &Path) -> Option<Project> {
+        let mut p = Project::for_file(module, &self.options)?;
+        let dir = module.parent()?;
+        if dir.join("__init__.py").is_file() {
+            // The folder holding the outermost package: where `import pkg.sub` starts from when
+            // no root marker or `src` setting says otherwise.
+            let top = dir
+                .ancestors()
+                .take(MAX_ROOT_SEARCH)
+                .find(|d| !d.join("__init__.py").is_file())
+                .map(Path::to_path_buf);
+            p.search.retain(|d| d != dir);
+            if let Some(top) = top
+                && !p.search.contains(&top)
+            {
+                p.search.push(top);
+            }
+        }
+        Some(p)
+    }
+
+    /// What keys run-wide answers about this project's modules: the `src` setting.
+    pub fn src_key(&self) -> Option<Arc<[PathBuf]>> {
+        self.options.src.clone()
+    }
+
     /// The module `dotted` (`models`, `pkg.models`), searched in the project's folders.
     pub fn find(&self, dotted: &str) -> Option<Found> {
         if super::interp::is_framework(dotted) {
@@ -325,6 +357,8 @@ pub fn parse_counts() -> Vec<(PathBuf, usize)> {
 struct Node {
     /// The text names a framework (`keras`, `tensorflow`, `torch`).
     mentions: bool,
+    /// The file's size in bytes.
+    bytes: u64,
     /// The first-party module files its import lines name.
     imports: Vec<PathBuf>,
 }
@@ -334,6 +368,11 @@ struct Node {
 type GraphMemo<V> = LazyLock<Mutex<HashMap<Option<Arc<[PathBuf]>>, HashMap<PathBuf, V>>>>;
 
 static NODES: GraphMemo<Option<Node>> = LazyLock::new(Default::default);
+/// Whether an import of a module reads at most [`MAX_MODULES`] modules and [`MAX_IMPORT_BYTES`]
+/// (memo of [`Project::import_fits`]).
+static FITS: GraphMemo<bool> = LazyLock::new(Default::default);
+/// Whether a module is on an import cycle (memo of [`Project::in_cycle`]).
+static CYCLES: GraphMemo<bool> = LazyLock::new(Default::default);
 /// Whether a module reaches deep-learning code through its imports (memo of
 /// [`Project::deep_learning`]).
 static REACHES: GraphMemo<bool> = LazyLock::new(Default::default);
@@ -386,6 +425,7 @@ fn node(path: &Path, mentions: fn(&str) -> bool, options: &LoadOptions) -> Optio
         .and_then(|_| std::fs::read_to_string(path).ok())
         .map(|text| Node {
             mentions: mentions(&text),
+            bytes: text.len() as u64,
             imports: resolved_imports(path, &text, options),
         });
     memo_put(
@@ -413,6 +453,84 @@ impl Project {
     /// constants).
     pub fn is_leaf(&self, path: &Path, mentions: fn(&str) -> bool) -> bool {
         node(path, mentions, &self.options).is_some_and(|n| n.imports.is_empty())
+    }
+
+    /// Whether the module file `path` is on an import cycle, through the imports a module
+    /// follows (those of modules that reach deep-learning code, read from its import lines; a
+    /// leaf imports nothing, so no cycle passes through one). Call on a module whose import fits
+    /// ([`Project::import_fits`]): the search stays inside its bounded closure.
+    pub fn in_cycle(&self, path: &Path, mentions: fn(&str) -> bool) -> bool {
+        if let Some(k) = memo_get(&CYCLES, &self.options, path) {
+            return k;
+        }
+        let mut seen: std::collections::HashSet<PathBuf> = Default::default();
+        let mut todo = vec![path.to_path_buf()];
+        let mut cycle = false;
+        'search: while let Some(p) = todo.pop() {
+            let Some(n) = node(&p, mentions, &self.options) else {
+                continue;
+            };
+            for i in n.imports {
+                if i == path {
+                    cycle = true;
+                    break 'search;
+                }
+                if seen.len() <= MAX_REACH && !seen.contains(&i) && self.deep_learning(&i, mentions)
+                {
+                    seen.insert(i.clone());
+                    todo.push(i);
+                }
+            }
+        }
+        memo_put(
+            &CYCLES,
+            &self.options,
+            std::iter::once((path.to_path_buf(), cycle)),
+        );
+        cycle
+    }
+
+    /// Whether importing the module file `path` reads at most [`MAX_MODULES`] modules and
+    /// [`MAX_IMPORT_BYTES`] bytes: the module and, through its import lines, every module it
+    /// follows (inside an imported module, those that reach deep-learning code or import nothing
+    /// themselves). A property of the module alone, so the same whoever imports it; a module past
+    /// the bounds is not read at all (a big framework's internals), never read in part.
+    pub fn import_fits(&self, path: &Path, mentions: fn(&str) -> bool) -> bool {
+        if let Some(k) = memo_get(&FITS, &self.options, path) {
+            return k;
+        }
+        let mut seen: std::collections::HashSet<PathBuf> = [path.to_path_buf()].into();
+        let mut todo = vec![path.to_path_buf()];
+        let mut bytes = 0u64;
+        let mut fits = true;
+        while let Some(p) = todo.pop() {
+            let Some(n) = node(&p, mentions, &self.options) else {
+                continue;
+            };
+            bytes += n.bytes;
+            if bytes > MAX_IMPORT_BYTES as u64 {
+                fits = false;
+                break;
+            }
+            for i in n.imports {
+                if !seen.contains(&i)
+                    && (self.deep_learning(&i, mentions) || self.is_leaf(&i, mentions))
+                {
+                    seen.insert(i.clone());
+                    todo.push(i);
+                }
+            }
+            if seen.len() > MAX_MODULES {
+                fits = false;
+                break;
+            }
+        }
+        memo_put(
+            &FITS,
+            &self.options,
+            std::iter::once((path.to_path_buf(), fits)),
+        );
+        fits
     }
 }
 
@@ -480,9 +598,10 @@ pub fn imports_deep_learning(
 }
 
 /// The modules a file's import statements name, as (dots, dotted name), read line by line:
-/// `import a.b as c, d`, `from .x import y` (also `from . import y` as the package `y`). A
-/// notebook's lines are JSON strings: the quote before them is skipped, names end at the first
-/// character that cannot be in one.
+/// `import a.b as c, d`, `from .x import y` (also `x.y`, in case `y` is a submodule; `from . import
+/// y` is the package's `y`), names in parentheses over several lines. A notebook's lines are JSON
+/// strings: the quote before them is skipped, names end at the first character that cannot be in
+/// one.
 fn import_lines(text: &str) -> Vec<(u32, String)> {
     let clean = |w: &str| -> String {
         w.chars()
@@ -490,7 +609,8 @@ fn import_lines(text: &str) -> Vec<(u32, String)> {
             .collect()
     };
     let mut out = vec![];
-    for line in text.lines() {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
         let line = line.trim_start().trim_start_matches('"');
         if let Some(rest) = line.strip_prefix("import ") {
             for part in rest.split(',') {
@@ -507,15 +627,28 @@ fn import_lines(text: &str) -> Vec<(u32, String)> {
             }
             let level = module.chars().take_while(|&c| c == '.').count() as u32;
             let dotted = clean(module.trim_start_matches('.'));
-            if dotted.is_empty() {
-                // `from . import nets`: each name is a module of the package.
-                for name in words.collect::<Vec<_>>().join(" ").split(',') {
-                    let n = clean(name.trim().trim_start_matches('('));
-                    if !n.is_empty() {
-                        out.push((level, n));
+            let mut names = words.collect::<Vec<_>>().join(" ");
+            // `from m import (\n    a,\n    b,\n)`: the names up to the closing parenthesis.
+            if names.starts_with('(') && !names.contains(')') {
+                for more in lines.by_ref().take(256) {
+                    let more = more.trim().trim_start_matches('"');
+                    names.push(',');
+                    names.push_str(more);
+                    if more.contains(')') {
+                        break;
                     }
                 }
+            }
+            let names: Vec<String> = names
+                .split(',')
+                .map(|n| clean(n.trim().trim_start_matches('(').trim_start()))
+                .filter(|n| !n.is_empty())
+                .collect();
+            if dotted.is_empty() {
+                // `from . import nets`: each name is a module of the package.
+                out.extend(names.into_iter().map(|n| (level, n)));
             } else {
+                out.extend(names.iter().map(|n| (level, format!("{dotted}.{n}"))));
                 out.push((level, dotted));
             }
         }

@@ -9,12 +9,11 @@
 //! not know) makes them an unknown value: `y == 3` names two classes, not ten, and a mask may
 //! keep only some classes.
 
-use std::rc::Rc;
-
 use super::shaping::arg;
 use super::{KwValue, SValue, Value, World};
 use crate::ir::Span;
 use crate::load::python::syntax::Expr;
+use std::sync::Arc;
 
 /// What the file states about some labels.
 #[derive(Debug)]
@@ -125,7 +124,7 @@ impl World {
         span: Span,
     ) -> Option<Value> {
         let first = || args.first().map(|a| &a.value);
-        let labels = |f: &Rc<LabelFact>, form| Value::Data(f.clone(), form);
+        let labels = |f: &Arc<LabelFact>, form| Value::Data(f.clone(), form);
         match callee {
             // `y.to(device)`, `y.astype("int64")`.
             Value::Data(f, DataForm::LabelsMethod) => Some(labels(f, DataForm::Labels)),
@@ -140,7 +139,7 @@ impl World {
                     && (p.starts_with("keras.") || p.starts_with("tensorflow."))
                     && let Some(classes) = keras_dataset(before, kwargs)
                 {
-                    let fact = Rc::new(LabelFact {
+                    let fact = Arc::new(LabelFact {
                         classes,
                         one_hot: false,
                         span,
@@ -158,7 +157,7 @@ impl World {
                 if p.starts_with("torchvision.datasets.")
                     && let Some(classes) = torchvision_dataset(last)
                 {
-                    let fact = Rc::new(LabelFact {
+                    let fact = Arc::new(LabelFact {
                         classes,
                         one_hot: false,
                         span,
@@ -194,7 +193,7 @@ impl World {
                         ),
                     };
                     return Some(Value::Data(
-                        Rc::new(LabelFact {
+                        Arc::new(LabelFact {
                             classes,
                             one_hot: true,
                             span,
@@ -287,7 +286,7 @@ impl World {
     /// What one step of iterating `v` gives, when `v` is a source of labelled data.
     pub(super) fn element_of(&self, v: &Value, span: Span) -> Option<Value> {
         let item = |value| SValue { value, span };
-        let pair = |f: &Rc<LabelFact>| {
+        let pair = |f: &Arc<LabelFact>| {
             Value::Tuple(vec![
                 item(Value::Unknown),
                 item(Value::Data(f.clone(), DataForm::Labels)),
@@ -304,7 +303,7 @@ impl World {
 }
 
 /// `y.<attr>` of labels: a method that keeps them, else unknown.
-pub(super) fn attribute(f: &Rc<LabelFact>, form: DataForm, attr: &str) -> Value {
+pub(super) fn attribute(f: &Arc<LabelFact>, form: DataForm, attr: &str) -> Value {
     match form {
         DataForm::Labels if KEEP_METHODS.contains(&attr) => {
             Value::Data(f.clone(), DataForm::LabelsMethod)
@@ -317,7 +316,7 @@ pub(super) fn attribute(f: &Rc<LabelFact>, form: DataForm, attr: &str) -> Value 
 }
 
 /// The labels of a value given to a loss, when it holds them.
-pub(super) fn fact_of(v: &Value) -> Option<Rc<LabelFact>> {
+pub(super) fn fact_of(v: &Value) -> Option<Arc<LabelFact>> {
     match v {
         Value::Data(f, DataForm::Labels) => Some(f.clone()),
         _ => None,
@@ -325,7 +324,7 @@ pub(super) fn fact_of(v: &Value) -> Option<Rc<LabelFact>> {
 }
 
 /// The labels a training call reads from its `x` and `y` (`fit(x, y)`, `fit(dataset)`).
-pub(super) fn trained_on(x: Option<&Value>, y: Option<&Value>) -> Option<Rc<LabelFact>> {
+pub(super) fn trained_on(x: Option<&Value>, y: Option<&Value>) -> Option<Arc<LabelFact>> {
     match (x, y) {
         (_, Some(Value::Data(f, DataForm::Labels))) => Some(f.clone()),
         (Some(Value::Data(f, DataForm::Pairs)), None | Some(Value::None)) => Some(f.clone()),
@@ -334,7 +333,7 @@ pub(super) fn trained_on(x: Option<&Value>, y: Option<&Value>) -> Option<Rc<Labe
 }
 
 /// The labels of the pair `(x, y)` (a tuple of the features and the labels).
-fn pair_labels(v: Option<&Value>) -> Option<Rc<LabelFact>> {
+fn pair_labels(v: Option<&Value>) -> Option<Arc<LabelFact>> {
     match v {
         Some(Value::Tuple(items)) if items.len() == 2 => fact_of(&items[1].value),
         _ => None,

@@ -11,7 +11,6 @@
 //! loop, the loss and the evaluation code all refer to one graph.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use super::shaping::Shaping;
@@ -46,7 +45,7 @@ pub struct TorchClass {
     /// A Keras `Model` subclass: `compile` makes it a model with that training config.
     keras_model: bool,
     /// The classes of this file it derives from, nearest first (for class attributes).
-    bases: Vec<Rc<TorchClass>>,
+    bases: Vec<Arc<TorchClass>>,
     /// Names the class body binds to values (`num_classes = 10`, a dataclass field's default), in
     /// order: what instances read when they have no attribute of their own.
     class_attrs: Vec<(String, Value)>,
@@ -58,7 +57,7 @@ impl TorchClass {
     /// A class attribute, here or in a base class of the file.
     pub(super) fn class_attr(&self, name: &str) -> Option<Value> {
         std::iter::once(self)
-            .chain(self.bases.iter().map(Rc::as_ref))
+            .chain(self.bases.iter().map(Arc::as_ref))
             .find_map(|c| c.class_attrs.iter().find(|(k, _)| k == name))
             .map(|(_, v)| v.clone())
     }
@@ -81,7 +80,7 @@ impl TorchClass {
 
 #[derive(Debug)]
 pub struct InstanceRec {
-    class: Option<Rc<TorchClass>>,
+    class: Option<Arc<TorchClass>>,
     /// `nn.Sequential(...)`: the modules, applied in order.
     seq: Option<Vec<SValue>>,
     /// `nn.Sequential(OrderedDict(...))`: the names of the modules in `seq`.
@@ -91,7 +90,7 @@ pub struct InstanceRec {
     pub depth: usize,
     pub attrs: HashMap<String, Value>,
     /// The module's names when it was built, for its methods.
-    globals: Rc<Env>,
+    globals: Arc<Env>,
     /// The input made for the first call on data the interpreter cannot see, and the output.
     /// The input made for the first call on unseen data, and what the forward returned (a
     /// tensor, or a tuple/list/dict of them).
@@ -331,7 +330,7 @@ impl World {
         let mut lightning = false;
         let mut forward = "__call__";
         let mut keras_model = false;
-        let mut bases: Vec<Rc<TorchClass>> = vec![];
+        let mut bases: Vec<Arc<TorchClass>> = vec![];
         for b in &c.bases {
             match self.eval(b, frame, globals).value {
                 Value::Path(p) => {
@@ -382,7 +381,7 @@ impl World {
                 class_attrs.push((id.clone(), v));
             }
         }
-        let class = Rc::new(TorchClass {
+        let class = Arc::new(TorchClass {
             def: c.clone(),
             mro,
             lightning,
@@ -399,9 +398,9 @@ impl World {
 
     fn new_instance(
         &mut self,
-        class: Option<Rc<TorchClass>>,
+        class: Option<Arc<TorchClass>>,
         seq: Option<Vec<SValue>>,
-        globals: Rc<Env>,
+        globals: Arc<Env>,
     ) -> usize {
         self.clock += 1;
         self.instances.push(InstanceRec {
@@ -425,7 +424,7 @@ impl World {
     /// `Net(...)`: a new instance, with `__init__` run on it.
     pub(super) fn instantiate(
         &mut self,
-        class: Rc<TorchClass>,
+        class: Arc<TorchClass>,
         c: &Call,
         args: &[SValue],
         kwargs: &[KwValue],
@@ -443,18 +442,18 @@ impl World {
         }
         let module_globals = match self.home_of(Arc::as_ptr(&class.def) as *const ()) {
             Some(home) => home,
-            None => Rc::new(globals.cloned().unwrap_or_else(|| frame.locals.clone())),
+            None => Arc::new(globals.cloned().unwrap_or_else(|| frame.locals.clone())),
         };
         Value::Instance(self.instantiate_with(class, c.span, args, kwargs, module_globals))
     }
 
     fn instantiate_with(
         &mut self,
-        class: Rc<TorchClass>,
+        class: Arc<TorchClass>,
         span: Span,
         args: &[SValue],
         kwargs: &[KwValue],
-        globals: Rc<Env>,
+        globals: Arc<Env>,
     ) -> usize {
         let i = self.new_instance(Some(class.clone()), None, globals);
         if let Some(init) = class.method("__init__") {
@@ -814,7 +813,7 @@ impl World {
     /// A record object: an `argparse.ArgumentParser` (`parser`) or a namespace with these attributes
     /// (`SimpleNamespace(lr=0.1)`, `argparse.Namespace`).
     pub(super) fn record_object(&mut self, parser: bool, kwargs: &[KwValue]) -> Value {
-        let i = self.new_instance(None, None, Rc::new(Env::new()));
+        let i = self.new_instance(None, None, Arc::new(Env::new()));
         self.instances[i].parser = parser;
         for k in kwargs {
             self.instances[i]
@@ -1027,7 +1026,7 @@ impl World {
             return Some(m);
         }
         if tail == "nn.Sequential" {
-            let globals = Rc::new(Env::new());
+            let globals = Arc::new(Env::new());
             // `nn.Sequential(OrderedDict([("fc", ...), ...]))`: the modules, named by their keys.
             if let [
                 SValue {
@@ -1067,7 +1066,7 @@ impl World {
         }
         if let Some(class) = nn_class(tail) {
             if loss_name(class).is_some() {
-                return Some(Value::Object(Rc::new(ObjectRec {
+                return Some(Value::Object(Arc::new(ObjectRec {
                     class: class.to_string(),
                     callee_span: c.func.span(),
                     call_span: c.span,
@@ -1605,7 +1604,7 @@ impl World {
             .filter_map(|i| i.class.as_ref())
             .flat_map(|c| c.mro.iter().map(Arc::as_ptr))
             .collect();
-        let globals = Rc::new(globals.clone());
+        let globals = Arc::new(globals.clone());
         for class in self.torch_classes.clone() {
             if built.contains(&Arc::as_ptr(&class.def)) || class.imported {
                 continue;
@@ -2010,7 +2009,7 @@ impl World {
             l
         });
         let head = self.library_head(c, &spec, &classes);
-        let i = self.new_instance(None, None, Rc::new(Env::new()));
+        let i = self.new_instance(None, None, Arc::new(Env::new()));
         let label = spec.attr.trim_matches(|ch| ch == '(' || ch == ')');
         self.name_module(&head, label);
         self.instances[i].attrs.insert(spec.attr.to_string(), head);
@@ -2073,7 +2072,7 @@ impl World {
                 }
             })
             .collect();
-        let j = self.new_instance(None, Some(items), Rc::new(Env::new()));
+        let j = self.new_instance(None, Some(items), Arc::new(Env::new()));
         self.instances[j].seq_keys = spec.keys.iter().map(|k| k.to_string()).collect();
         Value::Instance(j)
     }
@@ -2144,7 +2143,7 @@ impl World {
             return out;
         }
         // `outputs.logits`.
-        let o = self.new_instance(None, None, Rc::new(Env::new()));
+        let o = self.new_instance(None, None, Arc::new(Env::new()));
         self.instances[o].attrs.insert("logits".into(), out);
         Value::Instance(o)
     }
