@@ -18,7 +18,6 @@ pub use imports::module_run_counts;
 mod labels;
 mod shaping;
 mod torch;
-pub use torch::InstanceRec;
 
 /// Class given to a layer changed after it was built: lowered as an opaque op of unknown shape.
 pub const UNRESOLVED_LAYER: &str = "UnresolvedPythonLayer";
@@ -334,7 +333,7 @@ pub struct World {
     pub tensors: Vec<TensorRec>,
     pub models: Vec<ModelRec>,
     /// PyTorch module instances.
-    pub instances: Vec<InstanceRec>,
+    pub instances: torch::Instances,
     /// PyTorch module classes defined in the file, in order.
     torch_classes: Vec<Arc<torch::TorchClass>>,
     /// Input tensors made for PyTorch models (their shapes are set from the first layer at the end).
@@ -674,7 +673,6 @@ impl World {
         // another (a pooling block of a library's model) is part of its owner's forward.
         let returned: Vec<usize> = self
             .instances
-            .iter()
             .enumerate()
             .filter(|&(i, _)| self.bound_at_top(i))
             .filter_map(|(_, i)| i.returned())
@@ -734,13 +732,13 @@ impl World {
             || self.trains
     }
 
-    /// Nothing in this world stands for a layer, a model, a module instance, a tensor or a
-    /// training choice: what its module bound can be shared by every importer.
+    /// Nothing in this world stands for a layer, a model, a tensor or a training choice: what its
+    /// module bound can be shared by every importer (module instances can: their indices are the
+    /// same in every world, [`torch::Instances`]).
     pub(super) fn built_nothing(&self) -> bool {
         self.layers.is_empty()
             && self.tensors.is_empty()
             && self.models.is_empty()
-            && self.instances.is_empty()
             && self.torch_inputs.is_empty()
             && self.tf_losses.is_empty()
             && self.thresholds.is_empty()
@@ -750,7 +748,6 @@ impl World {
             && self.module_attrs.is_empty()
             && self.loss_functions.is_empty()
             && self.bound_models.is_empty()
-            && self.bound_instances.is_empty()
             && self.loop_item.is_none()
             && self.outer_writes.is_empty()
     }
@@ -771,7 +768,7 @@ impl World {
         self.steps += 1;
         if self.steps > MAX_STEPS
             || self.layers.len() > MAX_LAYERS
-            || self.instances.len() > MAX_INSTANCES
+            || self.instances.made_here() > MAX_INSTANCES
         {
             self.out_of_budget = true;
         }
@@ -1011,13 +1008,21 @@ impl World {
                 }
                 break;
             }
-            let built = (self.layers.len(), self.models.len(), self.instances.len());
+            let built = (
+                self.layers.len(),
+                self.models.len(),
+                self.instances.made_here(),
+            );
             self.assign(target, item, frame);
             match self.exec_block(body, frame, globals) {
                 Flow::Next => {}
                 other => return other,
             }
-            let now = (self.layers.len(), self.models.len(), self.instances.len());
+            let now = (
+                self.layers.len(),
+                self.models.len(),
+                self.instances.made_here(),
+            );
             idle = if now == built { idle + 1 } else { 0 };
         }
         self.exec_branches(BlockKind::Once, &branches[1..], frame, globals)

@@ -55,6 +55,8 @@ pub struct ModuleSource {
 pub struct Project {
     /// Searched in order for `import a.b`.
     search: Vec<PathBuf>,
+    /// The folders a relative import may resolve inside.
+    within: Vec<PathBuf>,
     /// The options it was made with: modules it imports find theirs the same way.
     options: LoadOptions,
 }
@@ -105,6 +107,7 @@ impl Project {
             }
         }
         Some(Project {
+            within: search.clone(),
             search,
             options: options.clone(),
         })
@@ -120,19 +123,7 @@ impl Project {
         let mut p = Project::for_file(module, &self.options)?;
         let dir = module.parent()?;
         if dir.join("__init__.py").is_file() {
-            // The folder holding the outermost package: where `import pkg.sub` starts from when
-            // no root marker or `src` setting says otherwise.
-            let top = dir
-                .ancestors()
-                .take(MAX_ROOT_SEARCH)
-                .find(|d| !d.join("__init__.py").is_file())
-                .map(Path::to_path_buf);
             p.search.retain(|d| d != dir);
-            if let Some(top) = top
-                && !p.search.contains(&top)
-            {
-                p.search.push(top);
-            }
         }
         Some(p)
     }
@@ -156,7 +147,7 @@ impl Project {
         for _ in 1..level {
             dir = dir.parent()?.to_path_buf();
         }
-        if !self.search.iter().any(|s| dir.starts_with(s)) {
+        if !self.within.iter().any(|s| dir.starts_with(s)) {
             return None;
         }
         if dotted.is_empty() {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::thread::ThreadId;
 
-use super::torch::TorchClass;
+use super::torch::{InstanceRec, Instances, TorchClass};
 use super::{Env, Frame, Gap, ModuleVal, Value, World};
 use crate::ir::Span;
 use crate::load::python::project::{self, Found, ModuleSource, Project};
@@ -265,6 +265,14 @@ impl World {
         }
         self.ran
             .extend(r.ran.iter().map(|&at| at as *const FunctionDef));
+        for (i, rec) in &r.instances {
+            if self.instances.adopt(*i, rec, self.clock + 1) {
+                self.clock += 1;
+            }
+        }
+        for (i, b) in &r.bound_instances {
+            self.bound_instances.entry(*i).or_insert_with(|| b.clone());
+        }
         self.trains |= r.trains;
         self.unread_deep_learning |= r.unread_deep_learning;
         self.class_scoring = self.class_scoring.or(r.class_scoring);
@@ -295,6 +303,10 @@ pub(super) struct Ready {
     home: Vec<(usize, Arc<Env>)>,
     closures: Vec<(usize, Arc<Env>)>,
     ran: Vec<usize>,
+    /// The instances its body made (and those of the modules it read), at their indices, and the
+    /// names it bound them to.
+    instances: Vec<(usize, InstanceRec)>,
+    bound_instances: Vec<(usize, (String, bool))>,
     trains: bool,
     unread_deep_learning: bool,
     class_scoring: Option<Span>,
@@ -303,6 +315,8 @@ pub(super) struct Ready {
 /// A module's run-wide summary is keyed by its parse (one per path and content) and the `src`
 /// folders its imports were looked up in.
 type Key = (usize, Option<Arc<[PathBuf]>>);
+/// The same module by file and `src` folders (the file is read once per run).
+type PathKey = (PathBuf, Option<Arc<[PathBuf]>>);
 
 enum Slot {
     Computing(ThreadId),
@@ -317,6 +331,8 @@ struct Table {
     waiting: HashMap<ThreadId, Key>,
     /// Module bodies run in this run, by file: what a test counts.
     runs: HashMap<PathBuf, usize>,
+    /// The summaries done, by file and `src` setting.
+    by_path: HashMap<PathKey, Option<Arc<Ready>>>,
 }
 
 static TABLE: LazyLock<(Mutex<Table>, Condvar)> = LazyLock::new(Default::default);
@@ -343,6 +359,11 @@ fn mark_cyclic(from: usize) {
 /// any thread asks; `None` when its body must run in the importing world (it builds something,
 /// reaches an import cycle, or cannot be read).
 fn summary_of(path: &Path, project: &Project) -> Option<Arc<Ready>> {
+    let by_path = (path.to_path_buf(), project.src_key());
+    if let Some(done) = TABLE.0.lock().ok()?.by_path.get(&by_path) {
+        // Read once in this run: the file is not read again.
+        return done.clone();
+    }
     let source = project::load(path)?;
     let key: Key = (Arc::as_ptr(&source) as usize, project.src_key());
     let (at, depth) = STACK.with(|s| {
@@ -383,7 +404,11 @@ fn summary_of(path: &Path, project: &Project) -> Option<Arc<Ready>> {
             }
         }
     }
-    let mut guard = Computing { key, done: None };
+    let mut guard = Computing {
+        key,
+        path: by_path,
+        done: None,
+    };
     STACK.with(|s| s.borrow_mut().push((guard.key.clone(), false)));
     guard.done = Some(compute(&source, project));
     drop(guard);
@@ -419,6 +444,7 @@ fn waits_on(t: &Table, mut owner: ThreadId, me: ThreadId) -> bool {
 /// threads are woken and the thread's stack entry is removed.
 struct Computing {
     key: Key,
+    path: PathKey,
     done: Option<Option<Arc<Ready>>>,
 }
 
@@ -431,6 +457,7 @@ impl Drop for Computing {
         };
         let (lock, changed) = &*TABLE;
         if let Ok(mut t) = lock.lock() {
+            t.by_path.insert(self.path.clone(), result.clone());
             t.slots.insert(self.key.clone(), Slot::Done(result));
         }
         changed.notify_all();
@@ -443,6 +470,7 @@ fn compute(source: &Arc<ModuleSource>, project: &Project) -> Option<Arc<Ready>> 
     let mut w = World {
         project: project.for_module(&source.path),
         as_module: true,
+        instances: Instances::based(source.base),
         ..World::default()
     };
     let path = &source.path;
@@ -472,6 +500,8 @@ fn compute(source: &Arc<ModuleSource>, project: &Project) -> Option<Arc<Ready>> 
             .map(|(k, v)| (k as usize, v))
             .collect(),
         ran: w.ran.into_iter().map(|k| k as usize).collect(),
+        instances: w.instances.all(),
+        bound_instances: w.bound_instances.into_iter().collect(),
         trains: w.trains,
         unread_deep_learning: w.unread_deep_learning,
         class_scoring: w.class_scoring,

@@ -78,7 +78,99 @@ impl TorchClass {
     }
 }
 
-#[derive(Debug)]
+/// The module instances of a world, by index. A linted file's world numbers its own from 0; an
+/// imported module's world from its source's span base, so the instances its body made keep the
+/// same index in every world that reads the module (they are copied in at those indices:
+/// `foreign`), and the values naming them need no renumbering.
+#[derive(Debug, Default)]
+pub struct Instances {
+    base: usize,
+    local: Vec<InstanceRec>,
+    foreign: std::collections::BTreeMap<usize, InstanceRec>,
+}
+
+impl Instances {
+    /// An empty set numbering its own from `base`.
+    pub(super) fn based(base: usize) -> Instances {
+        Instances {
+            base,
+            ..Instances::default()
+        }
+    }
+
+    fn push(&mut self, rec: InstanceRec) -> usize {
+        self.local.push(rec);
+        self.base + self.local.len() - 1
+    }
+
+    /// How many instances this world made (what its budget counts).
+    pub fn made_here(&self) -> usize {
+        self.local.len()
+    }
+
+    /// Every instance with its index: those of imported modules first, then this world's, each
+    /// in the order made.
+    pub fn enumerate(&self) -> impl DoubleEndedIterator<Item = (usize, &InstanceRec)> {
+        self.foreign.iter().map(|(i, r)| (*i, r)).chain(
+            self.local
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (self.base + i, r)),
+        )
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &InstanceRec> {
+        self.enumerate().map(|(_, r)| r)
+    }
+
+    /// The index of the last instance `keep` selects.
+    pub(super) fn rposition(&self, keep: impl Fn(&InstanceRec) -> bool) -> Option<usize> {
+        self.enumerate()
+            .rev()
+            .find(|(_, r)| keep(r))
+            .map(|(i, _)| i)
+    }
+
+    /// Copies of every instance with its index (for a module's summary).
+    pub(super) fn all(&self) -> Vec<(usize, InstanceRec)> {
+        self.enumerate().map(|(i, r)| (i, r.clone())).collect()
+    }
+
+    /// Adds an imported module's instance at its index, unless it is here already.
+    pub(super) fn adopt(&mut self, i: usize, rec: &InstanceRec, created: usize) -> bool {
+        if self.foreign.contains_key(&i) || (i >= self.base && i - self.base < self.local.len()) {
+            return false;
+        }
+        let mut rec = rec.clone();
+        rec.created = created;
+        self.foreign.insert(i, rec);
+        true
+    }
+}
+
+impl std::ops::Index<usize> for Instances {
+    type Output = InstanceRec;
+    fn index(&self, i: usize) -> &InstanceRec {
+        match i.checked_sub(self.base) {
+            Some(k) if k < self.local.len() => &self.local[k],
+            _ => &self.foreign[&i],
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Instances {
+    fn index_mut(&mut self, i: usize) -> &mut InstanceRec {
+        match i.checked_sub(self.base) {
+            Some(k) if k < self.local.len() => &mut self.local[k],
+            _ => self
+                .foreign
+                .get_mut(&i)
+                .expect("an instance index names an instance of this world"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct InstanceRec {
     class: Option<Arc<TorchClass>>,
     /// `nn.Sequential(...)`: the modules, applied in order.
@@ -417,8 +509,7 @@ impl World {
             built: false,
             library: None,
             parser: false,
-        });
-        self.instances.len() - 1
+        })
     }
 
     /// `Net(...)`: a new instance, with `__init__` run on it.
@@ -1646,7 +1737,7 @@ impl World {
 
     /// The last instance built of `class`.
     fn last_instance_of(&self, class: &TorchClass) -> Option<usize> {
-        self.instances.iter().rposition(|r| {
+        self.instances.rposition(|r| {
             r.class
                 .as_ref()
                 .is_some_and(|rc| Arc::ptr_eq(&rc.def, &class.def))
@@ -1765,19 +1856,15 @@ impl World {
 
     /// The module instance (newest first) whose forward returned tensor `t`, and its class name.
     pub(super) fn instance_giving(&self, t: usize) -> Option<(usize, String)> {
-        self.instances
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(i, rec)| {
-                let cached = rec
-                    .cached
-                    .as_ref()
-                    .and_then(|(_, out)| self.forward_tensor(out));
-                let gives = cached == Some(t) || rec.last_out == Some(t);
-                let class = rec.class.as_ref()?;
-                gives.then(|| (i, class.def.name.clone()))
-            })
+        self.instances.enumerate().rev().find_map(|(i, rec)| {
+            let cached = rec
+                .cached
+                .as_ref()
+                .and_then(|(_, out)| self.forward_tensor(out));
+            let gives = cached == Some(t) || rec.last_out == Some(t);
+            let class = rec.class.as_ref()?;
+            gives.then(|| (i, class.def.name.clone()))
+        })
     }
 
     pub fn is_torch_model(&self, m: usize) -> bool {
