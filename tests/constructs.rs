@@ -1636,6 +1636,61 @@ tiny = train("tiny", model_hparams={"num_classes": 10, "c_hidden": 32}, lr=3e-4)
         twin: Twin::Edit(&[("return F.softmax(self.fc(x), dim=-1)", "return self.fc(x)")]),
     },
     Row {
+        name: "lightning: registry lookup whose if returns and whose else asserts False (every path ends in the if)",
+        source: r#"
+import torch.nn as nn
+import pytorch_lightning as pl
+
+ARCHS = dict()
+
+
+def build_backbone(arch, cfg):
+    if arch in ARCHS:
+        return ARCHS[arch](**cfg)
+    else:
+        assert False, f"no architecture called {arch!r}"
+
+
+class DigitMLP(nn.Module):
+    def __init__(self, n_out=10, width=128):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(28 * 28, width),
+            nn.GELU(),
+            nn.Linear(width, n_out),
+            nn.Softmax(dim=1),
+        )
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+ARCHS["mlp"] = DigitMLP
+
+
+class LitDigits(pl.LightningModule):
+    def __init__(self, arch, cfg):
+        super().__init__()
+        self.save_hyperparameters()
+        self.backbone = build_backbone(arch, cfg)
+        self.criterion = nn.CrossEntropyLoss()
+
+    def training_step(self, batch, batch_idx):
+        images, targets = batch
+        logits = self.backbone(images)
+        loss = self.criterion(logits, targets)
+        self.log("train_loss", loss)
+        return loss
+
+
+lit = LitDigits("mlp", {"n_out": 10, "width": 256})
+pl.Trainer(max_epochs=2).fit(lit, train_dataloaders=loader)
+"#,
+        expect: Expect::Findings(&[("NNL005", 22)]),
+        twin: Twin::Edit(&[("            nn.Softmax(dim=1),\n", "")]),
+    },
+    Row {
         name: "torch: model handed through fabric.setup / DDP / torch.compile before the training loop",
         source: r#"
 import torch

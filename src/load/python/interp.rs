@@ -929,12 +929,15 @@ impl World {
                 Some(false) => {}
                 None => {
                     let flow = self.exec_branches(BlockKind::Maybe, &branches[k..], frame, globals);
-                    // `if …: raise` … `else: raise`: every path ends here.
+                    // `if …: raise` … `else: raise`, or `if name in registry: return
+                    // registry[name](**hp)` … `else: assert False`: every path ends here, so
+                    // nothing after the `if` runs; what the function returns is what the
+                    // returning branches gave (`call_function`).
                     let exhaustive = branches.len() > tests.len();
-                    let all_raise = branches[k..]
+                    let all_end = branches[k..]
                         .iter()
-                        .all(|b| matches!(b.last(), Some(Stmt::Raise)));
-                    if exhaustive && all_raise {
+                        .all(|b| matches!(b.last(), Some(Stmt::Raise | Stmt::Return(_))));
+                    if exhaustive && all_end {
                         return Flow::Raise;
                     }
                     return flow;
@@ -1051,8 +1054,13 @@ impl World {
                     values.push(v);
                 }
                 Flow::Stop => returned = true,
-                // A path that raises leaves nothing behind: its bindings are never seen.
-                Flow::Raise => continue,
+                // A path that raises leaves nothing behind: its bindings are never seen (what
+                // returns inside it gave is still a possible result).
+                Flow::Raise => {
+                    returned |= inner.maybe_returned;
+                    values.append(&mut inner.maybe_values);
+                    continue;
+                }
                 Flow::Next => {}
             }
             returned |= inner.maybe_returned;
@@ -3440,7 +3448,8 @@ fn tf1_binop(l: &Value, op: BinOp, r: &Value) -> Option<Value> {
 enum Flow {
     Next,
     Return(Value),
-    /// `raise`, `assert False`: this path ends (nothing after it runs, nothing it bound is seen).
+    /// `raise`, `assert False`, or an `if` whose every branch raises or returns: this path ends
+    /// (nothing after it runs, nothing it bound is seen; returns in it were recorded as maybe-returns).
     Raise,
     Stop,
 }
