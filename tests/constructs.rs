@@ -2363,6 +2363,32 @@ loss = nn.CrossEntropyLoss()(model(images), labels)
         twin: Twin::Edit(&[("nn.Linear(784, 8)", "nn.Linear(784, 10)")]),
     },
     Row {
+        name: "labels: one batch taken with Python 2's dataiter.next() on iter(loader)",
+        source: r#"
+import torch
+from torch import nn, optim
+from torchvision import datasets, transforms
+
+transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+trainset = datasets.FashionMNIST("~/.pytorch/F_MNIST_data/", download=True, train=True, transform=transform)
+trainloader = torch.utils.data.DataLoader(trainset, batch_size=64, shuffle=True)
+
+model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 9), nn.LogSoftmax(dim=1))
+criterion = nn.NLLLoss()
+optimizer = optim.SGD(model.parameters(), lr=0.003)
+
+dataiter = iter(trainloader)
+images, labels = dataiter.next()
+images = images.view(images.shape[0], -1)
+optimizer.zero_grad()
+loss = criterion(model(images), labels)
+loss.backward()
+optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL016", 9)]),
+        twin: Twin::Edit(&[("nn.Linear(128, 9)", "nn.Linear(128, 10)")]),
+    },
+    Row {
         name: "labels: random_split, enumerate(tqdm(loader)) and labels.to(device)",
         source: r#"
 import torch
