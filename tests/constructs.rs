@@ -1381,6 +1381,43 @@ for ids, labels in loader:
         )]),
     },
     Row {
+        name: "torch: inference helper nothing calls, its model parameter standing for the file's one module",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+device = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class TabularNet(nn.Module):
+    def __init__(self, n_features=12, n_classes=5):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, n_classes))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def class_probabilities(net, features):
+    net.eval()
+    with torch.no_grad():
+        return F.softmax(net(features.to(device)), dim=0)
+
+
+model = TabularNet().to(device)
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for epoch in range(10):
+    for features, target in train_loader:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(features.to(device)), target.to(device))
+        loss.backward()
+        optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL003", 20)]),
+        twin: Twin::Edit(&[("dim=0)", "dim=1)")]),
+    },
+    Row {
         name: "torch: predict method nothing calls, self(x) > 0.5 on a BCEWithLogitsLoss model",
         source: r#"
 import torch

@@ -360,6 +360,10 @@ pub struct World {
     /// Maybe/loop blocks currently open.
     block_depth: usize,
     called: std::collections::HashSet<String>,
+    /// While a helper nothing calls runs with unknown arguments: the one module the file binds at
+    /// module level, which the first parameter the helper calls like a function stands for
+    /// (`def predict(model, x): return torch.softmax(model(x), 0)`), and that parameter once chosen.
+    stand_in: Option<(usize, Option<String>)>,
     /// Attributes the file sets on imported modules (`tf.model = ...`), by dotted path.
     module_attrs: HashMap<String, Value>,
     /// A training call was made on something nnlint could not resolve, or a loss was called.
@@ -450,10 +454,15 @@ pub fn run(
     if test_module {
         w.uncalled_models_from = usize::MAX;
     }
+    // A helper that takes the model as a parameter (`def predict(model, x)`) is run with the one
+    // module the file binds at module level standing for it (`World::stand_in`).
+    let sole = w.sole_top_module();
     for f in functions {
         if !w.called.contains(&f.name) {
             let mut frame = Frame::new(Env::new());
+            w.stand_in = sole.map(|i| (i, None));
             w.call_function(&f, &[], &[], &mut frame, Some(&globals.locals));
+            w.stand_in = None;
         }
     }
     w.finish_torch(&globals.locals);
@@ -710,6 +719,42 @@ impl World {
             out.push(self.models.len() - 1);
         }
         out
+    }
+
+    /// The module instance the file binds at module level, when it binds exactly one (`model =
+    /// Net()`, possibly rebound as `model = model.to(device)`): a PyTorch module of the file, an
+    /// `nn.Sequential` or a library model.
+    fn sole_top_module(&self) -> Option<usize> {
+        let mut modules = self
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|&(i, r)| self.bound_at_top(i) && r.is_module());
+        match (modules.next(), modules.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// In a helper nothing calls, run with unknown arguments: a call of parameter `id` (unknown,
+    /// not rebound) is a call of the file's one module when `id` is the first parameter the helper
+    /// calls; `None` otherwise. Only in the helper's own body, not in functions it calls.
+    fn stand_in_for(&mut self, id: &str, frame: &Frame) -> Option<Value> {
+        let (module, chosen) = self.stand_in.as_mut()?;
+        let param = frame
+            .locals
+            .get(id)
+            .is_some_and(|v| matches!(v, Value::Unknown));
+        if self.call_depth != 1 || !param {
+            return None;
+        }
+        match chosen {
+            Some(name) if name != id => None,
+            _ => {
+                *chosen = Some(id.to_string());
+                Some(Value::Instance(*module))
+            }
+        }
     }
 
     /// Whether module instance `i` is bound to a name at the module level (`model = Net()`).
@@ -2043,6 +2088,14 @@ impl World {
         let (args, spread) = self.eval_spread(&c.args, frame, globals);
         let starred = !spread || c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
         let kwargs = self.kwargs(c, frame, globals);
+        // `model(x)` in a helper nothing calls, `model` its parameter: the file's one module (its
+        // arguments ran first, so in `loss_fn(model(x), y)` that is `model`).
+        let callee = match (&callee, &c.func) {
+            (Value::Unknown, Expr::Name { id, .. }) => {
+                self.stand_in_for(id, frame).unwrap_or(callee)
+            }
+            _ => callee,
+        };
         *fallback = self.fallback(&callee, &args, kwargs.as_deref().unwrap_or_default());
         self.note_sampling(
             &callee,

@@ -112,6 +112,14 @@ pub struct InstanceRec {
 }
 
 impl InstanceRec {
+    /// A module or a model (not a parser, a namespace or a plain record): a PyTorch module of the
+    /// file, an `nn.Sequential`, a library model.
+    pub(super) fn is_module(&self) -> bool {
+        self.seq.is_some()
+            || self.library.is_some()
+            || self.class.as_ref().is_some_and(|c| c.module)
+    }
+
     /// The tensor its forward last returned, when that was one tensor.
     pub(super) fn returned(&self) -> Option<usize> {
         match &self.cached {
@@ -1759,9 +1767,7 @@ impl World {
     /// The model reads an input made for a PyTorch module (its layers are modules).
     /// Instances that are modules or models (not parsers, namespaces or plain records).
     pub(super) fn modules_built(&self) -> bool {
-        self.instances.iter().any(|r| {
-            r.seq.is_some() || r.library.is_some() || r.class.as_ref().is_some_and(|c| c.module)
-        })
+        self.instances.iter().any(InstanceRec::is_module)
     }
 
     /// The module instance (newest first) whose forward returned tensor `t`, and its class name.
