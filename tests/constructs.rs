@@ -1103,6 +1103,57 @@ for inputs, targets in dataloader:
         )]),
     },
     Row {
+        name: "torchvision: models.get_model(\"densenet121\", weights=...) by name, classifier replaced, softmax then CrossEntropyLoss",
+        source: r#"
+import torch
+from torch import nn
+import torchvision
+
+ARCH = "densenet121"
+net = torchvision.models.get_model(ARCH, weights="DEFAULT")
+net.classifier = nn.Sequential(nn.Linear(net.classifier.in_features, 7), nn.Softmax(dim=1))
+loss_fn = nn.CrossEntropyLoss()
+opt = torch.optim.AdamW(net.parameters(), lr=3e-4)
+for imgs, targets in loader:
+    opt.zero_grad()
+    loss_fn(net(imgs), targets).backward()
+    opt.step()
+"#,
+        expect: Expect::Findings(&[("NNL005", 7)]),
+        twin: Twin::Edit(&[(", nn.Softmax(dim=1))", ")")]),
+    },
+    Row {
+        name: "lightning: get_torchvision_model(name) from lightning's model helpers, fc replaced by a head ending in softmax, F.cross_entropy",
+        source: r#"
+import torch
+import torch.nn.functional as F
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities.model_helpers import get_torchvision_model
+
+
+class FlowerClassifier(LightningModule):
+    def __init__(self, arch: str = "resnet50", n_classes: int = 102):
+        super().__init__()
+        self.backbone = get_torchvision_model(arch, weights="DEFAULT")
+        self.backbone.fc = torch.nn.Sequential(
+            torch.nn.Dropout(0.2),
+            torch.nn.Linear(self.backbone.fc.in_features, n_classes),
+            torch.nn.Softmax(dim=-1),
+        )
+
+    def forward(self, x):
+        return self.backbone(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.log("train_loss", loss)
+        return loss
+"#,
+        expect: Expect::Findings(&[("NNL005", 14)]),
+        twin: Twin::Edit(&[("            torch.nn.Softmax(dim=-1),\n", "")]),
+    },
+    Row {
         name: "torchvision: resnet18(weights=...), model.fc = nn.Linear(model.fc.in_features, 1), F.softmax",
         source: r#"
 import torch

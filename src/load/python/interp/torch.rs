@@ -1863,6 +1863,7 @@ const PRETRAINED_TRUNK: &str =
 
 impl World {
     /// `torchvision.models.resnet18(weights=...)`, `torch.hub.load("pytorch/vision", "vgg16")`,
+    /// `torchvision.models.get_model("vgg16")` (and Lightning's `get_torchvision_model`),
     /// `timm.create_model(name, num_classes=k)`,
     /// `AutoModelForSequenceClassification.from_pretrained(name, num_labels=k)`: a model with an
     /// opaque trunk and the head the library puts on it; `None` for other paths.
@@ -1884,6 +1885,20 @@ impl World {
                 span: c.span,
             })
         };
+        // Builders that take the architecture by name: torchvision's `models.get_model("resnet18",
+        // weights=...)` and Lightning's `get_torchvision_model(name, ...)`, which calls it.
+        let by_name = path == "torchvision.models.get_model"
+            || ["lightning.pytorch.", "pytorch_lightning."]
+                .iter()
+                .any(|p| {
+                    path.strip_prefix(p) == Some("utilities.model_helpers.get_torchvision_model")
+                });
+        if by_name {
+            let name = str_arg(0, "name")?;
+            let spec = torch_models::torchvision(&name)?;
+            let k = classes("num_classes", Some(1000));
+            return Some(self.library_instance(&name, c, spec, k, false));
+        }
         if let Some(rest) = path.strip_prefix("torchvision.models.") {
             let name = rest.rsplit('.').next().unwrap_or(rest);
             let spec = torch_models::torchvision(name)?;
