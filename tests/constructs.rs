@@ -1469,6 +1469,46 @@ for epoch in range(10):
         twin: Twin::Edit(&[("dim=0)", "dim=1)")]),
     },
     Row {
+        name: "torch: a helper nothing calls is not given a module when the file binds two (a GAN's G and D)",
+        source: r#"
+import torch
+from torch import nn
+
+
+class Generator(nn.Module):
+    def __init__(self, z_dim=16):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(z_dim, 64), nn.ReLU(), nn.Linear(64, 784), nn.Tanh())
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class Critic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(784, 64), nn.LeakyReLU(0.2), nn.Linear(64, 4))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def critic_scores(net, x):
+    with torch.no_grad():
+        return torch.softmax(net(x), dim=0)
+
+
+G = Generator()
+D = Critic()
+for real, _ in loader:
+    fake = G(torch.randn(real.size(0), 16))
+    loss = D(fake).mean() - D(real.view(real.size(0), -1)).mean()
+    loss.backward()
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
         name: "torch: predict method nothing calls, self(x) > 0.5 on a BCEWithLogitsLoss model",
         source: r#"
 import torch
