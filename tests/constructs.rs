@@ -1819,6 +1819,46 @@ pl.Trainer(max_epochs=2).fit(lit, train_dataloaders=loader)
         twin: Twin::Edit(&[("            nn.Softmax(dim=1),\n", "")]),
     },
     Row {
+        name: "lightning: self.save_hyperparameters(ignore=...) with **kwargs flattened, widths read from self.hparams",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import pytorch_lightning as pl
+
+
+class NodeClassifier(pl.LightningModule):
+    def __init__(self, encoder=None, **model_kwargs):
+        super().__init__()
+        self.save_hyperparameters(ignore=["encoder"])
+        self.encoder = encoder
+        self.mlp = nn.Sequential(
+            nn.Linear(self.hparams.c_in, self.hparams.c_hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(self.hparams.dp_rate),
+            nn.Linear(self.hparams.c_hidden, self.hparams.c_out),
+        )
+
+    def forward(self, x):
+        return F.softmax(self.mlp(x), dim=1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = F.binary_cross_entropy(self(x).squeeze(dim=-1), y.float())
+        self.log("train_loss", loss)
+        return loss
+
+
+model = NodeClassifier(c_in=7, c_hidden=32, c_out=1, dp_rate=0.1)
+pl.Trainer(max_epochs=200).fit(model, train_loader)
+"#,
+        expect: Expect::Findings(&[("NNL001", 20)]),
+        twin: Twin::Edit(&[(
+            "F.softmax(self.mlp(x), dim=1)",
+            "torch.sigmoid(self.mlp(x))",
+        )]),
+    },
+    Row {
         name: "torch: model handed through fabric.setup / DDP / torch.compile before the training loop",
         source: r#"
 import torch

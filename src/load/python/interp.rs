@@ -2088,6 +2088,11 @@ impl World {
         let (args, spread) = self.eval_spread(&c.args, frame, globals);
         let starred = !spread || c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
         let kwargs = self.kwargs(c, frame, globals);
+        if let Some(v) =
+            self.save_hyperparameters(c, &args, kwargs.as_deref().unwrap_or_default(), frame)
+        {
+            return v;
+        }
         // `model(x)` in a helper nothing calls, `model` its parameter: the file's one module (its
         // arguments ran first, so in `loss_fn(model(x), y)` that is `model`).
         let callee = match (&callee, &c.func) {

@@ -832,6 +832,82 @@ impl World {
         Value::Instance(i)
     }
 
+    /// `self.save_hyperparameters()` in a Lightning module's `__init__`: `self.hparams` becomes a
+    /// namespace of the running method's arguments as the call sees them (defaults included, the
+    /// items of its `**kwargs` flattened in, as Lightning does), or of the names given
+    /// (`save_hyperparameters("lr", "hidden")`), minus `ignore=[...]`; so `self.hparams.hidden`
+    /// reads the width the module was built with. `None` when `c` is not that call.
+    pub(super) fn save_hyperparameters(
+        &mut self,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+        frame: &Frame,
+    ) -> Option<Value> {
+        let Expr::Attribute { value, attr, .. } = &c.func else {
+            return None;
+        };
+        let Expr::Name { id, .. } = value.as_ref() else {
+            return None;
+        };
+        let Some(&Value::Instance(i)) = frame.locals.get(id) else {
+            return None;
+        };
+        let lightning = self.instances[i]
+            .class
+            .as_ref()
+            .is_some_and(|c| c.lightning);
+        if attr != "save_hyperparameters" || !lightning {
+            return None;
+        }
+        // The method running on this instance: the `__init__` the call is in.
+        let &(j, f) = self.methods.last()?;
+        let class = self.defining_class(j, f).filter(|_| j == i)?;
+        let method = class.body.iter().find_map(|s| match s {
+            Stmt::FunctionDef(g) if std::ptr::eq(Arc::as_ptr(g), f) => Some(g.clone()),
+            _ => None,
+        })?;
+        let names: Option<Vec<String>> = args
+            .iter()
+            .map(|a| match &a.value {
+                Value::Str(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        let ignored: Vec<String> = match arg(&[], kwargs, usize::MAX, "ignore").map(|v| v.value) {
+            Some(Value::Str(n)) => vec![n],
+            Some(Value::List(l) | Value::Tuple(l)) => l
+                .iter()
+                .filter_map(|v| match &v.value {
+                    Value::Str(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => vec![],
+        };
+        let mut items: Vec<(String, Value)> = method
+            .params
+            .iter()
+            .skip(1)
+            .map(|p| {
+                let v = frame.locals.get(&p.name).cloned().unwrap_or(Value::Unknown);
+                (p.name.clone(), v)
+            })
+            .collect();
+        if let Some(Value::Dict(extra)) = method.kwarg.as_ref().and_then(|k| frame.locals.get(k)) {
+            items.extend(extra.iter().map(|(k, v)| (k.clone(), v.value.clone())));
+        }
+        let fields: Vec<KwValue> = items
+            .into_iter()
+            .filter(|(k, _)| names.as_ref().is_none_or(|n| n.is_empty() || n.contains(k)))
+            .filter(|(k, _)| !ignored.contains(k))
+            .map(|(k, v)| kw(&k, c.span, v))
+            .collect();
+        let hparams = self.record_object(false, &fields);
+        self.instances[i].attrs.insert("hparams".into(), hparams);
+        Some(Value::None)
+    }
+
     /// A method of an `argparse.ArgumentParser`: arguments and their defaults (the values the
     /// script runs with when given no options), groups (the same parser), `parse_args`.
     fn parser_call(&mut self, i: usize, name: &str, args: &[SValue], kwargs: &[KwValue]) -> Value {
