@@ -1859,6 +1859,41 @@ pl.Trainer(max_epochs=200).fit(model, train_loader)
         )]),
     },
     Row {
+        name: "lightning: the module the file trains, not the one a helper nothing calls builds from unknown arguments",
+        source: r#"
+import torch
+from torch import nn
+import lightning as L
+
+
+class SentimentHead(L.LightningModule):
+    def __init__(self, emb_dim, n_labels):
+        super().__init__()
+        self.proj = nn.Linear(emb_dim, n_labels)
+        self.out = nn.Softmax(dim=1) if n_labels > 1 else nn.Sigmoid()
+        self.criterion = nn.NLLLoss()
+
+    def training_step(self, batch, batch_idx):
+        emb, label = batch
+        scores = torch.log(self.out(self.proj(emb)))
+        return self.criterion(scores, label)
+
+
+def sweep(emb_dim, labels_list):
+    for n in labels_list:
+        L.Trainer(max_epochs=1).fit(SentimentHead(emb_dim, n), loader)
+
+
+head = SentimentHead(emb_dim=300, n_labels=3)
+L.Trainer(max_epochs=3).fit(head, loader)
+"#,
+        expect: Expect::Findings(&[("NNL008", 15)]),
+        twin: Twin::Edit(&[(
+            "torch.log(self.out(self.proj(emb)))",
+            "torch.log_softmax(self.proj(emb), dim=1)",
+        )]),
+    },
+    Row {
         name: "torch: model handed through fabric.setup / DDP / torch.compile before the training loop",
         source: r#"
 import torch

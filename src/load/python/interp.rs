@@ -364,6 +364,10 @@ pub struct World {
     /// module level, which the first parameter the helper calls like a function stands for
     /// (`def predict(model, x): return torch.softmax(model(x), 0)`), and that parameter once chosen.
     stand_in: Option<(usize, Option<String>)>,
+    /// How many module instances the file's own run built, before helpers nothing calls ran with
+    /// unknown arguments: the instance of a class that is trained (a Lightning module's steps) is
+    /// the last one the file built itself, when it built one.
+    own_instances: Option<usize>,
     /// Attributes the file sets on imported modules (`tf.model = ...`), by dotted path.
     module_attrs: HashMap<String, Value>,
     /// A training call was made on something nnlint could not resolve, or a loss was called.
@@ -457,6 +461,7 @@ pub fn run(
     // A helper that takes the model as a parameter (`def predict(model, x)`) is run with the one
     // module the file binds at module level standing for it (`World::stand_in`).
     let sole = w.sole_top_module();
+    w.own_instances = Some(w.instances.len());
     for f in functions {
         if !w.called.contains(&f.name) {
             let mut frame = Frame::new(Env::new());

@@ -1729,13 +1729,22 @@ impl World {
         }
     }
 
-    /// The last instance built of `class`.
+    /// The last instance built of `class`: by the file's own run when it built one, else by a
+    /// helper nothing calls (run with unknown arguments).
     fn last_instance_of(&self, class: &TorchClass) -> Option<usize> {
-        self.instances.iter().rposition(|r| {
+        let of_class = |r: &InstanceRec| {
             r.class
                 .as_ref()
                 .is_some_and(|rc| Arc::ptr_eq(&rc.def, &class.def))
-        })
+        };
+        let own = self
+            .own_instances
+            .unwrap_or(usize::MAX)
+            .min(self.instances.len());
+        self.instances[..own]
+            .iter()
+            .rposition(of_class)
+            .or_else(|| self.instances.iter().rposition(of_class))
     }
 
     /// The last instance of each class of the file that `keep` selects, with the class's span, in
