@@ -1103,6 +1103,57 @@ for inputs, targets in dataloader:
         )]),
     },
     Row {
+        name: "torchvision: models.get_model(\"densenet121\", weights=...) by name, classifier replaced, softmax then CrossEntropyLoss",
+        source: r#"
+import torch
+from torch import nn
+import torchvision
+
+ARCH = "densenet121"
+net = torchvision.models.get_model(ARCH, weights="DEFAULT")
+net.classifier = nn.Sequential(nn.Linear(net.classifier.in_features, 7), nn.Softmax(dim=1))
+loss_fn = nn.CrossEntropyLoss()
+opt = torch.optim.AdamW(net.parameters(), lr=3e-4)
+for imgs, targets in loader:
+    opt.zero_grad()
+    loss_fn(net(imgs), targets).backward()
+    opt.step()
+"#,
+        expect: Expect::Findings(&[("NNL005", 7)]),
+        twin: Twin::Edit(&[(", nn.Softmax(dim=1))", ")")]),
+    },
+    Row {
+        name: "lightning: get_torchvision_model(name) from lightning's model helpers, fc replaced by a head ending in softmax, F.cross_entropy",
+        source: r#"
+import torch
+import torch.nn.functional as F
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities.model_helpers import get_torchvision_model
+
+
+class FlowerClassifier(LightningModule):
+    def __init__(self, arch: str = "resnet50", n_classes: int = 102):
+        super().__init__()
+        self.backbone = get_torchvision_model(arch, weights="DEFAULT")
+        self.backbone.fc = torch.nn.Sequential(
+            torch.nn.Dropout(0.2),
+            torch.nn.Linear(self.backbone.fc.in_features, n_classes),
+            torch.nn.Softmax(dim=-1),
+        )
+
+    def forward(self, x):
+        return self.backbone(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.log("train_loss", loss)
+        return loss
+"#,
+        expect: Expect::Findings(&[("NNL005", 14)]),
+        twin: Twin::Edit(&[("            torch.nn.Softmax(dim=-1),\n", "")]),
+    },
+    Row {
         name: "torchvision: resnet18(weights=...), model.fc = nn.Linear(model.fc.in_features, 1), F.softmax",
         source: r#"
 import torch
@@ -1381,6 +1432,83 @@ for ids, labels in loader:
         )]),
     },
     Row {
+        name: "torch: inference helper nothing calls, its model parameter standing for the file's one module",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+device = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class TabularNet(nn.Module):
+    def __init__(self, n_features=12, n_classes=5):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(n_features, 32), nn.ReLU(), nn.Linear(32, n_classes))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def class_probabilities(net, features):
+    net.eval()
+    with torch.no_grad():
+        return F.softmax(net(features.to(device)), dim=0)
+
+
+model = TabularNet().to(device)
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for epoch in range(10):
+    for features, target in train_loader:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(features.to(device)), target.to(device))
+        loss.backward()
+        optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL003", 20)]),
+        twin: Twin::Edit(&[("dim=0)", "dim=1)")]),
+    },
+    Row {
+        name: "torch: a helper nothing calls is not given a module when the file binds two (a GAN's G and D)",
+        source: r#"
+import torch
+from torch import nn
+
+
+class Generator(nn.Module):
+    def __init__(self, z_dim=16):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(z_dim, 64), nn.ReLU(), nn.Linear(64, 784), nn.Tanh())
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class Critic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(784, 64), nn.LeakyReLU(0.2), nn.Linear(64, 4))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def critic_scores(net, x):
+    with torch.no_grad():
+        return torch.softmax(net(x), dim=0)
+
+
+G = Generator()
+D = Critic()
+for real, _ in loader:
+    fake = G(torch.randn(real.size(0), 16))
+    loss = D(fake).mean() - D(real.view(real.size(0), -1)).mean()
+    loss.backward()
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
         name: "torch: predict method nothing calls, self(x) > 0.5 on a BCEWithLogitsLoss model",
         source: r#"
 import torch
@@ -1634,6 +1762,136 @@ tiny = train("tiny", model_hparams={"num_classes": 10, "c_hidden": 32}, lr=3e-4)
 "#,
         expect: Expect::Findings(&[("NNL005", 17)]),
         twin: Twin::Edit(&[("return F.softmax(self.fc(x), dim=-1)", "return self.fc(x)")]),
+    },
+    Row {
+        name: "lightning: registry lookup whose if returns and whose else asserts False (every path ends in the if)",
+        source: r#"
+import torch.nn as nn
+import pytorch_lightning as pl
+
+ARCHS = dict()
+
+
+def build_backbone(arch, cfg):
+    if arch in ARCHS:
+        return ARCHS[arch](**cfg)
+    else:
+        assert False, f"no architecture called {arch!r}"
+
+
+class DigitMLP(nn.Module):
+    def __init__(self, n_out=10, width=128):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(28 * 28, width),
+            nn.GELU(),
+            nn.Linear(width, n_out),
+            nn.Softmax(dim=1),
+        )
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+ARCHS["mlp"] = DigitMLP
+
+
+class LitDigits(pl.LightningModule):
+    def __init__(self, arch, cfg):
+        super().__init__()
+        self.save_hyperparameters()
+        self.backbone = build_backbone(arch, cfg)
+        self.criterion = nn.CrossEntropyLoss()
+
+    def training_step(self, batch, batch_idx):
+        images, targets = batch
+        logits = self.backbone(images)
+        loss = self.criterion(logits, targets)
+        self.log("train_loss", loss)
+        return loss
+
+
+lit = LitDigits("mlp", {"n_out": 10, "width": 256})
+pl.Trainer(max_epochs=2).fit(lit, train_dataloaders=loader)
+"#,
+        expect: Expect::Findings(&[("NNL005", 22)]),
+        twin: Twin::Edit(&[("            nn.Softmax(dim=1),\n", "")]),
+    },
+    Row {
+        name: "lightning: self.save_hyperparameters(ignore=...) with **kwargs flattened, widths read from self.hparams",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import pytorch_lightning as pl
+
+
+class NodeClassifier(pl.LightningModule):
+    def __init__(self, encoder=None, **model_kwargs):
+        super().__init__()
+        self.save_hyperparameters(ignore=["encoder"])
+        self.encoder = encoder
+        self.mlp = nn.Sequential(
+            nn.Linear(self.hparams.c_in, self.hparams.c_hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(self.hparams.dp_rate),
+            nn.Linear(self.hparams.c_hidden, self.hparams.c_out),
+        )
+
+    def forward(self, x):
+        return F.softmax(self.mlp(x), dim=1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = F.binary_cross_entropy(self(x).squeeze(dim=-1), y.float())
+        self.log("train_loss", loss)
+        return loss
+
+
+model = NodeClassifier(c_in=7, c_hidden=32, c_out=1, dp_rate=0.1)
+pl.Trainer(max_epochs=200).fit(model, train_loader)
+"#,
+        expect: Expect::Findings(&[("NNL001", 20)]),
+        twin: Twin::Edit(&[(
+            "F.softmax(self.mlp(x), dim=1)",
+            "torch.sigmoid(self.mlp(x))",
+        )]),
+    },
+    Row {
+        name: "lightning: the module the file trains, not the one a helper nothing calls builds from unknown arguments",
+        source: r#"
+import torch
+from torch import nn
+import lightning as L
+
+
+class SentimentHead(L.LightningModule):
+    def __init__(self, emb_dim, n_labels):
+        super().__init__()
+        self.proj = nn.Linear(emb_dim, n_labels)
+        self.out = nn.Softmax(dim=1) if n_labels > 1 else nn.Sigmoid()
+        self.criterion = nn.NLLLoss()
+
+    def training_step(self, batch, batch_idx):
+        emb, label = batch
+        scores = torch.log(self.out(self.proj(emb)))
+        return self.criterion(scores, label)
+
+
+def sweep(emb_dim, labels_list):
+    for n in labels_list:
+        L.Trainer(max_epochs=1).fit(SentimentHead(emb_dim, n), loader)
+
+
+head = SentimentHead(emb_dim=300, n_labels=3)
+L.Trainer(max_epochs=3).fit(head, loader)
+"#,
+        expect: Expect::Findings(&[("NNL008", 15)]),
+        twin: Twin::Edit(&[(
+            "torch.log(self.out(self.proj(emb)))",
+            "torch.log_softmax(self.proj(emb), dim=1)",
+        )]),
     },
     Row {
         name: "torch: model handed through fabric.setup / DDP / torch.compile before the training loop",
@@ -2306,6 +2564,32 @@ loss = nn.CrossEntropyLoss()(model(images), labels)
 "#,
         expect: Expect::Findings(&[("NNL016", 8)]),
         twin: Twin::Edit(&[("nn.Linear(784, 8)", "nn.Linear(784, 10)")]),
+    },
+    Row {
+        name: "labels: one batch taken with Python 2's dataiter.next() on iter(loader)",
+        source: r#"
+import torch
+from torch import nn, optim
+from torchvision import datasets, transforms
+
+transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+trainset = datasets.FashionMNIST("~/.pytorch/F_MNIST_data/", download=True, train=True, transform=transform)
+trainloader = torch.utils.data.DataLoader(trainset, batch_size=64, shuffle=True)
+
+model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 9), nn.LogSoftmax(dim=1))
+criterion = nn.NLLLoss()
+optimizer = optim.SGD(model.parameters(), lr=0.003)
+
+dataiter = iter(trainloader)
+images, labels = dataiter.next()
+images = images.view(images.shape[0], -1)
+optimizer.zero_grad()
+loss = criterion(model(images), labels)
+loss.backward()
+optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL016", 9)]),
+        twin: Twin::Edit(&[("nn.Linear(128, 9)", "nn.Linear(128, 10)")]),
     },
     Row {
         name: "labels: random_split, enumerate(tqdm(loader)) and labels.to(device)",

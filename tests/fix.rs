@@ -153,7 +153,7 @@ fn unsafe_fixes_need_the_flag() {
         "{err}"
     );
     assert!(
-        err.contains("fixed 5 findings in 5 files; 7 more fixes with --unsafe-fixes"),
+        err.contains("fixed 5 findings in 5 files; 8 more fixes with --unsafe-fixes"),
         "{err}"
     );
     // A safe fix needs no flag, and --fix-only exits 0 whatever is left.

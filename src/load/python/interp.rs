@@ -359,6 +359,14 @@ pub struct World {
     /// Maybe/loop blocks currently open.
     block_depth: usize,
     called: std::collections::HashSet<String>,
+    /// While a helper nothing calls runs with unknown arguments: the one module the file binds at
+    /// module level, which the first parameter the helper calls like a function stands for
+    /// (`def predict(model, x): return torch.softmax(model(x), 0)`), and that parameter once chosen.
+    stand_in: Option<(usize, Option<String>)>,
+    /// How many module instances the file's own run built, before helpers nothing calls ran with
+    /// unknown arguments: the instance of a class that is trained (a Lightning module's steps) is
+    /// the last one the file built itself, when it built one.
+    own_instances: Option<usize>,
     /// Attributes the file sets on imported modules (`tf.model = ...`), by dotted path.
     module_attrs: HashMap<String, Value>,
     /// A training call was made on something nnlint could not resolve, or a loss was called.
@@ -456,10 +464,16 @@ pub fn run(
     if test_module {
         w.uncalled_models_from = usize::MAX;
     }
+    // A helper that takes the model as a parameter (`def predict(model, x)`) is run with the one
+    // module the file binds at module level standing for it (`World::stand_in`).
+    let sole = w.sole_top_module();
+    w.own_instances = Some(w.instances.made_here());
     for f in functions {
         if !w.called.contains(&f.name) {
             let mut frame = Frame::new(Env::new());
+            w.stand_in = sole.map(|i| (i, None));
             w.call_function(&f, &[], &[], &mut frame, Some(&globals.locals));
+            w.stand_in = None;
         }
     }
     w.finish_torch(&globals.locals);
@@ -717,6 +731,42 @@ impl World {
         out
     }
 
+    /// The module instance the file binds at module level, when it binds exactly one (`model =
+    /// Net()`, possibly rebound as `model = model.to(device)`): a PyTorch module of the file, an
+    /// `nn.Sequential` or a library model.
+    fn sole_top_module(&self) -> Option<usize> {
+        let mut modules = self
+            .instances
+            .iter()
+            .enumerate()
+            .filter(|&(i, r)| self.bound_at_top(i) && r.is_module());
+        match (modules.next(), modules.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// In a helper nothing calls, run with unknown arguments: a call of parameter `id` (unknown,
+    /// not rebound) is a call of the file's one module when `id` is the first parameter the helper
+    /// calls; `None` otherwise. Only in the helper's own body, not in functions it calls.
+    fn stand_in_for(&mut self, id: &str, frame: &Frame) -> Option<Value> {
+        let (module, chosen) = self.stand_in.as_mut()?;
+        let param = frame
+            .locals
+            .get(id)
+            .is_some_and(|v| matches!(v, Value::Unknown));
+        if self.call_depth != 1 || !param {
+            return None;
+        }
+        match chosen {
+            Some(name) if name != id => None,
+            _ => {
+                *chosen = Some(id.to_string());
+                Some(Value::Instance(*module))
+            }
+        }
+    }
+
     /// Whether module instance `i` is bound to a name at the module level (`model = Net()`).
     fn bound_at_top(&self, i: usize) -> bool {
         self.bound_instances.get(&i).is_some_and(|(_, top)| *top)
@@ -954,12 +1004,15 @@ impl World {
                 Some(false) => {}
                 None => {
                     let flow = self.exec_branches(BlockKind::Maybe, &branches[k..], frame, globals);
-                    // `if …: raise` … `else: raise`: every path ends here.
+                    // `if …: raise` … `else: raise`, or `if name in registry: return
+                    // registry[name](**hp)` … `else: assert False`: every path ends here, so
+                    // nothing after the `if` runs; what the function returns is what the
+                    // returning branches gave (`call_function`).
                     let exhaustive = branches.len() > tests.len();
-                    let all_raise = branches[k..]
+                    let all_end = branches[k..]
                         .iter()
-                        .all(|b| matches!(b.last(), Some(Stmt::Raise)));
-                    if exhaustive && all_raise {
+                        .all(|b| matches!(b.last(), Some(Stmt::Raise | Stmt::Return(_))));
+                    if exhaustive && all_end {
                         return Flow::Raise;
                     }
                     return flow;
@@ -1084,8 +1137,13 @@ impl World {
                     values.push(v);
                 }
                 Flow::Stop => returned = true,
-                // A path that raises leaves nothing behind: its bindings are never seen.
-                Flow::Raise => continue,
+                // A path that raises leaves nothing behind: its bindings are never seen (what
+                // returns inside it gave is still a possible result).
+                Flow::Raise => {
+                    returned |= inner.maybe_returned;
+                    values.append(&mut inner.maybe_values);
+                    continue;
+                }
                 Flow::Next => {}
             }
             returned |= inner.maybe_returned;
@@ -2068,6 +2126,19 @@ impl World {
         let (args, spread) = self.eval_spread(&c.args, frame, globals);
         let starred = !spread || c.args.iter().any(|a| matches!(a, Expr::Other { .. }));
         let kwargs = self.kwargs(c, frame, globals);
+        if let Some(v) =
+            self.save_hyperparameters(c, &args, kwargs.as_deref().unwrap_or_default(), frame)
+        {
+            return v;
+        }
+        // `model(x)` in a helper nothing calls, `model` its parameter: the file's one module (its
+        // arguments ran first, so in `loss_fn(model(x), y)` that is `model`).
+        let callee = match (&callee, &c.func) {
+            (Value::Unknown, Expr::Name { id, .. }) => {
+                self.stand_in_for(id, frame).unwrap_or(callee)
+            }
+            _ => callee,
+        };
         *fallback = self.fallback(&callee, &args, kwargs.as_deref().unwrap_or_default());
         self.note_sampling(
             &callee,
@@ -3473,7 +3544,8 @@ fn tf1_binop(l: &Value, op: BinOp, r: &Value) -> Option<Value> {
 enum Flow {
     Next,
     Return(Value),
-    /// `raise`, `assert False`: this path ends (nothing after it runs, nothing it bound is seen).
+    /// `raise`, `assert False`, or an `if` whose every branch raises or returns: this path ends
+    /// (nothing after it runs, nothing it bound is seen; returns in it were recorded as maybe-returns).
     Raise,
     Stop,
 }

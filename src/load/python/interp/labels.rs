@@ -2,8 +2,9 @@
 //! `torchvision.datasets.CIFAR10(...)`), a one-hot encoding of a stated width
 //! (`to_categorical(y, 10)`, `F.one_hot(y, 5)`, `tf.one_hot(y, depth=3)`), and what carries them
 //! unchanged to the loss: tuple unpacking, slices, `DataLoader`s, `for x, y in loader`,
-//! `enumerate`, `tqdm`, `y.to(device)`, `np.asarray(y)`. A model trained on them (`model.fit(x, y)`,
-//! `criterion(model(x), y)`) records how many classes they name ([`crate::ir::ClassLabels`]).
+//! `next(iter(loader))` and `dataiter.next()`, `enumerate`, `tqdm`, `y.to(device)`,
+//! `np.asarray(y)`. A model trained on them (`model.fit(x, y)`, `criterion(model(x), y)`)
+//! records how many classes they name ([`crate::ir::ClassLabels`]).
 //!
 //! Anything else done to labels (a comparison, arithmetic, a boolean mask, a function nnlint does
 //! not know) makes them an unknown value: `y == 3` names two classes, not ten, and a mask may
@@ -40,6 +41,11 @@ pub enum DataForm {
     PairsMethod,
     /// Yields `(index, (input, labels))`: `enumerate` of the above.
     Enumerated,
+    /// The `next` method of an iterator over `Pairs` (`it.next()`, Python 2's spelling of
+    /// `next(it)`, still in tutorials; `it.__next__()`), not yet called.
+    PairsNext,
+    /// The same over `Enumerated`.
+    EnumeratedNext,
 }
 
 /// Keras datasets: `(x_train, y_train), (x_test, y_test) = <name>.load_data()`.
@@ -129,6 +135,13 @@ impl World {
             // `y.to(device)`, `y.astype("int64")`.
             Value::Data(f, DataForm::LabelsMethod) => Some(labels(f, DataForm::Labels)),
             Value::Data(f, DataForm::PairsMethod) => Some(labels(f, DataForm::Pairs)),
+            // `dataiter.next()`: one element, as `next(dataiter)`.
+            Value::Data(f, DataForm::PairsNext) => {
+                self.element_of(&labels(f, DataForm::Pairs), span)
+            }
+            Value::Data(f, DataForm::EnumeratedNext) => {
+                self.element_of(&labels(f, DataForm::Enumerated), span)
+            }
             Value::Path(p) => {
                 let mut parts = p.rsplit('.');
                 let last = parts.next().unwrap_or("");
@@ -310,6 +323,12 @@ pub(super) fn attribute(f: &Arc<LabelFact>, form: DataForm, attr: &str) -> Value
         }
         DataForm::Pairs if PAIRS_METHODS.contains(&attr) => {
             Value::Data(f.clone(), DataForm::PairsMethod)
+        }
+        DataForm::Pairs if matches!(attr, "next" | "__next__") => {
+            Value::Data(f.clone(), DataForm::PairsNext)
+        }
+        DataForm::Enumerated if matches!(attr, "next" | "__next__") => {
+            Value::Data(f.clone(), DataForm::EnumeratedNext)
         }
         _ => Value::Unknown,
     }

@@ -123,6 +123,21 @@ impl Instances {
         self.enumerate().map(|(_, r)| r)
     }
 
+    /// [`Instances::rposition`] among the imported modules' instances and the first `made` this
+    /// world made.
+    pub(super) fn rposition_among(
+        &self,
+        made: usize,
+        keep: impl Fn(&InstanceRec) -> bool,
+    ) -> Option<usize> {
+        let end = self.base.saturating_add(made);
+        self.enumerate()
+            .rev()
+            .filter(|(i, _)| *i < end || self.foreign.contains_key(i))
+            .find(|(_, r)| keep(r))
+            .map(|(i, _)| i)
+    }
+
     /// The index of the last instance `keep` selects.
     pub(super) fn rposition(&self, keep: impl Fn(&InstanceRec) -> bool) -> Option<usize> {
         self.enumerate()
@@ -203,6 +218,14 @@ pub struct InstanceRec {
 }
 
 impl InstanceRec {
+    /// A module or a model (not a parser, a namespace or a plain record): a PyTorch module of the
+    /// file, an `nn.Sequential`, a library model.
+    pub(super) fn is_module(&self) -> bool {
+        self.seq.is_some()
+            || self.library.is_some()
+            || self.class.as_ref().is_some_and(|c| c.module)
+    }
+
     /// The tensor its forward last returned, when that was one tensor.
     pub(super) fn returned(&self) -> Option<usize> {
         match &self.cached {
@@ -912,6 +935,82 @@ impl World {
                 .insert(k.name.clone(), k.value.value.clone());
         }
         Value::Instance(i)
+    }
+
+    /// `self.save_hyperparameters()` in a Lightning module's `__init__`: `self.hparams` becomes a
+    /// namespace of the running method's arguments as the call sees them (defaults included, the
+    /// items of its `**kwargs` flattened in, as Lightning does), or of the names given
+    /// (`save_hyperparameters("lr", "hidden")`), minus `ignore=[...]`; so `self.hparams.hidden`
+    /// reads the width the module was built with. `None` when `c` is not that call.
+    pub(super) fn save_hyperparameters(
+        &mut self,
+        c: &Call,
+        args: &[SValue],
+        kwargs: &[KwValue],
+        frame: &Frame,
+    ) -> Option<Value> {
+        let Expr::Attribute { value, attr, .. } = &c.func else {
+            return None;
+        };
+        let Expr::Name { id, .. } = value.as_ref() else {
+            return None;
+        };
+        let Some(&Value::Instance(i)) = frame.locals.get(id) else {
+            return None;
+        };
+        let lightning = self.instances[i]
+            .class
+            .as_ref()
+            .is_some_and(|c| c.lightning);
+        if attr != "save_hyperparameters" || !lightning {
+            return None;
+        }
+        // The method running on this instance: the `__init__` the call is in.
+        let &(j, f) = self.methods.last()?;
+        let class = self.defining_class(j, f).filter(|_| j == i)?;
+        let method = class.body.iter().find_map(|s| match s {
+            Stmt::FunctionDef(g) if std::ptr::eq(Arc::as_ptr(g), f) => Some(g.clone()),
+            _ => None,
+        })?;
+        let names: Option<Vec<String>> = args
+            .iter()
+            .map(|a| match &a.value {
+                Value::Str(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        let ignored: Vec<String> = match arg(&[], kwargs, usize::MAX, "ignore").map(|v| v.value) {
+            Some(Value::Str(n)) => vec![n],
+            Some(Value::List(l) | Value::Tuple(l)) => l
+                .iter()
+                .filter_map(|v| match &v.value {
+                    Value::Str(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect(),
+            _ => vec![],
+        };
+        let mut items: Vec<(String, Value)> = method
+            .params
+            .iter()
+            .skip(1)
+            .map(|p| {
+                let v = frame.locals.get(&p.name).cloned().unwrap_or(Value::Unknown);
+                (p.name.clone(), v)
+            })
+            .collect();
+        if let Some(Value::Dict(extra)) = method.kwarg.as_ref().and_then(|k| frame.locals.get(k)) {
+            items.extend(extra.iter().map(|(k, v)| (k.clone(), v.value.clone())));
+        }
+        let fields: Vec<KwValue> = items
+            .into_iter()
+            .filter(|(k, _)| names.as_ref().is_none_or(|n| n.is_empty() || n.contains(k)))
+            .filter(|(k, _)| !ignored.contains(k))
+            .map(|(k, v)| kw(&k, c.span, v))
+            .collect();
+        let hparams = self.record_object(false, &fields);
+        self.instances[i].attrs.insert("hparams".into(), hparams);
+        Some(Value::None)
     }
 
     /// A method of an `argparse.ArgumentParser`: arguments and their defaults (the values the
@@ -1735,13 +1834,18 @@ impl World {
         }
     }
 
-    /// The last instance built of `class`.
+    /// The last instance built of `class`: by the file's own run when it built one, else by a
+    /// helper nothing calls (run with unknown arguments).
     fn last_instance_of(&self, class: &TorchClass) -> Option<usize> {
-        self.instances.rposition(|r| {
+        let of_class = |r: &InstanceRec| {
             r.class
                 .as_ref()
                 .is_some_and(|rc| Arc::ptr_eq(&rc.def, &class.def))
-        })
+        };
+        let own = self.own_instances.unwrap_or(usize::MAX);
+        self.instances
+            .rposition_among(own, &of_class)
+            .or_else(|| self.instances.rposition(of_class))
     }
 
     /// The last instance of each class of the file that `keep` selects, with the class's span, in
@@ -1849,9 +1953,7 @@ impl World {
     /// The model reads an input made for a PyTorch module (its layers are modules).
     /// Instances that are modules or models (not parsers, namespaces or plain records).
     pub(super) fn modules_built(&self) -> bool {
-        self.instances.iter().any(|r| {
-            r.seq.is_some() || r.library.is_some() || r.class.as_ref().is_some_and(|c| c.module)
-        })
+        self.instances.iter().any(InstanceRec::is_module)
     }
 
     /// The module instance (newest first) whose forward returned tensor `t`, and its class name.
@@ -1943,6 +2045,7 @@ const PRETRAINED_TRUNK: &str =
 
 impl World {
     /// `torchvision.models.resnet18(weights=...)`, `torch.hub.load("pytorch/vision", "vgg16")`,
+    /// `torchvision.models.get_model("vgg16")` (and Lightning's `get_torchvision_model`),
     /// `timm.create_model(name, num_classes=k)`,
     /// `AutoModelForSequenceClassification.from_pretrained(name, num_labels=k)`: a model with an
     /// opaque trunk and the head the library puts on it; `None` for other paths.
@@ -1964,6 +2067,20 @@ impl World {
                 span: c.span,
             })
         };
+        // Builders that take the architecture by name: torchvision's `models.get_model("resnet18",
+        // weights=...)` and Lightning's `get_torchvision_model(name, ...)`, which calls it.
+        let by_name = path == "torchvision.models.get_model"
+            || ["lightning.pytorch.", "pytorch_lightning."]
+                .iter()
+                .any(|p| {
+                    path.strip_prefix(p) == Some("utilities.model_helpers.get_torchvision_model")
+                });
+        if by_name {
+            let name = str_arg(0, "name")?;
+            let spec = torch_models::torchvision(&name)?;
+            let k = classes("num_classes", Some(1000));
+            return Some(self.library_instance(&name, c, spec, k, false));
+        }
         if let Some(rest) = path.strip_prefix("torchvision.models.") {
             let name = rest.rsplit('.').next().unwrap_or(rest);
             let spec = torch_models::torchvision(name)?;
