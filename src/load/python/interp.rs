@@ -2585,15 +2585,19 @@ impl World {
                 );
                 Some(self.call_layer(layer, &[values]))
             }
-            "matmul" | "linalg.matmul" => {
-                let units = match arg(1, "b").map(|w| w.value) {
+            // `tf.nn.xw_plus_b(x, W, b)` is `tf.matmul(x, W) + b`: a `Dense` with its bias.
+            "matmul" | "linalg.matmul" | "nn.xw_plus_b" => {
+                let xw = tail == "nn.xw_plus_b";
+                let (x_name, w_name) = if xw { ("x", "weights") } else { ("a", "b") };
+                let units = match arg(1, w_name).map(|w| w.value) {
                     Some(Value::Variable(Some(dims))) if dims.len() == 2 => dims[1],
                     _ => None,
                 };
-                let (Some(units), Some(w)) = (units, arg(1, "b")) else {
-                    return Some(Value::Unknown);
+                let (Some(units), Some(w)) = (units, arg(1, w_name)) else {
+                    // `xw_plus_b` of a weight of unknown shape: an opaque tensor computed from `x`.
+                    return if xw { None } else { Some(Value::Unknown) };
                 };
-                let Some(x) = self.tensor_or_input(arg(0, "a").as_ref()) else {
+                let Some(x) = self.tensor_or_input(arg(0, x_name).as_ref()) else {
                     return Some(Value::Unknown);
                 };
                 let layer = self.new_layer(
@@ -2607,7 +2611,7 @@ impl World {
                         name: "use_bias".into(),
                         span: c.span,
                         value: SValue {
-                            value: Value::Bool(false),
+                            value: Value::Bool(xw),
                             span: c.span,
                         },
                     }],
