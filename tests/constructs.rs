@@ -883,6 +883,46 @@ model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"]
         expect: Expect::Findings(&[("NNL001", 8)]),
         twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
     },
+    Row {
+        name: "keras guard: segmentation Conv2D(n_classes, 1, softmax) over channels + sparse_categorical_crossentropy",
+        source: r#"
+from tensorflow import keras
+from tensorflow.keras import layers
+
+N_CLASSES = 5
+inputs = keras.Input(shape=(128, 128, 3))
+x = layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
+x = layers.MaxPooling2D()(x)
+x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+x = layers.UpSampling2D()(x)
+outputs = layers.Conv2D(N_CLASSES, 1, activation="softmax")(x)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
+        name: "keras guard: tf.nn.softmax(q k^T, axis=-1) attention over keys before a softmax classifier",
+        source: r#"
+import tensorflow as tf
+from tensorflow.keras import layers
+
+tokens = tf.keras.Input(shape=(100,), dtype="int32")
+x = layers.Embedding(20000, 64)(tokens)
+q = layers.Dense(64)(x)
+k = layers.Dense(64)(x)
+scores = tf.matmul(q, k, transpose_b=True) / 8.0
+weights = tf.nn.softmax(scores, axis=-1)
+ctx = tf.matmul(weights, x)
+pooled = layers.GlobalAveragePooling1D()(ctx)
+out = layers.Dense(3, activation="softmax")(pooled)
+model = tf.keras.Model(tokens, out)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
 ];
 
 const TORCH: &[Row] = &[
