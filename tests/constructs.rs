@@ -2616,6 +2616,29 @@ labels = predict(model, test_batch)
         expect: Expect::Findings(&[("NNL003", 12)]),
         twin: Twin::Edit(&[("dim=0)", "dim=1)")]),
     },
+    Row {
+        name: "torch: hand-written -(y * probs.log()).sum(dim=1).mean() on F.softmax, the log as a method",
+        source: r#"
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+net = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 6))
+opt = torch.optim.Adam(net.parameters())
+for feats, target in loader:
+    probs = F.softmax(net(feats), dim=-1)
+    y = F.one_hot(target, 6).float()
+    loss = -(y * probs.log()).sum(dim=1).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"#,
+        expect: Expect::Findings(&[("NNL008", 10)]),
+        twin: Twin::Edit(&[(
+            "(y * probs.log())",
+            "(y * F.log_softmax(net(feats), dim=-1))",
+        )]),
+    },
 ];
 
 const TF: &[Row] = &[

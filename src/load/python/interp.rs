@@ -3792,7 +3792,6 @@ fn keras_loss_class(name: &str) -> Option<&'static str> {
     })
 }
 
-/// `p + 1e-10` (or `1e-8 + p`): a small positive constant added to guard a log against 0.
 /// Whether the argument of a log call (`torch.log(arg)`, or the receiver of `arg.log()`) is
 /// kept away from 0: `p + 1e-8`, `p.clamp(min=1e-7)`, `torch.clamp(p, 1e-7, 1)`,
 /// `torch.clip(...)`.
@@ -3818,6 +3817,7 @@ pub(super) fn guarded_log_arg(c: &Call) -> bool {
     clamps || adds_epsilon(arg)
 }
 
+/// `p + 1e-10` (or `1e-8 + p`): a small positive constant added to guard a log against 0.
 fn adds_epsilon(e: &Expr) -> bool {
     let small = |e: &Expr| matches!(e, Expr::Float { value, .. } if *value > 0.0 && *value <= 1e-3);
     matches!(e, Expr::BinOp { op: BinOp::Add, left, right, .. } if small(left) || small(right))
