@@ -47,6 +47,14 @@
 //! `BCELoss` clamps log 0 to −100, so there the loss is 100 × the share of negative labels, and no
 //! gradient reaches the `Linear`.
 //!
+//! The same softmax written in inference code, on a one-logit model trained correctly:
+//! ```python
+//! criterion = nn.BCEWithLogitsLoss()
+//! loss = criterion(model(x), y)
+//! with torch.no_grad():
+//!     probs = torch.softmax(model(x_test), dim=1)  # 1.0 for every example
+//! ```
+//!
 //! ## Fix
 //! For a binary problem use one unit with a sigmoid and binary cross-entropy:
 //! ```python
@@ -88,8 +96,9 @@
 //! configs with a compile config label the loss too. PyTorch source (`.py`, `.ipynb`): `nn.Softmax`,
 //! `F.softmax` or `torch.softmax` with an explicit `dim` over a one-output layer, in `nn.Sequential`
 //! or `forward`; when the training loop (or a Lightning `training_step`) calls `nn.BCELoss` or
-//! `F.binary_cross_entropy` on the output, the loss is labelled too. A softmax without `dim` is not
-//! checked.
+//! `F.binary_cross_entropy` on the output, the loss is labelled too; a softmax applied to a model's
+//! output in inference code (`predict`, `evaluate`, a `torch.no_grad()` block) is checked with that
+//! model. A softmax without `dim` is not checked.
 //!
 //! ## References
 //! - ONNX operator docs, `Softmax` (axis semantics before and after opset 13)

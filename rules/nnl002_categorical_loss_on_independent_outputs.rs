@@ -35,6 +35,11 @@
 //! # TF1
 //! cost = tf.reduce_mean(-tf.reduce_sum(y * tf.log(tf.nn.sigmoid(logits)), reduction_indices=[1]))
 //! ```
+//! PyTorch code writes it by hand too, on an autoencoder ending in `nn.Sigmoid()`:
+//! ```python
+//! p = autoencoder(x)
+//! loss = -(x * torch.log(p + 1e-8)).sum(1).mean()
+//! ```
 //!
 //! ## Fix
 //! Reconstructions and multi-label outputs: `binary_crossentropy` (or MSE for reconstructions).
@@ -46,11 +51,12 @@
 //! ## Formats
 //! Keras configs with a compile config (JSON, YAML, `.keras`); Python source, where a loss function
 //! the file defines is read by what it computes (`-K.sum(y_true * K.log(y_pred), axis=-1)`,
-//! `K.categorical_crossentropy(...)`) and TF1 hand-written cross-entropy by its terms. ONNX graphs
-//! carry no loss. Not PyTorch
-//! source: PyTorch has no categorical cross-entropy that takes probabilities (`nn.CrossEntropyLoss`
-//! and `F.cross_entropy` take logits and apply `log_softmax` themselves), so a `CrossEntropyLoss` on
-//! sigmoid outputs is reported as NNL005, an activation before a loss that takes logits.
+//! `K.categorical_crossentropy(...)`) and TF1 and PyTorch hand-written cross-entropy by its terms
+//! (`y * tf.log(p)`, `y * torch.log(p)`, summed or averaged). ONNX graphs carry no loss. PyTorch's
+//! own losses do not arise: PyTorch has no categorical cross-entropy that takes probabilities
+//! (`nn.CrossEntropyLoss` and `F.cross_entropy` take logits and apply `log_softmax` themselves), so a
+//! `CrossEntropyLoss` on sigmoid outputs is reported as NNL005, an activation before a loss that
+//! takes logits.
 //!
 //! ## References
 //! - Keras `categorical_crossentropy` (divides `y_pred` by its sum, clips to [1e−7, 1−1e−7])

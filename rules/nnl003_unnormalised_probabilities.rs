@@ -40,6 +40,20 @@
 //! probs = model(x)
 //! loss = F.mse_loss(probs, F.one_hot(y, 3).float())
 //! ```
+//! Inference code is read where it is written (a `predict`, `decode` or `sample` method or function,
+//! a `with torch.no_grad():` block). Independent sigmoids sampled as if they were one distribution,
+//! on a multi-label model trained with `nn.BCEWithLogitsLoss`:
+//! ```python
+//! with torch.no_grad():
+//!     probs = torch.sigmoid(model(x))
+//!     picks = torch.multinomial(probs, 1)  # the sigmoids do not sum to 1
+//! ```
+//! or a softmax over the batch at prediction time:
+//! ```python
+//! def predict(model, batch):
+//!     with torch.no_grad():
+//!         return torch.softmax(model(batch), dim=0).argmax(dim=1)
+//! ```
 //!
 //! ## Fix
 //! Normalise over the class axis: `Softmax(axis=-1)` for `[batch, ..., classes]`, `dim=1` for
@@ -50,12 +64,15 @@
 //! ```python
 //! model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 3), nn.Softmax(dim=1))
 //! ```
+//! Sample independent sigmoids one by one: `torch.bernoulli(torch.sigmoid(model(x)))`.
 //!
 //! ## Formats
 //! ONNX graphs (both softmax semantics) and Keras configs (Softmax layers with `axis`, activations on
 //! sequence outputs). PyTorch source (`.py`, `.ipynb`): the softmax over the wrong axis, from
 //! `nn.Softmax`, `F.softmax` or `torch.softmax` with an explicit `dim`, in `nn.Sequential` or
-//! `forward`; it needs no loss. A softmax without `dim` is not checked.
+//! `forward`, or applied to a model's output in inference code; sigmoid outputs sampled with
+//! `torch.multinomial` or `Categorical(probs=...)`. It needs no loss. A softmax without `dim` is not
+//! checked.
 //!
 //! ## References
 //! - ONNX operator docs, `Softmax` (axis semantics before and after opset 13)

@@ -40,7 +40,8 @@
 //! ```python
 //! criterion = nn.BCEWithLogitsLoss()
 //! loss = criterion(model(x), y)
-//! preds = model(x_val) > 0.5
+//! with torch.no_grad():
+//!     preds = model(x_val) > 0.5
 //! ```
 //! The threshold is read wherever the inference code is: a `predict` or `evaluate` method or
 //! function, a `with torch.no_grad():` block, a Lightning `predict_step`. In TF1 graph code, the

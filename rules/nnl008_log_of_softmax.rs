@@ -37,8 +37,14 @@
 //! In TF1 graph code the log usually sits inside a cross-entropy written by hand, the form most
 //! tutorials of that era used:
 //! ```python
-//! pred = tf.nn.softmax(tf.matmul(x, W) + b)
-//! cost = tf.reduce_mean(-tf.reduce_sum(y * tf.log(pred), reduction_indices=1))
+//! z = tf.matmul(x, W) + b
+//! cross_entropy = -tf.reduce_sum(y * tf.log(tf.nn.softmax(z)), reduction_indices=[1])
+//! cost = tf.reduce_mean(cross_entropy)
+//! ```
+//! PyTorch code ported from those tutorials keeps the same form:
+//! ```python
+//! probs = torch.softmax(model(x), dim=1)
+//! loss = torch.mean(-torch.sum(y_onehot * torch.log(probs), dim=1))
 //! ```
 //!
 //! ## Fix
@@ -80,7 +86,8 @@
 //! ## Formats
 //! ONNX graphs, and PyTorch source (`.py`, `.ipynb`): `torch.log` or `.log()` of `torch.softmax`,
 //! `F.softmax` or `torch.sigmoid` in `forward`, and in the training loop when the result is passed
-//! to a PyTorch loss such as `F.nll_loss`. TF1 source: `tf.log` of `tf.nn.softmax` or
+//! to a PyTorch loss such as `F.nll_loss` or is a term of a hand-written cross-entropy
+//! (`-(y * torch.log(p)).sum(1).mean()`; `torch.log(p + 1e-8)` is guarded). TF1 source: `tf.log` of `tf.nn.softmax` or
 //! `tf.nn.sigmoid` inside a hand-written cross-entropy (`-tf.reduce_sum(y * tf.log(p))`, the binary
 //! form `y * tf.log(p) + (1 - y) * tf.log(1 - p)`); a log of `tf.clip_by_value(p, ...)` or of
 //! `p + 1e-10` is guarded and not reported. Keras configs only show

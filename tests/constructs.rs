@@ -692,6 +692,237 @@ model.compile(optimizer="adam", loss=HEAD.loss, metrics=["accuracy"])
         expect: Expect::Findings(&[("NNL001", 10)]),
         twin: Twin::Edit(&[("Head(1, \"softmax\"", "Head(1, \"sigmoid\"")]),
     },
+    Row {
+        name: "keras: functional head on a keras.applications backbone (include_top=False, base.output, base.input)",
+        source: r#"
+from tensorflow import keras
+from tensorflow.keras.applications import MobileNetV2
+
+base = MobileNetV2(input_shape=(224, 224, 3), include_top=False, weights="imagenet")
+base.trainable = False
+x = keras.layers.GlobalAveragePooling2D()(base.output)
+x = keras.layers.Dense(128, activation="relu")(x)
+out = keras.layers.Dense(1, activation="softmax")(x)
+model = keras.Model(inputs=base.input, outputs=out)
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Findings(&[("NNL001", 8)]),
+        twin: Twin::Edit(&[(
+            "Dense(1, activation=\"softmax\")",
+            "Dense(1, activation=\"sigmoid\")",
+        )]),
+    },
+    Row {
+        name: "keras: ResNet50(include_top=False, pooling=\"avg\") inside a Sequential, sigmoid head + categorical_crossentropy",
+        source: r#"
+import tensorflow as tf
+
+base_model = tf.keras.applications.ResNet50(include_top=False, pooling="avg", input_shape=(224, 224, 3))
+model = tf.keras.Sequential([
+    base_model,
+    tf.keras.layers.Dropout(0.2),
+    tf.keras.layers.Dense(5, activation="sigmoid"),
+])
+model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Findings(&[("NNL002", 7)]),
+        twin: Twin::Edit(&[("activation=\"sigmoid\"", "activation=\"softmax\"")]),
+    },
+    Row {
+        name: "keras: hub.KerasLayer as an opaque trunk, Dense(1, softmax)",
+        source: r#"
+import tensorflow as tf
+import tensorflow_hub as hub
+
+feature_extractor = hub.KerasLayer("https://tfhub.dev/google/tf2-preview/mobilenet_v2/feature_vector/4", input_shape=(224, 224, 3), trainable=False)
+model = tf.keras.Sequential([
+    feature_extractor,
+    tf.keras.layers.Dense(1, activation="softmax"),
+])
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Findings(&[("NNL001", 7)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
+    },
+    Row {
+        name: "keras: a pretrained model from load_model as an opaque trunk (base.output, base.input)",
+        source: r#"
+from tensorflow import keras
+
+base = keras.models.load_model("pretrained_encoder.h5")
+base.trainable = False
+x = keras.layers.Dense(64, activation="relu")(base.output)
+out = keras.layers.Dense(1, activation="softmax")(x)
+model = keras.Model(base.input, out)
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Findings(&[("NNL001", 6)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
+    },
+    Row {
+        name: "keras: custom Layer subclasses, one whose call is read, one opaque with compute_output_shape",
+        source: r#"
+import tensorflow as tf
+from tensorflow import keras
+
+
+class Residual(keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(units, activation="relu")
+
+    def call(self, inputs):
+        return inputs + self.dense(inputs)
+
+
+class Opaque(keras.layers.Layer):
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], 16))
+
+    def call(self, inputs):
+        return tf.einsum("bi,ij->bj", inputs, self.w)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 16)
+
+
+inputs = keras.Input(shape=(32,))
+x = Residual(32)(inputs)
+x = Opaque()(x)
+outputs = keras.layers.Dense(1, activation="softmax")(x)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss="binary_crossentropy")
+"#,
+        expect: Expect::Findings(&[("NNL001", 28)]),
+        twin: Twin::Edit(&[("activation=\"softmax\")(x)", "activation=\"sigmoid\")(x)")]),
+    },
+    Row {
+        name: "keras: GAN class, build_discriminator() called from __init__",
+        source: r#"
+from keras.models import Sequential, Model
+from keras.layers import Dense, LeakyReLU, Input, Flatten
+
+
+class GAN:
+    def __init__(self):
+        self.img_shape = (28, 28, 1)
+        self.discriminator = self.build_discriminator()
+        self.discriminator.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+
+    def build_discriminator(self):
+        model = Sequential()
+        model.add(Flatten(input_shape=self.img_shape))
+        model.add(Dense(512))
+        model.add(LeakyReLU(alpha=0.2))
+        model.add(Dense(1, activation="softmax"))
+        img = Input(shape=self.img_shape)
+        validity = model(img)
+        return Model(img, validity)
+
+
+gan = GAN()
+"#,
+        expect: Expect::Findings(&[("NNL001", 16)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
+    },
+    Row {
+        name: "keras: keras_tuner build_model(hp) with hp.Int/hp.Choice/hp.Float, relu head + categorical_crossentropy",
+        source: r#"
+import keras
+import keras_tuner as kt
+
+
+def build_model(hp):
+    model = keras.Sequential()
+    model.add(keras.layers.Flatten())
+    for i in range(hp.Int("num_layers", 1, 3)):
+        model.add(keras.layers.Dense(units=hp.Int(f"units_{i}", min_value=32, max_value=512, step=32), activation=hp.Choice("activation", ["relu", "tanh"])))
+    model.add(keras.layers.Dense(10, activation="relu"))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=hp.Float("lr", 1e-4, 1e-2, sampling="log")), loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+tuner = kt.RandomSearch(build_model, objective="val_accuracy", max_trials=3)
+"#,
+        expect: Expect::Findings(&[("NNL006", 10)]),
+        twin: Twin::Edit(&[(
+            "Dense(10, activation=\"relu\")",
+            "Dense(10, activation=\"softmax\")",
+        )]),
+    },
+    Row {
+        name: "keras: Input(shape=x_train.shape[1:]), sigmoid head + categorical_crossentropy",
+        source: r#"
+import tensorflow as tf
+from tensorflow import keras
+
+x_train = load_features()
+inputs = keras.Input(shape=x_train.shape[1:])
+h = keras.layers.Dense(64, activation="relu")(inputs)
+out = keras.layers.Dense(3, activation="sigmoid")(h)
+model = keras.Model(inputs, out)
+model.compile(optimizer="adam", loss="categorical_crossentropy")
+"#,
+        expect: Expect::Findings(&[("NNL002", 7)]),
+        twin: Twin::Edit(&[("activation=\"sigmoid\"", "activation=\"softmax\"")]),
+    },
+    Row {
+        name: "keras: a dict of per-feature Inputs concatenated, Dense(1, softmax)",
+        source: r#"
+from tensorflow import keras
+from tensorflow.keras import layers
+
+feature_names = ["age", "fare", "sibsp", "parch"]
+inputs = {name: keras.Input(shape=(1,), name=name) for name in feature_names}
+x = layers.Concatenate()(list(inputs.values()))
+x = layers.Dense(32, activation="relu")(x)
+survived = layers.Dense(1, activation="softmax")(x)
+model = keras.Model(inputs=inputs, outputs=survived)
+model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Findings(&[("NNL001", 8)]),
+        twin: Twin::Edit(&[("activation=\"softmax\"", "activation=\"sigmoid\"")]),
+    },
+    Row {
+        name: "keras guard: segmentation Conv2D(n_classes, 1, softmax) over channels + sparse_categorical_crossentropy",
+        source: r#"
+from tensorflow import keras
+from tensorflow.keras import layers
+
+N_CLASSES = 5
+inputs = keras.Input(shape=(128, 128, 3))
+x = layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
+x = layers.MaxPooling2D()(x)
+x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+x = layers.UpSampling2D()(x)
+outputs = layers.Conv2D(N_CLASSES, 1, activation="softmax")(x)
+model = keras.Model(inputs, outputs)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
+        name: "keras guard: tf.nn.softmax(q k^T, axis=-1) attention over keys before a softmax classifier",
+        source: r#"
+import tensorflow as tf
+from tensorflow.keras import layers
+
+tokens = tf.keras.Input(shape=(100,), dtype="int32")
+x = layers.Embedding(20000, 64)(tokens)
+q = layers.Dense(64)(x)
+k = layers.Dense(64)(x)
+scores = tf.matmul(q, k, transpose_b=True) / 8.0
+weights = tf.nn.softmax(scores, axis=-1)
+ctx = tf.matmul(weights, x)
+pooled = layers.GlobalAveragePooling1D()(ctx)
+out = layers.Dense(3, activation="softmax")(pooled)
+model = tf.keras.Model(tokens, out)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
 ];
 
 const TORCH: &[Row] = &[
@@ -2084,6 +2315,588 @@ probs = model(torch.randn(4, 16))
             "torch.sigmoid(self.head(self.body(x)))",
         )]),
     },
+    Row {
+        name: "torch: F.pad/avg_pool2d/interpolate/dropout/adaptive_avg_pool2d/normalize, torch.flatten in forward, softmax on one unit",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.fc = nn.Linear(32, 1)
+
+    def forward(self, x):
+        x = F.pad(x, (1, 1, 1, 1))
+        x = F.avg_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = F.dropout(F.relu(self.conv2(x)), p=0.2, training=self.training)
+        x = F.adaptive_avg_pool2d(x, 1)
+        x = torch.flatten(x, 1)
+        x = F.normalize(x, dim=1)
+        return F.softmax(self.fc(x), dim=1)
+
+
+model = Net()
+criterion = nn.BCELoss()
+for images, targets in loader:
+    loss = criterion(model(images), targets)
+    loss.backward()
+"#,
+        expect: Expect::Findings(&[("NNL001", 21)]),
+        twin: Twin::Edit(&[(
+            "return F.softmax(self.fc(x), dim=1)",
+            "return torch.sigmoid(self.fc(x))",
+        )]),
+    },
+    Row {
+        name: "torch: F.layer_norm, mean/torch.sum/torch.amax over time, torch.stack, flatten, squeeze/unsqueeze, softmax on one unit",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Pool(nn.Module):
+    def __init__(self, d=64):
+        super().__init__()
+        self.proj = nn.Linear(d, d)
+        self.out = nn.Linear(3 * d, 1)
+
+    def forward(self, x):
+        h = F.layer_norm(self.proj(x), (64,))
+        avg = h.mean(dim=1)
+        tot = torch.sum(h, dim=1)
+        top = torch.amax(h, dim=1)
+        feats = torch.stack([avg, tot, top], dim=1)
+        feats = feats.flatten(1)
+        return self.out(feats).squeeze(-1).unsqueeze(1).softmax(dim=1)
+
+
+model = Pool()
+loss_fn = nn.BCELoss()
+for x, y in loader:
+    loss = loss_fn(model(x), y)
+"#,
+        expect: Expect::Findings(&[("NNL001", 19)]),
+        twin: Twin::Edit(&[(".softmax(dim=1)", ".sigmoid()")]),
+    },
+    Row {
+        name: "torch: topk and torch.max(dim) tuples, forward returning a tuple unpacked by the caller",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class Scorer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(20, 50)
+        self.head = nn.Linear(5, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.body(x))
+        vals, idx = h.topk(5, dim=1)
+        best, _ = torch.max(h, dim=1)
+        return torch.softmax(self.head(vals), dim=1), best
+
+
+net = Scorer()
+criterion = nn.BCELoss()
+for xb, yb in loader:
+    probs, _ = net(xb)
+    loss = criterion(probs, yb)
+"#,
+        expect: Expect::Findings(&[("NNL001", 15)]),
+        twin: Twin::Edit(&[(
+            "torch.softmax(self.head(vals), dim=1)",
+            "torch.sigmoid(self.head(vals))",
+        )]),
+    },
+    Row {
+        name: "torch: nn.Embedding, 2-layer bidirectional batch_first LSTM, (h, c), torch.cat([h[-2], h[-1]])",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class Tagger(nn.Module):
+    def __init__(self, vocab, emb=100, hidden=128):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, emb)
+        self.lstm = nn.LSTM(emb, hidden, num_layers=2, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(2 * hidden, 1)
+
+    def forward(self, tokens):
+        out, (h, c) = self.lstm(self.embed(tokens))
+        last = torch.cat([h[-2], h[-1]], dim=1)
+        return torch.softmax(self.fc(last), dim=-1)
+
+
+model = Tagger(5000)
+criterion = nn.BCELoss()
+for tokens, labels in train_loader:
+    loss = criterion(model(tokens), labels.float())
+"#,
+        expect: Expect::Findings(&[("NNL001", 15)]),
+        twin: Twin::Edit(&[(
+            "torch.softmax(self.fc(last), dim=-1)",
+            "torch.sigmoid(self.fc(last))",
+        )]),
+    },
+    Row {
+        name: "torch: nn.GRU(num_layers=2) output indexed out[-1], [..., None] and [:, 0]",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class Ranker(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(16, 32, num_layers=2)
+        self.score = nn.Linear(32, 1)
+
+    def forward(self, seq):
+        out, h = self.gru(seq)
+        last = out[-1]
+        s = self.score(last)[..., None]
+        return torch.softmax(s[:, 0], dim=1)
+
+
+model = Ranker()
+loss_fn = nn.BCELoss()
+for seq, clicked in loader:
+    loss = loss_fn(model(seq), clicked)
+"#,
+        expect: Expect::Findings(&[("NNL001", 15)]),
+        twin: Twin::Edit(&[("torch.softmax(s[:, 0], dim=1)", "torch.sigmoid(s[:, 0])")]),
+    },
+    Row {
+        name: "torch: forward returning a dict read by key in nested loops",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class MultiTask(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(32, 64), nn.ReLU())
+        self.cls = nn.Linear(64, 1)
+        self.reg = nn.Linear(64, 1)
+
+    def forward(self, x):
+        h = self.trunk(x)
+        return {"logits": torch.softmax(self.cls(h), dim=1), "value": self.reg(h)}
+
+
+model = MultiTask()
+bce = nn.BCELoss()
+mse = nn.MSELoss()
+for epoch in range(10):
+    for x, y, v in loader:
+        out = model(x)
+        loss = bce(out["logits"], y) + mse(out["value"], v)
+        loss.backward()
+"#,
+        expect: Expect::Findings(&[("NNL001", 14)]),
+        twin: Twin::Edit(&[(
+            "torch.softmax(self.cls(h), dim=1)",
+            "torch.sigmoid(self.cls(h))",
+        )]),
+    },
+    Row {
+        name: "torch: hand-written -(x * torch.log(p + 1e-8)).sum(1).mean() on sigmoid reconstructions",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class AutoEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 32))
+        self.dec = nn.Sequential(nn.Linear(32, 128), nn.ReLU(), nn.Linear(128, 784), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.dec(self.enc(x))
+
+
+ae = AutoEncoder()
+opt = torch.optim.Adam(ae.parameters(), lr=1e-3)
+for x, _ in loader:
+    x = x.view(-1, 784)
+    p = ae(x)
+    loss = -(x * torch.log(p + 1e-8)).sum(1).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"#,
+        expect: Expect::Findings(&[("NNL002", 9)]),
+        twin: Twin::Edit(&[(
+            "loss = -(x * torch.log(p + 1e-8)).sum(1).mean()",
+            "loss = -(x * torch.log(p + 1e-8) + (1 - x) * torch.log(1 - p + 1e-8)).sum(1).mean()",
+        )]),
+    },
+    Row {
+        name: "torch: hand-written torch.mean(-torch.sum(y * torch.log(torch.softmax(...)), dim=1)) is NNL008 at the log",
+        source: r#"
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for images, onehot in train_loader:
+    probs = torch.softmax(model(images.view(-1, 784)), dim=1)
+    loss = torch.mean(-torch.sum(onehot * torch.log(probs), dim=1))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+"#,
+        expect: Expect::Findings(&[("NNL008", 8)]),
+        twin: Twin::Edit(&[(
+            "torch.log(probs)",
+            "torch.log_softmax(model(images.view(-1, 784)), dim=1)",
+        )]),
+    },
+    Row {
+        name: "torch: with torch.no_grad(): torch.multinomial(torch.sigmoid(model(x)), 1) samples independent sigmoids",
+        source: r#"
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(40, 64), nn.ReLU(), nn.Linear(64, 6))
+criterion = nn.BCEWithLogitsLoss()
+for x, y in train_loader:
+    loss = criterion(model(x), y)
+    loss.backward()
+
+model.eval()
+with torch.no_grad():
+    probs = torch.sigmoid(model(x_test))
+    picks = torch.multinomial(probs, 1)
+"#,
+        expect: Expect::Findings(&[("NNL003", 12)]),
+        twin: Twin::Edit(&[("torch.multinomial(probs, 1)", "torch.bernoulli(probs)")]),
+    },
+    Row {
+        name: "torch: a sample() method nothing calls normalises self(x) over the batch (dim=0)",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class CharRNN(nn.Module):
+    def __init__(self, n_chars=65, hidden=128):
+        super().__init__()
+        self.embed = nn.Embedding(n_chars, 32)
+        self.rnn = nn.LSTM(32, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, n_chars)
+
+    def forward(self, x):
+        y, _ = self.rnn(self.embed(x))
+        return self.out(y[:, -1, :])
+
+    def sample(self, start, steps=200):
+        x = start
+        for _ in range(steps):
+            probs = torch.softmax(self(x), dim=0)
+            x = torch.multinomial(probs, 1)
+        return x
+
+
+model = CharRNN()
+criterion = nn.CrossEntropyLoss()
+for xb, yb in loader:
+    loss = criterion(model(xb), yb)
+"#,
+        expect: Expect::Findings(&[("NNL003", 19)]),
+        twin: Twin::Edit(&[(
+            "torch.softmax(self(x), dim=0)",
+            "torch.softmax(self(x), dim=-1)",
+        )]),
+    },
+    Row {
+        name: "torch: a decode() function with softmax(model(x), dim=0) under torch.no_grad()",
+        source: r#"
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(100, 256), nn.ReLU(), nn.Linear(256, 30))
+criterion = nn.CrossEntropyLoss()
+for feats, tags in loader:
+    loss = criterion(model(feats), tags)
+
+
+def decode(feats):
+    with torch.no_grad():
+        probs = torch.softmax(model(feats), dim=0)
+    return probs.argmax(-1)
+"#,
+        expect: Expect::Findings(&[("NNL003", 12)]),
+        twin: Twin::Edit(&[("dim=0)", "dim=-1)")]),
+    },
+    Row {
+        name: "torchvision: densenet121() without weights, classifier replaced by Linear(in_features, 1) + CrossEntropyLoss",
+        source: r#"
+import torch
+import torch.nn as nn
+from torchvision import models
+
+model = models.densenet121()
+model.classifier = nn.Linear(model.classifier.in_features, 1)
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+for images, labels in train_loader:
+    loss = criterion(model(images), labels)
+    loss.backward()
+"#,
+        expect: Expect::Findings(&[("NNL007", 7)]),
+        twin: Twin::Edit(&[(
+            "model.classifier.in_features, 1)",
+            "model.classifier.in_features, 2)",
+        )]),
+    },
+    Row {
+        name: "torch: head width len(classes) of a one-item list + CrossEntropyLoss",
+        source: r#"
+import torch
+import torch.nn as nn
+
+classes = ["cat"]
+model = nn.Sequential(nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, len(classes)))
+criterion = nn.CrossEntropyLoss()
+for feats, labels in loader:
+    loss = criterion(model(feats), labels)
+"#,
+        expect: Expect::Findings(&[("NNL007", 6)]),
+        twin: Twin::Edit(&[("classes = [\"cat\"]", "classes = [\"cat\", \"dog\"]")]),
+    },
+    Row {
+        name: "torch: BCEWithLogitsLoss on a 10-way head with CIFAR-10's integer class labels",
+        source: r#"
+import torch
+import torch.nn as nn
+from torchvision import datasets, transforms
+
+train = datasets.CIFAR10("data", train=True, download=True, transform=transforms.ToTensor())
+loader = torch.utils.data.DataLoader(train, batch_size=64, shuffle=True)
+model = nn.Sequential(nn.Flatten(), nn.Linear(3072, 256), nn.ReLU(), nn.Linear(256, 10))
+criterion = nn.BCEWithLogitsLoss()
+for images, labels in loader:
+    loss = criterion(model(images), labels)
+    loss.backward()
+"#,
+        expect: Expect::Findings(&[("NNL016", 8)]),
+        twin: Twin::Edit(&[("nn.BCEWithLogitsLoss()", "nn.CrossEntropyLoss()")]),
+    },
+    Row {
+        name: "torch guard: attention softmax over the keys (dim=-1) before a classifier",
+        source: r#"
+import math
+import torch
+import torch.nn as nn
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, d=64, n_classes=5):
+        super().__init__()
+        self.q = nn.Linear(d, d)
+        self.k = nn.Linear(d, d)
+        self.v = nn.Linear(d, d)
+        self.head = nn.Linear(d, n_classes)
+
+    def forward(self, x):
+        scores = self.q(x) @ self.k(x).transpose(-2, -1) / math.sqrt(x.size(-1))
+        weights = torch.softmax(scores, dim=-1)
+        ctx = weights @ self.v(x)
+        return self.head(ctx.mean(dim=1))
+
+
+model = SelfAttention()
+criterion = nn.CrossEntropyLoss()
+for x, y in loader:
+    loss = criterion(model(x), y)
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
+        name: "torch guard: F.log_softmax + nn.NLLLoss",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x.view(-1, 784)))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+model = Net()
+criterion = nn.NLLLoss()
+for data, target in train_loader:
+    loss = criterion(model(data), target)
+    loss.backward()
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
+        name: "torch guard: multi-label BCEWithLogitsLoss, sigmoid > 0.5 at inference",
+        source: r#"
+import torch
+import torch.nn as nn
+
+N_TAGS = 20
+model = nn.Sequential(nn.Linear(300, 128), nn.ReLU(), nn.Linear(128, N_TAGS))
+criterion = nn.BCEWithLogitsLoss()
+for docs, tags in loader:
+    loss = criterion(model(docs), tags.float())
+    loss.backward()
+
+model.eval()
+with torch.no_grad():
+    probs = torch.sigmoid(model(docs))
+    predicted = (probs > 0.5).int()
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
+        name: "torch guard: a regression head with MSELoss",
+        source: r#"
+import torch
+import torch.nn as nn
+
+
+class PriceNet(nn.Module):
+    def __init__(self, n_features):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_features, 64), nn.ReLU(), nn.Linear(64, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+model = PriceNet(13)
+criterion = nn.MSELoss()
+for xb, yb in loader:
+    loss = criterion(model(xb), yb)
+    loss.backward()
+with torch.no_grad():
+    preds = model(x_test)
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
+        name: "torch guard: segmentation logits into CrossEntropyLoss, softmax over channels (dim=1) at inference",
+        source: r#"
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SegNet(nn.Module):
+    def __init__(self, n_classes=4):
+        super().__init__()
+        self.enc = nn.Conv2d(3, 32, 3, padding=1)
+        self.cls = nn.Conv2d(32, n_classes, 1)
+
+    def forward(self, x):
+        return self.cls(F.relu(self.enc(x)))
+
+
+model = SegNet()
+criterion = nn.CrossEntropyLoss()
+for img, mask in loader:
+    loss = criterion(model(img), mask)
+model.eval()
+with torch.no_grad():
+    probs = F.softmax(model(img), dim=1)
+    pred = probs.argmax(dim=1)
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
+    },
+    Row {
+        name: "torch: torch.softmax(model(x_test), dim=1) under torch.no_grad() on a one-logit BCEWithLogitsLoss model",
+        source: r#"
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(30, 16), nn.ReLU(), nn.Linear(16, 1))
+criterion = nn.BCEWithLogitsLoss()
+for x, y in loader:
+    loss = criterion(model(x), y)
+model.eval()
+with torch.no_grad():
+    probs = torch.softmax(model(x_test), dim=1)
+"#,
+        expect: Expect::Findings(&[("NNL001", 10)]),
+        twin: Twin::Edit(&[(
+            "torch.softmax(model(x_test), dim=1)",
+            "torch.sigmoid(model(x_test))",
+        )]),
+    },
+    Row {
+        name: "torch: predict(model, batch) returns torch.softmax(model(batch), dim=0).argmax(dim=1)",
+        source: r#"
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 7))
+criterion = nn.CrossEntropyLoss()
+for x, y in loader:
+    loss = criterion(model(x), y)
+
+
+def predict(model, batch):
+    with torch.no_grad():
+        return torch.softmax(model(batch), dim=0).argmax(dim=1)
+
+
+labels = predict(model, test_batch)
+"#,
+        expect: Expect::Findings(&[("NNL003", 12)]),
+        twin: Twin::Edit(&[("dim=0)", "dim=1)")]),
+    },
+    Row {
+        name: "torch: hand-written -(y * probs.log()).sum(dim=1).mean() on F.softmax, the log as a method",
+        source: r#"
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+net = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 6))
+opt = torch.optim.Adam(net.parameters())
+for feats, target in loader:
+    probs = F.softmax(net(feats), dim=-1)
+    y = F.one_hot(target, 6).float()
+    loss = -(y * probs.log()).sum(dim=1).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+"#,
+        expect: Expect::Findings(&[("NNL008", 10)]),
+        twin: Twin::Edit(&[(
+            "(y * probs.log())",
+            "(y * F.log_softmax(net(feats), dim=-1))",
+        )]),
+    },
 ];
 
 const TF: &[Row] = &[
@@ -2237,6 +3050,390 @@ for images, labels in train_ds:
 "#,
         expect: Expect::Findings(&[("NNL005", 14)]),
         twin: Twin::Edit(&[("model(images)", "model(images, training=True)")]),
+    },
+    Row {
+        name: "tf1: hand-written -tf.reduce_sum(y * tf.log(tf.nn.softmax(z)), reduction_indices=[1]) is NNL008 at the log",
+        source: r#"
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 784])
+y = tf.placeholder(tf.float32, [None, 10])
+W = tf.Variable(tf.zeros([784, 10]))
+b = tf.Variable(tf.zeros([10]))
+z = tf.matmul(x, W) + b
+cross_entropy = -tf.reduce_sum(y * tf.log(tf.nn.softmax(z)), reduction_indices=[1])
+loss = tf.reduce_mean(cross_entropy)
+train = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+"#,
+        expect: Expect::Findings(&[("NNL008", 8)]),
+        twin: Twin::Edit(&[("tf.log(tf.nn.softmax(z))", "tf.nn.log_softmax(z)")]),
+    },
+    Row {
+        name: "tf1: tf.nn.conv2d/max_pool/avg_pool with weight variables, reshape by get_shape().as_list(), tf.nn.dropout, hand-written loss on a softmax",
+        source: r#"
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 28, 28, 1])
+y_ = tf.placeholder(tf.float32, [None, 10])
+keep_prob = tf.placeholder(tf.float32)
+
+W_conv1 = tf.Variable(tf.truncated_normal([5, 5, 1, 32], stddev=0.1))
+b_conv1 = tf.Variable(tf.constant(0.1, shape=[32]))
+h_conv1 = tf.nn.relu(tf.nn.conv2d(x, W_conv1, strides=[1, 1, 1, 1], padding="SAME") + b_conv1)
+h_pool1 = tf.nn.max_pool(h_conv1, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+h_pool2 = tf.nn.avg_pool(h_pool1, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+
+shape = h_pool2.get_shape().as_list()
+flat = tf.reshape(h_pool2, [-1, shape[1] * shape[2] * shape[3]])
+W_fc1 = tf.Variable(tf.truncated_normal([7 * 7 * 32, 1024], stddev=0.1))
+b_fc1 = tf.Variable(tf.constant(0.1, shape=[1024]))
+h_fc1 = tf.nn.relu(tf.matmul(flat, W_fc1) + b_fc1)
+h_drop = tf.nn.dropout(h_fc1, keep_prob)
+W_fc2 = tf.Variable(tf.truncated_normal([1024, 10], stddev=0.1))
+b_fc2 = tf.Variable(tf.constant(0.1, shape=[10]))
+y_conv = tf.nn.softmax(tf.matmul(h_drop, W_fc2) + b_fc2)
+cross_entropy = tf.reduce_mean(-tf.reduce_sum(y_ * tf.log(y_conv), reduction_indices=[1]))
+train_step = tf.train.AdamOptimizer(1e-4).minimize(cross_entropy)
+"#,
+        expect: Expect::Findings(&[("NNL008", 22)]),
+        twin: Twin::Edit(&[
+            (
+                "y_conv = tf.nn.softmax(tf.matmul(h_drop, W_fc2) + b_fc2)",
+                "y_conv = tf.matmul(h_drop, W_fc2) + b_fc2",
+            ),
+            ("tf.log(y_conv)", "tf.nn.log_softmax(y_conv)"),
+        ]),
+    },
+    Row {
+        name: "tf1: binary hand-written loss y * tf.log(p) + (1 - y) * tf.log(1 - p) on an unguarded sigmoid",
+        source: r#"
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 30])
+y = tf.placeholder(tf.float32, [None, 1])
+w = tf.Variable(tf.zeros([30, 1]))
+b = tf.Variable(tf.zeros([1]))
+hypothesis = tf.sigmoid(tf.matmul(x, w) + b)
+cost = -tf.reduce_mean(y * tf.log(hypothesis) + (1 - y) * tf.log(1 - hypothesis))
+train = tf.train.GradientDescentOptimizer(0.01).minimize(cost)
+predicted = tf.cast(hypothesis > 0.5, dtype=tf.float32)
+"#,
+        expect: Expect::Findings(&[("NNL008", 8)]),
+        twin: Twin::Edit(&[
+            (
+                "y * tf.log(hypothesis)",
+                "y * tf.log(tf.clip_by_value(hypothesis, 1e-7, 1.0))",
+            ),
+            (
+                "tf.log(1 - hypothesis)",
+                "tf.log(tf.clip_by_value(1 - hypothesis, 1e-7, 1.0))",
+            ),
+        ]),
+    },
+    Row {
+        name: "tf1: tf.log(tf.clip_by_value(p, 1e-10, 1.0)) in a hand-written categorical loss (axis=1) on sigmoids",
+        source: r#"
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 784])
+y = tf.placeholder(tf.float32, [None, 10])
+W = tf.Variable(tf.zeros([784, 10]))
+b = tf.Variable(tf.zeros([10]))
+p = tf.nn.sigmoid(tf.matmul(x, W) + b)
+cross_entropy = tf.reduce_mean(-tf.reduce_sum(y * tf.log(tf.clip_by_value(p, 1e-10, 1.0)), axis=1))
+train = tf.train.GradientDescentOptimizer(0.5).minimize(cross_entropy)
+"#,
+        expect: Expect::Findings(&[("NNL002", 7)]),
+        twin: Twin::Edit(&[("p = tf.nn.sigmoid(", "p = tf.nn.softmax(")]),
+    },
+    Row {
+        name: "tf1: tf.Variable(np.random.randn(...)), tf.get_variable(shape=...), tf.nn.xw_plus_b, tf.subtract/multiply/divide, softmax_cross_entropy_with_logits_v2",
+        source: r#"
+import numpy as np
+import tensorflow as tf
+
+X = tf.placeholder(tf.float32, [None, 13])
+Y = tf.placeholder(tf.float32, [None, 3])
+W1 = tf.Variable(np.random.randn(13, 20).astype(np.float32))
+b1 = tf.Variable(np.zeros(20, dtype=np.float32))
+W2 = tf.get_variable("W2", shape=[20, 3], initializer=tf.contrib.layers.xavier_initializer())
+b2 = tf.get_variable("b2", shape=[3], initializer=tf.zeros_initializer())
+hidden = tf.nn.tanh(tf.nn.xw_plus_b(X, W1, b1))
+scores = tf.subtract(tf.multiply(tf.nn.xw_plus_b(hidden, W2, b2), 2.0), 0.5)
+probs = tf.nn.softmax(tf.divide(scores, 1.5))
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=Y, logits=probs))
+train_op = tf.train.GradientDescentOptimizer(0.05).minimize(loss)
+"#,
+        expect: Expect::Findings(&[("NNL005", 12)]),
+        twin: Twin::Edit(&[("logits=probs", "logits=scores")]),
+    },
+    Row {
+        name: "tf1: batch from make_one_shot_iterator().get_next(), tf.losses.softmax_cross_entropy on sigmoids",
+        source: r#"
+import tensorflow as tf
+
+dataset = tf.data.Dataset.from_tensor_slices((features, labels)).shuffle(1000).batch(64).repeat()
+iterator = dataset.make_one_shot_iterator()
+batch_x, batch_y = iterator.get_next()
+
+net = tf.layers.dense(batch_x, 128, activation=tf.nn.relu)
+net = tf.layers.dense(net, 5, activation=tf.nn.sigmoid)
+loss = tf.losses.softmax_cross_entropy(onehot_labels=batch_y, logits=net)
+train_op = tf.train.AdamOptimizer(0.001).minimize(loss)
+"#,
+        expect: Expect::Findings(&[("NNL005", 8)]),
+        twin: Twin::Edit(&[(
+            "tf.layers.dense(net, 5, activation=tf.nn.sigmoid)",
+            "tf.layers.dense(net, 5)",
+        )]),
+    },
+    Row {
+        name: "tf1: tf.compat.v1.data.make_initializable_iterator, tf.compat.v1.layers, tf.compat.v1.losses.sparse_softmax_cross_entropy on a softmax",
+        source: r#"
+import tensorflow as tf
+
+dataset = tf.data.TFRecordDataset(files).map(parse_fn).batch(32)
+iterator = tf.compat.v1.data.make_initializable_iterator(dataset)
+images, labels = iterator.get_next()
+
+net = tf.compat.v1.layers.conv2d(images, 32, 3, activation=tf.nn.relu)
+net = tf.compat.v1.layers.flatten(net)
+logits = tf.compat.v1.layers.dense(net, 10, activation=tf.nn.softmax)
+loss = tf.compat.v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
+train_op = tf.compat.v1.train.AdamOptimizer().minimize(loss)
+"#,
+        expect: Expect::Findings(&[("NNL005", 9)]),
+        twin: Twin::Edit(&[(
+            "tf.compat.v1.layers.dense(net, 10, activation=tf.nn.softmax)",
+            "tf.compat.v1.layers.dense(net, 10)",
+        )]),
+    },
+    Row {
+        name: "tf1: graph built in methods of a class into self.* (embedding_lookup, expand_dims, conv2d, reshape, get_variable, xw_plus_b)",
+        source: r#"
+import tensorflow as tf
+
+
+class TextCNN(object):
+    def __init__(self, seq_len, n_classes, vocab, emb=128):
+        self.input_x = tf.placeholder(tf.int32, [None, seq_len], name="input_x")
+        self.input_y = tf.placeholder(tf.float32, [None, n_classes], name="input_y")
+        self.dropout_keep_prob = tf.placeholder(tf.float32)
+        self.W_emb = tf.Variable(tf.random_uniform([vocab, emb], -1.0, 1.0))
+        self.embedded = tf.expand_dims(tf.nn.embedding_lookup(self.W_emb, self.input_x), -1)
+        self.build(seq_len, n_classes, emb)
+
+    def build(self, seq_len, n_classes, emb):
+        W = tf.Variable(tf.truncated_normal([3, emb, 1, 64], stddev=0.1))
+        conv = tf.nn.conv2d(self.embedded, W, strides=[1, 1, 1, 1], padding="VALID")
+        pooled = tf.nn.max_pool(tf.nn.relu(conv), ksize=[1, seq_len - 2, 1, 1], strides=[1, 1, 1, 1], padding="VALID")
+        self.h_flat = tf.reshape(pooled, [-1, 64])
+        self.h_drop = tf.nn.dropout(self.h_flat, self.dropout_keep_prob)
+        self.W_out = tf.get_variable("W_out", shape=[64, n_classes])
+        self.b_out = tf.Variable(tf.constant(0.1, shape=[n_classes]))
+        self.scores = tf.nn.softmax(tf.nn.xw_plus_b(self.h_drop, self.W_out, self.b_out))
+        self.loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=self.scores, labels=self.input_y))
+
+
+cnn = TextCNN(56, 2, 20000)
+"#,
+        expect: Expect::Findings(&[("NNL005", 21)]),
+        twin: Twin::Edit(&[(
+            "self.scores = tf.nn.softmax(tf.nn.xw_plus_b(self.h_drop, self.W_out, self.b_out))",
+            "self.scores = tf.nn.xw_plus_b(self.h_drop, self.W_out, self.b_out)",
+        )]),
+    },
+    Row {
+        name: "tf1: tf.transpose/squeeze/expand_dims/reduce_*/concat, tf.keras.layers.Dense on TF1 tensors, weighted_cross_entropy_with_logits on a sigmoid",
+        source: r#"
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 28, 28])
+y = tf.placeholder(tf.float32, [None, 1])
+seq = tf.transpose(x, [1, 0, 2])
+last = tf.squeeze(tf.reduce_mean(tf.expand_dims(seq, 0), axis=0))
+feats = tf.concat([tf.reduce_max(x, axis=1), tf.reduce_sum(x, axis=1)], axis=1)
+h = tf.keras.layers.Dense(32, activation="relu")(feats)
+logits = tf.contrib.layers.fully_connected(h, 1, activation_fn=None)
+loss = tf.reduce_mean(tf.nn.weighted_cross_entropy_with_logits(labels=y, logits=tf.nn.sigmoid(logits), pos_weight=3.0))
+train_op = tf.train.AdamOptimizer().minimize(loss)
+"#,
+        expect: Expect::Findings(&[("NNL005", 10)]),
+        twin: Twin::Edit(&[("logits=tf.nn.sigmoid(logits)", "logits=logits")]),
+    },
+    Row {
+        name: "tf1: tf.contrib.layers.conv2d/max_pool2d, tf.reshape(net, [-1, int(a * b * c)]) of get_shape() dims, tf.losses.sparse_softmax_cross_entropy",
+        source: r#"
+import tensorflow as tf
+
+images = tf.placeholder(tf.float32, [None, 32, 32, 3])
+labels = tf.placeholder(tf.int64, [None])
+net = tf.contrib.layers.conv2d(images, 32, [3, 3])
+net = tf.contrib.layers.max_pool2d(net, [2, 2])
+dim = int(net.get_shape()[1] * net.get_shape()[2] * net.get_shape()[3])
+net = tf.reshape(net, [-1, dim])
+net = tf.contrib.layers.fully_connected(net, 10, activation_fn=tf.nn.softmax)
+loss = tf.losses.sparse_softmax_cross_entropy(labels=labels, logits=net)
+"#,
+        expect: Expect::Findings(&[("NNL005", 9)]),
+        twin: Twin::Edit(&[("activation_fn=tf.nn.softmax", "activation_fn=None")]),
+    },
+    Row {
+        name: "tf1: reshape size from x.get_shape()[i].value products, one-unit softmax into tf.losses.log_loss",
+        source: r#"
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 8, 8, 16])
+y = tf.placeholder(tf.float32, [None, 1])
+n = x.get_shape()[1].value * x.get_shape()[2].value * x.get_shape()[3].value
+flat = tf.reshape(x, [-1, n])
+W = tf.Variable(tf.random_normal([n, 1]))
+b = tf.Variable(tf.zeros([1]))
+pred = tf.nn.softmax(tf.matmul(flat, W) + b)
+loss = tf.losses.log_loss(labels=y, predictions=pred)
+"#,
+        expect: Expect::Findings(&[("NNL001", 9)]),
+        twin: Twin::Edit(&[("pred = tf.nn.softmax(", "pred = tf.nn.sigmoid(")]),
+    },
+    Row {
+        name: "tf1: tf.greater(logits, 0.5).eval(...) at test time on a sigmoid_cross_entropy_with_logits model",
+        source: r#"
+import tensorflow as tf
+
+X = tf.placeholder(tf.float32, [None, 4])
+Y = tf.placeholder(tf.float32, [None, 1])
+W = tf.Variable(tf.random_normal([4, 1]))
+b = tf.Variable(tf.random_normal([1]))
+hypothesis = tf.matmul(X, W) + b
+cost = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=hypothesis, labels=Y))
+train = tf.train.GradientDescentOptimizer(0.01).minimize(cost)
+
+sess = tf.InteractiveSession()
+sess.run(tf.global_variables_initializer())
+for step in range(2001):
+    sess.run(train, feed_dict={X: x_data, Y: y_data})
+predicted = tf.greater(hypothesis, 0.5).eval(feed_dict={X: x_test})
+"#,
+        expect: Expect::Findings(&[("NNL004", 7)]),
+        twin: Twin::Edit(&[(
+            "tf.greater(hypothesis, 0.5)",
+            "tf.greater(tf.sigmoid(hypothesis), 0.5)",
+        )]),
+    },
+    Row {
+        name: "tf1: logits fetched with t.eval(...) then compared with > 0.5",
+        source: r#"
+import tensorflow as tf
+
+X = tf.placeholder(tf.float32, [None, 4])
+Y = tf.placeholder(tf.float32, [None, 1])
+W = tf.Variable(tf.random_normal([4, 1]))
+b = tf.Variable(tf.random_normal([1]))
+hypothesis = tf.matmul(X, W) + b
+cost = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=hypothesis, labels=Y))
+train = tf.train.GradientDescentOptimizer(0.01).minimize(cost)
+
+sess = tf.InteractiveSession()
+sess.run(tf.global_variables_initializer())
+for step in range(2001):
+    sess.run(train, feed_dict={X: x_data, Y: y_data})
+scores = hypothesis.eval(feed_dict={X: x_test})
+predicted = scores > 0.5
+"#,
+        expect: Expect::Findings(&[("NNL004", 7)]),
+        twin: Twin::Edit(&[(
+            "scores = hypothesis.eval(",
+            "scores = tf.sigmoid(hypothesis).eval(",
+        )]),
+    },
+    Row {
+        name: "tf1: return out if is_training else tf.nn.sigmoid(out), graph built with is_training = False",
+        source: r#"
+import tensorflow as tf
+
+
+def classifier(x, is_training):
+    net = tf.layers.dense(x, 64, activation=tf.nn.relu)
+    net = tf.layers.dropout(net, rate=0.3, training=is_training)
+    out = tf.layers.dense(net, 1)
+    return out if is_training else tf.nn.sigmoid(out)
+
+
+inputs = tf.placeholder(tf.float32, [None, 16])
+targets = tf.placeholder(tf.float32, [None, 1])
+is_training = False
+scores = classifier(inputs, is_training)
+loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=scores))
+train_op = tf.train.AdamOptimizer().minimize(loss)
+"#,
+        expect: Expect::Findings(&[("NNL005", 8)]),
+        twin: Twin::Edit(&[("is_training = False", "is_training = True")]),
+    },
+    Row {
+        name: "tf1: an IS_TRAINING flag returns the logits, tf.round on them",
+        source: r#"
+import tensorflow as tf
+
+IS_TRAINING = True
+
+
+def classifier(x):
+    net = tf.layers.dense(x, 64, activation=tf.nn.relu)
+    net = tf.layers.dropout(net, rate=0.3, training=IS_TRAINING)
+    out = tf.layers.dense(net, 1)
+    if IS_TRAINING:
+        return out
+    return tf.nn.sigmoid(out)
+
+
+inputs = tf.placeholder(tf.float32, [None, 16])
+targets = tf.placeholder(tf.float32, [None, 1])
+scores = classifier(inputs)
+loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=targets, logits=scores))
+train_op = tf.train.AdamOptimizer().minimize(loss)
+predicted = tf.round(scores)
+"#,
+        expect: Expect::Findings(&[("NNL004", 9)]),
+        twin: Twin::Edit(&[("tf.round(scores)", "tf.round(tf.nn.sigmoid(scores))")]),
+    },
+    Row {
+        name: "tf1: tf.compat.v1.losses.mean_squared_error on a softmax scored by tf.equal(tf.argmax(...), tf.argmax(y, 1))",
+        source: r#"
+import tensorflow as tf
+
+tf.compat.v1.disable_v2_behavior()
+x = tf.compat.v1.placeholder(tf.float32, [None, 20])
+y = tf.compat.v1.placeholder(tf.float32, [None, 5])
+h = tf.compat.v1.layers.dense(x, 32, activation=tf.nn.relu)
+probs = tf.compat.v1.layers.dense(h, 5, activation=tf.nn.softmax)
+loss = tf.compat.v1.losses.mean_squared_error(labels=y, predictions=probs)
+correct = tf.equal(tf.argmax(probs, 1), tf.argmax(y, 1))
+accuracy = tf.reduce_mean(tf.cast(correct, tf.float32))
+"#,
+        expect: Expect::Findings(&[("NNL012", 8)]),
+        twin: Twin::Edit(&[
+            ("activation=tf.nn.softmax", "activation=None"),
+            (
+                "tf.compat.v1.losses.mean_squared_error(labels=y, predictions=probs)",
+                "tf.compat.v1.losses.softmax_cross_entropy(onehot_labels=y, logits=probs)",
+            ),
+        ]),
+    },
+    Row {
+        name: "tf1 guard: a linear regression head with tf.losses.mean_squared_error",
+        source: r#"
+import tensorflow as tf
+
+x = tf.placeholder(tf.float32, [None, 13])
+y = tf.placeholder(tf.float32, [None, 1])
+W = tf.Variable(tf.random_normal([13, 1]))
+b = tf.Variable(tf.zeros([1]))
+pred = tf.matmul(x, W) + b
+loss = tf.losses.mean_squared_error(labels=y, predictions=pred)
+train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+"#,
+        expect: Expect::Silent,
+        twin: Twin::Absent,
     },
 ];
 

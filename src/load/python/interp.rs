@@ -324,6 +324,9 @@ pub struct World {
     outer_writes: HashMap<String, (Value, bool)>,
     /// Tensors the file squeezes (`x.squeeze(-1)`): a categorical loss on them is not paired.
     squeezed: std::collections::HashSet<usize>,
+    /// Log tensors whose argument is guarded against 0 (`torch.log(p + 1e-8)`,
+    /// `torch.log(p.clamp(min=1e-7))`): a cross-entropy term on them keeps no log to check.
+    pub(super) guarded_logs: std::collections::HashSet<usize>,
     /// Where the file scores predictions as classes (`evaluate.load("accuracy")`,
     /// `accuracy_score`): evidence a `transformers` head is meant to classify.
     pub class_scoring: Option<Span>,
@@ -348,6 +351,9 @@ pub struct World {
     pub thresholds: Vec<(usize, Span)>,
     /// Tensors sampled as one distribution (`torch.multinomial(p, 1)`), with the call.
     pub sampled: Vec<(usize, Span)>,
+    /// TF1: tensors whose class the code picks (`tf.argmax(t, 1)`, compared with the labels' for
+    /// an accuracy), with the call: a categorical accuracy on them.
+    pub class_picks: Vec<(usize, Span)>,
     /// Every deep-learning module imported (`keras`, `tensorflow`, `torch`, ...), top-level names.
     pub frameworks: Vec<String>,
     /// `from keras.layers import *` and the like.
@@ -697,7 +703,11 @@ impl World {
             let Some(ins) = layer.calls.get(rec.node) else {
                 continue;
             };
-            let on_output = layer.class == "Softmax"
+            // A sigmoid the code samples from (`torch.multinomial(torch.sigmoid(model(x)), 1)`)
+            // is read as one distribution too: that is what NNL003 checks.
+            let sampled_activation =
+                layer.class == "Activation" && self.sampled.iter().any(|&(s, _)| s == t);
+            let on_output = (layer.class == "Softmax" || sampled_activation)
                 && ins.len() == 1
                 && returned.contains(&ins[0])
                 && !self.tf_losses.iter().any(|l| l.tensor == t);
@@ -724,7 +734,11 @@ impl World {
                 compile_unknown: false,
                 compiled_at: None,
                 labels: None,
-                sampled: None,
+                sampled: self
+                    .sampled
+                    .iter()
+                    .find(|&&(s, _)| s == t)
+                    .map(|&(_, at)| at),
             });
             out.push(self.models.len() - 1);
         }
@@ -1365,6 +1379,13 @@ impl World {
                 // `Config.num_classes`: a class attribute.
                 Value::Class(c) => c.class_attr(attr).unwrap_or(Value::Unknown),
                 Value::Tensor(t) => Value::TensorMethod(t, attr.clone()),
+                // `(y * torch.log(p)).sum`, `.mean`: a reduction of a cross-entropy term is the
+                // term (its call returns it).
+                v @ (Value::CeTerm(..) | Value::BceTerm(..))
+                    if matches!(attr.as_str(), "sum" | "mean") =>
+                {
+                    v
+                }
                 Value::Data(f, form) => labels::attribute(&f, form, attr),
                 _ => Value::Unknown,
             },
@@ -1844,6 +1865,7 @@ impl World {
         self.tensors.push(TensorRec { layer, node: 0 });
         let pred = self.tensors.len() - 1;
         let saved = (self.tf_losses.len(), self.thresholds.len(), self.gaps.len());
+        let picks = self.class_picks.len();
         let span = c.span;
         let args = [
             SValue {
@@ -1873,6 +1895,7 @@ impl World {
         };
         self.tf_losses.truncate(saved.0);
         self.thresholds.truncate(saved.1);
+        self.class_picks.truncate(picks);
         self.gaps.truncate(saved.2);
         read
     }
@@ -1937,6 +1960,16 @@ impl World {
                     return Value::CeTerm(z, None, true);
                 }
             }
+            // `y * torch.log(p)`: a log that is a tensor of its own (PyTorch) makes the same
+            // cross-entropy term on `p` as `y * tf.log(p)`.
+            for v in [&l, &r] {
+                if let &Value::Tensor(t) = v
+                    && let Some(p) = self.log_input(t)
+                {
+                    let log = (!self.guarded_logs.contains(&t)).then_some(t);
+                    return Value::CeTerm(p, log, false);
+                }
+            }
         }
         match (&l, &r) {
             (&Value::Tensor(t), o) | (o, &Value::Tensor(t)) if scales && number(o) => {
@@ -1966,6 +1999,20 @@ impl World {
             && matches!(layer.args.first().map(|a| &a.value), Some(Value::Str(s)) if s == "log_softmax");
         match layer.calls.get(rec.node).map(Vec::as_slice) {
             Some(&[z]) if log_softmax => Some(z),
+            _ => None,
+        }
+    }
+
+    /// The input of `t` when `t` is a natural log (`torch.log(p)`, `p.log()`).
+    fn log_input(&self, t: usize) -> Option<usize> {
+        let rec = &self.tensors[t];
+        let layer = &self.layers[rec.layer];
+        let log = layer.class == "TFOpLambda"
+            && layer.kwargs.iter().any(|k| {
+                k.name == "function" && matches!(&k.value.value, Value::Str(f) if f == "math.log")
+            });
+        match layer.calls.get(rec.node).map(Vec::as_slice) {
+            Some(&[p]) if log => Some(p),
             _ => None,
         }
     }
@@ -2268,6 +2315,13 @@ impl World {
                 if let Some(v) = self.tf1_call(&p, c, &args, &kwargs) {
                     return v;
                 }
+                // `torch.sum(y * torch.log(p), dim=1)`, `torch.mean(...)`: the term, reduced.
+                if matches!(p.as_str(), "torch.sum" | "torch.mean")
+                    && let Some(v @ (Value::CeTerm(..) | Value::BceTerm(..))) =
+                        args.first().map(|a| &a.value)
+                {
+                    return v.clone();
+                }
                 if let Some(v) = self.torch_call(&p, c, &args, &kwargs) {
                     return v;
                 }
@@ -2355,6 +2409,8 @@ impl World {
                 let kwargs = kwargs.unwrap_or_default();
                 self.tensor_fn(t, &name, c, &args, &kwargs)
             }
+            // `(y * torch.log(p)).sum(1)`: the reduction (read below as the term) called.
+            v @ (Value::CeTerm(..) | Value::BceTerm(..)) => v,
             // `criterion(out, y)` for `criterion = nn.CrossEntropyLoss()`.
             Value::Object(o) => match torch::loss_name(&o.class) {
                 Some(loss) => {
@@ -2633,15 +2689,19 @@ impl World {
                 );
                 Some(self.call_layer(layer, &[values]))
             }
-            "matmul" | "linalg.matmul" => {
-                let units = match arg(1, "b").map(|w| w.value) {
+            // `tf.nn.xw_plus_b(x, W, b)` is `tf.matmul(x, W) + b`: a `Dense` with its bias.
+            "matmul" | "linalg.matmul" | "nn.xw_plus_b" => {
+                let xw = tail == "nn.xw_plus_b";
+                let (x_name, w_name) = if xw { ("x", "weights") } else { ("a", "b") };
+                let units = match arg(1, w_name).map(|w| w.value) {
                     Some(Value::Variable(Some(dims))) if dims.len() == 2 => dims[1],
                     _ => None,
                 };
-                let (Some(units), Some(w)) = (units, arg(1, "b")) else {
-                    return Some(Value::Unknown);
+                let (Some(units), Some(w)) = (units, arg(1, w_name)) else {
+                    // `xw_plus_b` of a weight of unknown shape: an opaque tensor computed from `x`.
+                    return if xw { None } else { Some(Value::Unknown) };
                 };
-                let Some(x) = self.tensor_or_input(arg(0, "a").as_ref()) else {
+                let Some(x) = self.tensor_or_input(arg(0, x_name).as_ref()) else {
                     return Some(Value::Unknown);
                 };
                 let layer = self.new_layer(
@@ -2655,7 +2715,7 @@ impl World {
                         name: "use_bias".into(),
                         span: c.span,
                         value: SValue {
-                            value: Value::Bool(false),
+                            value: Value::Bool(xw),
                             span: c.span,
                         },
                     }],
@@ -2742,6 +2802,13 @@ impl World {
             "round" | "math.round" => {
                 if let Some(t) = tensor_of(&arg(0, "x")) {
                     self.thresholds.push((t, c.span));
+                }
+                Some(Value::Unknown)
+            }
+            // `tf.equal(tf.argmax(t, 1), tf.argmax(y, 1))`: the code reads `t` as class scores.
+            "argmax" | "math.argmax" => {
+                if let Some(t) = tensor_of(&arg(0, "input")) {
+                    self.class_picks.push((t, c.span));
                 }
                 Some(Value::Unknown)
             }
@@ -2845,13 +2912,16 @@ impl World {
     /// for each 0.5 threshold the code applies to `t`, written where the threshold is; `None` when
     /// there is none.
     fn threshold_metrics(&self, t: usize, span: Span) -> Option<KwValue> {
+        let picks = self.class_picks.iter().map(|p| (p, "CategoricalAccuracy"));
         let metrics: Vec<SValue> = self
             .thresholds
             .iter()
-            .filter(|(on, _)| *on == t)
-            .map(|&(_, at)| SValue {
+            .map(|p| (p, "BinaryAccuracy"))
+            .chain(picks)
+            .filter(|((on, _), _)| *on == t)
+            .map(|(&(_, at), class)| SValue {
                 value: Value::Object(Arc::new(ObjectRec {
-                    class: "BinaryAccuracy".into(),
+                    class: class.into(),
                     callee_span: at,
                     call_span: at,
                     args: vec![],
@@ -3506,6 +3576,10 @@ fn tf1_loss(tail: &str) -> Option<(&'static str, bool, &'static str, usize)> {
         "nn.sigmoid_cross_entropy_with_logits" => {
             ("SigmoidCrossEntropyWithLogits", true, "logits", 2)
         }
+        // A sigmoid cross-entropy with the positive term weighted: `(targets, logits, pos_weight)`.
+        "nn.weighted_cross_entropy_with_logits" => {
+            ("SigmoidCrossEntropyWithLogits", true, "logits", 1)
+        }
         "nn.softmax_cross_entropy_with_logits" | "nn.softmax_cross_entropy_with_logits_v2" => {
             ("CategoricalCrossentropy", true, "logits", 2)
         }
@@ -3821,6 +3895,31 @@ fn keras_loss_class(name: &str) -> Option<&'static str> {
         LossKind::MeanAbsoluteError => "MeanAbsoluteError",
         _ => return None,
     })
+}
+
+/// Whether the argument of a log call (`torch.log(arg)`, or the receiver of `arg.log()`) is
+/// kept away from 0: `p + 1e-8`, `p.clamp(min=1e-7)`, `torch.clamp(p, 1e-7, 1)`,
+/// `torch.clip(...)`.
+pub(super) fn guarded_log_arg(c: &Call) -> bool {
+    let arg = match (&c.func, c.args.first()) {
+        (_, Some(a)) => a,
+        (Expr::Attribute { value, .. }, None) => value.as_ref(),
+        _ => return false,
+    };
+    let clamps = match arg {
+        Expr::Call(inner) => match &inner.func {
+            Expr::Attribute { attr, .. } => {
+                matches!(
+                    attr.as_str(),
+                    "clamp" | "clamp_min" | "clip" | "clip_by_value"
+                )
+            }
+            Expr::Name { id, .. } => matches!(id.as_str(), "clamp" | "clip"),
+            _ => false,
+        },
+        _ => false,
+    };
+    clamps || adds_epsilon(arg)
 }
 
 /// `p + 1e-10` (or `1e-8 + p`): a small positive constant added to guard a log against 0.

@@ -1370,7 +1370,13 @@ impl World {
                     vec![],
                     vec![kw("function", c.func.span(), Value::Str("math.log".into()))],
                 );
-                self.call_layer(layer, &[x])
+                let log = self.call_layer(layer, &[x]);
+                if let Value::Tensor(l) = log
+                    && super::guarded_log_arg(c)
+                {
+                    self.guarded_logs.insert(l);
+                }
+                log
             }
             "flatten" => {
                 let start = int_of(&arg(args, kwargs, 0, "start_dim"));
