@@ -746,8 +746,8 @@ fn a_module_on_an_import_cycle_is_read_from_each_importer() {
 #[test]
 fn module_level_objects_of_a_module_belong_to_each_importer() {
     // config.py builds an argument parser and a config object when imported; two scripts read
-    // their defaults. Those objects are each importing file's own (not shared across files), and
-    // the one-unit head they size is found from both.
+    // their defaults. The module runs once; each importing file gets its own copy of those
+    // objects, and the one-unit head they size is found from both.
     let config = "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument(\"--classes\", type=int, default=1)\nargs = parser.parse_args()\n\n\nclass Settings:\n    activation = \"softmax\"\n\n\nsettings = Settings()\n";
     let script = "from tensorflow import keras\nfrom config import args, settings\n\nmodel = keras.Sequential([\n    keras.Input(shape=(8,)),\n    keras.layers.Dense(args.classes, activation=settings.activation),\n])\nmodel.compile(loss=\"binary_crossentropy\", optimizer=\"adam\")\n";
     let tmp = tree(&[
@@ -762,5 +762,62 @@ fn module_level_objects_of_a_module_belong_to_each_importer() {
     for (file, f) in &found {
         assert_eq!(f["code"], "NNL001", "{found:?}");
         assert!(file.starts_with("train_"), "{found:?}");
+    }
+}
+
+#[test]
+fn modules_with_objects_and_cycles_also_run_once() {
+    // A cycle (pkg/__init__.py <-> pkg/models.py) and a module that builds an argument parser
+    // and a config object when imported, imported by three scripts linted in one run.
+    let tmp = tree(&[
+        ("pyproject.toml", ""),
+        (
+            "pkg/__init__.py",
+            "from pkg.models import Net\nWIDTH = 16\n",
+        ),
+        ("pkg/models.py", &format!("import pkg\n{SOFTMAX_NET}")),
+        (
+            "settings.py",
+            "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument(\"--lr\", type=float, default=0.1)\nargs = parser.parse_args()\n",
+        ),
+        (
+            "train.py",
+            &format!("from settings import args\n{TRAIN_NET}"),
+        ),
+        (
+            "train2.py",
+            &format!("from settings import args\n{TRAIN_NET}"),
+        ),
+        (
+            "eval.py",
+            "import torch\nfrom pkg.models import Net\nfrom settings import args\n\nnet = Net()\n",
+        ),
+    ]);
+    let root = tmp.path().canonicalize().unwrap();
+    let targets: Vec<_> = ["train.py", "train2.py", "eval.py"]
+        .iter()
+        .map(|f| nnlint::discover::Target {
+            path: root.join(f),
+            explicit: true,
+        })
+        .collect();
+    let overrides = nnlint::settings::Overrides::default();
+    nnlint::engine::lint_targets(&targets, &overrides, &|_| {}).unwrap();
+    let counts = nnlint::load::python::import_run_counts();
+    let ours: Vec<_> = counts
+        .iter()
+        .filter(|(p, _)| p.starts_with(&root))
+        .collect();
+    let names: Vec<String> = ours
+        .iter()
+        .map(|(p, _)| p.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["pkg/__init__.py", "pkg/models.py", "settings.py"],
+        "{counts:?}"
+    );
+    for (path, n) in ours {
+        assert_eq!(*n, 1, "{} ran {n} times", path.display());
     }
 }

@@ -19,7 +19,7 @@
 //! live in a range of their own, `base..base + len` with `base` derived from the path, so a
 //! finding in an imported module is located in that module's text ([`crate::ir::Model::locate`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
@@ -362,8 +362,8 @@ static NODES: GraphMemo<Option<Node>> = LazyLock::new(Default::default);
 /// Whether an import of a module reads at most [`MAX_MODULES`] modules and [`MAX_IMPORT_BYTES`]
 /// (memo of [`Project::import_fits`]).
 static FITS: GraphMemo<bool> = LazyLock::new(Default::default);
-/// Whether a module is on an import cycle (memo of [`Project::in_cycle`]).
-static CYCLES: GraphMemo<bool> = LazyLock::new(Default::default);
+/// The modules a module reaches (memo of [`Project::reached`]).
+static REACHED: GraphMemo<Arc<HashSet<PathBuf>>> = LazyLock::new(Default::default);
 /// Whether a module reaches deep-learning code through its imports (memo of
 /// [`Project::deep_learning`]).
 static REACHES: GraphMemo<bool> = LazyLock::new(Default::default);
@@ -446,39 +446,63 @@ impl Project {
         node(path, mentions, &self.options).is_some_and(|n| n.imports.is_empty())
     }
 
-    /// Whether the module file `path` is on an import cycle, through the imports a module
-    /// follows (those of modules that reach deep-learning code, read from its import lines; a
-    /// leaf imports nothing, so no cycle passes through one). Call on a module whose import fits
-    /// ([`Project::import_fits`]): the search stays inside its bounded closure.
-    pub fn in_cycle(&self, path: &Path, mentions: fn(&str) -> bool) -> bool {
-        if let Some(k) = memo_get(&CYCLES, &self.options, path) {
+    /// The modules the module file `path` reaches through the imports a module follows (those of
+    /// modules that reach deep-learning code, read from its import lines; a leaf imports nothing,
+    /// so no cycle passes through one); `path` itself only when it is on an import cycle. Call on
+    /// a module whose import fits ([`Project::import_fits`]): the search stays inside its bounded
+    /// closure.
+    fn reached(&self, path: &Path, mentions: fn(&str) -> bool) -> Arc<HashSet<PathBuf>> {
+        if let Some(k) = memo_get(&REACHED, &self.options, path) {
             return k;
         }
-        let mut seen: std::collections::HashSet<PathBuf> = Default::default();
+        let mut seen: HashSet<PathBuf> = Default::default();
         let mut todo = vec![path.to_path_buf()];
-        let mut cycle = false;
-        'search: while let Some(p) = todo.pop() {
+        while let Some(p) = todo.pop() {
             let Some(n) = node(&p, mentions, &self.options) else {
                 continue;
             };
             for i in n.imports {
-                if i == path {
-                    cycle = true;
-                    break 'search;
-                }
-                if seen.len() <= MAX_REACH && !seen.contains(&i) && self.deep_learning(&i, mentions)
+                if seen.len() <= MAX_REACH
+                    && !seen.contains(&i)
+                    && (i == path || self.deep_learning(&i, mentions))
                 {
                     seen.insert(i.clone());
-                    todo.push(i);
+                    if i != path {
+                        todo.push(i);
+                    }
                 }
             }
         }
+        let seen = Arc::new(seen);
         memo_put(
-            &CYCLES,
+            &REACHED,
             &self.options,
-            std::iter::once((path.to_path_buf(), cycle)),
+            std::iter::once((path.to_path_buf(), seen.clone())),
         );
-        cycle
+        seen
+    }
+
+    /// The modules on an import cycle with the module file `path`, itself included, sorted by
+    /// path; empty when it is on none.
+    pub fn cycle_of(&self, path: &Path, mentions: fn(&str) -> bool) -> Vec<PathBuf> {
+        let reached = self.reached(path, mentions);
+        if !reached.contains(path) {
+            return vec![];
+        }
+        let mut out: Vec<PathBuf> = reached
+            .iter()
+            .filter(|m| m.as_path() == path || self.reached(m, mentions).contains(path))
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Whether the module files `a` and `b` are on one import cycle (each reaches the other):
+    /// an import between them runs the imported module inside the importing world, as Python
+    /// does, wherever the cycle was entered.
+    pub fn same_cycle(&self, a: &Path, b: &Path, mentions: fn(&str) -> bool) -> bool {
+        self.reached(a, mentions).contains(b) && self.reached(b, mentions).contains(a)
     }
 
     /// Whether importing the module file `path` reads at most [`MAX_MODULES`] modules and

@@ -160,12 +160,14 @@ impl World {
                 .is_some_and(|p| p.deep_learning(path, mentions));
             return None;
         }
-        // A module on an import cycle runs in each importing world: what it sees of the others
-        // depends on where the cycle was entered, as in Python.
-        let shared = self
-            .project
-            .as_ref()
-            .filter(|p| !p.in_cycle(path, mentions));
+        // A module on an import cycle with the module importing it runs inside this world: what
+        // it sees of the other depends on where the cycle was entered, as in Python. Entered from
+        // outside the cycle, its run-wide summary holds the cycle as run from it. The linted file
+        // runs as `__main__`, a module of its own even when the cycle imports it back by name.
+        let importer = self.files.last().filter(|_| self.in_imported_module());
+        let shared = self.project.as_ref().filter(|p| {
+            importer.is_none_or(|from| from == path || !p.same_cycle(path, from, mentions))
+        });
         if let Some(ready) = shared.and_then(|p| summary_of(path, p)) {
             self.thaw(&ready);
             self.modules.insert(key, Some(ready.module.clone()));
@@ -290,6 +292,7 @@ impl World {
 }
 
 /// What running a module's body once in a world of its own gave, for every world that imports it.
+#[derive(Clone)]
 pub(super) struct Ready {
     module: Arc<ModuleVal>,
     classes: Vec<Arc<TorchClass>>,
@@ -364,6 +367,15 @@ fn summary_of(path: &Path, project: &Project) -> Option<Arc<Ready>> {
         // Read once in this run: the file is not read again.
         return done.clone();
     }
+    // A cycle of modules runs once, from its first module (by path), whichever of them is
+    // imported first: each module of it is read from that run.
+    let cycle = project.cycle_of(path, crate::load::python::mentions_framework);
+    if let Some(entry) = cycle.first().filter(|e| e.as_path() != path) {
+        summary_of(entry, project);
+        if let Some(done) = TABLE.0.lock().ok()?.by_path.get(&by_path) {
+            return done.clone();
+        }
+    }
     let source = project::load(path)?;
     let key: Key = (Arc::as_ptr(&source) as usize, project.src_key());
     let (at, depth) = STACK.with(|s| {
@@ -410,7 +422,15 @@ fn summary_of(path: &Path, project: &Project) -> Option<Arc<Ready>> {
         done: None,
     };
     STACK.with(|s| s.borrow_mut().push((guard.key.clone(), false)));
-    guard.done = Some(compute(&source, project));
+    let (done, others) = compute(&source, project, &cycle);
+    guard.done = Some(done);
+    let cyclic = STACK.with(|s| s.borrow().last().is_some_and(|(_, c)| *c));
+    if !cyclic && let Ok(mut t) = TABLE.0.lock() {
+        for (member, ready) in others {
+            let k = (member, project.src_key());
+            t.by_path.entry(k).or_insert(Some(ready));
+        }
+    }
     drop(guard);
     let (lock, _) = &*TABLE;
     let t = lock.lock().ok()?;
@@ -464,9 +484,16 @@ impl Drop for Computing {
     }
 }
 
+/// A module of a cycle that ran in the cycle's world, and what it gives.
+type Member = (PathBuf, Arc<Ready>);
+
 /// Runs the module's body in a world of its own; `None` when the run must be repeated in each
-/// importing world.
-fn compute(source: &Arc<ModuleSource>, project: &Project) -> Option<Arc<Ready>> {
+/// importing world. With it, what the modules of `cycle` that ran in that world give.
+fn compute(
+    source: &Arc<ModuleSource>,
+    project: &Project,
+    cycle: &[PathBuf],
+) -> (Option<Arc<Ready>>, Vec<Member>) {
     let mut w = World {
         project: project.for_module(&source.path),
         as_module: true,
@@ -481,12 +508,19 @@ fn compute(source: &Arc<ModuleSource>, project: &Project) -> Option<Arc<Ready>> 
     .and_then(|s| s.to_str())
     .unwrap_or("module")
     .to_string();
+    // The cycle back to it sees nothing of it (Python's partly run module).
+    w.modules.insert(path.clone(), None);
     let env = w.run_module_body(&name, source);
     if w.out_of_budget() || !w.built_nothing() {
-        return None;
+        return (None, vec![]);
     }
+    let members: Vec<(PathBuf, Arc<ModuleVal>)> = cycle
+        .iter()
+        .filter(|m| *m != path)
+        .filter_map(|m| Some((m.clone(), w.modules.get(m)?.clone()?)))
+        .collect();
     let dir = Found::File(path.clone()).package_dir();
-    Some(Arc::new(Ready {
+    let ready = Ready {
         module: Arc::new(ModuleVal { dir, env }),
         classes: w.torch_classes,
         gaps: w.gaps,
@@ -505,7 +539,18 @@ fn compute(source: &Arc<ModuleSource>, project: &Project) -> Option<Arc<Ready>> 
         trains: w.trains,
         unread_deep_learning: w.unread_deep_learning,
         class_scoring: w.class_scoring,
-    }))
+    };
+    let others = members
+        .into_iter()
+        .map(|(m, module)| {
+            let r = Ready {
+                module,
+                ..ready.clone()
+            };
+            (m, Arc::new(r))
+        })
+        .collect();
+    (Some(Arc::new(ready)), others)
 }
 
 fn count_run(path: &Path) {

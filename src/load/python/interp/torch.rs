@@ -1850,7 +1850,7 @@ impl World {
         };
         let own = self.own_instances.unwrap_or(usize::MAX);
         self.instances
-            .rposition_among(own, &of_class)
+            .rposition_among(own, of_class)
             .or_else(|| self.instances.rposition(of_class))
     }
 
