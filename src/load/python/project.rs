@@ -33,9 +33,6 @@ const ROOT_MARKERS: &[&str] = &["pyproject.toml", "setup.py", "setup.cfg", ".git
 pub const MAX_MODULES: usize = 32;
 /// Bytes of imported source one linted file may read.
 pub const MAX_IMPORT_BYTES: usize = 4 << 20;
-/// Files on one import chain (the linted file, a module it imports, one that module imports...):
-/// imports beyond are not followed.
-pub const MAX_IMPORT_DEPTH: usize = 4;
 /// A module file larger than this is not read for an import.
 const MAX_MODULE_BYTES: u64 = 4 << 20;
 /// Folders between a file and its project root that are searched for a root marker.
@@ -385,9 +382,20 @@ fn memo_put<V>(
     }
 }
 
-/// The first-party files `text`'s import lines name, `file` being where the text is.
-fn resolved_imports(file: &Path, text: &str, options: &LoadOptions) -> Vec<PathBuf> {
-    let Some(project) = Project::for_file(file, options) else {
+/// The first-party files `text`'s import lines name, `file` being where the text is: as the
+/// linted file resolves them, or (`as_module`) as the module would when imported ([`Project::for_module`]).
+fn resolved_imports(
+    file: &Path,
+    text: &str,
+    options: &LoadOptions,
+    as_module: bool,
+) -> Vec<PathBuf> {
+    let project = Project::for_file(file, options);
+    let project = match as_module {
+        true => project.and_then(|p| p.for_module(file)),
+        false => project,
+    };
+    let Some(project) = project else {
         return vec![];
     };
     let mut out = vec![];
@@ -417,7 +425,7 @@ fn node(path: &Path, mentions: fn(&str) -> bool, options: &LoadOptions) -> Optio
         .map(|text| Node {
             mentions: mentions(&text),
             bytes: text.len() as u64,
-            imports: resolved_imports(path, &text, options),
+            imports: resolved_imports(path, &text, options, true),
         });
     memo_put(
         &NODES,
@@ -607,7 +615,7 @@ pub fn imports_deep_learning(
     let Some(file) = canonical(file) else {
         return false;
     };
-    resolved_imports(&file, text, options)
+    resolved_imports(&file, text, options, false)
         .iter()
         .any(|m| *m != file && deep_learning(m, mentions, options))
 }
@@ -660,7 +668,9 @@ fn import_lines(text: &str) -> Vec<(u32, String)> {
                 .filter(|n| !n.is_empty())
                 .collect();
             if dotted.is_empty() {
-                // `from . import nets`: each name is a module of the package.
+                // `from . import nets`: the package itself (its `__init__` runs first, and the
+                // names may be its own), and each name as a module of the package.
+                out.push((level, String::new()));
                 out.extend(names.into_iter().map(|n| (level, n)));
             } else {
                 out.extend(names.iter().map(|n| (level, format!("{dotted}.{n}"))));
