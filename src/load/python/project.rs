@@ -90,6 +90,10 @@ impl Project {
         }
         let file = canonical(file)?;
         let dir = file.parent()?.to_path_buf();
+        let key = (dir.clone(), options.src.clone());
+        if let Some(p) = PROJECTS.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Some(p);
+        }
         let folders = match &options.src {
             Some(src) => src.to_vec(),
             None => {
@@ -103,11 +107,15 @@ impl Project {
                 search.push(d);
             }
         }
-        Some(Project {
+        let project = Project {
             within: search.clone(),
             search,
             options: options.clone(),
-        })
+        };
+        if let Ok(mut m) = PROJECTS.lock() {
+            m.insert(key, project.clone());
+        }
+        Some(project)
     }
 
     /// The project a module file imported by this one's files sees as its own (a module's
@@ -160,6 +168,10 @@ impl Project {
 }
 
 static ROOTS: Memo<PathBuf, PathBuf> = LazyLock::new(Default::default);
+/// The project of the files of a folder, per `src` setting (made once per folder and run).
+static PROJECTS: Memo<FolderKey, Project> = LazyLock::new(Default::default);
+/// A folder and the `src` setting.
+type FolderKey = (PathBuf, Option<Arc<[PathBuf]>>);
 
 /// The project root of the files in `dir` (looked up once per folder and run).
 fn root_of(dir: &Path) -> PathBuf {
@@ -399,16 +411,25 @@ fn resolved_imports(
         return vec![];
     };
     let mut out = vec![];
-    for (level, dotted) in import_lines(text) {
+    for (level, dotted, names) in import_lines(text) {
         let found = if level == 0 {
             project.find(&dotted)
         } else {
             project.find_relative(file, level, &dotted)
         };
+        // `from pkg import sub`: the names of a package may be its submodules.
+        let dir = found.as_ref().and_then(Found::package_dir);
         if let Some(Found::File(p)) = found
             && !out.contains(&p)
         {
             out.push(p);
+        }
+        for name in dir.iter().flat_map(|d| names.iter().map(move |n| (d, n))) {
+            if let Some(Found::File(p)) = project.submodule(name.0, name.1)
+                && !out.contains(&p)
+            {
+                out.push(p);
+            }
         }
     }
     out
@@ -620,12 +641,11 @@ pub fn imports_deep_learning(
         .any(|m| *m != file && deep_learning(m, mentions, options))
 }
 
-/// The modules a file's import statements name, as (dots, dotted name), read line by line:
-/// `import a.b as c, d`, `from .x import y` (also `x.y`, in case `y` is a submodule; `from . import
-/// y` is the package's `y`), names in parentheses over several lines. A notebook's lines are JSON
-/// strings: the quote before them is skipped, names end at the first character that cannot be in
-/// one.
-fn import_lines(text: &str) -> Vec<(u32, String)> {
+/// The modules a file's import statements name, as (dots, dotted name, the names imported from
+/// it), read line by line: `import a.b as c, d`, `from .x import y`, `from . import y` (the
+/// package), names in parentheses over several lines. A notebook's lines are JSON strings: the
+/// quote before them is skipped, names end at the first character that cannot be in one.
+fn import_lines(text: &str) -> Vec<(u32, String, Vec<String>)> {
     let clean = |w: &str| -> String {
         w.chars()
             .take_while(|&c| c.is_alphanumeric() || c == '_' || c == '.')
@@ -639,7 +659,7 @@ fn import_lines(text: &str) -> Vec<(u32, String)> {
             for part in rest.split(',') {
                 let name = clean(part.trim_start());
                 if !name.is_empty() {
-                    out.push((0, name));
+                    out.push((0, name, vec![]));
                 }
             }
         } else if let Some(rest) = line.strip_prefix("from ") {
@@ -667,15 +687,10 @@ fn import_lines(text: &str) -> Vec<(u32, String)> {
                 .map(|n| clean(n.trim().trim_start_matches('(').trim_start()))
                 .filter(|n| !n.is_empty())
                 .collect();
-            if dotted.is_empty() {
-                // `from . import nets`: the package itself (its `__init__` runs first, and the
-                // names may be its own), and each name as a module of the package.
-                out.push((level, String::new()));
-                out.extend(names.into_iter().map(|n| (level, n)));
-            } else {
-                out.extend(names.iter().map(|n| (level, format!("{dotted}.{n}"))));
-                out.push((level, dotted));
+            if dotted.is_empty() && level == 0 {
+                continue;
             }
+            out.push((level, dotted, names));
         }
     }
     out
