@@ -821,3 +821,20 @@ fn modules_with_objects_and_cycles_also_run_once() {
         assert_eq!(*n, 1, "{} ran {n} times", path.display());
     }
 }
+
+#[test]
+fn an_imported_modules_objects_do_not_shift_the_files_own_modules() {
+    // settings.py builds an argument parser when imported: its instance is copied into the
+    // serving script's world before the script's own module. The helper nothing calls
+    // (`predict_proba(model, images)`) must still run with the script's one module for `model`,
+    // so its softmax over the batch axis is found.
+    let settings = "import argparse\n\nparser = argparse.ArgumentParser()\nparser.add_argument(\"--lr\", type=float, default=1e-3)\nargs = parser.parse_args()\n";
+    let serve = "import torch\nfrom torch import nn\nfrom settings import args\n\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(16, 10)\n\n    def forward(self, x):\n        return self.fc(x)\n\n\ndef predict_proba(model, x):\n    with torch.no_grad():\n        scores = model(x)\n    return torch.softmax(scores, dim=0)\n\n\nmodel = Net()\nopt = torch.optim.SGD(model.parameters(), lr=args.lr)\nloss_fn = nn.CrossEntropyLoss()\nfor x, y in loader:\n    loss = loss_fn(model(x), y)\n";
+    let tmp = tree(&[("settings.py", settings), ("serve.py", serve)]);
+    let (report, code) = json_in(tmp.path(), &["serve.py"]);
+    assert_eq!(code, 1, "{report}");
+    let found = findings(&report);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1["code"], "NNL003");
+    assert_eq!(found[0].1["region"]["line"], 18, "{found:?}");
+}

@@ -751,7 +751,6 @@ impl World {
     fn sole_top_module(&self) -> Option<usize> {
         let mut modules = self
             .instances
-            .iter()
             .enumerate()
             .filter(|&(i, r)| self.bound_at_top(i) && r.is_module());
         match (modules.next(), modules.next()) {
