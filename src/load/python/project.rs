@@ -167,27 +167,18 @@ impl Project {
     }
 }
 
-static ROOTS: Memo<PathBuf, PathBuf> = LazyLock::new(Default::default);
 /// The project of the files of a folder, per `src` setting (made once per folder and run).
 static PROJECTS: Memo<FolderKey, Project> = LazyLock::new(Default::default);
 /// A folder and the `src` setting.
 type FolderKey = (PathBuf, Option<Arc<[PathBuf]>>);
 
-/// The project root of the files in `dir` (looked up once per folder and run).
+/// The project root of the files in `dir` (looked up once per folder and run: [`PROJECTS`]).
 fn root_of(dir: &Path) -> PathBuf {
-    if let Some(root) = ROOTS.lock().ok().and_then(|r| r.get(dir).cloned()) {
-        return root;
-    }
-    let root = dir
-        .ancestors()
+    dir.ancestors()
         .take(MAX_ROOT_SEARCH)
         .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.to_path_buf());
-    if let Ok(mut roots) = ROOTS.lock() {
-        roots.insert(dir.to_path_buf(), root.clone());
-    }
-    root
+        .unwrap_or_else(|| dir.to_path_buf())
 }
 
 fn package(dir: &Path) -> Found {
@@ -424,11 +415,13 @@ fn resolved_imports(
         {
             out.push(p);
         }
-        for name in dir.iter().flat_map(|d| names.iter().map(move |n| (d, n))) {
-            if let Some(Found::File(p)) = project.submodule(name.0, name.1)
-                && !out.contains(&p)
-            {
-                out.push(p);
+        if let Some(dir) = &dir {
+            for name in &names {
+                if let Some(Found::File(p)) = project.submodule(dir, name)
+                    && !out.contains(&p)
+                {
+                    out.push(p);
+                }
             }
         }
     }
@@ -543,7 +536,7 @@ impl Project {
         if let Some(k) = memo_get(&FITS, &self.options, path) {
             return k;
         }
-        let mut seen: std::collections::HashSet<PathBuf> = [path.to_path_buf()].into();
+        let mut seen: HashSet<PathBuf> = [path.to_path_buf()].into();
         let mut todo = vec![path.to_path_buf()];
         let mut bytes = 0u64;
         let mut fits = true;

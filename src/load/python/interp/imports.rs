@@ -3,13 +3,12 @@
 //! own globals, whoever calls them. Finding the file and parsing it once per run is `project.rs`'s
 //! business.
 //!
-//! A module's body runs once per run, in a world of its own ([`summary_of`]): most modules only
-//! define classes, functions and constants, and what that run gives ([`Ready`]: the names, the
-//! classes, the gaps, the frameworks) is shared by every file and thread that imports it. A
-//! module whose body builds layers, models, module instances or tensors when imported (those
-//! records belong to the importing file's models), or that reaches an import cycle (what a cycle
-//! sees depends on where it was entered), is not shared: it runs inside each importing world, as
-//! Python would run it there.
+//! A module's body runs once per run, in a world of its own ([`summary_of`]), and what that run
+//! gives ([`Ready`]: the names, the classes, the module instances, the gaps, the frameworks) is
+//! shared by every file and thread that imports it. A cycle of modules runs once, from its first
+//! module by path. A module whose body builds layers, models or tensors when imported is not
+//! shared (those records belong to the importing file's models): it runs inside each importing
+//! world, as Python would run it there.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -423,24 +422,20 @@ fn summary_of(path: &Path, project: &Project) -> Option<Arc<Ready>> {
     };
     STACK.with(|s| s.borrow_mut().push((guard.key.clone(), false)));
     let (done, others) = compute(&source, project, &cycle);
-    guard.done = Some(done);
+    // What the guard stores when dropped: nothing for a run that reached a cycle on this thread.
     let cyclic = STACK.with(|s| s.borrow().last().is_some_and(|(_, c)| *c));
-    if !cyclic && let Ok(mut t) = TABLE.0.lock() {
+    let result = done.filter(|_| !cyclic);
+    guard.done = Some(result.clone());
+    if result.is_some()
+        && let Ok(mut t) = TABLE.0.lock()
+    {
         for (member, ready) in others {
             let k = (member, project.src_key());
             t.by_path.entry(k).or_insert(Some(ready));
         }
     }
     drop(guard);
-    let (lock, _) = &*TABLE;
-    let t = lock.lock().ok()?;
-    match t
-        .slots
-        .get(&(Arc::as_ptr(&source) as usize, project.src_key()))
-    {
-        Some(Slot::Done(r)) => r.clone(),
-        _ => None,
-    }
+    result
 }
 
 /// Whether `owner` waits, through the threads it waits for, on `me`.
